@@ -1,0 +1,103 @@
+/* config.h - evstore.conf: the INI file, EVSTORE_<SECTION>_<KEY> overrides and
+ * DATABASE_URL. One table in config.c drives parsing, defaults, the
+ * environment and --print-config; the fields below are named like the keys. */
+#ifndef EVSTORE_CONFIG_H
+#define EVSTORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/evstore/evstore.conf"
+
+/* One "[subscription NAME]" section, kept as raw key/value pairs for the
+ * runner, which validates them itself. */
+struct config_kv {
+	char *key;
+	char *value;
+	int line;
+};
+struct config_subscription {
+	char *name;
+	struct config_kv *items;
+	size_t n_items;
+};
+
+struct es_config {
+	struct {
+		char *url;                 /* libpq URI or key=value string */
+		int connect_timeout;       /* seconds for one connection attempt */
+		int statement_timeout_ms;  /* 0: server default */
+	} database;
+	struct {
+		char *base_path;           /* stripped from REQUEST_URI before routing */
+		long max_body_bytes;       /* 413 above this */
+		int max_events;            /* events per append, 413 above */
+		int max_depth;             /* JSON nesting depth over the whole body */
+		int default_page;          /* page size when no limit is given */
+		int max_page;              /* larger limits are clamped */
+		int max_wait;              /* long-poll cap in seconds */
+		bool health_requires_auth; /* close /health and /health/subscriptions/* */
+		int retry_after;           /* seconds in Retry-After on 503 */
+	} http;
+	struct {
+		char *algorithm;           /* HS256 HS384 HS512 RS256 RS384 RS512 ES256 ES384 */
+		char *key_file;            /* HMAC secret or PEM public key */
+		char *keys_dir;            /* one key per file, named by kid */
+		char *issuer;              /* required iss when set */
+		char *audience;            /* required aud when set */
+		int leeway;                /* seconds of clock skew for exp/nbf/iat */
+		char *tenant_claim;        /* claim holding the tenant UUID */
+		bool require_tenant;       /* 403 without the tenant claim */
+	} jwt;
+	struct {
+		char *dir;                 /* aggregate definition files */
+	} aggregates;
+	struct {
+		int error_rate_per_min;
+		int errors_warn;
+		int errors_critical;
+		int lag_warn;
+		int lag_critical;
+		int dlq_warn;
+		int dlq_critical;
+		int runner_stale_after;    /* seconds */
+	} health;
+	struct {
+		char *target;              /* syslog | stderr */
+		char *level;               /* debug info notice warning error */
+		char *facility;            /* daemon, local0..local7, user */
+		char *audit_facility;
+	} log;
+	struct {
+		int shutdown_timeout;      /* seconds */
+		int drain_timeout;         /* seconds */
+		int poll_interval_ms;      /* fallback poll when no NOTIFY arrives */
+	} runner;
+
+	struct config_subscription *subscriptions;
+	size_t n_subscriptions;
+
+	char *source_path;                 /* the file read, or NULL */
+};
+
+/* Fills cfg with defaults, then the file (path NULL: the default path, which
+ * may be missing), then the environment. On failure writes "file:line:
+ * message" (or "EVSTORE_X_Y: message") into err and returns false; cfg is
+ * then released. */
+bool config_load(struct es_config *cfg, const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Releases everything config_load allocated; safe on a zeroed struct. */
+void config_free(struct es_config *cfg);
+
+/* Writes the effective configuration as an INI file, secrets shown as-is
+ * except passwords inside database.url, which are masked. */
+void config_print(const struct es_config *cfg, FILE *out);
+
+/* Normalises a database URL from the environment or file: drops a "+driver"
+ * part of the scheme ("postgresql+asyncpg://" -> "postgresql://").
+ * Returns a new string (malloc). */
+char *config_normalize_db_url(const char *url);
+
+#endif

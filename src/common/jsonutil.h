@@ -1,0 +1,37 @@
+/* jsonutil.h - bounded, strict JSON parsing of untrusted bytes, and the
+ * checks that keep PostgreSQL from rejecting what we accepted. */
+#ifndef EVSTORE_JSONUTIL_H
+#define EVSTORE_JSONUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+#include "common/error.h"
+
+/* Parses exactly one JSON value from buf[0..len). Refuses NUL bytes,
+ * invalid UTF-8, trailing data, NaN/Infinity, single quotes, duplicate
+ * object keys, integers outside int64, and nesting deeper than max_depth
+ * levels (an object or array is one level; max_depth 64 allows 64).
+ * On ES_OK *out is a new reference. On ES_EINVAL err holds a message fit for
+ * a client ("invalid JSON at offset 17: ..."). */
+enum es_status json_parse_strict(const char *buf, size_t len, int max_depth,
+				 json_object **out, char *err, size_t errlen) ES_MUST_CHECK;
+
+/* Serialises compactly, '/' unescaped. The string belongs to obj. */
+const char *json_compact(json_object *obj);
+
+/* True when PostgreSQL's jsonb can store v: no "\u0000" in any string or key
+ * and every number finite. On false, *pointer is set to a malloc'd JSON
+ * pointer (relative to v, "" for v itself) of the first offender. */
+bool json_pg_storable(json_object *v, char **pointer);
+
+/* Appends "/token" to a JSON pointer with ~ and / escaped (RFC 6901).
+ * Returns a new string. */
+char *json_pointer_join(const char *base, const char *token);
+
+/* Type-checked getters: false when absent, null or of another type. */
+bool json_get_string(json_object *obj, const char *key, const char **out);
+bool json_get_int64(json_object *obj, const char *key, long long *out);
+bool json_get_object(json_object *obj, const char *key, json_object **out);
+
+#endif

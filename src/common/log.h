@@ -1,0 +1,38 @@
+/* log.h - one JSON object per line, to syslog(3) or stderr.
+ * A record starts with "event" (a stable key), then the caller's fields.
+ * Never log a token, a JWT payload or SQL parameter values. */
+#ifndef EVSTORE_LOG_H
+#define EVSTORE_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+#include <json-c/json.h>
+
+struct es_config;
+
+/* Opens the log as the config says ([log] target, level, facility,
+ * audit_facility), under ident ("evstore-fcgi", ...). Returns false and
+ * fills err when a value is unknown. Before log_open, records go to stderr. */
+bool log_open(const char *ident, const struct es_config *cfg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void log_close(void);
+
+/* True when records at this syslog priority (LOG_ERR, LOG_INFO, ...) are kept. */
+bool log_enabled(int prio);
+
+/* Emits {"event": event, "level": "...", ...fields}. Takes fields (may be
+ * NULL): it is released here, whatever happens. */
+void log_json(int prio, const char *event, json_object *fields);
+
+/* Emits {"event": event, k1: v1, k2: v2, ...}: pairs of const char * key and
+ * const char * value ending with a NULL key. A NULL value is skipped. */
+void log_kv(int prio, const char *event, ...) __attribute__((sentinel));
+
+/* Emits an audit record (a complete JSON object, taken) on the audit
+ * facility with the ident "<ident>-audit", whatever the level. */
+void log_audit(json_object *record);
+
+/* Parses a syslog facility name ("daemon", "local5", ...); -1 if unknown. */
+int log_facility_from_name(const char *name);
+
+#endif
