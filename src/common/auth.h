@@ -34,7 +34,12 @@ enum auth_result {
 
 /* Loads [jwt] algorithm and key_file or keys_dir. HMAC secrets are the
  * file's bytes less one trailing newline and must be >= 32 bytes. Returns
- * NULL and fills err ("jwt.key_file /x: ...") on failure. */
+ * NULL and fills err ("jwt.key_file /x: ...") on failure.
+ * For RS and ES algorithms a file is a PEM "PUBLIC KEY" of the matching type
+ * (and curve). keys_dir is read here, once: every regular file whose name does
+ * not start with '.' is a key whose kid is the file name. Nothing watches the
+ * directory; a configuration reload calls this again. Returns a new set that
+ * the caller releases with auth_keys_free(), which also wipes the secrets. */
 struct auth_keys *auth_keys_load(const struct es_config *cfg, char *err, size_t errlen);
 void auth_keys_free(struct auth_keys *keys);
 
@@ -42,7 +47,20 @@ void auth_keys_free(struct auth_keys *keys);
  * case). header may be NULL. now is the current Unix time. On AUTH_INVALID
  * *why is a short static description fit for error_description ("token
  * expired", "algorithm not allowed", ...). Tokens longer than 8 KiB are
- * invalid. */
+ * invalid.
+ * Borrows keys, cfg and header. AUTH_MISSING: no header, another scheme, or
+ * "Bearer" with nothing after it; *why is NULL. AUTH_FORBIDDEN (require_tenant
+ * and no tenant claim): *why is "tenant claim required" and *out holds sub
+ * and scopes. *out is filled on AUTH_OK and zeroed on MISSING/INVALID.
+ * The why strings (doc/authentication.md lists them for users):
+ * "token too large", "malformed token", "algorithm not allowed",
+ * "unsupported token type", "unsupported critical header", "missing key id",
+ * "invalid key id", "unknown key id", "bad signature", "missing exp claim",
+ * "exp|nbf|iat claim is not an integer", "token expired", "token not yet
+ * valid", "issued in the future", "wrong issuer", "wrong audience",
+ * "sub claim is not a string", "sub claim too long", "scope claim is not a
+ * string", "scp claim is not an array of strings", "tenant claim is not a
+ * UUID", "token could not be verified" (out of memory). */
 enum auth_result auth_verify(const struct auth_keys *keys, const struct es_config *cfg,
 			     const char *header, time_t now,
 			     struct auth_principal *out, const char **why);
@@ -50,7 +68,11 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 /* Mints a development token signed with the configured HS* key:
  * sub, scope (space separated), optional tenant (the [jwt] tenant_claim),
  * iat, exp = now + ttl, plus iss/aud when configured. Returns a malloc'd
- * token, or NULL with err filled (e.g. the algorithm is not HS*). */
+ * token, or NULL with err filled (e.g. the algorithm is not HS*).
+ * Loads the keys itself from cfg. sub and scope may be NULL (claim left
+ * out); tenant must be a UUID and is written lowercase; ttl must be > 0.
+ * With keys_dir the lexicographically last key signs and is named in the
+ * kid header. The caller frees the token with free(). */
 char *auth_mint(const struct es_config *cfg, const char *sub, const char *scope,
 		const char *tenant, long ttl_seconds, time_t now, char *err, size_t errlen);
 

@@ -37,7 +37,7 @@ struct es_config {
 		int default_page;          /* page size when no limit is given */
 		int max_page;              /* larger limits are clamped */
 		int max_wait;              /* long-poll cap in seconds */
-		bool health_requires_auth; /* close /health and /health/subscriptions/* */
+		bool health_requires_auth; /* close /health and /health/subscriptions/NAME */
 		int retry_after;           /* seconds in Retry-After on 503 */
 	} http;
 	struct {
@@ -82,22 +82,28 @@ struct es_config {
 };
 
 /* Fills cfg with defaults, then the file (path NULL: the default path, which
- * may be missing), then the environment. On failure writes "file:line:
- * message" (or "EVSTORE_X_Y: message") into err and returns false; cfg is
- * then released. */
+ * may be missing), then DATABASE_URL, then the EVSTORE_<SECTION>_<KEY>
+ * environment. On failure writes "file:line: message" (or "EVSTORE_X_Y:
+ * message") into err and returns false; cfg is then released. cfg is
+ * overwritten, not freed first: load into a fresh struct and swap on success
+ * (a reload keeps the old configuration when the new one is bad).
+ * After success every text field is non-NULL; an unset one is "". */
 bool config_load(struct es_config *cfg, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* Releases everything config_load allocated; safe on a zeroed struct. */
 void config_free(struct es_config *cfg);
 
-/* Writes the effective configuration as an INI file, secrets shown as-is
- * except passwords inside database.url, which are masked. */
+/* Writes the effective configuration as an INI file that config_load reads
+ * back to the same values, each key preceded by its help as a comment.
+ * Secrets are shown as-is except passwords inside database.url, which are
+ * masked as "***" (so that one value does not read back). */
 void config_print(const struct es_config *cfg, FILE *out);
 
 /* Normalises a database URL from the environment or file: drops a "+driver"
- * part of the scheme ("postgresql+asyncpg://" -> "postgresql://").
- * Returns a new string (malloc). */
+ * part of the scheme ("postgresql+asyncpg://" -> "postgresql://"); anything
+ * else, key=value strings included, is copied unchanged.
+ * Returns a new string (malloc), NULL when memory runs out. */
 char *config_normalize_db_url(const char *url);
 
 #endif

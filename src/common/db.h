@@ -20,9 +20,18 @@ struct db_statement {
 struct db;
 
 /* Copies conninfo. connect_timeout is in seconds (0: libpq's default).
- * Does not connect yet. */
+ * Does not connect yet. Returns NULL only when out of memory. */
 struct db *db_new(const char *conninfo, int connect_timeout);
+/* Closes the connection and frees db; db_free(NULL) does nothing. */
 void db_free(struct db *db);
+
+/* Copies name: the application_name the server shows in pg_stat_activity
+ * ("evstore-fcgi", ...), unless the conninfo sets one. Applies from the next
+ * connection on; call it before the first db_ensure. */
+void db_set_application_name(struct db *db, const char *name);
+/* statement_timeout in milliseconds for the sessions opened from now on
+ * (0: the server's default). */
+void db_set_statement_timeout(struct db *db, int timeout_ms);
 
 /* Makes sure a connection is up. After a failed attempt, further calls fail
  * fast with ES_EUNAVAILABLE until a backoff delay (100 ms doubling to 5 s)
@@ -38,17 +47,31 @@ enum es_status db_ensure(struct db *db) ES_MUST_CHECK;
 enum es_status db_exec(struct db *db, const struct db_statement *st,
 		       const char *const *values, PGresult **out) ES_MUST_CHECK;
 
-/* Runs SQL text without parameters (migrations, LISTEN, BEGIN/COMMIT). */
+/* Runs SQL text without parameters (migrations, LISTEN, BEGIN/COMMIT).
+ * out may be NULL when the result is not wanted. */
 enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out) ES_MUST_CHECK;
+
+/* Runs a one-off parameterised statement without preparing it (for rare
+ * statements: migrations, tools). label names it in logs. Results and
+ * errors as for db_exec; out may be NULL. */
+enum es_status db_exec_params(struct db *db, const char *label, const char *sql, int nparams,
+			      const char *const *values, PGresult **out) ES_MUST_CHECK;
 
 /* SQLSTATE -> status: 23505 unique violation -> ES_EDUPLICATE, 22xxx and
  * 23xxx data errors -> ES_EINVAL, 40001/40P01 -> ES_ERETRY, 08xxx, 57P01..3
- * and a dead connection -> ES_EUNAVAILABLE, anything else ES_EDB. */
+ * and a dead connection (NULL or "") -> ES_EUNAVAILABLE; the server being
+ * short of resources (53xxx) or a statement cancelled by statement_timeout
+ * (57014) -> ES_EUNAVAILABLE too (the connection stays); anything else
+ * ES_EDB. */
 enum es_status db_classify_sqlstate(const char *sqlstate);
 
 /* The SQLSTATE and constraint name of the last failed db_exec ("" if none). */
 const char *db_last_sqlstate(const struct db *db);
 const char *db_last_constraint(const struct db *db);
+/* The server's or libpq's message for the last failure of a connection
+ * attempt or a statement, one line ("" if none). Borrowed until the next
+ * db_* call. For operators (evstorectl), never for HTTP clients. */
+const char *db_last_error(const struct db *db);
 
 /* LISTENs on channel now and again after every reconnect. */
 enum es_status db_listen(struct db *db, const char *channel) ES_MUST_CHECK;

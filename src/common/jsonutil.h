@@ -12,16 +12,22 @@
  * invalid UTF-8, trailing data, NaN/Infinity, single quotes, duplicate
  * object keys, integers outside int64, and nesting deeper than max_depth
  * levels (an object or array is one level; max_depth 64 allows 64).
- * On ES_OK *out is a new reference. On ES_EINVAL err holds a message fit for
- * a client ("invalid JSON at offset 17: ..."). */
+ * Also refused, because json-c would change their meaning: unescaped control
+ * characters in strings, unpaired UTF-16 surrogate escapes, and "\u0000"
+ * inside an object key.
+ * On ES_OK *out is a new reference; the document "null" gives *out == NULL
+ * (json-c's null). On ES_EINVAL err holds a message fit for a client
+ * ("invalid JSON at offset 17: ..."), never quoting more than 40 bytes of
+ * the input. ES_ENOMEM when memory ran out, ES_ETOOLARGE above INT_MAX. */
 enum es_status json_parse_strict(const char *buf, size_t len, int max_depth,
 				 json_object **out, char *err, size_t errlen) ES_MUST_CHECK;
 
 /* Serialises compactly, '/' unescaped. The string belongs to obj. */
 const char *json_compact(json_object *obj);
 
-/* True when PostgreSQL's jsonb can store v: no "\u0000" in any string or key
- * and every number finite. On false, *pointer is set to a malloc'd JSON
+/* True when PostgreSQL's jsonb can store v: no "\u0000" in any string or key,
+ * only well-formed UTF-8 (objects built in code are checked too) and every
+ * number finite. On false, *pointer is set to a malloc'd JSON
  * pointer (relative to v, "" for v itself) of the first offender. */
 bool json_pg_storable(json_object *v, char **pointer);
 

@@ -20,8 +20,10 @@ void log_close(void);
 /* True when records at this syslog priority (LOG_ERR, LOG_INFO, ...) are kept. */
 bool log_enabled(int prio);
 
-/* Emits {"event": event, "level": "...", ...fields}. Takes fields (may be
- * NULL): it is released here, whatever happens. */
+/* Emits {"event": event, "level": "...", ...fields}; on stderr a "ts"
+ * (RFC 3339, UTC) follows "level". Fields named event, level or ts are
+ * dropped. Takes fields (may be NULL): it is released here, whatever
+ * happens. */
 void log_json(int prio, const char *event, json_object *fields);
 
 /* Emits {"event": event, k1: v1, k2: v2, ...}: pairs of const char * key and

@@ -18,7 +18,8 @@ void sbuf_append(struct sbuf *b, const void *data, size_t len);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_putc(struct sbuf *b, char c);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included (s is UTF-8). */
+/* Appends s as a JSON string literal, quotes included. Bytes that are not
+ * well-formed UTF-8 become U+FFFD, so the result is always valid JSON. */
 void sbuf_json_string(struct sbuf *b, const char *s);
 /* A NUL-terminated view of the contents ("" when empty); borrowed. */
 const char *sbuf_cstr(struct sbuf *b);

@@ -60,8 +60,15 @@ struct store_append_res {
 
 /* Appends atomically in one round trip. Returns ES_OK (res filled; replayed
  * set for an idempotent replay), ES_ECONFLICT (res->current_version set),
- * ES_EDUPLICATE (an event_id is stored elsewhere, with other content, or the
- * request mixes stored and new ids), ES_EUNAVAILABLE, ES_EDB. */
+ * ES_EDUPLICATE (an event_id is stored elsewhere, with other content, the
+ * request mixes stored and new ids, or repeats an id), ES_EUNAVAILABLE,
+ * ES_EDB; ES_EINVAL for a request the store cannot take (no events, a
+ * payload that is not an object, a negative expected version, a value
+ * PostgreSQL refuses), ES_ENOMEM. Borrows req; res is zeroed first and, on
+ * ES_OK, owns a malloc'd events array: release it with
+ * store_append_res_free(). A replay's version is the highest stored version
+ * among the request's events. Two identical requests racing both get ES_OK,
+ * one of them replayed. */
 enum es_status store_append(struct db *db, const struct store_append_req *req,
 			    struct store_append_res *res) ES_MUST_CHECK;
 void store_append_res_free(struct store_append_res *res);
@@ -75,7 +82,10 @@ struct store_stream_page {
 /* Reads up to limit events of a stream starting at from_version (forward:
  * 0 means 1; backward: 0 means the last) and appends them to out as JSON
  * objects separated by commas (no brackets). ES_ENOTFOUND when the stream
- * does not exist for this tenant. */
+ * does not exist for this tenant (tenant NULL: no tenant). A page past the
+ * end is ES_OK with count 0. ES_EINVAL when limit < 1 or from_version < 0.
+ * next_from_version: forward, last + 1 while below the current version;
+ * backward, last - 1 down to 1; otherwise 0. */
 enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
 				 const char *aggregate_id, int64_t from_version, int limit,
 				 bool backward, struct sbuf *out,
@@ -98,7 +108,10 @@ struct store_feed_query {
  * is below the snapshot's xmin horizon, ordered by (transaction_id,
  * position), after the cursor. Appends JSON objects separated by commas to
  * out; *next is the cursor after the last event returned (or q->after on an
- * empty page). */
+ * empty page). The filters are comma-separated names, items trimmed; one
+ * that names nothing ("", ",") does not filter. ES_EINVAL when limit < 1.
+ * A transaction left open anywhere on the server holds the feed back until
+ * it ends: that is what makes the feed gap-free. */
 enum es_status store_read_feed(struct db *db, const struct store_feed_query *q,
 			       struct sbuf *out, size_t *count,
 			       struct feed_cursor *next) ES_MUST_CHECK;

@@ -8,10 +8,13 @@
 #define TIMEFMT_LEN 32
 
 /* Parses an RFC 3339 date-time ("2026-11-27T10:00:00Z",
- * "2026-11-27t10:00:00.123456+02:00"): a full date, a time with seconds,
- * optional fraction (at most 9 digits, kept to microseconds) and a Z or
- * +hh:mm offset. Out-of-range fields (month 13, Feb 30) are refused.
- * Writes microseconds since the Unix epoch (UTC). */
+ * "2026-11-27t10:00:00.123456+02:00"): a full date (years 0001-9999), a
+ * time with seconds, optional fraction (at most 9 digits, kept to
+ * microseconds) and a Z (or z) or +hh:mm/-hh:mm offset. Out-of-range fields
+ * (month 13, Feb 30, hour 24) are refused; a leap second (:60) is the first
+ * instant of the next minute, as in PostgreSQL. Independent of TZ.
+ * Writes microseconds since the Unix epoch (UTC); *usec_out is untouched
+ * on false. */
 bool rfc3339_parse(const char *s, int64_t *usec_out);
 
 /* Formats microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */

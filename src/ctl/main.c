@@ -1,1 +1,218 @@
-int main(void){return 0;}
+/* main.c - evstorectl: the global options, then one sub-command from the
+ * table below. Options come before the sub-command:
+ * evstorectl [--config FILE] [--help] [--version] COMMAND [ARGS]. */
+#include "buildconf.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "ctl/commands.h"
+
+static const struct ctl_command commands[] = {
+	{ "migrate", cmd_migrate, "apply the pending schema migrations",
+	  "Usage: evstorectl [--config FILE] migrate\n"
+	  "\n"
+	  "Applies the schema migrations this build carries that the database has not\n"
+	  "seen yet, each in its own transaction, and prints each file applied. Running\n"
+	  "it again does nothing. Refuses to go on when an applied migration's text has\n"
+	  "changed since, or when the database is newer than this build.\n"
+	  "\n"
+	  "Options:\n"
+	  "  -h, --help    show this help and exit\n" },
+	{ "status", cmd_status, "show the schema version, event and stream counts",
+	  "Usage: evstorectl [--config FILE] status [--json]\n"
+	  "\n"
+	  "Shows the database server's version, the schema version applied against the\n"
+	  "one this build expects, and how many events and streams are stored. Exits 0\n"
+	  "when the database answers and its schema is the expected one, 1 otherwise.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --json    print one JSON object instead of text\n"
+	  "  -h, --help    show this help and exit\n" },
+	{ "token", cmd_token, "mint a signed token for development",
+	  "Usage: evstorectl [--config FILE] token --sub SUBJECT --scope \"SCOPE...\"\n"
+	  "                  [--tenant UUID] [--ttl SECONDS]\n"
+	  "\n"
+	  "Prints a JWT signed with the configured HMAC key ([jwt] algorithm HS256, HS384\n"
+	  "or HS512 and [jwt] key_file or keys_dir), followed by a newline.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --sub SUBJECT    the token's subject: the actor_id of what it writes\n"
+	  "      --scope SCOPES   space-separated: events:read, events:write, admin\n"
+	  "      --tenant UUID    bind the token to this tenant ([jwt] tenant_claim)\n"
+	  "      --ttl SECONDS    lifetime in seconds (default 3600)\n"
+	  "  -h, --help           show this help and exit\n" },
+	{ "help", cmd_help, "show the help of evstorectl or of one command",
+	  "Usage: evstorectl help [COMMAND]\n"
+	  "\n"
+	  "Shows the list of commands, or the options of COMMAND.\n" },
+};
+
+static void ctl_print_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: evstorectl [--config FILE] [--help] [--version] COMMAND [ARGS]\n"
+		"\n"
+		"Operates an evstore event store: its database schema, status and tokens.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   read FILE instead of %s\n"
+		"  -h, --help          show this help and exit\n"
+		"  -V, --version       show the version and exit\n"
+		"\n"
+		"Commands:\n", CONFIG_DEFAULT_PATH);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"'evstorectl COMMAND --help' shows a command's options. The database is\n"
+		"[database] url, or EVSTORE_DATABASE_URL, or DATABASE_URL.\n"
+		"Exit status: 0 success, 1 failure, 2 bad usage.\n");
+}
+
+static const struct ctl_command *ctl_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+bool ctl_print_usage(FILE *out, const char *command)
+{
+	const struct ctl_command *c = ctl_find(command);
+
+	if (!c)
+		return false;
+	fputs(c->usage, out);
+	return true;
+}
+
+void ctl_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("evstorectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int ctl_usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "evstorectl%s%s: ", command ? " " : "", command ? command : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'evstorectl %s%s--help'.\n", command ? command : "", command ? " " : "");
+	return CTL_EXIT_USAGE;
+}
+
+bool ctl_load_config(const struct ctl *ctl, struct es_config *cfg)
+{
+	char err[512];
+
+	memset(cfg, 0, sizeof *cfg);
+	if (!config_load(cfg, ctl->config_path, err, sizeof err)) {
+		ctl_error("%s", err);
+		return false;
+	}
+	if (!log_open("evstorectl", cfg, err, sizeof err)) {
+		ctl_error("%s", err);
+		config_free(cfg);
+		return false;
+	}
+	return true;
+}
+
+struct db *ctl_db_connect(const struct es_config *cfg)
+{
+	struct db *db;
+
+	if (!cfg->database.url || !*cfg->database.url) {
+		ctl_error("no database configured: set [database] url, EVSTORE_DATABASE_URL"
+			  " or DATABASE_URL");
+		return NULL;
+	}
+	db = db_new(cfg->database.url, cfg->database.connect_timeout);
+	if (!db) {
+		ctl_error("out of memory");
+		return NULL;
+	}
+	db_set_application_name(db, "evstorectl");
+	if (db_ensure(db) != ES_OK) {
+		ctl_error("cannot connect to the database: %s", db_last_error(db));
+		db_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+int cmd_help(const struct ctl *ctl, int argc, char **argv)
+{
+	(void)ctl;
+	if (argc > 2)
+		return ctl_usage_error("help", "too many arguments");
+	if (argc == 2 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0) {
+		if (!ctl_print_usage(stdout, argv[1]))
+			return ctl_usage_error("help", "unknown command '%s'", argv[1]);
+		return CTL_EXIT_OK;
+	}
+	if (argc == 2)
+		ctl_print_usage(stdout, "help");
+	else
+		ctl_print_help(stdout);
+	return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl ctl = { NULL };
+	const struct ctl_command *c;
+	int opt, rc;
+
+	opterr = 0;
+	/* '+': stop at the sub-command; its options are its own. */
+	while ((opt = getopt_long(argc, argv, "+:c:hV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			ctl.config_path = optarg;
+			break;
+		case 'h':
+			ctl_print_help(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("evstorectl %s\n", PACKAGE_VERSION);
+			return CTL_EXIT_OK;
+		case ':':
+			return ctl_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		ctl_print_help(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	c = ctl_find(argv[optind]);
+	if (!c)
+		return ctl_usage_error(NULL, "unknown command '%s'", argv[optind]);
+	rc = c->run(&ctl, argc - optind, argv + optind);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,297 @@
+/* app.c - one worker's state and the pipeline every request goes through. */
+#include "buildconf.h"
+#include "fcgi/app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/auth.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/timefmt.h"
+#include "common/uuid.h"
+#include "fcgi/http.h"
+#include "fcgi/router.h"
+#include "fcgi/routes.h"
+
+bool app_init(struct app *app, const char *config_path, char *err, size_t errlen)
+{
+	memset(app, 0, sizeof *app);
+	if (config_path) {
+		app->config_path = strdup(config_path);
+		if (!app->config_path) {
+			snprintf(err, errlen, "out of memory");
+			return false;
+		}
+	}
+	if (!config_load(&app->cfg, app->config_path, err, errlen))
+		goto fail;
+	app->keys = auth_keys_load(&app->cfg, err, errlen);
+	if (!app->keys)
+		goto fail;
+	app->started_ms = time_mono_ms();
+	return true;
+fail:
+	app_fini(app);
+	return false;
+}
+
+bool app_open_db(struct app *app)
+{
+	db_free(app->db);
+	app->listening = false;
+	app->probe.checked_ms = 0;
+	app->db = db_new(app->cfg.database.url ? app->cfg.database.url : "",
+			 app->cfg.database.connect_timeout);
+	if (!app->db)
+		return false;
+	db_set_application_name(app->db, "evstore-fcgi");
+	db_set_statement_timeout(app->db, app->cfg.database.statement_timeout_ms);
+	return true;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool app_reload(struct app *app, char *err, size_t errlen)
+{
+	struct es_config cfg;
+	struct auth_keys *keys;
+	bool db_changed;
+
+	if (!config_load(&cfg, app->config_path, err, errlen))
+		return false;
+	keys = auth_keys_load(&cfg, err, errlen);
+	if (!keys) {
+		config_free(&cfg);
+		return false;
+	}
+	db_changed = !same_string(cfg.database.url, app->cfg.database.url) ||
+		     cfg.database.connect_timeout != app->cfg.database.connect_timeout ||
+		     cfg.database.statement_timeout_ms != app->cfg.database.statement_timeout_ms;
+	auth_keys_free(app->keys);
+	config_free(&app->cfg);
+	app->cfg = cfg;
+	app->keys = keys;
+	if (db_changed && app->db && !app_open_db(app)) {
+		snprintf(err, errlen, "out of memory creating the database handle");
+		return false;
+	}
+	return true;
+}
+
+bool app_stopping(const struct app *app)
+{
+	return app->stop && *app->stop;
+}
+
+void app_fini(struct app *app)
+{
+	db_free(app->db);
+	auth_keys_free(app->keys);
+	config_free(&app->cfg);
+	free(app->config_path);
+	memset(app, 0, sizeof *app);
+}
+
+/* Authenticates the request when its route needs it and binds the tenant.
+ * tenant_buf holds a tenant taken from X-Evstore-Tenant. On false the reply
+ * (401, 403 or 400) is set. */
+static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_principal *who,
+		      char tenant_buf[UUID_STR_LEN])
+{
+	const struct route *route = ctx->match->route;
+	const struct http_req *req = ctx->req;
+	const char *why = NULL;
+	unsigned need = 0;
+
+	switch (route->auth) {
+	case ROUTE_OPEN:
+		return true;
+	case ROUTE_HEALTH:
+		if (!app->cfg.http.health_requires_auth)
+			return true;
+		break;
+	case ROUTE_READ:
+		need = AUTH_SCOPE_READ;
+		break;
+	case ROUTE_WRITE:
+		need = AUTH_SCOPE_WRITE;
+		break;
+	case ROUTE_ADMIN:
+		need = AUTH_SCOPE_ADMIN;
+		break;
+	}
+
+	switch (auth_verify(app->keys, &app->cfg, req->authorization, time(NULL), who, &why)) {
+	case AUTH_OK:
+		break;
+	case AUTH_MISSING:
+		http_reply_unauthorized(ctx->resp, NULL);
+		return false;
+	case AUTH_INVALID:
+		http_reply_unauthorized(ctx->resp, why ? why : "invalid token");
+		return false;
+	case AUTH_FORBIDDEN:
+		http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN,
+				   "the token carries no tenant and this server requires one", NULL);
+		return false;
+	}
+	if ((who->scopes & need) != need) {
+		char detail[64];
+
+		snprintf(detail, sizeof detail, "the token lacks the %s scope",
+			 need == AUTH_SCOPE_READ ? "events:read" :
+			 need == AUTH_SCOPE_WRITE ? "events:write" : "admin");
+		http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN, detail, NULL);
+		return false;
+	}
+	ctx->who = who;
+
+	if (req->tenant) {
+		if (!uuid_parse(req->tenant, tenant_buf)) {
+			http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST,
+					   "X-Evstore-Tenant must be a UUID", NULL);
+			return false;
+		}
+		/* The token's tenant binds; only an admin without one may choose. */
+		if (who->has_tenant && strcmp(tenant_buf, who->tenant) != 0) {
+			http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN,
+					   "X-Evstore-Tenant differs from the token's tenant", NULL);
+			return false;
+		}
+		if (!who->has_tenant && !(who->scopes & AUTH_SCOPE_ADMIN)) {
+			http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN,
+					   "only an admin token may choose a tenant with X-Evstore-Tenant",
+					   NULL);
+			return false;
+		}
+		ctx->tenant = tenant_buf;
+	} else if (who->has_tenant) {
+		ctx->tenant = who->tenant;
+	} else {
+		/* No tenant: the no-tenant space, or every tenant for an admin's feed. */
+		ctx->all_tenants = (who->scopes & AUTH_SCOPE_ADMIN) != 0;
+	}
+	return true;
+}
+
+static bool route_has_body(const struct route *route)
+{
+	return strcmp(route->method, "POST") == 0 || strcmp(route->method, "PUT") == 0 ||
+	       strcmp(route->method, "PATCH") == 0;
+}
+
+/* Runs the request through routing, authentication, the body and the
+ * handler; leaves the reply in resp and returns the matched pattern. */
+static const char *dispatch(struct app *app, struct http_req *req, struct http_resp *resp)
+{
+	struct route_match m;
+	struct http_query query = { NULL, 0 };
+	struct auth_principal who;
+	char tenant_buf[UUID_STR_LEN];
+	struct route_ctx ctx;
+	const char *pattern = NULL;
+	char err[256];
+
+	switch (router_match(req->method, req->path, &m)) {
+	case ROUTER_OK:
+		break;
+	case ROUTER_NOT_FOUND:
+		http_reply_problem(resp, HTTP_PROBLEM_NOT_FOUND, "no resource at this path", NULL);
+		goto out;
+	case ROUTER_METHOD_NOT_ALLOWED:
+		http_reply_problem(resp, HTTP_PROBLEM_METHOD_NOT_ALLOWED,
+				   "this resource does not support the method", NULL);
+		http_resp_header(resp, "Allow", "%s", m.allow);
+		goto out;
+	case ROUTER_BAD_REQUEST:
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, m.detail, NULL);
+		goto out;
+	}
+	pattern = m.route->pattern;
+
+	memset(&ctx, 0, sizeof ctx);
+	memset(&who, 0, sizeof who);
+	ctx.app = app;
+	ctx.req = req;
+	ctx.resp = resp;
+	ctx.match = &m;
+	ctx.query = &query;
+	if (!authorize(app, &ctx, &who, tenant_buf))
+		goto out;
+
+	switch (http_query_parse(req->query, &query, err, sizeof err)) {
+	case ES_OK:
+		break;
+	case ES_EINVAL:
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, err, NULL);
+		goto out;
+	default:
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		goto out;
+	}
+
+	if (route_has_body(m.route)) {
+		enum es_status st = http_req_read_body(req, app->cfg.http.max_body_bytes, err, sizeof err);
+
+		if (st != ES_OK) {
+			http_reply_status(resp, st, err);
+			goto out;
+		}
+	}
+
+	m.route->handler(&ctx);
+out:
+	http_query_free(&query);
+	route_match_free(&m);
+	return pattern;
+}
+
+static int64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void app_handle(struct app *app, const struct http_io *io)
+{
+	struct http_req req;
+	struct http_resp resp;
+	const char *pattern = NULL;
+	int64_t t0 = mono_usec();
+
+	http_resp_init(&resp, app->cfg.http.retry_after);
+	if (http_req_init(&req, io, app->cfg.http.base_path) != ES_OK)
+		http_reply_status(&resp, ES_ENOMEM, NULL);
+	else
+		pattern = dispatch(app, &req, &resp);
+	http_resp_write(&resp, &req);
+
+	if (log_enabled(LOG_INFO)) {
+		json_object *f = json_object_new_object();
+		double dur_ms = (double)(mono_usec() - t0) / 1000.0;
+		char dur[32];
+
+		/* Three decimals, not json-c's 17 significant digits. */
+		snprintf(dur, sizeof dur, "%.3f", dur_ms);
+		if (f) {
+			json_object_object_add(f, "req_id", json_object_new_string(req.request_id));
+			json_object_object_add(f, "method", json_object_new_string(req.method ? req.method : ""));
+			json_object_object_add(f, "route", json_object_new_string(pattern ? pattern : "-"));
+			json_object_object_add(f, "status", json_object_new_int(resp.status));
+			json_object_object_add(f, "dur_ms", json_object_new_double_s(dur_ms, dur));
+			if (req.traceparent)
+				json_object_object_add(f, "traceparent", json_object_new_string(req.traceparent));
+		}
+		log_json(LOG_INFO, "http_request", f);
+	}
+	http_resp_free(&resp);
+	http_req_free(&req);
+}

@@ -1,0 +1,64 @@
+/* app.h - the state of one worker process and its request pipeline:
+ * route, authenticate, bind the tenant, read the body, run the handler,
+ * answer, write the access log. Free of any FastCGI detail: requests arrive
+ * through a struct http_io. */
+#ifndef EVSTORE_FCGI_APP_H
+#define EVSTORE_FCGI_APP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/config.h"
+#include "common/error.h"
+
+struct auth_keys;
+struct db;
+struct http_io;
+
+/* The readiness probe's last answer, kept for APP_PROBE_TTL_MS. */
+struct app_probe {
+	int64_t checked_ms;        /* monotonic time of the probe; 0: never */
+	bool database_ok;          /* the database answered */
+	int schema_version;        /* applied migrations, when database_ok */
+};
+
+#define APP_PROBE_TTL_MS 1000
+
+struct app {
+	struct es_config cfg;
+	struct auth_keys *keys;
+	struct db *db;                     /* one persistent connection, lazy */
+	char *config_path;                 /* NULL: the default file */
+	int64_t started_ms;                /* monotonic start, for uptime */
+	bool listening;                    /* LISTEN issued on db (the feed's wake-up) */
+	struct app_probe probe;
+	volatile sig_atomic_t *stop;       /* set when the process must stop; may be NULL */
+};
+
+/* Loads the configuration (config_path NULL: the default file) and the
+ * JWT keys. Does not connect to the database. On failure err holds one line
+ * for the operator and app is released. config_path is copied. */
+bool app_init(struct app *app, const char *config_path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Creates the database handle (it connects on first use). Call it in the
+ * process that will use it: after fork(), never before. */
+bool app_open_db(struct app *app) __attribute__((warn_unused_result));
+
+/* Re-reads the configuration and keys; on success swaps them in (and
+ * recreates the database handle when [database] changed), on failure keeps
+ * the old ones and fills err. */
+bool app_reload(struct app *app, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Serves one request read from io and writes its response to io. Leaves
+ * nothing allocated behind. */
+void app_handle(struct app *app, const struct http_io *io);
+
+/* True when the process was asked to stop (handlers that wait use it). */
+bool app_stopping(const struct app *app);
+
+/* Releases everything; safe on a zeroed app. */
+void app_fini(struct app *app);
+
+#endif

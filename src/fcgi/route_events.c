@@ -1,0 +1,512 @@
+/* route_events.c - append to a stream and read it back
+ * (POST and GET /v1/aggregates/{type}/{id}/events). */
+#include "buildconf.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/jsonutil.h"
+#include "common/store.h"
+#include "common/timefmt.h"
+#include "fcgi/app.h"
+#include "fcgi/routes.h"
+
+#define EXPECTED_VERSION_RULE \
+	"expected_version must be an integer >= 0, \"no_stream\", \"exists\" or \"any\""
+
+/* Sets a problem whose detail is formatted, with a "pointer" member when
+ * pointer is not NULL. Returns false for the caller to return. */
+static bool reject(struct http_resp *resp, enum http_problem p, const char *pointer,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static bool reject(struct http_resp *resp, enum http_problem p, const char *pointer,
+		   const char *fmt, ...)
+{
+	char detail[320];
+	json_object *extra = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	if (pointer) {
+		extra = json_object_new_object();
+		if (extra)
+			json_object_object_add(extra, "pointer", json_object_new_string(pointer));
+	}
+	http_reply_problem(resp, p, detail, extra);
+	return false;
+}
+
+/* Rejects a member of obj (at JSON pointer base) that is not in allowed. */
+static bool only_known_fields(struct http_resp *resp, json_object *obj, const char *base,
+			      const char *const *allowed)
+{
+	json_object_object_foreach(obj, key, val) {
+		size_t i;
+		char *pointer;
+		bool ok;
+
+		(void)val;
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i])
+			continue;
+		pointer = json_pointer_join(base, key);
+		ok = reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
+			    "unknown field \"%.100s\"%s%s", key, *base ? " in " : "", base);
+		free(pointer);
+		return ok;
+	}
+	return true;
+}
+
+/* Optional member: absent and null both mean "not given". */
+static json_object *optional_member(json_object *obj, const char *key)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(obj, key, &v);
+	return v;
+}
+
+/* Checks that PostgreSQL can store v (at pointer base). */
+static bool storable(struct http_resp *resp, json_object *v, const char *base)
+{
+	char *rel = NULL;
+	char pointer[512];
+
+	if (!v || json_pg_storable(v, &rel))
+		return true;
+	snprintf(pointer, sizeof pointer, "%s%s", base, rel ? rel : "");
+	free(rel);
+	return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
+		      "%.300s holds a value PostgreSQL cannot store (a \\u0000 escape or a "
+		      "number out of range)", pointer);
+}
+
+/* Adds key = value to metadata unless the client set key. */
+static void metadata_default(json_object *metadata, const char *key, const char *value)
+{
+	if (!value || json_object_object_get_ex(metadata, key, NULL))
+		return;
+	json_object_object_add(metadata, key, json_object_new_string(value));
+}
+
+static const char *const event_fields[] = {
+	"event_id", "event_type", "payload", "metadata", "occurred_at", NULL
+};
+
+/* Validates events[i] into out->events[i]. */
+static bool parse_event(const struct http_req *req, struct http_resp *resp, json_object *ev,
+			size_t i, int64_t now_usec, struct append_request *out)
+{
+	struct store_new_event *ne = &out->events[i];
+	json_object *v;
+	char base[48], at[64];
+
+	snprintf(base, sizeof base, "/events/%zu", i);
+	if (!json_object_is_type(ev, json_type_object))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, base, "%s must be an object", base);
+	if (!only_known_fields(resp, ev, base, event_fields))
+		return false;
+
+	v = optional_member(ev, "event_id");
+	snprintf(at, sizeof at, "%s/event_id", base);
+	if (!v) {
+		uuid_v7(ne->event_id);
+	} else if (!json_object_is_type(v, json_type_string) ||
+		   !uuid_parse(json_object_get_string(v), ne->event_id)) {
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+			      "%s must be a UUID in the 8-4-4-4-12 form", at);
+	}
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(out->events[j].event_id, ne->event_id) == 0)
+			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+				      "event_id %s appears more than once in this request",
+				      ne->event_id);
+
+	v = optional_member(ev, "event_type");
+	snprintf(at, sizeof at, "%s/event_type", base);
+	if (!v || !json_object_is_type(v, json_type_string) ||
+	    !router_name_valid(json_object_get_string(v), ROUTER_EVENT_TYPE_MAX))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+			      "%s is required and must match ^[A-Za-z][A-Za-z0-9_.-]{0,127}$", at);
+	ne->event_type = json_object_get_string(v);
+
+	v = optional_member(ev, "payload");
+	snprintf(at, sizeof at, "%s/payload", base);
+	if (!v || !json_object_is_type(v, json_type_object))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+			      "%s is required and must be a JSON object", at);
+	if (!storable(resp, v, at))
+		return false;
+	ne->payload = v;
+
+	v = optional_member(ev, "metadata");
+	snprintf(at, sizeof at, "%s/metadata", base);
+	if (v && !json_object_is_type(v, json_type_object))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at, "%s must be a JSON object", at);
+	if (v && !storable(resp, v, at))
+		return false;
+	if (!v) {
+		v = json_object_new_object();
+		if (!v || json_object_object_add(ev, "metadata", v) != 0) {
+			json_object_put(v);
+			http_reply_status(resp, ES_ENOMEM, NULL);
+			return false;
+		}
+	}
+	metadata_default(v, "request_id", req->request_id);
+	metadata_default(v, "traceparent", req->traceparent);
+	ne->metadata = v;
+
+	v = optional_member(ev, "occurred_at");
+	snprintf(at, sizeof at, "%s/occurred_at", base);
+	ne->occurred_at_usec = now_usec;
+	if (v && (!json_object_is_type(v, json_type_string) ||
+		  !rfc3339_parse(json_object_get_string(v), &ne->occurred_at_usec)))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+			      "%s must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", at);
+	return true;
+}
+
+/* The body's expected_version into out; *given says whether it was there. */
+static bool parse_expected_version(struct http_resp *resp, json_object *v,
+				   struct append_request *out, bool *given)
+{
+	*given = v != NULL;
+	out->expect = STORE_EXPECT_ANY;
+	if (!v)
+		return true;
+	if (json_object_is_type(v, json_type_int)) {
+		int64_t n = json_object_get_int64(v);
+
+		if (n < 0)
+			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+				      EXPECTED_VERSION_RULE);
+		out->expect = STORE_EXPECT_EXACT;
+		out->expected_version = n;
+	} else if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+
+		if (strcmp(s, "no_stream") == 0) {
+			out->expect = STORE_EXPECT_EXACT;
+			out->expected_version = 0;
+		} else if (strcmp(s, "exists") == 0) {
+			out->expect = STORE_EXPECT_EXISTS;
+		} else if (strcmp(s, "any") != 0) {
+			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+				      EXPECTED_VERSION_RULE);
+		}
+	} else {
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+			      EXPECTED_VERSION_RULE);
+	}
+	out->expected_as_sent = json_object_get(v);
+	return true;
+}
+
+/* Merges If-Match / If-None-Match with the body's expectation. */
+static bool apply_preconditions(const struct http_req *req, struct http_resp *resp,
+				bool body_given, struct append_request *out)
+{
+	struct http_precond im, inm;
+	enum store_expect expect = STORE_EXPECT_ANY;
+	int64_t version = 0;
+	bool header = false;
+
+	if (http_parse_if_match(req->if_match, &im) != ES_OK)
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+			      "If-Match must be one stream version such as \"3\", or *");
+	if (http_parse_if_none_match_write(req->if_none_match, &inm) != ES_OK)
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+			      "If-None-Match on an append can only be * (the stream must not exist)");
+	if (im.kind == HTTP_PRECOND_VERSION) {
+		expect = STORE_EXPECT_EXACT;
+		version = im.version;
+		header = true;
+	} else if (im.kind == HTTP_PRECOND_ANY_EXISTS) {
+		expect = STORE_EXPECT_EXISTS;
+		header = true;
+	}
+	if (inm.kind == HTTP_PRECOND_ANY_EXISTS) {
+		if (header && !(expect == STORE_EXPECT_EXACT && version == 0))
+			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				      "If-Match and If-None-Match: * contradict each other");
+		expect = STORE_EXPECT_EXACT;
+		version = 0;
+		header = true;
+	}
+	if (!header)
+		return true;
+	if (body_given) {
+		if (out->expect != expect || (expect == STORE_EXPECT_EXACT && out->expected_version != version))
+			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+				      "expected_version disagrees with the If-Match/If-None-Match header");
+		return true;
+	}
+	out->expect = expect;
+	out->expected_version = version;
+	out->expected_as_sent = expect == STORE_EXPECT_EXACT ? json_object_new_int64(version)
+							     : json_object_new_string("exists");
+	return true;
+}
+
+static const char *const body_fields[] = { "expected_version", "events", NULL };
+
+bool append_request_parse(const struct es_config *cfg, const struct http_req *req,
+			  struct http_resp *resp, struct append_request *out)
+{
+	json_object *events;
+	char err[256];
+	size_t n;
+	int64_t now;
+	bool given;
+
+	memset(out, 0, sizeof *out);
+	if (!http_content_type_is_json(req->content_type))
+		return reject(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+			      "the body must be sent as Content-Type: application/json");
+	switch (json_parse_strict(req->body ? req->body : "", req->body_len, cfg->http.max_depth,
+				  &out->body, err, sizeof err)) {
+	case ES_OK:
+		break;
+	case ES_EINVAL:
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL, "%s", err);
+	case ES_ETOOLARGE:
+		return reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, NULL, "the body is too large");
+	default:
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		return false;
+	}
+	if (!json_object_is_type(out->body, json_type_object))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "", "the body must be a JSON object");
+	if (!only_known_fields(resp, out->body, "", body_fields))
+		return false;
+
+	events = optional_member(out->body, "events");
+	if (!events || !json_object_is_type(events, json_type_array))
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/events",
+			      "events is required and must be an array");
+	n = json_object_array_length(events);
+	if (n == 0)
+		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/events",
+			      "events must hold at least one event");
+	if (n > (size_t)cfg->http.max_events)
+		return reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, "/events",
+			      "an append carries at most %d events, this one has %zu",
+			      cfg->http.max_events, n);
+	out->events = calloc(n, sizeof *out->events);
+	if (!out->events) {
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		return false;
+	}
+	out->n_events = n;
+	now = time_now_usec();
+	for (size_t i = 0; i < n; i++)
+		if (!parse_event(req, resp, json_object_array_get_idx(events, i), i, now, out))
+			return false;
+
+	if (!parse_expected_version(resp, optional_member(out->body, "expected_version"), out, &given))
+		return false;
+	return apply_preconditions(req, resp, given, out);
+}
+
+void append_request_free(struct append_request *a)
+{
+	json_object_put(a->expected_as_sent);
+	json_object_put(a->body);
+	free(a->events);
+	memset(a, 0, sizeof *a);
+}
+
+/* Writes the Location of a stream: base_path + /v1/aggregates/{type}/{id}/events. */
+static void location_header(struct route_ctx *ctx, const char *type, const char *id)
+{
+	const char *base = ctx->app->cfg.http.base_path ? ctx->app->cfg.http.base_path : "";
+	size_t len = strlen(base);
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	http_resp_header(ctx->resp, "Location", "%.*s/v1/aggregates/%s/%s/events", (int)len, base,
+			 type, id);
+}
+
+void route_events_append(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	struct db *db = ctx->app->db;
+	const char *type = route_param(ctx->match, "type");
+	const char *id = route_param(ctx->match, "id");
+	struct append_request a;
+	struct store_append_req sreq;
+	struct store_append_res res;
+	enum es_status st;
+	json_object *extra;
+
+	memset(&res, 0, sizeof res);
+	if (!append_request_parse(&ctx->app->cfg, ctx->req, resp, &a))
+		goto out;
+
+	memset(&sreq, 0, sizeof sreq);
+	sreq.tenant = ctx->tenant;
+	sreq.aggregate_type = type;
+	sreq.aggregate_id = id;
+	sreq.expect = a.expect;
+	sreq.expected_version = a.expected_version;
+	sreq.actor_id = ctx->who ? ctx->who->sub : NULL;
+	sreq.events = a.events;
+	sreq.n_events = a.n_events;
+
+	st = db_ensure(db);
+	if (st == ES_OK)
+		st = store_append(db, &sreq, &res);
+	switch (st) {
+	case ES_OK:
+		break;
+	case ES_ECONFLICT:
+		extra = json_object_new_object();
+		if (extra) {
+			json_object_object_add(extra, "expected_version", json_object_get(a.expected_as_sent));
+			json_object_object_add(extra, "current_version",
+					       json_object_new_int64(res.current_version));
+		}
+		http_reply_problem(resp, HTTP_PROBLEM_VERSION_CONFLICT,
+				   "the stream is not at the expected version", extra);
+		goto out;
+	case ES_EDUPLICATE:
+		http_reply_problem(resp, HTTP_PROBLEM_DUPLICATE_EVENT_ID,
+				   "an event_id of this request is already stored with other content "
+				   "or in another stream, or the request mixes stored and new ids", NULL);
+		goto out;
+	case ES_EINVAL:
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
+				   "the database refused a value of this request", NULL);
+		goto out;
+	default:
+		http_reply_status(resp, st, NULL);
+		goto out;
+	}
+
+	http_resp_json(resp, res.replayed ? 200 : 201);
+	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", res.version);
+	location_header(ctx, type, id);
+	sbuf_puts(&resp->body, "{\"aggregate_type\":");
+	sbuf_json_string(&resp->body, type);
+	sbuf_puts(&resp->body, ",\"aggregate_id\":");
+	sbuf_json_string(&resp->body, id);
+	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"events\":[", res.version);
+	for (size_t i = 0; i < res.n_events; i++) {
+		sbuf_printf(&resp->body,
+			    "%s{\"event_id\":\"%s\",\"version\":%" PRId64 ",\"position\":%" PRId64 "}",
+			    i ? "," : "", res.events[i].event_id, res.events[i].version,
+			    res.events[i].position);
+	}
+	sbuf_puts(&resp->body, "]}");
+out:
+	store_append_res_free(&res);
+	append_request_free(&a);
+}
+
+/* Parses from_version, limit and direction for a stream read. */
+static bool read_params(struct route_ctx *ctx, int64_t *from, int *limit, bool *backward)
+{
+	const struct es_config *cfg = &ctx->app->cfg;
+	const char *from_s, *limit_s, *dir;
+	int64_t v;
+
+	if (http_query_get(ctx->query, "from_version", &from_s) != ES_OK ||
+	    http_query_get(ctx->query, "limit", &limit_s) != ES_OK ||
+	    http_query_get(ctx->query, "direction", &dir) != ES_OK)
+		return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+			      "from_version, limit and direction may each be given once");
+	*from = 0;
+	if (from_s && !http_parse_int64(from_s, 1, INT64_MAX, from))
+		return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+			      "from_version must be an integer >= 1");
+	*limit = cfg->http.default_page;
+	if (limit_s) {
+		if (!http_parse_int64(limit_s, 1, INT64_MAX, &v))
+			return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				      "limit must be an integer >= 1");
+		*limit = v > cfg->http.max_page ? cfg->http.max_page : (int)v;
+	}
+	*backward = false;
+	if (dir) {
+		if (strcmp(dir, "backward") == 0)
+			*backward = true;
+		else if (strcmp(dir, "forward") != 0)
+			return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				      "direction must be forward or backward");
+	}
+	return true;
+}
+
+static void stream_not_found(struct route_ctx *ctx, const char *type, const char *id)
+{
+	reject(ctx->resp, HTTP_PROBLEM_NOT_FOUND, NULL, "no stream %s/%s", type, id);
+}
+
+void route_events_read(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	struct db *db = ctx->app->db;
+	const char *type = route_param(ctx->match, "type");
+	const char *id = route_param(ctx->match, "id");
+	struct sbuf events = SBUF_INIT;
+	struct store_stream_page page;
+	int64_t from = 0, current;
+	int limit = 0;
+	bool backward = false;
+	enum es_status st;
+
+	if (!read_params(ctx, &from, &limit, &backward))
+		goto out;
+	st = db_ensure(db);
+	if (st != ES_OK)
+		goto fail;
+
+	if (ctx->req->if_none_match) {
+		st = store_stream_version(db, ctx->tenant, type, id, &current);
+		if (st != ES_OK)
+			goto fail;
+		if (http_if_none_match_fresh(ctx->req->if_none_match, current)) {
+			resp->status = 304;
+			http_resp_header(resp, "ETag", "\"%" PRId64 "\"", current);
+			goto out;
+		}
+	}
+
+	memset(&page, 0, sizeof page);
+	st = store_read_stream(db, ctx->tenant, type, id, from, limit, backward, &events, &page);
+	if (st != ES_OK)
+		goto fail;
+
+	http_resp_json(resp, 200);
+	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", page.current_version);
+	sbuf_puts(&resp->body, "{\"aggregate_type\":");
+	sbuf_json_string(&resp->body, type);
+	sbuf_puts(&resp->body, ",\"aggregate_id\":");
+	sbuf_json_string(&resp->body, id);
+	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"events\":[", page.current_version);
+	sbuf_append(&resp->body, events.data ? events.data : "", events.len);
+	if (page.next_from_version > 0)
+		sbuf_printf(&resp->body, "],\"next_from_version\":%" PRId64 "}", page.next_from_version);
+	else
+		sbuf_puts(&resp->body, "],\"next_from_version\":null}");
+	goto out;
+fail:
+	if (st == ES_ENOTFOUND)
+		stream_not_found(ctx, type, id);
+	else
+		http_reply_status(resp, st, st == ES_EINVAL ? "the database refused a value of this request" : NULL);
+out:
+	sbuf_free(&events);
+}

@@ -1,0 +1,166 @@
+/* route_feed.c - GET /v1/events: the global feed, with long polling. */
+#include "buildconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cursor.h"
+#include "common/db.h"
+#include "common/store.h"
+#include "common/timefmt.h"
+#include "fcgi/app.h"
+#include "fcgi/routes.h"
+
+/* A long poll re-reads the feed at least this often, so an event whose
+ * notification was lost, or that was still above the xmin horizon when it
+ * was announced, is found by polling. */
+#define FEED_POLL_MS 250
+
+/* Checks a comma-separated list of names ("Order,Invoice"). */
+static bool name_list_valid(const char *list, size_t max_len)
+{
+	char name[256];
+
+	for (const char *p = list;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == 0 || len >= sizeof name)
+			return false;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (!router_name_valid(name, max_len))
+			return false;
+		if (!end)
+			return true;
+		p = end + 1;
+	}
+}
+
+/* Reads one query parameter; on a repeated parameter sets the 400. */
+static bool query_one(struct route_ctx *ctx, const char *name, const char **value)
+{
+	char detail[96];
+
+	if (http_query_get(ctx->query, name, value) == ES_OK)
+		return true;
+	snprintf(detail, sizeof detail, "query parameter %s is given more than once", name);
+	http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
+	return false;
+}
+
+static bool bad_param(struct route_ctx *ctx, const char *detail)
+{
+	http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
+	return false;
+}
+
+/* Fills q and *wait_s from the query string, or sets the 400. */
+static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, int64_t *wait_s)
+{
+	const struct es_config *cfg = &ctx->app->cfg;
+	const char *after, *limit, *types, *event_types, *wait;
+	int64_t v;
+
+	if (!query_one(ctx, "after", &after) || !query_one(ctx, "limit", &limit) ||
+	    !query_one(ctx, "aggregate_type", &types) ||
+	    !query_one(ctx, "event_type", &event_types) || !query_one(ctx, "wait", &wait))
+		return false;
+
+	if (!cursor_decode(after ? after : "", &q->after))
+		return bad_param(ctx, "after must be a cursor returned as next by this feed");
+	q->limit = cfg->http.default_page;
+	if (limit) {
+		if (!http_parse_int64(limit, 1, INT64_MAX, &v))
+			return bad_param(ctx, "limit must be an integer >= 1");
+		q->limit = v > cfg->http.max_page ? cfg->http.max_page : (int)v;
+	}
+	if (types && *types) {
+		if (!name_list_valid(types, ROUTER_AGGREGATE_TYPE_MAX))
+			return bad_param(ctx, "aggregate_type must be a comma-separated list of "
+					      "names matching ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
+		q->aggregate_types = types;
+	}
+	if (event_types && *event_types) {
+		if (!name_list_valid(event_types, ROUTER_EVENT_TYPE_MAX))
+			return bad_param(ctx, "event_type must be a comma-separated list of "
+					      "names matching ^[A-Za-z][A-Za-z0-9_.-]{0,127}$");
+		q->event_types = event_types;
+	}
+	*wait_s = 0;
+	if (wait) {
+		if (!http_parse_int64(wait, 0, INT64_MAX, &v))
+			return bad_param(ctx, "wait must be an integer number of seconds >= 0");
+		*wait_s = v > cfg->http.max_wait ? cfg->http.max_wait : v;
+	}
+	q->all_tenants = ctx->all_tenants;
+	q->tenant = ctx->tenant;
+	return true;
+}
+
+/* Reads one page into events (emptied first). */
+static enum es_status feed_page(struct db *db, const struct store_feed_query *q,
+				struct sbuf *events, size_t *count, struct feed_cursor *next)
+{
+	sbuf_reset(events);
+	*count = 0;
+	return store_read_feed(db, q, events, count, next);
+}
+
+void route_feed_read(struct route_ctx *ctx)
+{
+	struct app *app = ctx->app;
+	struct http_resp *resp = ctx->resp;
+	struct store_feed_query q;
+	struct sbuf events = SBUF_INIT;
+	struct feed_cursor next;
+	char cursor[CURSOR_STR_LEN];
+	size_t count = 0;
+	int64_t wait_s, deadline;
+	enum es_status st;
+
+	memset(&q, 0, sizeof q);
+	if (!feed_parse_query(ctx, &q, &wait_s))
+		goto out;
+
+	st = db_ensure(app->db);
+	if (st == ES_OK)
+		st = feed_page(app->db, &q, &events, &count, &next);
+	if (st != ES_OK)
+		goto fail;
+
+	if (count == 0 && wait_s > 0) {
+		deadline = time_mono_ms() + wait_s * 1000;
+		/* LISTEN once per worker; db re-issues it after a reconnect. If it
+		 * fails the poll below still finds new events. */
+		if (!app->listening && db_listen(app->db, STORE_NOTIFY_CHANNEL) == ES_OK)
+			app->listening = true;
+		db_drain_notify(app->db);
+		/* An event committed between the first read and LISTEN. */
+		st = feed_page(app->db, &q, &events, &count, &next);
+		while (st == ES_OK && count == 0 && !app_stopping(app)) {
+			int64_t left = deadline - time_mono_ms();
+
+			if (left <= 0)
+				break;
+			db_wait_notify(app->db, (int)(left < FEED_POLL_MS ? left : FEED_POLL_MS));
+			st = feed_page(app->db, &q, &events, &count, &next);
+		}
+		if (st != ES_OK)
+			goto fail;
+	}
+
+	cursor_encode(&next, cursor);
+	http_resp_json(resp, 200);
+	sbuf_puts(&resp->body, "{\"events\":[");
+	sbuf_append(&resp->body, events.data ? events.data : "", events.len);
+	sbuf_puts(&resp->body, "],\"next\":");
+	sbuf_json_string(&resp->body, cursor);
+	sbuf_putc(&resp->body, '}');
+	goto out;
+fail:
+	http_reply_status(resp, st, st == ES_EINVAL ? "the feed query was refused" : NULL);
+out:
+	sbuf_free(&events);
+}

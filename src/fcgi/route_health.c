@@ -1,0 +1,113 @@
+/* route_health.c - liveness, readiness and the health summary (API.md
+ * section 3, Health). Liveness never touches the database; readiness and
+ * the summary share one database probe cached for APP_PROBE_TTL_MS. */
+#include "buildconf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/db.h"
+#include "common/migrate.h"
+#include "common/timefmt.h"
+#include "fcgi/app.h"
+#include "fcgi/routes.h"
+
+/* The subscription side of the summary. With no subscription registered it
+ * is all zero and running is false; the runner's status rows fill it. */
+struct health_subscriptions {
+	bool running;                  /* a runner heartbeat is fresh */
+	long subscription_count;
+	long healthy_count;
+	long degraded_count;
+	long unhealthy_count;
+	int64_t total_events_processed;
+	int64_t total_lag_events;
+};
+
+void route_health_live(struct route_ctx *ctx)
+{
+	http_resp_json(ctx->resp, 200);
+	sbuf_puts(&ctx->resp->body, "{\"alive\":true,\"reason\":\"ok\"}");
+}
+
+/* Refreshes app->probe unless it is younger than APP_PROBE_TTL_MS. A
+ * database in its reconnect backoff fails fast in db_ensure. */
+static void probe_database(struct app *app)
+{
+	int64_t now = time_mono_ms();
+	int version = 0;
+
+	if (app->probe.checked_ms != 0 && now - app->probe.checked_ms < APP_PROBE_TTL_MS)
+		return;
+	app->probe.database_ok = db_ensure(app->db) == ES_OK &&
+				 migrate_current_version(app->db, &version) == ES_OK;
+	app->probe.schema_version = version;
+	/* Stamped after the probe: a slow connect does not shorten the cache. */
+	app->probe.checked_ms = time_mono_ms();
+	if (app->probe.checked_ms == 0)
+		app->probe.checked_ms = 1;
+}
+
+void route_health_ready(struct route_ctx *ctx)
+{
+	struct app *app = ctx->app;
+	struct http_resp *resp = ctx->resp;
+	char reason[96];
+	int expected = migrate_expected_version();
+	bool ready = false;
+
+	probe_database(app);
+	if (!app->probe.database_ok) {
+		snprintf(reason, sizeof reason, "database unreachable");
+	} else if (app->probe.schema_version != expected) {
+		snprintf(reason, sizeof reason, "schema at version %d, this build expects %d",
+			 app->probe.schema_version, expected);
+	} else {
+		snprintf(reason, sizeof reason, "ok");
+		ready = true;
+	}
+	http_resp_json(resp, ready ? 200 : 503);
+	if (!ready)
+		http_resp_header(resp, "Retry-After", "%d", resp->retry_after);
+	sbuf_printf(&resp->body, "{\"ready\":%s,\"reason\":", ready ? "true" : "false");
+	sbuf_json_string(&resp->body, reason);
+	sbuf_putc(&resp->body, '}');
+}
+
+/* healthy, degraded or unhealthy: the worst of the database and the
+ * subscriptions. */
+static const char *overall_status(bool database_ok, const struct health_subscriptions *subs)
+{
+	if (!database_ok || subs->unhealthy_count > 0)
+		return "unhealthy";
+	if (subs->degraded_count > 0)
+		return "degraded";
+	return "healthy";
+}
+
+void route_health_summary(struct route_ctx *ctx)
+{
+	struct app *app = ctx->app;
+	struct http_resp *resp = ctx->resp;
+	struct health_subscriptions subs = { 0 };
+	const char *status;
+
+	probe_database(app);
+	status = overall_status(app->probe.database_ok, &subs);
+	if (strcmp(status, "unhealthy") == 0) {
+		http_resp_json(resp, 503);
+		http_resp_header(resp, "Retry-After", "%d", resp->retry_after);
+	} else {
+		http_resp_json(resp, 200);
+	}
+	sbuf_printf(&resp->body,
+		    "{\"status\":\"%s\",\"details\":{\"database\":\"%s\",\"running\":%s,"
+		    "\"subscription_count\":%ld,\"healthy_count\":%ld,\"degraded_count\":%ld,"
+		    "\"unhealthy_count\":%ld,\"total_events_processed\":%" PRId64 ","
+		    "\"total_lag_events\":%" PRId64 ",\"uptime_seconds\":%" PRId64 "}}",
+		    status, app->probe.database_ok ? "ok" : "unreachable",
+		    subs.running ? "true" : "false", subs.subscription_count, subs.healthy_count,
+		    subs.degraded_count, subs.unhealthy_count, subs.total_events_processed,
+		    subs.total_lag_events, (time_mono_ms() - app->started_ms) / 1000);
+}

@@ -1,0 +1,71 @@
+/* routes.h - the route table and what a handler gets.
+ *
+ * Adding a route is one line in EVSTORE_ROUTES plus a handler in a
+ * route_*.c file: the line declares the handler and puts it in the table
+ * router.c matches against (in this order; the first route whose pattern
+ * and method match wins). A handler always leaves a reply in ctx->resp: a
+ * JSON body with http_resp_json() or a problem with http_reply_*(). */
+#ifndef EVSTORE_FCGI_ROUTES_H
+#define EVSTORE_FCGI_ROUTES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include "common/auth.h"
+#include "common/store.h"
+#include "common/uuid.h"
+#include "fcgi/http.h"
+#include "fcgi/router.h"
+
+struct app;
+struct es_config;
+
+/*        method  pattern                               handler                auth */
+#define EVSTORE_ROUTES(ROUTE) \
+	ROUTE("GET",  "/health/live",                       route_health_live,     ROUTE_OPEN) \
+	ROUTE("GET",  "/health/ready",                      route_health_ready,    ROUTE_OPEN) \
+	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH) \
+	ROUTE("POST", "/v1/aggregates/{type}/{id}/events",  route_events_append,   ROUTE_WRITE) \
+	ROUTE("GET",  "/v1/aggregates/{type}/{id}/events",  route_events_read,     ROUTE_READ) \
+	ROUTE("GET",  "/v1/events",                         route_feed_read,       ROUTE_READ)
+
+/* Everything a handler may use; all of it borrowed for the request. */
+struct route_ctx {
+	struct app *app;
+	const struct http_req *req;
+	struct http_resp *resp;
+	const struct route_match *match;
+	const struct http_query *query;
+	const struct auth_principal *who;  /* NULL on routes that needed no token */
+	const char *tenant;                /* lowercase UUID, or NULL: no tenant */
+	bool all_tenants;                  /* an admin without a tenant (feed only) */
+};
+
+#define ROUTE_DECLARE(method, pattern, handler, auth) void handler(struct route_ctx *ctx);
+EVSTORE_ROUTES(ROUTE_DECLARE)
+#undef ROUTE_DECLARE
+
+/* --- the append body, validated (route_events.c) -------------------------- */
+
+struct append_request {
+	json_object *body;             /* the parsed body; owns what events point to */
+	enum store_expect expect;
+	int64_t expected_version;      /* with STORE_EXPECT_EXACT */
+	json_object *expected_as_sent; /* the expectation as the client wrote it
+	                                * (body value or header version), for a 409 */
+	struct store_new_event *events;
+	size_t n_events;
+};
+
+/* Validates an append request: Content-Type, the JSON body against cfg's
+ * limits, every event, and expected_version against If-Match and
+ * If-None-Match. Missing event ids are generated (UUIDv7), a missing
+ * occurred_at is now, and each event's metadata gains "request_id" (and
+ * "traceparent" when the request carried a valid one) unless the client set
+ * them. On failure fills resp with the problem (400, 413 or 415) and
+ * returns false. out is always safe to free with append_request_free(). */
+bool append_request_parse(const struct es_config *cfg, const struct http_req *req,
+			  struct http_resp *resp, struct append_request *out);
+void append_request_free(struct append_request *a);
+
+#endif

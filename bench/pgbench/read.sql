@@ -1,0 +1,14 @@
+-- The statement a stream read runs (store_read_forward): the stream's
+-- version and 100 rendered events in one snapshot. run.sh puts a
+-- "\set k random(1, N)" line in front and fills bench_streams.
+SELECT s.version, ev.version, ev.json
+  FROM evstore.streams s
+  LEFT JOIN LATERAL (
+    SELECT e.version, evstore.event_json(e)::text AS json
+      FROM evstore.events e
+     WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type
+       AND e.aggregate_id = s.aggregate_id AND e.version >= 1
+     ORDER BY e.version LIMIT 100) ev ON true
+ WHERE s.tenant_id = '00000000-0000-0000-0000-000000000000' AND s.aggregate_type = 'Bench'
+   AND s.aggregate_id = (SELECT id FROM bench_streams WHERE k = :k)
+ ORDER BY ev.version;

@@ -1,0 +1,11 @@
+-- Reads one of the seeded 100-event streams (their ids in STREAMS, one per
+-- line) per request.
+local token = os.getenv("TOKEN")
+local ids = {}
+for line in io.lines(os.getenv("STREAMS")) do ids[#ids + 1] = line end
+function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end
+function request()
+  return wrk.format("GET", "/v1/aggregates/Bench/" .. ids[math.random(1, #ids)] .. "/events?limit=100",
+    { ["Authorization"] = "Bearer " .. token })
+end
+function response(status) if status ~= 200 then print("unexpected status " .. status) end end

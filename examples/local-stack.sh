@@ -1,0 +1,143 @@
+# local-stack.sh - run evstore on one machine without installing it: a
+# private PostgreSQL on a unix socket, the evstore-fcgi pool and nginx on
+# 127.0.0.1, all inside one directory ($STACK_DIR). The quick start and the
+# integration tests both use it, so the tests exercise what a newcomer runs.
+#
+# Set before sourcing or calling: STACK_DIR (the directory), STACK_SRCDIR
+# (the source tree, for the nginx snippets), STACK_BUILDDIR (where the
+# binaries are). Functions report trouble on stderr and return non-zero.
+
+STACK_SRCDIR=${STACK_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+STACK_BUILDDIR=${STACK_BUILDDIR:-$STACK_SRCDIR}
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+
+stack_fcgi_bin() { echo "$STACK_BUILDDIR/src/fcgi/evstore-fcgi"; }
+stack_ctl_bin() { echo "$STACK_BUILDDIR/src/ctl/evstorectl"; }
+
+# as_pg COMMAND...: initdb and postgres refuse to run as root.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# wait_for SECONDS COMMAND...: polls the command every 100 ms.
+wait_for() {
+	local deadline=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on, picked by the kernel.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The connection string of the private PostgreSQL.
+stack_database_url() { echo "host=$STACK_DIR/pg user=evstore dbname=postgres"; }
+
+stack_pg_start() {
+	mkdir -p "$STACK_DIR/pg"
+	[ "$(id -u)" = 0 ] && chown postgres "$STACK_DIR/pg"
+	if [ ! -d "$STACK_DIR/pg/data" ]; then
+		as_pg "$PGBIN/initdb" -D "$STACK_DIR/pg/data" -A trust -U evstore -E UTF8 --no-sync \
+			>"$STACK_DIR/pg/initdb.log" 2>&1 || { cat "$STACK_DIR/pg/initdb.log" >&2; return 1; }
+	fi
+	as_pg "$PGBIN/pg_ctl" -D "$STACK_DIR/pg/data" -w -t 30 -l "$STACK_DIR/pg/log" \
+		-o "-k $STACK_DIR/pg -c listen_addresses= ${STACK_PG_OPTIONS:-} -c max_connections=200" \
+		start >/dev/null || { tail -n 20 "$STACK_DIR/pg/log" >&2; return 1; }
+}
+# stack_pg_stop [fast|immediate]
+stack_pg_stop() {
+	[ -d "$STACK_DIR/pg/data" ] || return 0
+	as_pg "$PGBIN/pg_ctl" -D "$STACK_DIR/pg/data" -m "${1:-fast}" -w stop >/dev/null 2>&1 || true
+}
+
+# stack_write_config [EXTRA-INI]: an HMAC key and evstore.conf for the stack.
+stack_write_config() {
+	[ -s "$STACK_DIR/hmac.key" ] || head -c 48 /dev/urandom | base64 | tr -d '\n' >"$STACK_DIR/hmac.key"
+	chmod 600 "$STACK_DIR/hmac.key"
+	cat >"$STACK_DIR/evstore.conf" <<CONF
+[database]
+url = $(stack_database_url)
+connect_timeout = 2
+
+[jwt]
+algorithm = HS256
+key_file = $STACK_DIR/hmac.key
+
+[log]
+target = stderr
+level = ${STACK_LOG_LEVEL:-warning}
+${1:-}
+CONF
+}
+
+stack_migrate() {
+	"$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" migrate >"$STACK_DIR/migrate.log" 2>&1 ||
+		{ cat "$STACK_DIR/migrate.log" >&2; return 1; }
+}
+
+# stack_fcgi_start [WORKERS]: the pre-forked pool on $STACK_DIR/fcgi.sock;
+# its pid lands in $STACK_DIR/fcgi.pid.
+stack_fcgi_start() {
+	"$(stack_fcgi_bin)" --config "$STACK_DIR/evstore.conf" --listen "$STACK_DIR/fcgi.sock" \
+		--workers "${1:-2}" >>"$STACK_DIR/fcgi.log" 2>&1 </dev/null &
+	echo $! >"$STACK_DIR/fcgi.pid"
+	wait_for 10 test -S "$STACK_DIR/fcgi.sock" ||
+		{ echo "evstore-fcgi did not start:" >&2; cat "$STACK_DIR/fcgi.log" >&2; return 1; }
+}
+stack_fcgi_stop() {
+	[ -s "$STACK_DIR/fcgi.pid" ] || return 0
+	local pid
+	pid=$(cat "$STACK_DIR/fcgi.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$STACK_DIR/fcgi.pid"
+}
+
+# stack_nginx_start [PORT]: nginx on 127.0.0.1 with the shipped snippets;
+# the port lands in $STACK_DIR/nginx/port.
+stack_nginx_start() {
+	local port=${1:-$(free_port)}
+	mkdir -p "$STACK_DIR/nginx"
+	# Relative includes resolve next to nginx.conf: bring the stock
+	# fastcgi_params the snippets include.
+	cp /etc/nginx/fastcgi_params "$STACK_DIR/nginx/fastcgi_params"
+	# The shipped upstream names the production socket; point it at ours.
+	# The locations snippet is included exactly as shipped.
+	sed "s#unix:/run/evstore/fcgi.sock#unix:$STACK_DIR/fcgi.sock#" \
+		"$STACK_SRCDIR/nginx/evstore-upstream.conf" >"$STACK_DIR/nginx/upstream.conf"
+	cat >"$STACK_DIR/nginx/nginx.conf" <<CONF
+user $(id -un);
+worker_processes 2;
+pid $STACK_DIR/nginx/nginx.pid;
+error_log $STACK_DIR/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log $STACK_DIR/nginx/access.log;
+    include $STACK_DIR/nginx/upstream.conf;
+    server {
+        listen 127.0.0.1:$port;
+        include $STACK_SRCDIR/nginx/evstore-locations.conf;
+    }
+}
+CONF
+	nginx -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf" -e "$STACK_DIR/nginx/error.log" 2>&1 |
+		grep -v 'the "user" directive makes sense only' >&2
+	wait_for 10 test -s "$STACK_DIR/nginx/nginx.pid" || { cat "$STACK_DIR/nginx/error.log" >&2; return 1; }
+	echo "$port" >"$STACK_DIR/nginx/port"
+}
+stack_nginx_stop() {
+	[ -s "$STACK_DIR/nginx/nginx.pid" ] || return 0
+	local pid
+	pid=$(cat "$STACK_DIR/nginx/nginx.pid")
+	kill -QUIT "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+
+stack_stop() {
+	stack_nginx_stop
+	stack_fcgi_stop
+	stack_pg_stop "${1:-fast}"
+}

@@ -1,0 +1,175 @@
+# lib.sh - what every integration test shares: a throw-away PostgreSQL, the
+# evstore-fcgi pool and a real nginx using the shipped snippets, curl
+# helpers and assertions. Source it, call it_start, write checks, call
+# it_finish. Everything runs on 127.0.0.1 or unix sockets inside one
+# temporary directory, removed on success and kept (its path printed) on
+# failure.
+#
+# Environment: EVSTORE_BUILDDIR (where the binaries are built, default
+# the source tree), EVSTORE_KEEP=1 keeps the directory anyway.
+
+set -u
+
+IT_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IT_BUILDDIR=${EVSTORE_BUILDDIR:-$IT_SRCDIR}
+FCGI_BIN=$IT_BUILDDIR/src/fcgi/evstore-fcgi
+CTL_BIN=$IT_BUILDDIR/src/ctl/evstorectl
+
+IT_PASSED=0
+IT_FAILED=0
+IT_NAME=$(basename "$0" .sh)
+IT_PIDS=()
+
+# --- reporting ---------------------------------------------------------------
+ok() { IT_PASSED=$((IT_PASSED + 1)); printf 'ok %d - %s\n' $((IT_PASSED + IT_FAILED)) "$*"; }
+not_ok() {
+	IT_FAILED=$((IT_FAILED + 1))
+	printf 'not ok %d - %s\n' $((IT_PASSED + IT_FAILED)) "$1"
+	shift
+	[ $# -gt 0 ] && printf '#   %s\n' "$@"
+	return 0
+}
+# check NAME COMMAND...: passes when the command succeeds.
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "command failed: $*"; fi; }
+
+# --- the stack ---------------------------------------------------------------
+STACK_SRCDIR=$IT_SRCDIR
+STACK_BUILDDIR=$IT_BUILDDIR
+STACK_PG_OPTIONS="-c fsync=off -c full_page_writes=off"
+. "$IT_SRCDIR/examples/local-stack.sh"
+
+pg_start() { stack_pg_start; }
+pg_stop() { stack_pg_stop "$@"; }
+psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$EVSTORE_DATABASE_URL" "$@"; }
+fcgi_start() {
+	stack_fcgi_start "${IT_WORKERS:-2}" || return 1
+	IT_FCGI_PID=$(cat "$IT_DIR/fcgi.pid")
+}
+fcgi_stop() { stack_fcgi_stop; }
+
+# it_start: PostgreSQL, schema, key, configuration, the pool and nginx.
+# IT_EXTRA_CONF is appended to the configuration; IT_NO_SERVERS=1 starts
+# only PostgreSQL.
+it_start() {
+	IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evstore-it.XXXXXX")
+	STACK_DIR=$IT_DIR
+	chmod 755 "$IT_DIR"
+	trap it_cleanup EXIT
+	trap 'exit 130' INT TERM
+	export EVSTORE_DATABASE_URL
+	EVSTORE_DATABASE_URL=$(stack_database_url)
+	export PGCONNECT_TIMEOUT=5
+	STACK_LOG_LEVEL=${IT_LOG_LEVEL:-warning} stack_write_config "${IT_EXTRA_CONF:-}"
+	stack_pg_start || exit 1
+	stack_migrate || exit 1
+	if [ "${IT_NO_SERVERS:-}" != 1 ]; then
+		fcgi_start || exit 1
+		stack_nginx_start || exit 1
+		IT_BASE=http://127.0.0.1:$(cat "$IT_DIR/nginx/port")
+	fi
+}
+
+it_cleanup() {
+	local rc=$?
+	stack_nginx_stop
+	stack_fcgi_stop
+	local p
+	for p in "${IT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	stack_pg_stop immediate
+	if [ "$IT_FAILED" -gt 0 ] || [ "$rc" -ne 0 ] || [ "${EVSTORE_KEEP:-}" = 1 ]; then
+		echo "# kept $IT_DIR for inspection"
+		if [ -s "$IT_DIR/fcgi.log" ] && grep -qE 'ERROR|Sanitizer|runtime error' "$IT_DIR/fcgi.log"; then
+			echo "# evstore-fcgi log:"; grep -E -A30 'ERROR|Sanitizer|runtime error' "$IT_DIR/fcgi.log" | head -60 | sed 's/^/#   /'
+		fi
+	else
+		rm -rf "$IT_DIR"
+	fi
+}
+
+# it_finish: the summary line (read by the suite runner) and the exit status.
+it_finish() {
+	# A sanitizer report in the server log is a failure even if every
+	# response looked right.
+	if [ -s "$IT_DIR/fcgi.log" ] && grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$IT_DIR/fcgi.log"; then
+		not_ok "evstore-fcgi ran clean under the sanitizers" "$(grep -m3 -E 'Sanitizer|runtime error' "$IT_DIR/fcgi.log")"
+	fi
+	echo "$IT_NAME: $IT_PASSED passed, $IT_FAILED failed"
+	[ "$IT_FAILED" -eq 0 ]
+}
+
+# --- tokens -------------------------------------------------------------------
+# token SUB SCOPE [TENANT] [TTL]
+token() {
+	local args=(--sub "$1" --scope "$2")
+	[ -n "${3:-}" ] && args+=(--tenant "$3")
+	[ -n "${4:-}" ] && args+=(--ttl "$4")
+	"$CTL_BIN" --config "$IT_DIR/evstore.conf" token "${args[@]}"
+}
+uuid() { cat /proc/sys/kernel/random/uuid; }
+
+# craft_token HEADER-JSON CLAIMS-JSON [KEY-FILE]: a token built by hand, to
+# try what evstorectl would never mint (alg none, exp as a string, ...).
+# Claims may use NOW for the current time (NOW+60, NOW-3600).
+craft_token() {
+	python3 - "$1" "$2" "${3:-$IT_DIR/hmac.key}" <<'PY'
+import base64, hashlib, hmac, json, re, sys, time
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+header = json.loads(sys.argv[1])
+now = int(time.time())
+claims = json.loads(re.sub(r"NOW([+-]\d+)?", lambda m: str(now + int(m.group(1) or 0)), sys.argv[2]))
+key = open(sys.argv[3], "rb").read()
+if key.endswith(b"\n"): key = key[:-1]
+signing = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+alg = header.get("alg", "")
+digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}.get(alg)
+sig = b64(hmac.new(key, signing.encode(), digest).digest()) if digest else ""
+print(signing + "." + sig)
+PY
+}
+
+# --- HTTP ---------------------------------------------------------------------
+# req METHOD PATH [curl args...]: the response lands in $STATUS, $BODY and the
+# headers file $HDRS (header names in lower case via hdr NAME).
+req() {
+	local method=$1 path=$2; shift 2
+	HDRS=$IT_DIR/last.headers
+	BODY=$(curl -sS -g -X "$method" -D "$HDRS" -o - -w '\n%{http_code}' --max-time "${REQ_TIMEOUT:-40}" \
+		"$@" "$IT_BASE$path" 2>"$IT_DIR/last.curlerr")
+	STATUS=${BODY##*$'\n'}
+	BODY=${BODY%$'\n'*}
+}
+# auth_req TOKEN METHOD PATH [curl args...]
+auth_req() { local t=$1; shift; local m=$1 p=$2; shift 2; req "$m" "$p" -H "Authorization: Bearer $t" "$@"; }
+# post_json TOKEN PATH JSON [curl args...]
+post_json() {
+	local t=$1 p=$2 body=$3; shift 3
+	req POST "$p" -H "Authorization: Bearer $t" -H 'Content-Type: application/json' --data-binary "$body" "$@"
+}
+hdr() { grep -i "^$1:" "$HDRS" | head -n 1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
+jq_body() { printf '%s' "$BODY" | jq -r "$@" 2>/dev/null; }
+
+# expect NAME STATUS [JQ-EXPR EXPECTED]...: the last response had this status
+# and each jq expression over its body prints the expected text.
+expect() {
+	local name=$1 want=$2; shift 2
+	local problems=()
+	[ "$STATUS" = "$want" ] || problems+=("status $STATUS, want $want")
+	while [ $# -ge 2 ]; do
+		local got
+		got=$(jq_body "$1")
+		[ "$got" = "$2" ] || problems+=("$1 = '$got', want '$2'")
+		shift 2
+	done
+	if [ ${#problems[@]} -eq 0 ]; then ok "$name"; else not_ok "$name" "${problems[@]}" "body: ${BODY:0:400}"; fi
+}
+# expect_problem NAME STATUS SLUG: an RFC 9457 problem of that type.
+expect_problem() {
+	local name=$1 status=$2 slug=$3
+	local ctype
+	ctype=$(hdr Content-Type)
+	expect "$name" "$status" .type "urn:evstore:$slug" .status "$status"
+	case "$ctype" in
+	application/problem+json*) ;;
+	*) not_ok "$name: problem content type" "Content-Type: $ctype" ;;
+	esac
+}

@@ -1,0 +1,1249 @@
+/* check_store.c - the schema, migrations, db.c and the store queries
+ * against a real PostgreSQL. EVSTORE_TEST_DATABASE_URL names a server and a
+ * role allowed to create databases; the suite works in a scratch database
+ * of its own and drops it at the end. Without the variable it skips (77). */
+#include "buildconf.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "common/cursor.h"
+#include "common/db.h"
+#include "common/migrate.h"
+#include "common/sbuf.h"
+#include "common/store.h"
+#include "common/timefmt.h"
+#include "common/uuid.h"
+
+/* key=value connection string of the scratch database */
+static char *test_conninfo;
+
+static char *conninfo_with_db(const char *url, const char *dbname);
+
+#define TEST_OCCURRED_AT "2026-11-27T10:00:00.123456Z"
+#define MAX_EVENTS 8
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct db *test_db(void)
+{
+	struct db *db = db_new(test_conninfo, 5);
+
+	ck_assert_ptr_nonnull(db);
+	db_set_application_name(db, "check_store");
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	return db;
+}
+
+static struct db *migrated_db(void)
+{
+	struct db *db = test_db();
+	char err[512];
+	int applied;
+
+	ck_assert_msg(migrate_apply(db, NULL, NULL, &applied, err, sizeof err) == ES_OK, "%s", err);
+	return db;
+}
+
+static int64_t sql_int(struct db *db, const char *sql)
+{
+	PGresult *r;
+	int64_t v;
+
+	ck_assert_int_eq(db_exec_sql(db, sql, &r), ES_OK);
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static int64_t tenant_event_count(struct db *db, const char *tenant)
+{
+	const char *values[1] = { tenant };
+	PGresult *r;
+	int64_t v;
+
+	ck_assert_int_eq(db_exec_params(db, "test", "SELECT count(*) FROM evstore.events"
+					" WHERE tenant_id = $1::uuid", 1, values, &r), ES_OK);
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static void exec_ok(struct db *db, const char *sql)
+{
+	ck_assert_msg(db_exec_sql(db, sql, NULL) == ES_OK, "%s: %s", sql, db_last_error(db));
+}
+
+struct tev {
+	char id[UUID_STR_LEN];
+	const char *type;
+	const char *payload;   /* JSON object text */
+};
+
+/* n new events with fresh ids, payloads {"n": i}. */
+static void new_events(struct tev *evs, size_t n, const char *type)
+{
+	static const char *const payloads[MAX_EVENTS] = {
+		"{\"n\":0}", "{\"n\":1}", "{\"n\":2}", "{\"n\":3}",
+		"{\"n\":4}", "{\"n\":5}", "{\"n\":6}", "{\"n\":7}"
+	};
+
+	ck_assert_uint_le(n, MAX_EVENTS);
+	for (size_t i = 0; i < n; i++) {
+		uuid_v7(evs[i].id);
+		evs[i].type = type;
+		evs[i].payload = payloads[i];
+	}
+}
+
+static enum es_status append_meta(struct db *db, const char *tenant, const char *agg_type,
+				  const char *agg_id, enum store_expect expect, int64_t expected,
+				  const struct tev *evs, size_t n, const char *metadata,
+				  struct store_append_res *res)
+{
+	struct store_new_event ne[MAX_EVENTS];
+	struct store_append_req req;
+	int64_t at;
+	enum es_status rc;
+
+	ck_assert(rfc3339_parse(TEST_OCCURRED_AT, &at));
+	ck_assert_uint_le(n, MAX_EVENTS);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ne[i].event_id, evs[i].id, UUID_STR_LEN);
+		ne[i].event_type = evs[i].type;
+		ne[i].payload = json_tokener_parse(evs[i].payload);
+		ck_assert_ptr_nonnull(ne[i].payload);
+		ne[i].metadata = metadata ? json_tokener_parse(metadata) : NULL;
+		ne[i].occurred_at_usec = at;
+	}
+	req.tenant = tenant;
+	req.aggregate_type = agg_type;
+	req.aggregate_id = agg_id;
+	req.expect = expect;
+	req.expected_version = expected;
+	req.actor_id = "tester";
+	req.events = ne;
+	req.n_events = n;
+	rc = store_append(db, &req, res);
+	for (size_t i = 0; i < n; i++) {
+		json_object_put(ne[i].payload);
+		json_object_put(ne[i].metadata);
+	}
+	return rc;
+}
+
+static enum es_status append(struct db *db, const char *tenant, const char *agg_type,
+			     const char *agg_id, enum store_expect expect, int64_t expected,
+			     const struct tev *evs, size_t n, struct store_append_res *res)
+{
+	return append_meta(db, tenant, agg_type, agg_id, expect, expected, evs, n, NULL, res);
+}
+
+/* Appends n new events to a stream and checks it worked. */
+static void append_new(struct db *db, const char *tenant, const char *agg_type,
+		       const char *agg_id, const char *event_type, size_t n, struct tev *evs)
+{
+	struct store_append_res res;
+
+	new_events(evs, n, event_type);
+	ck_assert_int_eq(append(db, tenant, agg_type, agg_id, STORE_EXPECT_ANY, 0, evs, n, &res), ES_OK);
+	ck_assert(!res.replayed);
+	store_append_res_free(&res);
+}
+
+/* Parses "obj,obj" as a JSON array; a new reference. */
+static json_object *page_array(struct sbuf *b)
+{
+	struct sbuf text = SBUF_INIT;
+	json_object *a;
+
+	sbuf_putc(&text, '[');
+	sbuf_append(&text, b->data ? b->data : "", b->len);
+	sbuf_putc(&text, ']');
+	a = json_tokener_parse(sbuf_cstr(&text));
+	sbuf_free(&text);
+	ck_assert_msg(a && json_object_is_type(a, json_type_array), "not JSON: %s", sbuf_cstr(b));
+	return a;
+}
+
+static const char *member_string(json_object *o, const char *key)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no member %s", key);
+	return json_object_get_string(v);
+}
+
+static int64_t member_int(json_object *o, const char *key)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int),
+		      "no integer member %s", key);
+	return json_object_get_int64(v);
+}
+
+static int64_t stream_version_or_zero(struct db *db, const char *tenant, const char *type,
+				      const char *id)
+{
+	int64_t v;
+	enum es_status rc = store_stream_version(db, tenant, type, id, &v);
+
+	ck_assert(rc == ES_OK || rc == ES_ENOTFOUND);
+	return rc == ES_OK ? v : 0;
+}
+
+/* ---- migrations ----------------------------------------------------------- */
+
+struct progress_log {
+	int calls;
+	char names[8][64];
+};
+
+static void record_progress(const char *name, void *arg)
+{
+	struct progress_log *p = arg;
+
+	if (p->calls < 8)
+		snprintf(p->names[p->calls], sizeof p->names[0], "%s", name);
+	p->calls++;
+}
+
+/* Runs first, on the fresh scratch database. */
+START_TEST(test_migrate_twice)
+{
+	struct db *db = test_db();
+	struct progress_log log = { 0 };
+	char err[512];
+	int applied = -1, version = -1;
+
+	ck_assert_int_eq(migrate_current_version(db, &version), ES_OK);
+	ck_assert_int_eq(version, 0);
+
+	ck_assert_msg(migrate_apply(db, record_progress, &log, &applied, err, sizeof err) == ES_OK,
+		      "%s", err);
+	ck_assert_int_eq(applied, (int)migrations_count);
+	ck_assert_int_eq(log.calls, (int)migrations_count);
+	ck_assert_str_eq(log.names[0], "001_init.sql");
+	ck_assert_int_eq(migrate_current_version(db, &version), ES_OK);
+	ck_assert_int_eq(version, migrate_expected_version());
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM evstore.schema_migrations"),
+			 (int64_t)migrations_count);
+
+	/* again: nothing to do, nothing reported */
+	log.calls = 0;
+	ck_assert_msg(migrate_apply(db, record_progress, &log, &applied, err, sizeof err) == ES_OK,
+		      "%s", err);
+	ck_assert_int_eq(applied, 0);
+	ck_assert_int_eq(log.calls, 0);
+	ck_assert_int_eq(migrate_current_version(db, &version), ES_OK);
+	ck_assert_int_eq(version, migrate_expected_version());
+	db_free(db);
+}
+END_TEST
+
+/* Two runs at once on an empty database: one applies, the other waits
+ * for it and finds nothing to do; neither fails. */
+START_TEST(test_migrate_concurrent_runs)
+{
+	struct db *admin = test_db();
+	char name[96], sql[160], *conninfo;
+	const char *dbname = PQdb(db_conn(admin));
+
+	snprintf(name, sizeof name, "%s_race", dbname);
+	conninfo = conninfo_with_db(test_conninfo, name);
+	ck_assert_ptr_nonnull(conninfo);
+	for (int round = 0; round < 3; round++) {
+		pid_t pids[2];
+		int total = 0;
+
+		snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+		exec_ok(admin, sql);
+		snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+		exec_ok(admin, sql);
+		for (int i = 0; i < 2; i++) {
+			pids[i] = fork();
+			ck_assert_int_ge(pids[i], 0);
+			if (pids[i] == 0) {
+				struct db *db = db_new(conninfo, 5);
+				char err[512];
+				int applied = -1;
+
+				if (migrate_apply(db, NULL, NULL, &applied, err, sizeof err) != ES_OK) {
+					fprintf(stderr, "migrate: %s\n", err);
+					_exit(100);
+				}
+				_exit(applied);
+			}
+		}
+		for (int i = 0; i < 2; i++) {
+			int status;
+
+			ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 100,
+				      "round %d: a concurrent migrate failed", round);
+			total += WEXITSTATUS(status);
+		}
+		ck_assert_int_eq(total, (int)migrations_count);
+	}
+	snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+	exec_ok(admin, sql);
+	free(conninfo);
+	db_free(admin);
+}
+END_TEST
+
+START_TEST(test_migrate_refuses_changed_file)
+{
+	struct db *db = migrated_db();
+	const char *values[1] = { migrations[0].sql };
+	char err[512];
+	int applied = -1;
+	enum es_status rc;
+
+	exec_ok(db, "UPDATE evstore.schema_migrations SET checksum = md5('edited') WHERE version = 1");
+	rc = migrate_apply(db, NULL, NULL, &applied, err, sizeof err);
+	/* put it back before asserting, so later tests find a sound schema */
+	ck_assert_int_eq(db_exec_params(db, "test", "UPDATE evstore.schema_migrations"
+					" SET checksum = md5($1::text) WHERE version = 1",
+					1, values, NULL), ES_OK);
+	ck_assert_int_eq(rc, ES_EINVAL);
+	ck_assert_int_eq(applied, 0);
+	ck_assert_msg(strstr(err, "001_init.sql") != NULL, "error does not name the file: %s", err);
+	ck_assert_msg(strstr(err, "changed") != NULL, "error does not say why: %s", err);
+
+	ck_assert_int_eq(migrate_apply(db, NULL, NULL, &applied, err, sizeof err), ES_OK);
+	ck_assert_int_eq(applied, 0);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_migrate_refuses_newer_database)
+{
+	struct db *db = migrated_db();
+	char err[512], sql[160];
+	int applied = -1;
+	enum es_status rc;
+
+	snprintf(sql, sizeof sql, "INSERT INTO evstore.schema_migrations (version, name, checksum)"
+		 " VALUES (%d, 'future.sql', 'x')", migrate_expected_version() + 1);
+	exec_ok(db, sql);
+	rc = migrate_apply(db, NULL, NULL, &applied, err, sizeof err);
+	exec_ok(db, "DELETE FROM evstore.schema_migrations WHERE name = 'future.sql'");
+	ck_assert_int_eq(rc, ES_EINVAL);
+	ck_assert_msg(strstr(err, "newer") != NULL, "%s", err);
+	db_free(db);
+}
+END_TEST
+
+/* ---- append and stream reads --------------------------------------------- */
+
+static const char *const event_keys[] = {
+	"event_id", "event_type", "aggregate_type", "aggregate_id", "version", "position",
+	"occurred_at", "recorded_at", "tenant_id", "actor_id", "payload", "metadata"
+};
+
+START_TEST(test_append_and_read_pages)
+{
+	struct db *db = migrated_db();
+	struct tev evs[5];
+	struct store_append_res res;
+	struct store_stream_page page;
+	struct sbuf out = SBUF_INIT;
+	char id[UUID_STR_LEN];
+	json_object *a, *e;
+	size_t k = 0;
+
+	uuid_v7(id);
+	new_events(evs, 5, "OrderCreated");
+	ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 0, evs, 3, &res), ES_OK);
+	ck_assert_int_eq(res.version, 3);
+	ck_assert(!res.replayed);
+	ck_assert_uint_eq(res.n_events, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(res.events[i].event_id, evs[i].id);
+		ck_assert_int_eq(res.events[i].version, (int64_t)i + 1);
+		if (i > 0)
+			ck_assert_int_gt(res.events[i].position, res.events[i - 1].position);
+	}
+	store_append_res_free(&res);
+	ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 3, evs + 3, 2, &res), ES_OK);
+	ck_assert_int_eq(res.version, 5);
+	store_append_res_free(&res);
+
+	/* the rendered object: keys in order, nil tenant as null */
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 1, false, &out, &page), ES_OK);
+	a = page_array(&out);
+	e = json_object_array_get_idx(a, 0);
+	json_object_object_foreach(e, key, val) {
+		(void)val;
+		ck_assert_uint_lt(k, sizeof event_keys / sizeof event_keys[0]);
+		ck_assert_str_eq(key, event_keys[k]);
+		k++;
+	}
+	ck_assert_uint_eq(k, sizeof event_keys / sizeof event_keys[0]);
+	ck_assert_str_eq(member_string(e, "event_id"), evs[0].id);
+	ck_assert_str_eq(member_string(e, "event_type"), "OrderCreated");
+	ck_assert_str_eq(member_string(e, "aggregate_id"), id);
+	ck_assert_str_eq(member_string(e, "occurred_at"), TEST_OCCURRED_AT);
+	ck_assert_uint_eq(strlen(member_string(e, "recorded_at")), strlen(TEST_OCCURRED_AT));
+	ck_assert(member_string(e, "recorded_at")[26] == 'Z');
+	ck_assert(json_object_is_type(json_object_object_get(e, "tenant_id"), json_type_null));
+	ck_assert_str_eq(member_string(e, "actor_id"), "tester");
+	ck_assert_int_eq(member_int(json_object_object_get(e, "payload"), "n"), 0);
+	ck_assert(json_object_is_type(json_object_object_get(e, "metadata"), json_type_object));
+	json_object_put(a);
+
+	/* forward in pages of 2: 1-2, 3-4, 5 */
+	{
+		static const struct { int64_t from; int64_t first; size_t count; int64_t next; } fwd[] = {
+			{ 0, 1, 2, 3 }, { 3, 3, 2, 5 }, { 5, 5, 1, 0 }, { 6, 0, 0, 0 }
+		};
+		for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
+			sbuf_reset(&out);
+			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, fwd[i].from, 2, false,
+							   &out, &page), ES_OK);
+			ck_assert_int_eq(page.current_version, 5);
+			ck_assert_uint_eq(page.count, fwd[i].count);
+			ck_assert_int_eq(page.next_from_version, fwd[i].next);
+			a = page_array(&out);
+			ck_assert_uint_eq(json_object_array_length(a), fwd[i].count);
+			for (size_t j = 0; j < fwd[i].count; j++)
+				ck_assert_int_eq(member_int(json_object_array_get_idx(a, j), "version"),
+						 fwd[i].first + (int64_t)j);
+			json_object_put(a);
+		}
+	}
+	/* backward in pages of 2 from the end: 5-4, 3-2, 1 */
+	{
+		static const struct { int64_t from; int64_t first; size_t count; int64_t next; } bwd[] = {
+			{ 0, 5, 2, 3 }, { 3, 3, 2, 1 }, { 1, 1, 1, 0 }, { 9, 5, 2, 3 }
+		};
+		for (size_t i = 0; i < sizeof bwd / sizeof bwd[0]; i++) {
+			sbuf_reset(&out);
+			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, bwd[i].from, 2, true,
+							   &out, &page), ES_OK);
+			ck_assert_uint_eq(page.count, bwd[i].count);
+			ck_assert_int_eq(page.next_from_version, bwd[i].next);
+			a = page_array(&out);
+			for (size_t j = 0; j < bwd[i].count; j++)
+				ck_assert_int_eq(member_int(json_object_array_get_idx(a, j), "version"),
+						 bwd[i].first - (int64_t)j);
+			json_object_put(a);
+		}
+	}
+
+	/* an unknown stream, and a known id under another type */
+	sbuf_reset(&out);
+	uuid_v7(id);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, false, &out, &page),
+			 ES_ENOTFOUND);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Invoice", id, 0, 10, false, &out, &page),
+			 ES_ENOTFOUND);
+	ck_assert_uint_eq(out.len, 0);
+	sbuf_free(&out);
+	db_free(db);
+}
+END_TEST
+
+static const struct expect_case {
+	int existing;                 /* events in the stream before; 0: no stream */
+	enum store_expect expect;
+	int64_t expected;
+	enum es_status want;
+	int64_t want_version;         /* the new version, or current_version on conflict */
+} expect_cases[] = {
+	{ 0, STORE_EXPECT_ANY, 0, ES_OK, 2 },
+	{ 3, STORE_EXPECT_ANY, 0, ES_OK, 5 },
+	{ 0, STORE_EXPECT_EXACT, 0, ES_OK, 2 },
+	{ 3, STORE_EXPECT_EXACT, 0, ES_ECONFLICT, 3 },
+	{ 3, STORE_EXPECT_EXACT, 3, ES_OK, 5 },
+	{ 3, STORE_EXPECT_EXACT, 2, ES_ECONFLICT, 3 },
+	{ 3, STORE_EXPECT_EXACT, 4, ES_ECONFLICT, 3 },
+	{ 0, STORE_EXPECT_EXACT, 1, ES_ECONFLICT, 0 },
+	{ 3, STORE_EXPECT_EXISTS, 0, ES_OK, 5 },
+	{ 0, STORE_EXPECT_EXISTS, 0, ES_ECONFLICT, 0 },
+};
+
+START_TEST(test_append_expectations)
+{
+	const struct expect_case *c = &expect_cases[_i];
+	struct db *db = migrated_db();
+	struct tev before[3], evs[2];
+	struct store_append_res res;
+	char id[UUID_STR_LEN];
+	enum es_status rc;
+
+	uuid_v7(id);
+	if (c->existing)
+		append_new(db, NULL, "Order", id, "OrderCreated", (size_t)c->existing, before);
+	new_events(evs, 2, "OrderShipped");
+	rc = append(db, NULL, "Order", id, c->expect, c->expected, evs, 2, &res);
+	ck_assert_msg(rc == c->want, "case %d: %s, wanted %s", _i, es_status_name(rc),
+		      es_status_name(c->want));
+	if (rc == ES_OK) {
+		ck_assert_int_eq(res.version, c->want_version);
+		ck_assert_int_eq(res.events[1].version, c->want_version);
+	} else {
+		ck_assert_int_eq(res.current_version, c->want_version);
+		ck_assert_ptr_null(res.events);
+	}
+	/* a conflict writes nothing */
+	ck_assert_int_eq(stream_version_or_zero(db, NULL, "Order", id),
+			 rc == ES_OK ? c->want_version : c->existing);
+	store_append_res_free(&res);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_append_replay)
+{
+	struct db *db = migrated_db();
+	struct tev evs[3];
+	struct store_append_res first, again;
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN];
+
+	uuid_v7(tenant);
+	uuid_v7(id);
+	new_events(evs, 3, "OrderCreated");
+	ck_assert_int_eq(append(db, tenant, "Order", id, STORE_EXPECT_EXACT, 0, evs, 2, &first), ES_OK);
+	ck_assert_int_eq(append(db, tenant, "Order", id, STORE_EXPECT_ANY, 0, evs + 2, 1, &again), ES_OK);
+	store_append_res_free(&again);
+
+	/* the same request again, even with an expectation that no longer
+	 * holds and other metadata: the stored result, nothing written */
+	ck_assert_int_eq(append_meta(db, tenant, "Order", id, STORE_EXPECT_EXACT, 0, evs, 2,
+				     "{\"request_id\":\"retry\"}", &again), ES_OK);
+	ck_assert(again.replayed);
+	ck_assert_int_eq(again.version, 2);
+	ck_assert_uint_eq(again.n_events, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_str_eq(again.events[i].event_id, first.events[i].event_id);
+		ck_assert_int_eq(again.events[i].version, first.events[i].version);
+		ck_assert_int_eq(again.events[i].position, first.events[i].position);
+	}
+	store_append_res_free(&again);
+	ck_assert_int_eq(tenant_event_count(db, tenant), 3);
+	ck_assert_int_eq(stream_version_or_zero(db, tenant, "Order", id), 3);
+
+	ck_assert_int_eq(append(db, tenant, "Order", id, STORE_EXPECT_EXISTS, 0, evs + 2, 1, &again),
+			 ES_OK);
+	ck_assert(again.replayed);
+	ck_assert_int_eq(again.version, 3);
+	store_append_res_free(&again);
+	store_append_res_free(&first);
+	ck_assert_int_eq(tenant_event_count(db, tenant), 3);
+	db_free(db);
+}
+END_TEST
+
+enum dup_kind { DUP_PAYLOAD, DUP_TYPE, DUP_STREAM, DUP_AGGREGATE_TYPE, DUP_MIXED, DUP_REPEATED };
+
+static const enum dup_kind dup_cases[] = {
+	DUP_PAYLOAD, DUP_TYPE, DUP_STREAM, DUP_AGGREGATE_TYPE, DUP_MIXED, DUP_REPEATED
+};
+
+START_TEST(test_append_duplicate)
+{
+	struct db *db = migrated_db();
+	struct tev stored[2], req[2];
+	struct store_append_res res;
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], other[UUID_STR_LEN];
+	const char *agg_type = "Order", *agg_id = id;
+	bool same_stream = true;
+	size_t n = 1;
+
+	uuid_v7(tenant);
+	uuid_v7(id);
+	uuid_v7(other);
+	append_new(db, tenant, "Order", id, "OrderCreated", 2, stored);
+	req[0] = stored[0];
+	switch (dup_cases[_i]) {
+	case DUP_PAYLOAD:
+		req[0].payload = "{\"n\":99}";
+		break;
+	case DUP_TYPE:
+		req[0].type = "OrderShipped";
+		break;
+	case DUP_STREAM:
+		agg_id = other;
+		same_stream = false;
+		break;
+	case DUP_AGGREGATE_TYPE:
+		agg_type = "Invoice";
+		same_stream = false;
+		break;
+	case DUP_MIXED:
+		new_events(&req[1], 1, "OrderShipped");
+		n = 2;
+		break;
+	case DUP_REPEATED:
+		new_events(req, 1, "OrderShipped");
+		req[1] = req[0];
+		n = 2;
+		break;
+	}
+	ck_assert_int_eq(append(db, tenant, agg_type, agg_id, STORE_EXPECT_ANY, 0, req, n, &res),
+			 ES_EDUPLICATE);
+	ck_assert_ptr_null(res.events);
+	ck_assert_int_eq(tenant_event_count(db, tenant), 2);
+	ck_assert_int_eq(stream_version_or_zero(db, tenant, "Order", id), 2);
+	/* and no stream was created elsewhere */
+	ck_assert_int_eq(stream_version_or_zero(db, tenant, agg_type, agg_id), same_stream ? 2 : 0);
+	db_free(db);
+}
+END_TEST
+
+/* Two identical requests race: the second waits on the first's stream row
+ * and, once the first commits, answers replay instead of a conflict or a
+ * unique violation. One case per kind of compare-and-set. */
+static const struct race_case {
+	int existing;
+	enum store_expect expect;
+	int64_t expected;
+} race_cases[] = {
+	{ 0, STORE_EXPECT_ANY, 0 },
+	{ 1, STORE_EXPECT_ANY, 0 },
+	{ 0, STORE_EXPECT_EXACT, 0 },
+	{ 1, STORE_EXPECT_EXACT, 1 },
+	{ 1, STORE_EXPECT_EXISTS, 0 },
+};
+
+START_TEST(test_append_race_identical)
+{
+	const struct race_case *c = &race_cases[_i];
+	struct db *db = migrated_db(), *holder = test_db();
+	struct tev before[1], evs[2];
+	struct store_append_res res;
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN];
+	int status = -1, waiting = 0;
+	pid_t pid;
+
+	uuid_v7(tenant);
+	uuid_v7(id);
+	if (c->existing)
+		append_new(db, tenant, "Order", id, "OrderCreated", 1, before);
+	new_events(evs, 2, "OrderShipped");
+
+	exec_ok(holder, "BEGIN");
+	ck_assert_int_eq(append(holder, tenant, "Order", id, c->expect, c->expected, evs, 2, &res), ES_OK);
+	store_append_res_free(&res);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct db *racer = db_new(test_conninfo, 5);
+		enum es_status rc;
+
+		db_set_application_name(racer, "check_store_racer");
+		rc = append(racer, tenant, "Order", id, c->expect, c->expected, evs, 2, &res);
+		_exit(rc == ES_OK && res.replayed && res.version == c->existing + 2 ? 0 : 10 + (int)rc);
+	}
+	for (int i = 0; i < 200 && !waiting; i++) {
+		waiting = (int)sql_int(db, "SELECT count(*) FROM pg_stat_activity"
+				       " WHERE application_name = 'check_store_racer'"
+				       " AND wait_event_type = 'Lock'");
+		if (!waiting)
+			usleep(50000);
+	}
+	exec_ok(holder, "COMMIT");
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(waiting, "the second append never waited for the first");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the racing append did not answer replay (exit %d)", WEXITSTATUS(status));
+	ck_assert_int_eq(tenant_event_count(db, tenant), c->existing + 2);
+	db_free(holder);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_append_rejects_bad_requests)
+{
+	struct db *db = migrated_db();
+	struct store_append_res res;
+	struct store_append_req req;
+	char id[UUID_STR_LEN];
+
+	uuid_v7(id);
+	memset(&req, 0, sizeof req);
+	req.aggregate_type = "Order";
+	req.aggregate_id = id;
+	ck_assert_int_eq(store_append(db, &req, &res), ES_EINVAL); /* no events */
+	ck_assert_int_eq(stream_version_or_zero(db, NULL, "Order", id), 0);
+	db_free(db);
+}
+END_TEST
+
+/* ---- tenancy --------------------------------------------------------------- */
+
+START_TEST(test_tenant_isolation)
+{
+	struct db *db = migrated_db();
+	struct tev a[2], b[2];
+	struct store_append_res res;
+	struct store_stream_page page;
+	struct store_feed_query q;
+	struct feed_cursor next;
+	struct sbuf out = SBUF_INIT;
+	char ta[UUID_STR_LEN], tb[UUID_STR_LEN], id[UUID_STR_LEN];
+	int64_t v;
+	size_t count;
+	json_object *arr;
+
+	uuid_v7(ta);
+	uuid_v7(tb);
+	uuid_v7(id);
+	append_new(db, ta, "Order", id, "OrderCreated", 2, a);
+
+	ck_assert_int_eq(store_read_stream(db, ta, "Order", id, 0, 10, false, &out, &page), ES_OK);
+	arr = page_array(&out);
+	ck_assert_str_eq(member_string(json_object_array_get_idx(arr, 0), "tenant_id"), ta);
+	json_object_put(arr);
+	sbuf_reset(&out);
+	ck_assert_int_eq(store_read_stream(db, tb, "Order", id, 0, 10, false, &out, &page), ES_ENOTFOUND);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, true, &out, &page), ES_ENOTFOUND);
+	ck_assert_int_eq(store_stream_version(db, tb, "Order", id, &v), ES_ENOTFOUND);
+	ck_assert_int_eq(store_stream_version(db, NULL, "Order", id, &v), ES_ENOTFOUND);
+	ck_assert_uint_eq(out.len, 0);
+
+	/* the same event ids and stream id in tenant B are B's own: no duplicate */
+	b[0] = a[0];
+	b[1] = a[1];
+	ck_assert_int_eq(append(db, tb, "Order", id, STORE_EXPECT_EXACT, 0, b, 2, &res), ES_OK);
+	ck_assert(!res.replayed);
+	ck_assert_int_eq(res.version, 2);
+	store_append_res_free(&res);
+	ck_assert_int_eq(tenant_event_count(db, ta), 2);
+	ck_assert_int_eq(tenant_event_count(db, tb), 2);
+
+	/* B's feed holds B's events only */
+	memset(&q, 0, sizeof q);
+	q.tenant = tb;
+	q.limit = 100;
+	ck_assert_int_eq(store_read_feed(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_uint_eq(count, 2);
+	arr = page_array(&out);
+	for (size_t i = 0; i < 2; i++)
+		ck_assert_str_eq(member_string(json_object_array_get_idx(arr, i), "tenant_id"), tb);
+	json_object_put(arr);
+	sbuf_free(&out);
+	db_free(db);
+}
+END_TEST
+
+/* ---- the global feed --------------------------------------------------------- */
+
+/* Reads the feed from q->after in pages of q->limit until an empty page;
+ * appends the event ids seen to ids (n_ids in/out). Returns the last cursor. */
+static struct feed_cursor feed_drain(struct db *db, struct store_feed_query *q,
+				     char (*ids)[UUID_STR_LEN], size_t max_ids, size_t *n_ids)
+{
+	struct sbuf out = SBUF_INIT;
+	struct feed_cursor next;
+	size_t count;
+
+	for (;;) {
+		json_object *arr;
+
+		sbuf_reset(&out);
+		ck_assert_int_eq(store_read_feed(db, q, &out, &count, &next), ES_OK);
+		if (count == 0) {
+			ck_assert_int_eq(next.txid, q->after.txid);
+			ck_assert_int_eq(next.position, q->after.position);
+			break;
+		}
+		ck_assert_uint_le(count, (size_t)q->limit);
+		arr = page_array(&out);
+		ck_assert_uint_eq(json_object_array_length(arr), count);
+		for (size_t i = 0; i < count; i++) {
+			ck_assert_uint_lt(*n_ids, max_ids);
+			snprintf(ids[(*n_ids)++], UUID_STR_LEN, "%s",
+				 member_string(json_object_array_get_idx(arr, i), "event_id"));
+		}
+		json_object_put(arr);
+		ck_assert(next.txid > q->after.txid ||
+			  (next.txid == q->after.txid && next.position > q->after.position));
+		q->after = next;
+	}
+	sbuf_free(&out);
+	return q->after;
+}
+
+static bool ids_contain(char (*ids)[UUID_STR_LEN], size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(test_feed_pages_and_filters)
+{
+	static const struct {
+		const char *aggregate_types;
+		const char *event_types;
+		size_t want;           /* of the 7 events below */
+	} filters[] = {
+		{ NULL, NULL, 7 },
+		{ "Order", NULL, 5 },
+		{ " Invoice , Order ", NULL, 7 },
+		{ "Invoice", "InvoiceSent", 2 },
+		{ NULL, "OrderShipped,InvoiceSent", 4 },
+		{ "Order", "InvoiceSent", 0 },
+		{ "Nothing", NULL, 0 },
+		{ ",", NULL, 7 },              /* names nothing: no filter */
+		{ "Or\"der", NULL, 0 },        /* quoting stays inside the literal */
+	};
+	struct db *db = migrated_db();
+	struct tev o1[3], o2[2], inv[2];
+	struct store_feed_query q;
+	char tenant[UUID_STR_LEN], id1[UUID_STR_LEN], id2[UUID_STR_LEN], id3[UUID_STR_LEN];
+	char ids[16][UUID_STR_LEN];
+	size_t n;
+
+	uuid_v7(tenant);
+	uuid_v7(id1);
+	uuid_v7(id2);
+	uuid_v7(id3);
+	append_new(db, tenant, "Order", id1, "OrderCreated", 3, o1);
+	append_new(db, tenant, "Invoice", id3, "InvoiceSent", 2, inv);
+	append_new(db, tenant, "Order", id2, "OrderShipped", 2, o2);
+
+	/* pages of 2 see all 7 in commit order, none twice */
+	memset(&q, 0, sizeof q);
+	q.tenant = tenant;
+	q.limit = 2;
+	n = 0;
+	feed_drain(db, &q, ids, 16, &n);
+	ck_assert_uint_eq(n, 7);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(ids[i], o1[i].id);
+	ck_assert_str_eq(ids[3], inv[0].id);
+	ck_assert_str_eq(ids[4], inv[1].id);
+	ck_assert_str_eq(ids[5], o2[0].id);
+	ck_assert_str_eq(ids[6], o2[1].id);
+
+	for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
+		memset(&q, 0, sizeof q);
+		q.tenant = tenant;
+		q.limit = 3;
+		q.aggregate_types = filters[f].aggregate_types;
+		q.event_types = filters[f].event_types;
+		n = 0;
+		feed_drain(db, &q, ids, 16, &n);
+		ck_assert_msg(n == filters[f].want, "filter %zu: %zu events, wanted %zu", f, n,
+			      filters[f].want);
+	}
+
+	/* all tenants: this tenant's events are among them */
+	memset(&q, 0, sizeof q);
+	q.all_tenants = true;
+	q.limit = 1000;
+	{
+		static char all[4096][UUID_STR_LEN];
+
+		n = 0;
+		feed_drain(db, &q, all, 4096, &n);
+		ck_assert(ids_contain(all, n, o1[0].id));
+		ck_assert(ids_contain(all, n, inv[1].id));
+	}
+	db_free(db);
+}
+END_TEST
+
+/* A transaction that appended and is still open holds the feed back: an
+ * event committed after it is not returned past it, and once it commits the
+ * reader gets both from the same cursor, nothing skipped. */
+START_TEST(test_feed_horizon)
+{
+	struct db *db = migrated_db(), *slow = test_db();
+	struct tev early[1], late_open[1], late_done[1];
+	struct store_append_res res;
+	struct store_feed_query q;
+	struct feed_cursor cursor;
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN];
+	char ids[8][UUID_STR_LEN];
+	size_t n = 0;
+
+	uuid_v7(tenant);
+	uuid_v7(id);
+	append_new(db, tenant, "Order", id, "OrderCreated", 1, early);
+
+	memset(&q, 0, sizeof q);
+	q.tenant = tenant;
+	q.limit = 1;
+	cursor = feed_drain(db, &q, ids, 8, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(ids[0], early[0].id);
+
+	exec_ok(slow, "BEGIN");
+	new_events(late_open, 1, "OrderShipped");
+	{
+		char other[UUID_STR_LEN];
+
+		uuid_v7(other);
+		ck_assert_int_eq(append(slow, tenant, "Order", other, STORE_EXPECT_ANY, 0, late_open, 1,
+					&res), ES_OK);
+		store_append_res_free(&res);
+	}
+	append_new(db, tenant, "Order", id, "OrderShipped", 1, late_done);
+
+	/* the later commit is behind the open transaction: not returned yet */
+	n = 0;
+	q.after = cursor;
+	ck_assert(feed_drain(db, &q, ids, 8, &n).position == cursor.position);
+	ck_assert_uint_eq(n, 0);
+
+	exec_ok(slow, "COMMIT");
+	n = 0;
+	q.after = cursor;
+	feed_drain(db, &q, ids, 8, &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(ids[0], late_open[0].id);
+	ck_assert_str_eq(ids[1], late_done[0].id);
+	db_free(slow);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_counts)
+{
+	struct db *db = migrated_db();
+	struct tev evs[3];
+	int64_t events0, streams0, events1, streams1;
+	char id[UUID_STR_LEN];
+
+	ck_assert_int_eq(store_counts(db, &events0, &streams0), ES_OK);
+	uuid_v7(id);
+	append_new(db, NULL, "Order", id, "OrderCreated", 3, evs);
+	ck_assert_int_eq(store_counts(db, &events1, &streams1), ES_OK);
+	ck_assert_int_eq(events1, events0 + 3);
+	ck_assert_int_eq(streams1, streams0 + 1);
+	db_free(db);
+}
+END_TEST
+
+/* ---- the connection ------------------------------------------------------- */
+
+static void terminate_backend(struct db *victim)
+{
+	struct db *admin = test_db();
+	char sql[96];
+
+	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d, 5000)",
+		 PQbackendPID(db_conn(victim)));
+	ck_assert_int_eq(db_exec_sql(admin, sql, NULL), ES_OK);
+	db_free(admin);
+}
+
+START_TEST(test_db_reconnects_after_loss)
+{
+	struct db *db = migrated_db();
+	int64_t events, streams;
+
+	ck_assert_int_eq(store_counts(db, &events, &streams), ES_OK);
+	ck_assert_uint_eq(db_reconnects(db), 0);
+	terminate_backend(db);
+
+	/* the request that meets the dead connection fails as unavailable... */
+	ck_assert_int_eq(store_counts(db, &events, &streams), ES_EUNAVAILABLE);
+	/* ...and the next one works on a new connection, statements prepared again */
+	ck_assert_int_eq(store_counts(db, &events, &streams), ES_OK);
+	ck_assert_uint_eq(db_reconnects(db), 1);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_db_notify_wakes_listener)
+{
+	struct db *listener = migrated_db(), *writer = test_db();
+	struct tev evs[1];
+	char id[UUID_STR_LEN];
+
+	uuid_v7(id);
+	ck_assert_int_eq(db_listen(listener, STORE_NOTIFY_CHANNEL), ES_OK);
+	db_drain_notify(listener);
+	ck_assert(!db_wait_notify(listener, 50));
+	append_new(writer, NULL, "Order", id, "OrderCreated", 1, evs);
+	ck_assert(db_wait_notify(listener, 5000));
+	ck_assert(!db_wait_notify(listener, 50)); /* consumed */
+
+	/* after losing the connection the listener LISTENs again */
+	terminate_backend(listener);
+	ck_assert(!db_wait_notify(listener, 5000));
+	ck_assert_int_eq(db_ensure(listener), ES_OK);
+	ck_assert_uint_eq(db_reconnects(listener), 1);
+	append_new(writer, NULL, "Order", id, "OrderShipped", 1, evs);
+	ck_assert(db_wait_notify(listener, 5000));
+	db_free(writer);
+	db_free(listener);
+}
+END_TEST
+
+START_TEST(test_db_unreachable)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], conninfo[320];
+	struct db *db;
+	int64_t events, streams;
+
+	/* an empty directory: no server socket will ever be there */
+	snprintf(dir, sizeof dir, "%s/check_store.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conninfo, sizeof conninfo, "host=%s port=1 dbname=none user=none", dir);
+	db = db_new(conninfo, 1);
+	ck_assert_int_eq(db_ensure(db), ES_EUNAVAILABLE);
+	ck_assert_str_ne(db_last_error(db), "");
+	/* inside the backoff window: fails fast, the reason kept */
+	ck_assert_int_eq(store_counts(db, &events, &streams), ES_EUNAVAILABLE);
+	ck_assert_str_ne(db_last_error(db), "");
+	ck_assert(!db_wait_notify(db, 10));
+	ck_assert_ptr_null(db_conn(db));
+	db_free(db);
+	rmdir(dir);
+}
+END_TEST
+
+static char *show(struct db *db, const char *setting)
+{
+	char sql[96], *v;
+	PGresult *r;
+
+	snprintf(sql, sizeof sql, "SHOW %s", setting);
+	ck_assert_int_eq(db_exec_sql(db, sql, &r), ES_OK);
+	v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static void assert_setting(struct db *db, const char *setting, const char *want)
+{
+	char *v = show(db, setting);
+
+	ck_assert_msg(strcmp(v, want) == 0, "%s is %s, wanted %s", setting, v, want);
+	free(v);
+}
+
+/* The session gets our application_name unless the conninfo names one, and
+ * statement_timeout on top of the conninfo's own options; a statement that
+ * times out fails as unavailable and leaves the connection usable. */
+START_TEST(test_db_session_settings)
+{
+	struct sbuf ci = SBUF_INIT;
+	struct db *db;
+
+	sbuf_printf(&ci, "%s options='-c work_mem=5MB'", test_conninfo);
+	db = db_new(sbuf_cstr(&ci), 5);
+	db_set_application_name(db, "check_store_settings");
+	db_set_statement_timeout(db, 200);
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	assert_setting(db, "application_name", "check_store_settings");
+	assert_setting(db, "statement_timeout", "200ms");
+	assert_setting(db, "work_mem", "5MB");
+	ck_assert_int_eq(db_exec_sql(db, "SELECT pg_sleep(5)", NULL), ES_EUNAVAILABLE);
+	ck_assert_str_eq(db_last_sqlstate(db), "57014");
+	ck_assert_int_eq(db_exec_sql(db, "SELECT 1", NULL), ES_OK);
+	ck_assert_uint_eq(db_reconnects(db), 0);
+	db_free(db);
+
+	sbuf_reset(&ci);
+	sbuf_printf(&ci, "%s application_name='named_by_operator'", test_conninfo);
+	db = db_new(sbuf_cstr(&ci), 5);
+	db_set_application_name(db, "check_store_settings");
+	assert_setting(db, "application_name", "named_by_operator");
+	db_free(db);
+	sbuf_free(&ci);
+}
+END_TEST
+
+static const struct {
+	const char *sqlstate;
+	enum es_status want;
+} classify_cases[] = {
+	{ "23505", ES_EDUPLICATE }, { "23502", ES_EINVAL }, { "22P02", ES_EINVAL },
+	{ "40001", ES_ERETRY }, { "40P01", ES_ERETRY }, { "08006", ES_EUNAVAILABLE },
+	{ "57P01", ES_EUNAVAILABLE }, { "57P03", ES_EUNAVAILABLE }, { "", ES_EUNAVAILABLE },
+	{ NULL, ES_EUNAVAILABLE }, { "53300", ES_EUNAVAILABLE }, { "57014", ES_EUNAVAILABLE },
+	{ "42P01", ES_EDB }, { "XX000", ES_EDB },
+};
+
+START_TEST(test_db_classify)
+{
+	ck_assert_int_eq(db_classify_sqlstate(classify_cases[_i].sqlstate), classify_cases[_i].want);
+}
+END_TEST
+
+START_TEST(test_db_errors_are_classified)
+{
+	struct db *db = migrated_db();
+	static const struct db_statement bad_uuid = {
+		"check_store_bad_uuid", "SELECT $1::uuid", 1
+	};
+	const char *values[1] = { "not-a-uuid" };
+	PGresult *r;
+
+	ck_assert_int_eq(db_exec(db, &bad_uuid, values, &r), ES_EINVAL);
+	ck_assert_ptr_null(r);
+	ck_assert_str_eq(db_last_sqlstate(db), "22P02");
+	ck_assert_int_eq(db_exec_sql(db, "SELECT * FROM no_such_table", &r), ES_EDB);
+	ck_assert_str_eq(db_last_sqlstate(db), "42P01");
+	/* the connection is still good and the statement still prepared */
+	values[0] = UUID_NIL;
+	ck_assert_int_eq(db_exec(db, &bad_uuid, values, &r), ES_OK);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), UUID_NIL);
+	PQclear(r);
+	ck_assert_uint_eq(db_reconnects(db), 0);
+	db_free(db);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	/* first: it expects the fresh scratch database */
+	tc = tcase_create("migrate");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_migrate_twice);
+	tcase_add_test(tc, test_migrate_concurrent_runs);
+	tcase_add_test(tc, test_migrate_refuses_changed_file);
+	tcase_add_test(tc, test_migrate_refuses_newer_database);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("append");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_append_and_read_pages);
+	tcase_add_loop_test(tc, test_append_expectations, 0,
+			    (int)(sizeof expect_cases / sizeof expect_cases[0]));
+	tcase_add_test(tc, test_append_replay);
+	tcase_add_loop_test(tc, test_append_duplicate, 0,
+			    (int)(sizeof dup_cases / sizeof dup_cases[0]));
+	tcase_add_loop_test(tc, test_append_race_identical, 0,
+			    (int)(sizeof race_cases / sizeof race_cases[0]));
+	tcase_add_test(tc, test_append_rejects_bad_requests);
+	tcase_add_test(tc, test_counts);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tenancy");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_tenant_isolation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("feed");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_feed_pages_and_filters);
+	tcase_add_test(tc, test_feed_horizon);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("db");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_db_classify, 0,
+			    (int)(sizeof classify_cases / sizeof classify_cases[0]));
+	tcase_add_test(tc, test_db_errors_are_classified);
+	tcase_add_test(tc, test_db_session_settings);
+	tcase_add_test(tc, test_db_reconnects_after_loss);
+	tcase_add_test(tc, test_db_notify_wakes_listener);
+	tcase_add_test(tc, test_db_unreachable);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- the scratch database ---------------------------------------------------- */
+
+/* Appends key='value' with quotes and backslashes escaped. */
+static void conninfo_add(struct sbuf *b, const char *key, const char *value)
+{
+	if (b->len)
+		sbuf_putc(b, ' ');
+	sbuf_printf(b, "%s='", key);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			sbuf_putc(b, '\\');
+		sbuf_putc(b, *p);
+	}
+	sbuf_putc(b, '\'');
+}
+
+/* The connection string of url with its database replaced by dbname;
+ * a new string, or NULL if url does not parse. */
+static char *conninfo_with_db(const char *url, const char *dbname)
+{
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	struct sbuf b = SBUF_INIT;
+	char *s;
+
+	if (!opts)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (o->val && *o->val && strcmp(o->keyword, "dbname") != 0)
+			conninfo_add(&b, o->keyword, o->val);
+	conninfo_add(&b, "dbname", dbname);
+	PQconninfoFree(opts);
+	s = strdup(sbuf_cstr(&b));
+	sbuf_free(&b);
+	return s;
+}
+
+static bool admin_exec(const char *url, const char *sql)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r = NULL;
+	bool ok = PQstatus(c) == CONNECTION_OK;
+
+	if (ok) {
+		r = PQexec(c, sql);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	}
+	if (!ok)
+		fprintf(stderr, "check_store: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+int main(void)
+{
+	const char *url = getenv("EVSTORE_TEST_DATABASE_URL");
+	char dbname[64], sql[128];
+	SRunner *sr;
+	int failed;
+
+	if (!url || !*url) {
+		printf("check_store: EVSTORE_TEST_DATABASE_URL is not set: skipped\n");
+		return 77;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	snprintf(dbname, sizeof dbname, "evstore_check_%ld_%04x", (long)getpid(), rand() & 0xffff);
+	test_conninfo = conninfo_with_db(url, dbname);
+	if (!test_conninfo) {
+		fprintf(stderr, "check_store: EVSTORE_TEST_DATABASE_URL does not parse\n");
+		return 1;
+	}
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+	if (!admin_exec(url, sql)) {
+		free(test_conninfo);
+		return 1;
+	}
+
+	sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
+	if (!admin_exec(url, sql))
+		failed++;
+	free(test_conninfo);
+	return failed == 0 ? 0 : 1;
+}
