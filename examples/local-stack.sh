@@ -123,8 +123,8 @@ http {
     }
 }
 CONF
-	nginx -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf" -e "$STACK_DIR/nginx/error.log" 2>&1 |
-		grep -v 'the "user" directive makes sense only' >&2
+	nginx -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf" -e "$STACK_DIR/nginx/error.log" \
+		2>>"$STACK_DIR/nginx/error.log" || { cat "$STACK_DIR/nginx/error.log" >&2; return 1; }
 	wait_for 10 test -s "$STACK_DIR/nginx/nginx.pid" || { cat "$STACK_DIR/nginx/error.log" >&2; return 1; }
 	echo "$port" >"$STACK_DIR/nginx/port"
 }

@@ -55,7 +55,7 @@ show() {
 	local args=(-s -X "$method" -H "Authorization: Bearer $TOKEN" -w '\n%{http_code}')
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
 	[ -n "$extra" ] && args+=(-H "$extra")
-	printf '\n$ curl -X %s %s%s%s\n' "$method" "$path" "${extra:+ -H '$extra'}" "${body:+ -d '$body'}"
+	printf '\n$ curl -X %s %s%s%s\n' "$method" "$BASE$path" "${extra:+ -H '$extra'}" "${body:+ -d '$body'}"
 	local out
 	out=$(curl "${args[@]}" "$BASE$path")
 	printf '%s %s\n' "-> HTTP" "${out##*$'\n'}"
