@@ -42,8 +42,8 @@ DB=$(stack_database_url)
 export TOKEN
 TOKEN=$("$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" token --sub bench --scope "events:read events:write" --ttl 7200)
 
-# wrk_run SCRIPT PATH -> "rate p99_ms"
-wrk_run() {
+# wrk_once SCRIPT PATH -> "rate p99_ms"
+wrk_once() {
 	local out
 	out=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" --latency ${1:+-s "$1"} "$BASE$2")
 	local rate p99
@@ -52,10 +52,23 @@ wrk_run() {
 	grep -q 'unexpected status' <<<"$out" && echo "warning: $2 answered unexpected statuses" >&2
 	echo "$rate $p99"
 }
-# pgbench_run FILE -> tps
-pgbench_run() {
-	"$PGBENCH" -n -c "$CONNS" -j 2 -T "$DURATION" -f "$1" "$DB" 2>/dev/null |
+# pgbench_once FILE -> tps
+pgbench_once() {
+	# Prepared statements, as the workers use them.
+	"$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -f "$1" "$DB" 2>/dev/null |
 		awk '/^tps/ {print $3; exit}'
+}
+# Disk flushes make single runs noisy: each side runs twice and keeps its
+# best rate.
+wrk_run() {
+	local a b
+	a=$(wrk_once "$@"); b=$(wrk_once "$@")
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); print ((x[1] + 0 >= y[1] + 0) ? a : b) }'
+}
+pgbench_run() {
+	local a b
+	a=$(pgbench_once "$1"); b=$(pgbench_once "$1")
+	awk -v a="$a" -v b="$b" 'BEGIN { print (a + 0 >= b + 0) ? a : b }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 row() { printf '%-34s %12s %12s %8s %10s\n' "$@"; }
@@ -95,6 +108,7 @@ spawn-fcgi -n -F "$WORKERS" -s "$STACK_DIR/hello.sock" -- "$STACK_DIR/fcgi_hello
 HELLO_PID=$!
 wait_for 10 test -S "$STACK_DIR/hello.sock"
 mkdir -p "$STACK_DIR/hello-nginx"
+cp /etc/nginx/fastcgi_params "$STACK_DIR/hello-nginx/"
 HPORT=$(free_port)
 cat >"$STACK_DIR/hello-nginx/nginx.conf" <<CONF
 user $(id -un);
@@ -108,7 +122,7 @@ http {
     server { listen 127.0.0.1:$HPORT; location / { include fastcgi_params; fastcgi_pass hello; } }
 }
 CONF
-nginx -p "$STACK_DIR/hello-nginx" -c "$STACK_DIR/hello-nginx/nginx.conf" 2>/dev/null
+nginx -p "$STACK_DIR/hello-nginx" -c "$STACK_DIR/hello-nginx/nginx.conf" 2>>"$STACK_DIR/hello-nginx/error.log"
 wait_for 10 test -s "$STACK_DIR/hello-nginx/nginx.pid"
 read -r r p <<<"$(wrk_run "" /health/live)"
 save_base=$BASE; BASE=http://127.0.0.1:$HPORT
@@ -126,4 +140,5 @@ wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s bench/wrk/read.lua "$BASE/" >/dev/null
 after=$(rss)
 row "largest worker RSS, KiB" "$before" "$after" "" ""
 total=$(psql -X -At "$DB" -c "select count(*) from evstore.events")
-echo "($total events in the store at the end)"
+served=$(wc -l <"$STACK_DIR/nginx/access.log")
+echo "($served requests served by the pool, $total events in the store at the end)"
