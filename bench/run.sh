@@ -31,6 +31,10 @@ trap cleanup EXIT
 [ -x "$(stack_fcgi_bin)" ] || { echo "build first: examples/quickstart.sh (or make in ./build)" >&2; exit 1; }
 PGBENCH=${PGBENCH:-$PGBIN/pgbench}
 
+# Aggregate definitions: the Order example and a counter for the state rows.
+mkdir -p "$STACK_DIR/aggregates.d"
+cp examples/aggregates.d/order.json bench/account.json "$STACK_DIR/aggregates.d/"
+export STACK_AGGREGATES_DIR=$STACK_DIR/aggregates.d
 STACK_LOG_LEVEL=error stack_write_config
 stack_pg_start
 stack_migrate
@@ -129,6 +133,31 @@ save_base=$BASE; BASE=http://127.0.0.1:$HPORT
 read -r b _ <<<"$(wrk_run "" /health/live)"
 BASE=$save_base
 row "/health/live vs minimal FastCGI" "$r" "$b" "$(ratio "$r" "$b")" "$p"
+
+# Aggregates: a command beside a plain append of the event it emits, and
+# loading a 10,000-event state from a snapshot at 9,900 beside a 100-event
+# state folded from the start.
+read -r r p <<<"$(wrk_run bench/wrk/command.lua /)"
+read -r b _ <<<"$(wrk_run bench/wrk/append_order.lua /)"
+row "command vs plain append" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
+deposits() { # ID FROM TO
+	psql -X -q -At "$DB" -c "SELECT count(*) FROM generate_series($2, $3) g, LATERAL evstore.append(
+	  '00000000-0000-0000-0000-000000000000', 'Account', '$1', 'exact', g - 1, 'bench',
+	  jsonb_build_array(jsonb_build_object('event_id', gen_random_uuid(), 'event_type', 'Deposited',
+	    'payload', jsonb_build_object('amount', g % 100 + 1)))) a" >/dev/null
+}
+BIG=$(cat /proc/sys/kernel/random/uuid); SMALL=$(cat /proc/sys/kernel/random/uuid)
+deposits "$BIG" 1 9900
+"$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" snapshot Account "$BIG" >/dev/null
+deposits "$BIG" 9901 10000
+deposits "$SMALL" 1 100
+read -r r p <<<"$(STATE_PATH=/v1/aggregates/Account/$BIG wrk_run bench/wrk/state.lua /)"
+read -r b _ <<<"$(STATE_PATH=/v1/aggregates/Account/$SMALL wrk_run bench/wrk/state.lua /)"
+row "state 10k (snap 9900) vs 100 events" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
+FB=$STACK_DIR/fold_bench
+cc -O2 -I"$SRC/src" -I"$STACK_BUILDDIR" -o "$FB" bench/fold_bench.c "$STACK_BUILDDIR/src/common/libevstore.a" \
+	$(pkg-config --libs json-c)
+"$FB" examples/aggregates.d/order.json 1000000 | awk '/events\/s/ {printf "fold, no database (%s)%*s%12s\n", $1, 14 - length($1), "", $2}'
 
 # A worker's memory across many requests (the access log off is nginx's;
 # the workers still log at their configured level).

@@ -54,9 +54,15 @@ stack_pg_stop() {
 }
 
 # stack_write_config [EXTRA-INI]: an HMAC key and evstore.conf for the stack.
+# Aggregate definitions come from $STACK_AGGREGATES_DIR (the quick start
+# points it at examples/aggregates.d; unset: none), unless EXTRA-INI has
+# its own [aggregates] section.
 stack_write_config() {
 	[ -s "$STACK_DIR/hmac.key" ] || head -c 48 /dev/urandom | base64 | tr -d '\n' >"$STACK_DIR/hmac.key"
 	chmod 600 "$STACK_DIR/hmac.key"
+	local aggregates="[aggregates]
+dir = ${STACK_AGGREGATES_DIR:-$STACK_DIR/aggregates.d}"
+	case "${1:-}" in *"[aggregates]"*) aggregates= ;; esac
 	cat >"$STACK_DIR/evstore.conf" <<CONF
 [database]
 url = $(stack_database_url)
@@ -69,6 +75,7 @@ key_file = $STACK_DIR/hmac.key
 [log]
 target = stderr
 level = ${STACK_LOG_LEVEL:-warning}
+$aggregates
 ${1:-}
 CONF
 }

@@ -11,6 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SRC=$PWD
 export STACK_SRCDIR=$SRC STACK_BUILDDIR=$SRC/build STACK_DIR=$SRC/run
+export STACK_AGGREGATES_DIR=$SRC/examples/aggregates.d
 . "$SRC/examples/local-stack.sh"
 
 if [ "${1:-}" = stop ]; then
@@ -89,7 +90,34 @@ echo "Health probes for the load balancer:"
 show GET /health/ready
 show GET /health
 
-say "5. It keeps running"
+say "5. Commands: the server checks the rules (examples/aggregates.d/order.json)"
+O2=$(cat /proc/sys/kernel/random/uuid)
+A=/v1/aggregates/Order/$O2
+echo "Shipping an order that was never created is refused by the guard (409 invalid-state):"
+show POST "$A/commands/ship" '{"tracking_number":"1Z999"}'
+echo
+echo "A payload that breaks the schema lists every violation (422):"
+show POST "$A/commands/create" '{"customer_id":42,"total":-5,"coupon":"FREE"}'
+echo
+echo "Create it; the Idempotency-Key becomes the event id, so a retry is answered 200:"
+KEY=$(cat /proc/sys/kernel/random/uuid)
+show POST "$A/commands/create" '{"customer_id":"c-42","total":99.5}' "Idempotency-Key: $KEY"
+show POST "$A/commands/create" '{"customer_id":"c-42","total":99.5}' "Idempotency-Key: $KEY"
+echo
+echo "Creating it twice is refused (409 invalid-state, guard \"version\"):"
+show POST "$A/commands/create" '{"customer_id":"c-7","total":1}'
+echo
+echo "Ship it and add a note:"
+show POST "$A/commands/ship" '{"tracking_number":"1Z999"}'
+show POST "$A/commands/note" '{"note":"left at the door"}'
+echo
+echo "The state, folded from the events by the definition's evolve rules:"
+show GET "$A"
+echo
+echo "The same order as it was at version 1 (time travel):"
+show GET "$A?at_version=1"
+
+say "6. It keeps running"
 cat <<MSG
 API        $BASE   (nginx -> $STACK_DIR/fcgi.sock -> PostgreSQL in $STACK_DIR/pg)
 Token      export TOKEN=$TOKEN

@@ -21,6 +21,13 @@ static const struct db_statement st_append = {
 	7
 };
 
+static const struct db_statement st_append_known = {
+	"store_append_known",
+	"SELECT result, stream_version, appended_event_id, appended_version, appended_position"
+	" FROM evstore.append_known($1::uuid, $2::text, $3::uuid, $4::jsonb)",
+	4
+};
+
 /* The stream's version and one page of its events in one statement, so the
  * version and the events come from the same snapshot. A stream that exists
  * but has nothing in range gives one row with NULL event columns. */
@@ -220,6 +227,43 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 		goto out;
 	rc = store_append_result(r, res);
 	if (rc != ES_OK && rc != ES_ECONFLICT) {
+		free(res->events);
+		res->events = NULL;
+		res->n_events = 0;
+	}
+out:
+	PQclear(r);
+	sbuf_free(&events);
+	return rc;
+}
+
+enum es_status store_append_known(struct db *db, const struct store_append_req *req,
+				  struct store_append_res *res)
+{
+	struct sbuf events = SBUF_INIT;
+	PGresult *r = NULL;
+	const char *values[4];
+	enum es_status rc;
+
+	memset(res, 0, sizeof *res);
+	if (!req->aggregate_type || !req->aggregate_id || !req->events || req->n_events == 0)
+		return ES_EINVAL;
+	rc = store_events_json(req, &events);
+	if (rc != ES_OK)
+		goto out;
+	values[0] = req->tenant ? req->tenant : UUID_NIL;
+	values[1] = req->aggregate_type;
+	values[2] = req->aggregate_id;
+	values[3] = sbuf_cstr(&events);
+	rc = db_exec(db, &st_append_known, values, &r);
+	if (rc != ES_OK)
+		goto out;
+	if (PQntuples(r) == 0) {
+		rc = ES_ENOTFOUND;
+		goto out;
+	}
+	rc = store_append_result(r, res);
+	if (rc != ES_OK) {
 		free(res->events);
 		res->events = NULL;
 		res->n_events = 0;

@@ -73,6 +73,15 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 			    struct store_append_res *res) ES_MUST_CHECK;
 void store_append_res_free(struct store_append_res *res);
 
+/* The idempotency check of store_append alone, writing nothing: ES_OK with
+ * res->replayed set and the original result when every event_id of req is
+ * stored in this stream with the same type and payload; ES_ENOTFOUND when
+ * none is stored; ES_EDUPLICATE as for store_append. Lets a caller that
+ * refuses a request (a guard, a schema) answer a replay first. Borrows
+ * req; res as for store_append(). */
+enum es_status store_append_known(struct db *db, const struct store_append_req *req,
+				  struct store_append_res *res) ES_MUST_CHECK;
+
 struct store_stream_page {
 	int64_t current_version;      /* the stream's version */
 	size_t count;                 /* events written to the sbuf */

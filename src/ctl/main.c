@@ -48,6 +48,23 @@ static const struct ctl_command commands[] = {
 	  "      --tenant UUID    bind the token to this tenant ([jwt] tenant_claim)\n"
 	  "      --ttl SECONDS    lifetime in seconds (default 3600)\n"
 	  "  -h, --help           show this help and exit\n" },
+	{ "snapshot", cmd_snapshot, "write or drop aggregate snapshots",
+	  "Usage: evstorectl [--config FILE] snapshot [--tenant UUID] TYPE ID\n"
+	  "       evstorectl [--config FILE] snapshot TYPE --all\n"
+	  "       evstorectl [--config FILE] snapshot --invalidate TYPE\n"
+	  "\n"
+	  "Folds a stream of TYPE by its definition in [aggregates] dir and stores the\n"
+	  "state as its snapshot at the current version (snapshot mode manual, or to\n"
+	  "warm a type up after a rules change). --all does it for every stream of TYPE\n"
+	  "in every tenant, with a progress line on stderr when it is a terminal.\n"
+	  "--invalidate deletes every snapshot of TYPE. A stored snapshot is never\n"
+	  "replaced by an older one.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --all            every stream of TYPE\n"
+	  "      --tenant UUID    the stream's tenant (default: no tenant)\n"
+	  "      --invalidate     delete the snapshots of TYPE\n"
+	  "  -h, --help           show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"

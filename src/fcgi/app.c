@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/aggdef.h"
 #include "common/auth.h"
 #include "common/db.h"
 #include "common/log.h"
@@ -30,6 +31,8 @@ bool app_init(struct app *app, const char *config_path, char *err, size_t errlen
 		goto fail;
 	app->keys = auth_keys_load(&app->cfg, err, errlen);
 	if (!app->keys)
+		goto fail;
+	if (aggdef_registry_load(app->cfg.aggregates.dir, &app->aggdefs, err, errlen) != ES_OK)
 		goto fail;
 	app->started_ms = time_mono_ms();
 	return true;
@@ -61,6 +64,7 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 {
 	struct es_config cfg;
 	struct auth_keys *keys;
+	struct aggdef_registry *aggdefs;
 	bool db_changed;
 
 	if (!config_load(&cfg, app->config_path, err, errlen))
@@ -70,13 +74,20 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 		config_free(&cfg);
 		return false;
 	}
+	if (aggdef_registry_load(cfg.aggregates.dir, &aggdefs, err, errlen) != ES_OK) {
+		auth_keys_free(keys);
+		config_free(&cfg);
+		return false;
+	}
 	db_changed = !same_string(cfg.database.url, app->cfg.database.url) ||
 		     cfg.database.connect_timeout != app->cfg.database.connect_timeout ||
 		     cfg.database.statement_timeout_ms != app->cfg.database.statement_timeout_ms;
 	auth_keys_free(app->keys);
+	aggdef_registry_free(app->aggdefs);
 	config_free(&app->cfg);
 	app->cfg = cfg;
 	app->keys = keys;
+	app->aggdefs = aggdefs;
 	if (db_changed && app->db && !app_open_db(app)) {
 		snprintf(err, errlen, "out of memory creating the database handle");
 		return false;
@@ -93,6 +104,7 @@ void app_fini(struct app *app)
 {
 	db_free(app->db);
 	auth_keys_free(app->keys);
+	aggdef_registry_free(app->aggdefs);
 	config_free(&app->cfg);
 	free(app->config_path);
 	memset(app, 0, sizeof *app);

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/error.h"
 
+struct aggdef_registry;
 struct auth_keys;
 struct db;
 struct http_io;
@@ -28,6 +29,7 @@ struct app_probe {
 struct app {
 	struct es_config cfg;
 	struct auth_keys *keys;
+	struct aggdef_registry *aggdefs;   /* [aggregates] dir, loaded with the configuration */
 	struct db *db;                     /* one persistent connection, lazy */
 	char *config_path;                 /* NULL: the default file */
 	int64_t started_ms;                /* monotonic start, for uptime */
@@ -36,8 +38,9 @@ struct app {
 	volatile sig_atomic_t *stop;       /* set when the process must stop; may be NULL */
 };
 
-/* Loads the configuration (config_path NULL: the default file) and the
- * JWT keys. Does not connect to the database. On failure err holds one line
+/* Loads the configuration (config_path NULL: the default file), the
+ * JWT keys and the aggregate definitions ("file: /pointer: reason" on a bad
+ * one). Does not connect to the database. On failure err holds one line
  * for the operator and app is released. config_path is copied. */
 bool app_init(struct app *app, const char *config_path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
@@ -46,7 +49,7 @@ bool app_init(struct app *app, const char *config_path, char *err, size_t errlen
  * process that will use it: after fork(), never before. */
 bool app_open_db(struct app *app) __attribute__((warn_unused_result));
 
-/* Re-reads the configuration and keys; on success swaps them in (and
+/* Re-reads the configuration, keys and aggregate definitions; on success swaps them in (and
  * recreates the database handle when [database] changed), on failure keeps
  * the old ones and fills err. */
 bool app_reload(struct app *app, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/aggdef.h"
+#include "common/aggregate.h"
 #include "common/config.h"
 #include "common/db.h"
 #include "common/jsonutil.h"
@@ -339,20 +341,146 @@ static void location_header(struct route_ctx *ctx, const char *type, const char 
 			 type, id);
 }
 
-void route_events_append(struct route_ctx *ctx)
+void reply_violations(struct http_resp *resp, const struct jschema_violations *v)
+{
+	json_object *extra = json_object_new_object();
+	json_object *list = json_object_new_array();
+	char detail[96];
+
+	if (!extra || !list || json_object_object_add(extra, "violations", list) != 0) {
+		json_object_put(extra);
+		json_object_put(list);
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		json_object *o = json_object_new_object();
+
+		if (!o)
+			continue;
+		json_object_object_add(o, "pointer", json_object_new_string(v->items[i].pointer));
+		json_object_object_add(o, "message", json_object_new_string(v->items[i].message));
+		json_object_array_add(list, o);
+	}
+	snprintf(detail, sizeof detail, "%zu violation%s of the aggregate definition", v->n,
+		 v->n == 1 ? "" : "s");
+	http_reply_problem(resp, HTTP_PROBLEM_VALIDATION_FAILED, detail, extra);
+}
+
+void append_respond(struct route_ctx *ctx, const char *type, const char *id, enum es_status st,
+		    const struct store_append_res *res, json_object *expected_as_sent,
+		    const struct aggregate_refusal *why)
 {
 	struct http_resp *resp = ctx->resp;
+	json_object *extra;
+	char detail[400];
+
+	switch (st) {
+	case ES_OK:
+		break;
+	case ES_ECONFLICT:
+		extra = json_object_new_object();
+		if (extra) {
+			if (expected_as_sent)
+				json_object_object_add(extra, "expected_version", json_object_get(expected_as_sent));
+			json_object_object_add(extra, "current_version",
+					       json_object_new_int64(res->current_version));
+		}
+		http_reply_problem(resp, HTTP_PROBLEM_VERSION_CONFLICT,
+				   expected_as_sent ? "the stream is not at the expected version"
+						    : "the stream kept changing while this request was checked",
+				   extra);
+		return;
+	case ES_ESTATE:
+		extra = json_object_new_object();
+		if (extra) {
+			json_object_object_add(extra, "guard", json_object_new_string(why->guard ? why->guard : ""));
+			json_object_object_add(extra, "event_index",
+					       json_object_new_int64((int64_t)why->event_index));
+		}
+		snprintf(detail, sizeof detail, "the guard %s refused the event: %s",
+			 why->guard ? why->guard : "", why->detail);
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_STATE, detail, extra);
+		return;
+	case ES_EDUPLICATE:
+		http_reply_problem(resp, HTTP_PROBLEM_DUPLICATE_EVENT_ID,
+				   "an event_id of this request is already stored with other content "
+				   "or in another stream, or the request mixes stored and new ids", NULL);
+		return;
+	case ES_EINVAL:
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
+				   "the database refused a value of this request", NULL);
+		return;
+	default:
+		http_reply_status(resp, st, NULL);
+		return;
+	}
+
+	http_resp_json(resp, res->replayed ? 200 : 201);
+	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", res->version);
+	location_header(ctx, type, id);
+	sbuf_puts(&resp->body, "{\"aggregate_type\":");
+	sbuf_json_string(&resp->body, type);
+	sbuf_puts(&resp->body, ",\"aggregate_id\":");
+	sbuf_json_string(&resp->body, id);
+	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"events\":[", res->version);
+	for (size_t i = 0; i < res->n_events; i++) {
+		sbuf_printf(&resp->body,
+			    "%s{\"event_id\":\"%s\",\"version\":%" PRId64 ",\"position\":%" PRId64 "}",
+			    i ? "," : "", res->events[i].event_id, res->events[i].version,
+			    res->events[i].position);
+	}
+	sbuf_puts(&resp->body, "]}");
+}
+
+/* Validates every event against def; false when the request is answered
+ * (422, or the replay of a stored request). */
+static bool validate_events(struct route_ctx *ctx, const struct aggdef *def,
+			    const struct store_append_req *sreq, struct store_append_res *res,
+			    enum es_status *st)
+{
+	struct jschema_violations v = { NULL, 0, 0, false };
+	bool valid = true;
+
+	for (size_t i = 0; i < sreq->n_events; i++) {
+		char base[48], pbase[64];
+
+		snprintf(base, sizeof base, "/events/%zu", i);
+		snprintf(pbase, sizeof pbase, "/events/%zu/payload", i);
+		if (!aggdef_validate(def, sreq->events[i].event_type, sreq->events[i].payload, base, pbase, &v))
+			valid = false;
+	}
+	if (!valid) {
+		/* A replay of a stored request is answered as such, even when
+		 * the definition changed since it was stored. */
+		*st = store_append_known(ctx->app->db, sreq, res);
+		if (*st == ES_ENOTFOUND) {
+			if (v.failed)
+				http_reply_status(ctx->resp, ES_ENOMEM, NULL);
+			else
+				reply_violations(ctx->resp, &v);
+			*st = ES_EVALIDATION;
+		}
+	}
+	jschema_violations_free(&v);
+	return valid;
+}
+
+void route_events_append(struct route_ctx *ctx)
+{
 	struct db *db = ctx->app->db;
 	const char *type = route_param(ctx->match, "type");
 	const char *id = route_param(ctx->match, "id");
+	const struct aggdef *def = aggdef_find(ctx->app->aggdefs, type);
+	struct aggregate_refusal why;
 	struct append_request a;
 	struct store_append_req sreq;
 	struct store_append_res res;
 	enum es_status st;
-	json_object *extra;
 
 	memset(&res, 0, sizeof res);
-	if (!append_request_parse(&ctx->app->cfg, ctx->req, resp, &a))
+	memset(&why, 0, sizeof why);
+	if (!append_request_parse(&ctx->app->cfg, ctx->req, ctx->resp, &a))
 		goto out;
 
 	memset(&sreq, 0, sizeof sreq);
@@ -366,50 +494,17 @@ void route_events_append(struct route_ctx *ctx)
 	sreq.n_events = a.n_events;
 
 	st = db_ensure(db);
-	if (st == ES_OK)
-		st = store_append(db, &sreq, &res);
-	switch (st) {
-	case ES_OK:
-		break;
-	case ES_ECONFLICT:
-		extra = json_object_new_object();
-		if (extra) {
-			json_object_object_add(extra, "expected_version", json_object_get(a.expected_as_sent));
-			json_object_object_add(extra, "current_version",
-					       json_object_new_int64(res.current_version));
+	if (st == ES_OK && def) {
+		if (!validate_events(ctx, def, &sreq, &res, &st)) {
+			if (st != ES_EVALIDATION)
+				append_respond(ctx, type, id, st, &res, a.expected_as_sent, &why);
+			goto out;
 		}
-		http_reply_problem(resp, HTTP_PROBLEM_VERSION_CONFLICT,
-				   "the stream is not at the expected version", extra);
-		goto out;
-	case ES_EDUPLICATE:
-		http_reply_problem(resp, HTTP_PROBLEM_DUPLICATE_EVENT_ID,
-				   "an event_id of this request is already stored with other content "
-				   "or in another stream, or the request mixes stored and new ids", NULL);
-		goto out;
-	case ES_EINVAL:
-		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
-				   "the database refused a value of this request", NULL);
-		goto out;
-	default:
-		http_reply_status(resp, st, NULL);
-		goto out;
+		st = aggregate_append(db, def, &sreq, &res, &why);
+	} else if (st == ES_OK) {
+		st = store_append(db, &sreq, &res);
 	}
-
-	http_resp_json(resp, res.replayed ? 200 : 201);
-	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", res.version);
-	location_header(ctx, type, id);
-	sbuf_puts(&resp->body, "{\"aggregate_type\":");
-	sbuf_json_string(&resp->body, type);
-	sbuf_puts(&resp->body, ",\"aggregate_id\":");
-	sbuf_json_string(&resp->body, id);
-	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"events\":[", res.version);
-	for (size_t i = 0; i < res.n_events; i++) {
-		sbuf_printf(&resp->body,
-			    "%s{\"event_id\":\"%s\",\"version\":%" PRId64 ",\"position\":%" PRId64 "}",
-			    i ? "," : "", res.events[i].event_id, res.events[i].version,
-			    res.events[i].position);
-	}
-	sbuf_puts(&resp->body, "]}");
+	append_respond(ctx, type, id, st, &res, a.expected_as_sent, &why);
 out:
 	store_append_res_free(&res);
 	append_request_free(&a);

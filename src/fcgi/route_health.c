@@ -9,6 +9,7 @@
 
 #include "common/db.h"
 #include "common/migrate.h"
+#include "common/subhealth.h"
 #include "common/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
@@ -86,6 +87,28 @@ static const char *overall_status(bool database_ok, const struct health_subscrip
 	return "healthy";
 }
 
+/* Fills subs from the runner's status rows. A failed read leaves it empty:
+ * the database part of the summary already says what is wrong. */
+static void count_subscriptions(struct app *app, struct health_subscriptions *subs)
+{
+	struct subhealth_list list;
+
+	if (subhealth_load(app->db, &app->cfg, NULL, &list) != ES_OK)
+		return;
+	subs->running = list.running;
+	subs->subscription_count = (long)list.count;
+	for (size_t i = 0; i < list.count; i++) {
+		const struct subhealth *s = &list.items[i];
+
+		subs->healthy_count += s->status == SUBHEALTH_HEALTHY;
+		subs->degraded_count += s->status == SUBHEALTH_DEGRADED;
+		subs->unhealthy_count += s->status == SUBHEALTH_UNHEALTHY;
+		subs->total_events_processed += s->events_processed;
+		subs->total_lag_events += s->lag_events;
+	}
+	subhealth_list_free(&list);
+}
+
 void route_health_summary(struct route_ctx *ctx)
 {
 	struct app *app = ctx->app;
@@ -94,6 +117,8 @@ void route_health_summary(struct route_ctx *ctx)
 	const char *status;
 
 	probe_database(app);
+	if (app->probe.database_ok)
+		count_subscriptions(app, &subs);
 	status = overall_status(app->probe.database_ok, &subs);
 	if (strcmp(status, "unhealthy") == 0) {
 		http_resp_json(resp, 503);
@@ -110,4 +135,52 @@ void route_health_summary(struct route_ctx *ctx)
 		    subs.running ? "true" : "false", subs.subscription_count, subs.healthy_count,
 		    subs.degraded_count, subs.unhealthy_count, subs.total_events_processed,
 		    subs.total_lag_events, (time_mono_ms() - app->started_ms) / 1000);
+}
+
+/* GET /health/subscriptions/{name}: one subscription, 200 when healthy or
+ * degraded, 503 when unhealthy. An unknown name answers the
+ * {"error": "Subscription not found"} shape load-balancer scripts written
+ * for the seed expect, not a problem document. */
+void route_health_subscription(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	struct subhealth_list list;
+	enum es_status rc;
+
+	rc = subhealth_load(ctx->app->db, &ctx->app->cfg, route_param(ctx->match, "name"), &list);
+	if (rc != ES_OK) {
+		http_reply_status(resp, rc, NULL);
+		return;
+	}
+	if (list.count == 0) {
+		http_resp_json(resp, 404);
+		sbuf_puts(&resp->body, "{\"error\":\"Subscription not found\"}");
+	} else {
+		http_resp_json(resp, list.items[0].status == SUBHEALTH_UNHEALTHY ? 503 : 200);
+		subhealth_render(&resp->body, &list.items[0]);
+	}
+	subhealth_list_free(&list);
+}
+
+/* GET /v1/subscriptions (admin): every subscription's health object. */
+void route_subscriptions_list(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	struct subhealth_list list;
+	enum es_status rc;
+
+	rc = subhealth_load(ctx->app->db, &ctx->app->cfg, NULL, &list);
+	if (rc != ES_OK) {
+		http_reply_status(resp, rc, NULL);
+		return;
+	}
+	http_resp_json(resp, 200);
+	sbuf_puts(&resp->body, "{\"subscriptions\":[");
+	for (size_t i = 0; i < list.count; i++) {
+		if (i)
+			sbuf_putc(&resp->body, ',');
+		subhealth_render(&resp->body, &list.items[i]);
+	}
+	sbuf_puts(&resp->body, "]}");
+	subhealth_list_free(&list);
 }

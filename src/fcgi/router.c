@@ -137,6 +137,11 @@ static enum router_result validate_params(struct route_match *m)
 				 "aggregate_type \"%.64s\" must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$", v);
 			return ROUTER_BAD_REQUEST;
 		}
+		if (param_is(m, i, "name") && !router_name_valid(v, ROUTER_AGGREGATE_TYPE_MAX)) {
+			snprintf(m->detail, sizeof m->detail,
+				 "subscription name \"%.64s\" must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$", v);
+			return ROUTER_BAD_REQUEST;
+		}
 		if (param_is(m, i, "id")) {
 			char id[UUID_STR_LEN];
 

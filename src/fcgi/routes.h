@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include "common/aggregate.h"
 #include "common/auth.h"
+#include "common/jschema.h"
 #include "common/store.h"
 #include "common/uuid.h"
 #include "fcgi/http.h"
@@ -25,8 +27,12 @@ struct es_config;
 	ROUTE("GET",  "/health/live",                       route_health_live,     ROUTE_OPEN) \
 	ROUTE("GET",  "/health/ready",                      route_health_ready,    ROUTE_OPEN) \
 	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH) \
+	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH) \
+	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN) \
 	ROUTE("POST", "/v1/aggregates/{type}/{id}/events",  route_events_append,   ROUTE_WRITE) \
 	ROUTE("GET",  "/v1/aggregates/{type}/{id}/events",  route_events_read,     ROUTE_READ) \
+	ROUTE("GET",  "/v1/aggregates/{type}/{id}",         route_aggregate_state, ROUTE_READ) \
+	ROUTE("POST", "/v1/aggregates/{type}/{id}/commands/{command}", route_aggregate_command, ROUTE_WRITE) \
 	ROUTE("GET",  "/v1/events",                         route_feed_read,       ROUTE_READ)
 
 /* Everything a handler may use; all of it borrowed for the request. */
@@ -67,5 +73,19 @@ struct append_request {
 bool append_request_parse(const struct es_config *cfg, const struct http_req *req,
 			  struct http_resp *resp, struct append_request *out);
 void append_request_free(struct append_request *a);
+
+/* --- answers shared by the append and command routes (route_events.c) ---- */
+
+/* 422 validation-failed with "violations": [{pointer, message}, ...]. */
+void reply_violations(struct http_resp *resp, const struct jschema_violations *v);
+
+/* Answers the outcome of an append of type/id: 201 (200 for a replay) with
+ * the appended events, ETag and Location; 409 version-conflict (with
+ * expected_as_sent, which may be NULL, and res->current_version), 409
+ * duplicate-event-id, 409 invalid-state (naming why->guard), or the
+ * problem st maps to. Borrows everything. */
+void append_respond(struct route_ctx *ctx, const char *type, const char *id, enum es_status st,
+		    const struct store_append_res *res, json_object *expected_as_sent,
+		    const struct aggregate_refusal *why);
 
 #endif

@@ -23,6 +23,43 @@ sleep 1.2
 req GET /health/ready
 expect "ready again once the schema matches" 200 .ready true
 
+# Subscriptions, as a runner's status rows describe them.
+status_row() { # NAME STATE LAG HEARTBEAT-AGE-SECONDS
+	psql_q -c "insert into evstore.subscription_status (subscription, partition, runner_id, state, events_processed, lag_events, heartbeat_at)
+	           values ('$1', 0, 'test:1', '$2', 42, $3, now() - interval '$4 seconds')
+	           on conflict (subscription, partition) do update set state = excluded.state,
+	             lag_events = excluded.lag_events, heartbeat_at = excluded.heartbeat_at"
+}
+status_row orders live 0 0
+sleep 1.2
+req GET /health
+expect "a live subscription with a fresh heartbeat is healthy and running" 200 \
+	.status healthy .details.subscription_count 1 .details.healthy_count 1 .details.running true \
+	.details.total_events_processed 42
+req GET /health/subscriptions/orders
+expect "one subscription's health" 200 .name orders .status healthy .state live .events_processed 42 .dlq_count 0
+status_row orders live 1500 0
+req GET /health/subscriptions/orders
+expect "a lag over the warning threshold is degraded" 200 .status degraded .lag_events 1500
+req GET /health
+expect "a degraded subscription keeps the service in the load balancer" 200 .status degraded .details.degraded_count 1
+status_row orders live 20000 0
+req GET /health/subscriptions/orders
+expect "a lag over the critical threshold is unhealthy (503)" 503 .status unhealthy
+status_row orders live 0 120
+req GET /health
+expect "a runner whose heartbeat is stale makes its subscription unhealthy" 503 .status unhealthy \
+	.details.unhealthy_count 1 .details.running false
+req GET /health/subscriptions/nothing
+expect "an unknown subscription is the seed's 404 shape" 404 .error "Subscription not found"
+req GET /v1/subscriptions
+expect_problem "the subscription list needs a token" 401 unauthorized
+auth_req "$(token reader "events:read")" GET /v1/subscriptions
+expect_problem "the subscription list needs admin" 403 forbidden
+auth_req "$(token root admin)" GET /v1/subscriptions
+expect "an admin lists subscriptions" 200 '.subscriptions|length' 1 '.subscriptions[0].name' orders
+psql_q -c "delete from evstore.subscription_status"
+
 pg_stop fast
 sleep 1.2
 req GET /health/live

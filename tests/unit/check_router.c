@@ -29,6 +29,9 @@ static const struct {
 	{ "HEAD", "/v1/events", "/v1/events", "GET", NULL, NULL },
 	{ "POST", "/v1/aggregates/Order/" UUID_LOWER "/events", STREAM, "POST", "Order", UUID_LOWER },
 	{ "GET", "/v1/aggregates/Order/" UUID_LOWER "/events", STREAM, "GET", "Order", UUID_LOWER },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER, "/v1/aggregates/{type}/{id}", "GET", "Order", UUID_LOWER },
+	{ "POST", "/v1/aggregates/Order/" UUID_UPPER "/commands/ship",
+	  "/v1/aggregates/{type}/{id}/commands/{command}", "POST", "Order", UUID_LOWER },
 	/* any case in, lowercase out */
 	{ "GET", "/v1/aggregates/Order/" UUID_UPPER "/events", STREAM, "GET", "Order", UUID_LOWER },
 	{ "GET", "/v1/aggregates/Order.v2_x-y/" UUID_LOWER "/events", STREAM, "GET", "Order.v2_x-y",
@@ -56,7 +59,9 @@ START_TEST(paths_route)
 		ck_assert_str_eq(route_param(&m, "type"), routed[_i].type);
 	if (routed[_i].id)
 		ck_assert_str_eq(route_param(&m, "id"), routed[_i].id);
-	ck_assert_ptr_null(route_param(&m, "command"));
+	if (strstr(routed[_i].pattern, "{command}"))
+		ck_assert_str_eq(route_param(&m, "command"), "ship");
+	ck_assert_ptr_null(route_param(&m, "nope"));
 	route_match_free(&m);
 }
 END_TEST
@@ -75,7 +80,9 @@ static const char *const not_found[] = {
 	"/health/",
 	"/health/live/extra",
 	"/v1/aggregates/Order/" UUID_LOWER "/events/",
-	"/v1/aggregates/Order/" UUID_LOWER,
+	"/v1/aggregates/Order/" UUID_LOWER "/",
+	"/v1/aggregates/Order/" UUID_LOWER "/commands",         /* no command named */
+	"/v1/aggregates/Order/" UUID_LOWER "/commands/ship/x",
 	"/v1/aggregates//" UUID_LOWER "/events", /* empty parameter */
 	"/v1%2Fevents",                    /* %2F stays inside its segment */
 	"/v1/events%2F",

@@ -1,0 +1,192 @@
+/* cmd_snapshot.c - evstorectl snapshot: write aggregate snapshots by hand
+ * (snapshot mode manual, or to warm a type up) and drop them. */
+#include "buildconf.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/aggdef.h"
+#include "common/config.h"
+#include "common/db.h"
+#include "common/snapshot.h"
+#include "common/uuid.h"
+#include "ctl/commands.h"
+
+/* Streams of one type read per statement by --all (keyset pages). */
+#define SNAPSHOT_PAGE 1000
+
+static const char *const sql_count =
+	"SELECT count(*) FROM evstore.streams WHERE aggregate_type = $1";
+static const char *const sql_page =
+	"SELECT tenant_id, aggregate_id FROM evstore.streams"
+	" WHERE aggregate_type = $1"
+	"   AND ($2::uuid IS NULL OR (tenant_id, aggregate_id) > ($2::uuid, $3::uuid))"
+	" ORDER BY tenant_id, aggregate_id LIMIT $4::int";
+
+/* Snapshots every stream of def's type, with a progress line on stderr
+ * when it is a terminal. */
+static int snapshot_all(struct db *db, const struct aggdef *def)
+{
+	char last_tenant[UUID_STR_LEN], last_id[UUID_STR_LEN], lim[16];
+	const char *values[4] = { def->aggregate_type, last_tenant, last_id, lim };
+	bool progress = isatty(STDERR_FILENO);
+	int64_t total = 0, done = 0, failed = 0;
+	PGresult *r = NULL;
+	int rows, rc = CTL_EXIT_FAILURE;
+
+	snprintf(lim, sizeof lim, "%d", SNAPSHOT_PAGE);
+	if (db_exec_params(db, "snapshot_count", sql_count, 1, values, &r) != ES_OK) {
+		ctl_error("cannot count the streams: %s", db_last_error(db));
+		goto out;
+	}
+	total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	values[1] = values[2] = NULL; /* the first page */
+	do {
+		PQclear(r);
+		r = NULL;
+		if (db_exec_params(db, "snapshot_page", sql_page, 4, values, &r) != ES_OK) {
+			ctl_error("cannot list the streams: %s", db_last_error(db));
+			goto out;
+		}
+		rows = PQntuples(r);
+		for (int i = 0; i < rows; i++) {
+			const char *tenant = PQgetvalue(r, i, 0), *id = PQgetvalue(r, i, 1);
+			enum es_status st = snapshot_write(db, def, tenant, id, NULL);
+
+			if (st != ES_OK && st != ES_ENOTFOUND) {
+				ctl_error("%s/%s: %s%s%s", def->aggregate_type, id, es_status_name(st),
+					  *db_last_error(db) ? ": " : "", db_last_error(db));
+				failed++;
+			}
+			done++;
+			if (progress && (done % 50 == 0 || done == total))
+				fprintf(stderr, "\rsnapshots: %" PRId64 "/%" PRId64, done, total);
+		}
+		if (rows > 0) {
+			snprintf(last_tenant, sizeof last_tenant, "%s", PQgetvalue(r, rows - 1, 0));
+			snprintf(last_id, sizeof last_id, "%s", PQgetvalue(r, rows - 1, 1));
+			values[1] = last_tenant;
+			values[2] = last_id;
+		}
+	} while (rows == SNAPSHOT_PAGE);
+	if (progress && done > 0)
+		fputc('\n', stderr);
+	printf("%" PRId64 " snapshot%s of %s written", done - failed, done - failed == 1 ? "" : "s",
+	       def->aggregate_type);
+	if (failed)
+		printf(", %" PRId64 " failed", failed);
+	printf("\n");
+	rc = failed ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
+out:
+	PQclear(r);
+	return rc;
+}
+
+int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
+{
+	enum { OPT_ALL = 256, OPT_INVALIDATE, OPT_TENANT };
+	static const struct option options[] = {
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "invalidate", no_argument, NULL, OPT_INVALIDATE },
+		{ "tenant", required_argument, NULL, OPT_TENANT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct aggdef_registry *reg = NULL;
+	const struct aggdef *def;
+	struct es_config cfg;
+	struct db *db = NULL;
+	bool all = false, invalidate = false, have_tenant = false;
+	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], err[512];
+	const char *type;
+	int opt, rc = CTL_EXIT_FAILURE;
+	int64_t n;
+	enum es_status st;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_ALL:
+			all = true;
+			break;
+		case OPT_INVALIDATE:
+			invalidate = true;
+			break;
+		case OPT_TENANT:
+			if (!uuid_parse(optarg, tenant))
+				return ctl_usage_error("snapshot", "--tenant needs a UUID");
+			have_tenant = true;
+			break;
+		case 'h':
+			ctl_print_usage(stdout, "snapshot");
+			return CTL_EXIT_OK;
+		case ':':
+			return ctl_usage_error("snapshot", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("snapshot", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error("snapshot", "an aggregate type is required");
+	type = argv[optind++];
+	if (invalidate && (all || have_tenant || optind < argc))
+		return ctl_usage_error("snapshot", "--invalidate takes only an aggregate type");
+	if (!invalidate && all == (optind < argc))
+		return ctl_usage_error("snapshot", "give either an aggregate id or --all");
+	if (optind < argc && !uuid_parse(argv[optind++], id))
+		return ctl_usage_error("snapshot", "the aggregate id must be a UUID");
+	if (optind < argc)
+		return ctl_usage_error("snapshot", "unexpected argument '%s'", argv[optind]);
+
+	if (!ctl_load_config(ctl, &cfg))
+		return CTL_EXIT_FAILURE;
+	db = ctl_db_connect(&cfg);
+	if (!db)
+		goto out;
+	if (invalidate) {
+		st = snapshot_invalidate(db, type, &n);
+		if (st != ES_OK) {
+			ctl_error("cannot delete the snapshots: %s", db_last_error(db));
+			goto out;
+		}
+		printf("%" PRId64 " snapshot%s of %s deleted\n", n, n == 1 ? "" : "s", type);
+		rc = CTL_EXIT_OK;
+		goto out;
+	}
+	if (aggdef_registry_load(cfg.aggregates.dir, &reg, err, sizeof err) != ES_OK) {
+		ctl_error("%s", err);
+		goto out;
+	}
+	def = aggdef_find(reg, type);
+	if (!def) {
+		ctl_error("%s has no aggregate definition in %s", type, cfg.aggregates.dir);
+		goto out;
+	}
+	if (all) {
+		rc = snapshot_all(db, def);
+		goto out;
+	}
+	st = snapshot_write(db, def, have_tenant ? tenant : NULL, id, &n);
+	if (st == ES_ENOTFOUND) {
+		ctl_error("no stream %s/%s", type, id);
+		goto out;
+	}
+	if (st != ES_OK) {
+		ctl_error("cannot write the snapshot: %s%s%s", es_status_name(st),
+			  *db_last_error(db) ? ": " : "", db_last_error(db));
+		goto out;
+	}
+	printf("snapshot of %s/%s written at version %" PRId64 "\n", type, id, n);
+	rc = CTL_EXIT_OK;
+out:
+	aggdef_registry_free(reg);
+	db_free(db);
+	config_free(&cfg);
+	return rc;
+}

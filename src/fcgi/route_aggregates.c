@@ -1,0 +1,217 @@
+/* route_aggregates.c - an aggregate's folded state
+ * (GET /v1/aggregates/{type}/{id}) and commands
+ * (POST /v1/aggregates/{type}/{id}/commands/{command}). */
+#include "buildconf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/aggdef.h"
+#include "common/aggregate.h"
+#include "common/config.h"
+#include "common/db.h"
+#include "common/jsonutil.h"
+#include "common/store.h"
+#include "common/timefmt.h"
+#include "fcgi/app.h"
+#include "fcgi/routes.h"
+
+void route_aggregate_state(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	const char *type = route_param(ctx->match, "type");
+	const char *id = route_param(ctx->match, "id");
+	const struct aggdef *def = aggdef_find(ctx->app->aggdefs, type);
+	struct aggregate_state s;
+	const char *at_s = NULL, *text;
+	int64_t at = 0;
+	enum es_status st;
+	char detail[160];
+
+	memset(&s, 0, sizeof s);
+	if (http_query_get(ctx->query, "at_version", &at_s) != ES_OK ||
+	    (at_s && !http_parse_int64(at_s, 1, INT64_MAX, &at))) {
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
+				   "at_version must be given once, as an integer >= 1", NULL);
+		goto out;
+	}
+	st = db_ensure(ctx->app->db);
+	if (st == ES_OK)
+		st = aggregate_load(ctx->app->db, def, ctx->tenant, type, id, at, &s);
+	if (st != ES_OK) {
+		http_reply_status(resp, st, NULL);
+		goto out;
+	}
+	if (s.stream_version == 0) {
+		snprintf(detail, sizeof detail, "no stream %s/%s", type, id);
+		http_reply_problem(resp, HTTP_PROBLEM_NOT_FOUND, detail, NULL);
+		goto out;
+	}
+	if (at > s.stream_version) {
+		snprintf(detail, sizeof detail, "at_version %" PRId64 " is beyond the stream's version %" PRId64,
+			 at, s.stream_version);
+		http_reply_problem(resp, HTTP_PROBLEM_NOT_FOUND, detail, NULL);
+		goto out;
+	}
+	if (ctx->req->if_none_match && http_if_none_match_fresh(ctx->req->if_none_match, s.version)) {
+		resp->status = 304;
+		http_resp_header(resp, "ETag", "\"%" PRId64 "\"", s.version);
+		goto out;
+	}
+	text = json_compact(s.state);
+	if (!text) {
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		goto out;
+	}
+	http_resp_json(resp, 200);
+	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", s.version);
+	sbuf_puts(&resp->body, "{\"aggregate_type\":");
+	sbuf_json_string(&resp->body, type);
+	sbuf_puts(&resp->body, ",\"aggregate_id\":");
+	sbuf_json_string(&resp->body, id);
+	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"state\":", s.version);
+	sbuf_puts(&resp->body, text);
+	if (s.snapshot_version > 0)
+		sbuf_printf(&resp->body, ",\"snapshot_version\":%" PRId64 "}", s.snapshot_version);
+	else
+		sbuf_puts(&resp->body, ",\"snapshot_version\":null}");
+out:
+	aggregate_state_free(&s);
+}
+
+/* Parses the command's body into *body (a new reference): the payload of
+ * the event it emits. False when the reply is set. */
+static bool command_body(struct route_ctx *ctx, json_object **body)
+{
+	struct http_resp *resp = ctx->resp;
+	char err[256];
+	char *pointer = NULL;
+
+	*body = NULL;
+	if (!http_content_type_is_json(ctx->req->content_type)) {
+		http_reply_problem(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+				   "the body must be sent as Content-Type: application/json", NULL);
+		return false;
+	}
+	switch (json_parse_strict(ctx->req->body ? ctx->req->body : "", ctx->req->body_len,
+				  ctx->app->cfg.http.max_depth, body, err, sizeof err)) {
+	case ES_OK:
+		break;
+	case ES_EINVAL:
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, err, NULL);
+		return false;
+	case ES_ETOOLARGE:
+		http_reply_problem(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, "the body is too large", NULL);
+		return false;
+	default:
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		return false;
+	}
+	if (!json_object_is_type(*body, json_type_object)) {
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
+				   "the body (the command's input) must be a JSON object", NULL);
+		return false;
+	}
+	if (!json_pg_storable(*body, &pointer)) {
+		json_object *extra = json_object_new_object();
+
+		if (extra)
+			json_object_object_add(extra, "pointer", json_object_new_string(pointer ? pointer : ""));
+		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
+				   "the body holds a value PostgreSQL cannot store (a \\u0000 escape or a "
+				   "number out of range)", extra);
+		free(pointer);
+		return false;
+	}
+	return true;
+}
+
+/* Adds key = value to metadata unless value is NULL. */
+static void metadata_put(json_object *metadata, const char *key, const char *value)
+{
+	if (value)
+		json_object_object_add(metadata, key, json_object_new_string(value));
+}
+
+void route_aggregate_command(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	const char *type = route_param(ctx->match, "type");
+	const char *id = route_param(ctx->match, "id");
+	const char *name = route_param(ctx->match, "command");
+	const struct aggdef *def = aggdef_find(ctx->app->aggdefs, type);
+	const struct aggdef_command *cmd = aggdef_command_find(def, name);
+	struct jschema_violations v = { NULL, 0, 0, false };
+	struct aggregate_refusal why;
+	struct store_new_event ne;
+	struct store_append_req sreq;
+	struct store_append_res res;
+	json_object *body = NULL, *metadata = NULL;
+	enum es_status st;
+	char detail[200];
+
+	memset(&res, 0, sizeof res);
+	memset(&why, 0, sizeof why);
+	memset(&ne, 0, sizeof ne);
+	if (!cmd) {
+		snprintf(detail, sizeof detail, def ? "%.64s has no command %.64s"
+						    : "%.64s has no aggregate definition, so no commands",
+			 type, name ? name : "");
+		http_reply_problem(resp, HTTP_PROBLEM_NOT_FOUND, detail, NULL);
+		goto out;
+	}
+	if (ctx->req->idempotency_key) {
+		if (!uuid_parse(ctx->req->idempotency_key, ne.event_id)) {
+			http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
+					   "Idempotency-Key must be a UUID in the 8-4-4-4-12 form", NULL);
+			goto out;
+		}
+	} else {
+		uuid_v7(ne.event_id);
+	}
+	if (!command_body(ctx, &body))
+		goto out;
+	metadata = json_object_new_object();
+	if (!metadata) {
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		goto out;
+	}
+	metadata_put(metadata, "command", cmd->name);
+	metadata_put(metadata, "request_id", ctx->req->request_id);
+	metadata_put(metadata, "traceparent", ctx->req->traceparent);
+	ne.event_type = cmd->emits->event_type;
+	ne.payload = body;
+	ne.metadata = metadata;
+	ne.occurred_at_usec = time_now_usec();
+
+	memset(&sreq, 0, sizeof sreq);
+	sreq.tenant = ctx->tenant;
+	sreq.aggregate_type = type;
+	sreq.aggregate_id = id;
+	sreq.expect = STORE_EXPECT_ANY;
+	sreq.actor_id = ctx->who ? ctx->who->sub : NULL;
+	sreq.events = &ne;
+	sreq.n_events = 1;
+
+	st = db_ensure(ctx->app->db);
+	if (st == ES_OK && !aggdef_validate(def, ne.event_type, body, "", "", &v)) {
+		st = store_append_known(ctx->app->db, &sreq, &res);
+		if (st == ES_ENOTFOUND) {
+			if (v.failed)
+				http_reply_status(resp, ES_ENOMEM, NULL);
+			else
+				reply_violations(resp, &v);
+			goto out;
+		}
+	} else if (st == ES_OK) {
+		st = aggregate_append(ctx->app->db, def, &sreq, &res, &why);
+	}
+	append_respond(ctx, type, id, st, &res, NULL, &why);
+out:
+	jschema_violations_free(&v);
+	store_append_res_free(&res);
+	json_object_put(metadata);
+	json_object_put(body);
+}

@@ -1,0 +1,104 @@
+/* handler.h - what a subscription does with an event: the sql projection
+ * (exactly once, with the checkpoint in the same transaction), an external
+ * program (exec, at least once) or an audit record (audit, at least once). */
+#ifndef EVSTORE_RUNNER_HANDLER_H
+#define EVSTORE_RUNNER_HANDLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/error.h"
+
+struct db;
+
+/* One event read from the feed. The strings are borrowed from the page
+ * that holds them (see loop.h). */
+struct event {
+	const char *json;             /* evstore.event_json(e): what handlers get */
+	const char *txid;             /* transaction_id as text */
+	uint64_t txid_num;
+	int64_t position;
+	const char *event_id;
+	const char *event_type;
+	const char *aggregate_type;
+	const char *aggregate_id;
+	const char *tenant_id;        /* "" when none */
+};
+
+enum handler_result {
+	HANDLER_OK,
+	HANDLER_RETRY,      /* a permanent-class failure: counts against max_retries */
+	HANDLER_PARK,       /* park at once (an exec handler's "park") */
+	HANDLER_TRANSIENT,  /* the database is away or busy: wait, do not count */
+	HANDLER_MOVED       /* the checkpoint moved under us: reload it */
+};
+
+/* A statement run after the events' statements in the same transaction
+ * (the checkpoint advance, a DLQ update). Borrowed. */
+struct sql_tail {
+	const char *sql;
+	int nparams;
+	const char *const *values;
+};
+
+/* ---- sql ---- */
+struct handler_sql;
+
+/* Loads and parses the projection file. ES_EINVAL with "PATH: line N:
+ * message" in err. *out is owned by the caller (handler_sql_free). */
+enum es_status handler_sql_new(const char *path, struct handler_sql **out, char *err,
+			       size_t errlen) ES_MUST_CHECK;
+void handler_sql_free(struct handler_sql *h);
+
+/* Runs, in one transaction and one pipeline round trip, the statements of
+ * every event in ev[0..n) whose type has a section (others are skipped),
+ * then the tail statements. On failure nothing is committed; *failed is the
+ * index of the failing event (n when a tail statement failed) and err the
+ * server's message. HANDLER_MOVED when a tail statement raised EVCKP. */
+enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const struct event *ev,
+				    size_t n, const struct sql_tail *tail, size_t n_tail,
+				    size_t *failed, char *err, size_t errlen);
+
+/* Runs the file's "-- truncate" section in one transaction, plus tail.
+ * ES_ENOTFOUND when the file has none. Borrows everything. */
+enum es_status handler_sql_truncate(struct handler_sql *h, struct db *db,
+				    const struct sql_tail *tail, size_t n_tail, char *err,
+				    size_t errlen) ES_MUST_CHECK;
+
+/* ---- exec ---- */
+enum exec_answer { EXEC_ANSWER_OK, EXEC_ANSWER_RETRY, EXEC_ANSWER_PARK };
+
+/* Parses one answer line (without its newline; a trailing '\r' is
+ * ignored): "ok", "retry[ message]", "park[ message]". *message points
+ * into line (borrowed; "" when none). False for anything else. */
+bool exec_parse_answer(const char *line, enum exec_answer *kind, const char **message);
+
+struct handler_exec;
+
+/* Copies command (run by /bin/sh -c) and the timeout. Starts nothing yet:
+ * the program is started on the first event and again after it exits. */
+struct handler_exec *handler_exec_new(const char *command, int timeout_ms);
+/* Installs a check called while waiting for an answer (at least every
+ * 100 ms, and after every signal). When it returns true the wait is given
+ * up, the program is killed and the result is HANDLER_TRANSIENT: the event
+ * was not answered and is handed over again later. arg is borrowed. */
+void handler_exec_set_abort(struct handler_exec *h, bool (*abort_fn)(void *), void *arg);
+/* Closes the program's stdin, waits up to a second for it, then kills it. */
+void handler_exec_free(struct handler_exec *h);
+
+/* Writes the event's JSON and a newline to the program, reads one answer
+ * line. No answer within the timeout: the program is killed (it is
+ * restarted for the next event) and the result is HANDLER_RETRY; so is an
+ * exit or an answer that is not one of the three. HANDLER_TRANSIENT when
+ * the abort check (handler_exec_set_abort) gave up the wait. */
+enum handler_result handler_exec_handle(struct handler_exec *h, const struct event *ev,
+					char *err, size_t errlen);
+
+/* ---- audit ---- */
+/* Emits the event's audit record (log_audit): audit_type
+ * "event_committed", timestamp (recorded_at), actor_id, tenant_id,
+ * aggregate_type, aggregate_id, event_type, event_id, request_id (from
+ * metadata.request_id, null when absent). */
+enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t errlen);
+
+#endif

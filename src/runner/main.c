@@ -1,0 +1,145 @@
+/* main.c - evstore-runner: parses the command line, loads the
+ * configuration, tells systemd it is ready, and runs the loop. */
+#include "buildconf.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "runner/runner.h"
+#include "runner/subscription.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: evstore-runner [--config FILE] [--print-config] [--help] [--version]\n"
+		"\n"
+		"Runs the [subscription NAME] sections of the configuration: reads the event\n"
+		"store's global feed and hands each event to its handler (sql, exec, audit),\n"
+		"keeping a checkpoint per subscription partition. Runs in the foreground;\n"
+		"SIGTERM stops it in order, SIGHUP reloads the configuration.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE   read FILE instead of %s\n"
+		"      --print-config  print the effective configuration and exit\n"
+		"  -h, --help          show this help and exit\n"
+		"  -V, --version       show the version and exit\n", CONFIG_DEFAULT_PATH);
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof sa.sun_path)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
+		log_kv(LOG_WARNING, "notify_failed", NULL);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "print-config", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config_path = NULL;
+	bool print = false;
+	struct es_config *cfg;
+	struct runner *r;
+	char err[512];
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'P':
+			print = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("evstore-runner %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "evstore-runner: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	cfg = calloc(1, sizeof *cfg);
+	if (!cfg || !config_load(cfg, config_path, err, sizeof err)) {
+		fprintf(stderr, "evstore-runner: %s\n", cfg ? err : "out of memory");
+		free(cfg);
+		return 1;
+	}
+	if (print) {
+		struct sub_conf *subs;
+		size_t n;
+
+		rc = 0;
+		if (runner_parse_confs(cfg, &subs, &n, err, sizeof err) != ES_OK) {
+			fprintf(stderr, "evstore-runner: %s\n", err);
+			rc = 1;
+		} else {
+			config_print(cfg, stdout);
+			runner_free_confs(subs, n);
+		}
+		config_free(cfg);
+		free(cfg);
+		return rc;
+	}
+	if (!*cfg->database.url) {
+		fprintf(stderr, "evstore-runner: no database configured: set [database] url,"
+			" EVSTORE_DATABASE_URL or DATABASE_URL\n");
+		config_free(cfg);
+		free(cfg);
+		return 1;
+	}
+	if (!log_open("evstore-runner", cfg, err, sizeof err)) {
+		fprintf(stderr, "evstore-runner: %s\n", err);
+		config_free(cfg);
+		free(cfg);
+		return 1;
+	}
+	r = runner_new(cfg, config_path, err, sizeof err);
+	if (!r) {
+		fprintf(stderr, "evstore-runner: %s\n", err);
+		log_close();
+		return 1;
+	}
+	runner_install_signals();
+	notify_ready();
+	rc = runner_run(r);
+	runner_free(r);
+	log_close();
+	return rc;
+}

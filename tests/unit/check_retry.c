@@ -1,0 +1,93 @@
+/* check_retry.c - backoff bounds and jitter, failure classification. */
+#include "buildconf.h"
+
+#include <check.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "runner/retry.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct { int attempt, initial, max; int64_t lo, hi; } delays[] = {
+	{ 1, 1000, 60000, 1000, 1000 },
+	{ 2, 1000, 60000, 1000, 2000 },
+	{ 3, 1000, 60000, 2000, 4000 },
+	{ 6, 1000, 60000, 16000, 32000 },
+	{ 7, 1000, 60000, 30000, 60000 },
+	{ 30, 1000, 60000, 30000, 60000 },
+	{ 1000, 1000, 60000, 30000, 60000 },
+	{ 5, 50, 200, 100, 200 },
+	{ 3, 500, 500, 500, 500 },
+	{ 1, 10, 5, 10, 10 },
+};
+
+START_TEST(delay_within_bounds)
+{
+	uint32_t seed = 12345u + (uint32_t)_i;
+
+	for (int k = 0; k < 2000; k++) {
+		int64_t d = retry_delay_ms(delays[_i].attempt, delays[_i].initial, delays[_i].max, &seed);
+
+		ck_assert_int_ge(d, delays[_i].lo);
+		ck_assert_int_le(d, delays[_i].hi);
+		ck_assert_int_ge(d, delays[_i].initial);
+	}
+}
+END_TEST
+
+START_TEST(delay_has_jitter)
+{
+	uint32_t seed = 7;
+	int64_t first = retry_delay_ms(6, 1000, 60000, &seed);
+	bool differs = false;
+
+	for (int k = 0; k < 50; k++)
+		if (retry_delay_ms(6, 1000, 60000, &seed) != first)
+			differs = true;
+	ck_assert(differs);
+}
+END_TEST
+
+static const struct { const char *state; enum retry_class cls; } states[] = {
+	{ NULL, RETRY_TRANSIENT }, { "", RETRY_TRANSIENT }, { "08006", RETRY_TRANSIENT },
+	{ "08001", RETRY_TRANSIENT }, { "57P01", RETRY_TRANSIENT }, { "57P03", RETRY_TRANSIENT },
+	{ "57014", RETRY_TRANSIENT }, { "53300", RETRY_TRANSIENT }, { "40001", RETRY_TRANSIENT },
+	{ "40P01", RETRY_TRANSIENT }, { "22P02", RETRY_PERMANENT }, { "22012", RETRY_PERMANENT },
+	{ "23505", RETRY_PERMANENT }, { "23502", RETRY_PERMANENT }, { "42P01", RETRY_PERMANENT },
+	{ "P0001", RETRY_PERMANENT },
+};
+
+START_TEST(classify_sqlstate)
+{
+	ck_assert_int_eq(retry_classify_sqlstate(states[_i].state), states[_i].cls);
+}
+END_TEST
+
+START_TEST(classify_status)
+{
+	ck_assert_int_eq(retry_classify_status(ES_EUNAVAILABLE), RETRY_TRANSIENT);
+	ck_assert_int_eq(retry_classify_status(ES_ERETRY), RETRY_TRANSIENT);
+	ck_assert_int_eq(retry_classify_status(ES_EINVAL), RETRY_PERMANENT);
+	ck_assert_int_eq(retry_classify_status(ES_EDB), RETRY_PERMANENT);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("retry");
+	TCase *tc = tcase_create("retry");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, delay_within_bounds, 0, N_ELEMS(delays));
+	tcase_add_test(tc, delay_has_jitter);
+	tcase_add_loop_test(tc, classify_sqlstate, 0, N_ELEMS(states));
+	tcase_add_test(tc, classify_status);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,176 @@
+/* check_subscription.c - [subscription NAME] validation: defaults, every
+ * key, and a table of sections it must refuse with "file:line: message". */
+#include "buildconf.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "runner/subscription.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_KV 8
+
+struct kvs { const char *k, *v; };
+
+/* Parses name with the pairs (line numbers 10, 11, ...). */
+static enum es_status parse(const struct kvs *pairs, struct sub_conf *out, char *err, size_t errlen)
+{
+	struct config_kv items[MAX_KV];
+	struct config_subscription raw = { (char *)"orders", items, 0 };
+
+	for (size_t i = 0; pairs[i].k; i++) {
+		items[i].key = (char *)pairs[i].k;
+		items[i].value = (char *)pairs[i].v;
+		items[i].line = 10 + (int)i;
+		raw.n_items++;
+	}
+	return sub_conf_parse(&raw, "evstore.conf", out, err, errlen);
+}
+
+START_TEST(defaults)
+{
+	const struct kvs p[] = { { "handler", "sql" }, { "sql_file", "/x.sql" }, { NULL, NULL } };
+	struct sub_conf c;
+	char err[256];
+
+	ck_assert_int_eq(parse(p, &c, err, sizeof err), ES_OK);
+	ck_assert_str_eq(c.name, "orders");
+	ck_assert_int_eq(c.handler, SUB_HANDLER_SQL);
+	ck_assert_int_eq(c.batch_size, 100);
+	ck_assert_int_eq(c.start_from, SUB_START_CHECKPOINT);
+	ck_assert_int_eq(c.checkpoint_strategy, SUB_CKPT_EVERY_BATCH);
+	ck_assert_int_eq(c.checkpoint_interval_ms, 5000);
+	ck_assert(c.continue_on_error);
+	ck_assert_int_eq(c.max_retries, 5);
+	ck_assert_int_eq(c.retry_initial_delay_ms, 1000);
+	ck_assert_int_eq(c.retry_max_delay_ms, 60000);
+	ck_assert_int_eq(c.processing_timeout_ms, 30000);
+	ck_assert_int_eq(c.partitions, 1);
+	ck_assert_ptr_null(c.aggregate_types);
+	sub_conf_free(&c);
+}
+END_TEST
+
+START_TEST(every_key)
+{
+	const struct kvs p[] = {
+		{ "handler", "exec" }, { "command", "/bin/cat -u" },
+		{ "aggregate_types", "Order, \"Odd\" ,Cart" }, { "event_types", "OrderCreated" },
+		{ "start_from", "42" }, { "checkpoint_strategy", "periodic" },
+		{ "checkpoint_interval", "250ms" }, { NULL, NULL } };
+	const struct kvs q[] = {
+		{ "handler", "audit" }, { "continue_on_error", "false" }, { "max_retries", "0" },
+		{ "retry_initial_delay", "100ms" }, { "retry_max_delay", "2m" },
+		{ "processing_timeout", "5" }, { "partitions", "8" }, { NULL, NULL } };
+	struct sub_conf c;
+	char err[256];
+
+	ck_assert_int_eq(parse(p, &c, err, sizeof err), ES_OK);
+	ck_assert_int_eq(c.handler, SUB_HANDLER_EXEC);
+	ck_assert_str_eq(c.command, "/bin/cat -u");
+	ck_assert_str_eq(c.aggregate_types, "{\"Order\",\"\\\"Odd\\\"\",\"Cart\"}");
+	ck_assert_str_eq(c.event_types, "{\"OrderCreated\"}");
+	ck_assert_int_eq(c.start_from, SUB_START_POSITION);
+	ck_assert_int_eq(c.start_position, 42);
+	ck_assert_int_eq(c.checkpoint_strategy, SUB_CKPT_PERIODIC);
+	ck_assert_int_eq(c.checkpoint_interval_ms, 250);
+	sub_conf_free(&c);
+	ck_assert_int_eq(parse(q, &c, err, sizeof err), ES_OK);
+	ck_assert_int_eq(c.handler, SUB_HANDLER_AUDIT);
+	ck_assert(!c.continue_on_error);
+	ck_assert_int_eq(c.max_retries, 0);
+	ck_assert_int_eq(c.retry_initial_delay_ms, 100);
+	ck_assert_int_eq(c.retry_max_delay_ms, 120000);
+	ck_assert_int_eq(c.processing_timeout_ms, 5000);
+	ck_assert_int_eq(c.partitions, 8);
+	sub_conf_free(&c);
+}
+END_TEST
+
+static const struct { struct kvs p[4]; const char *err; } bad[] = {
+	{ { { "sql_file", "/x" } }, "evstore.conf:10: [subscription orders] needs a handler" },
+	{ { { "handler", "sql" } }, "evstore.conf:10: [subscription orders] handler = sql needs sql_file" },
+	{ { { "handler", "exec" } }, "evstore.conf:10: [subscription orders] handler = exec needs command" },
+	{ { { "handler", "http" } }, "evstore.conf:10: handler: 'http' is not one of" },
+	{ { { "handler", "snapshots" } }, "evstore.conf:10: handler: 'snapshots' is not available in this build" },
+	{ { { "handler", "audit" }, { "batch_size", "0" } }, "evstore.conf:11: batch_size:" },
+	{ { { "handler", "audit" }, { "batch_size", "12x" } }, "evstore.conf:11: batch_size:" },
+	{ { { "handler", "audit" }, { "start_from", "middle" } }, "evstore.conf:11: start_from:" },
+	{ { { "handler", "audit" }, { "start_from", "-3" } }, "evstore.conf:11: start_from:" },
+	{ { { "handler", "audit" }, { "checkpoint_strategy", "sometimes" } }, "evstore.conf:11: checkpoint_strategy:" },
+	{ { { "handler", "audit" }, { "checkpoint_interval", "5 s" } }, "evstore.conf:11: checkpoint_interval:" },
+	{ { { "handler", "audit" }, { "retry_max_delay", "1d" } }, "evstore.conf:11: retry_max_delay:" },
+	{ { { "handler", "audit" }, { "processing_timeout", "0ms" } }, "evstore.conf:11: processing_timeout:" },
+	{ { { "handler", "audit" }, { "continue_on_error", "maybe" } }, "evstore.conf:11: continue_on_error:" },
+	{ { { "handler", "audit" }, { "max_retries", "-1" } }, "evstore.conf:11: max_retries:" },
+	{ { { "handler", "audit" }, { "partitions", "0" } }, "evstore.conf:11: partitions:" },
+	{ { { "handler", "audit" }, { "partition", "2" } }, "evstore.conf:11: unknown key 'partition'" },
+	{ { { "handler", "audit" }, { "retry_initial_delay", "10s" }, { "retry_max_delay", "1s" } },
+	  "evstore.conf:10: [subscription orders] retry_max_delay is below retry_initial_delay" },
+};
+
+START_TEST(refused)
+{
+	struct sub_conf c;
+	char err[256] = "";
+
+	ck_assert_int_eq(parse(bad[_i].p, &c, err, sizeof err), ES_EINVAL);
+	ck_assert_msg(strncmp(err, bad[_i].err, strlen(bad[_i].err)) == 0, "got '%s'", err);
+	ck_assert_ptr_null(c.name);
+}
+END_TEST
+
+static const struct { const char *in; long ms; } durations[] = {
+	{ "0", 0 }, { "5", 5000 }, { "5s", 5000 }, { "500ms", 500 }, { "2m", 120000 },
+	{ "1h", 3600000 }, { "3min", 180000 },
+};
+static const char *const bad_durations[] = { "", "s", "-1s", "1.5s", "5 s", "5sec", "1d", "99999h" };
+
+START_TEST(duration_ok)
+{
+	long ms = -1;
+
+	ck_assert(sub_parse_duration_ms(durations[_i].in, 86400000L, &ms));
+	ck_assert_int_eq(ms, durations[_i].ms);
+}
+END_TEST
+
+START_TEST(duration_bad)
+{
+	long ms;
+
+	ck_assert(!sub_parse_duration_ms(bad_durations[_i], 86400000L, &ms));
+}
+END_TEST
+
+START_TEST(list_empty)
+{
+	bool empty = false;
+
+	ck_assert_ptr_null(sub_list_to_array(" , ,", &empty));
+	ck_assert(empty);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("subscription");
+	TCase *tc = tcase_create("subscription");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, every_key);
+	tcase_add_loop_test(tc, refused, 0, N_ELEMS(bad));
+	tcase_add_loop_test(tc, duration_ok, 0, N_ELEMS(durations));
+	tcase_add_loop_test(tc, duration_bad, 0, N_ELEMS(bad_durations));
+	tcase_add_test(tc, list_empty);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
