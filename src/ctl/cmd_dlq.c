@@ -157,6 +157,7 @@ static int dlq_change(struct db *db, const struct dlq_args *a)
 {
 	const char *vals[2] = { NULL, NULL };
 	const char *sql, *done;
+	int nparams = 1;
 	PGresult *res = NULL;
 	long changed;
 
@@ -172,9 +173,10 @@ static int dlq_change(struct db *db, const struct dlq_args *a)
 		sql = DLQ_PURGE_SQL;
 		vals[0] = a->subscription;
 		vals[1] = a->resolved_only ? "true" : "false";
+		nparams = 2;
 		done = "purged";
 	}
-	if (db_exec_params(db, "dlq_change", sql, sql == DLQ_PURGE_SQL ? 2 : 1, vals, &res) != ES_OK) {
+	if (db_exec_params(db, "dlq_change", sql, nparams, vals, &res) != ES_OK) {
 		ctl_error("dlq %s: %s", a->action, db_last_error(db));
 		return CTL_EXIT_FAILURE;
 	}

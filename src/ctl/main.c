@@ -65,6 +65,27 @@ static const struct ctl_command commands[] = {
 	  "      --tenant UUID    the stream's tenant (default: no tenant)\n"
 	  "      --invalidate     delete the snapshots of TYPE\n"
 	  "  -h, --help           show this help and exit\n" },
+	{ "dlq", cmd_dlq, "list, requeue, resolve or purge dead-lettered events",
+	  "Usage: evstorectl [--config FILE] dlq list [--subscription NAME] [--status STATUS]\n"
+	  "       evstorectl [--config FILE] dlq retry ID\n"
+	  "       evstorectl [--config FILE] dlq retry --all --subscription NAME\n"
+	  "       evstorectl [--config FILE] dlq resolve ID\n"
+	  "       evstorectl [--config FILE] dlq purge --subscription NAME [--resolved]\n"
+	  "\n"
+	  "The dead-letter queue holds the events a subscription parked after its\n"
+	  "retries. list prints the entries, one tab-separated line each under a header.\n"
+	  "retry requeues failed entries (status retrying): the runner owning the\n"
+	  "partition handles them again, without moving its checkpoint, and marks them\n"
+	  "resolved or failed again. resolve marks an entry as handled by hand. purge\n"
+	  "deletes a subscription's entries (only the resolved ones with --resolved).\n"
+	  "retry ID and resolve ID exit 1 when the entry is not in a state to change.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --subscription NAME   the subscription the entries belong to\n"
+	  "      --status STATUS       list only failed, retrying or resolved entries\n"
+	  "      --all                 retry every failed entry of the subscription\n"
+	  "      --resolved            purge only the resolved entries\n"
+	  "  -h, --help                show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"

@@ -325,6 +325,8 @@ static enum es_status unit_park(struct runner *r, struct unit *u, const struct e
 		log_kv(LOG_ERR, "subscription_stopped", "subscription", u->sub->conf.name,
 		       "reason", "continue_on_error is false", NULL);
 	}
+	/* A park (and a stop in error) shows at once, not at the next beat. */
+	unit_write_status(r, u);
 	return ES_OK;
 }
 

@@ -148,10 +148,21 @@ wait_for 10 sql_is 1 "SELECT count(*) FROM evstore.checkpoints WHERE subscriptio
 append 10 5 1; append 1 5 999; append 10 5 2
 check "the events after the poison are handled" wait_for 15 sql_is 20 "SELECT COALESCE(sum(n), 0) FROM proj2"
 check "the poison event is parked with its attempts" test "$(psql_q -c "SELECT status || ' ' || attempts || ' ' || error_class || ' ' || (error LIKE '22012%') FROM evstore.dlq WHERE subscription = 'poison'")" = "failed 3 permanent true"
-check "the status counts the failures" test "$(psql_q -c "SELECT events_failed FROM evstore.subscription_status WHERE subscription = 'poison'")" = 3
+check "the status counts the failures" wait_for 5 sql_is 3 "SELECT events_failed FROM evstore.subscription_status WHERE subscription = 'poison'"
 # requeue it (status 'retrying'): it fails again and is back to 'failed'
 psql_q -c "UPDATE evstore.dlq SET status = 'retrying' WHERE subscription = 'poison'" >/dev/null
 check "a requeued entry is retried once and parked again" wait_for 10 sql_is "failed 4" "SELECT status || ' ' || attempts FROM evstore.dlq WHERE subscription = 'poison'"
+# the same through evstorectl dlq
+ctl() { "$CTL_BIN" --config "$IT_DIR/evstore.conf" "$@"; }
+dlq_id=$(psql_q -c "SELECT id FROM evstore.dlq WHERE subscription = 'poison'")
+out=$(ctl dlq list --subscription poison --status failed)
+check "evstorectl dlq list shows the entry" test "$(tail -n +2 <<<"$out" | cut -f1,2,5,8,9)" = "$dlq_id	poison	Added	failed	4"
+out=$(ctl dlq retry "$dlq_id")
+check "evstorectl dlq retry requeues it; the runner parks it again" \
+	wait_for 10 sql_is "failed 5" "SELECT status || ' ' || attempts FROM evstore.dlq WHERE subscription = 'poison'"
+check "evstorectl dlq resolve, then purge --resolved" test "$(ctl dlq resolve "$dlq_id"; ctl dlq purge --subscription poison --resolved)" = "1 entry resolved
+1 entry purged"
+check "evstorectl dlq retry of a missing entry exits 1" test "$(ctl dlq retry "$dlq_id" >/dev/null 2>&1; echo $?)" = 1
 stop_runner "$RPID"
 
 conf stopper "[subscription stopper]
@@ -199,6 +210,24 @@ check "exec: every event but the parked one is answered ok after a timeout and a
 check "exec: the parked event is in the DLQ" wait_for 5 sql_is 1 "SELECT count(*) FROM evstore.dlq WHERE subscription = 'ex' AND error LIKE 'park: six%'"
 check "exec: the timeout was logged" grep -q exec_timeout "$IT_DIR/exec.log"
 stop_runner "$RPID"
+
+# SIGTERM while the handler sits on an event: the wait ends at drain_timeout
+printf '#!/bin/sh\nwhile read -r line; do : >"$0.got"; sleep 600; done\n' >"$IT_DIR/hang.sh"
+chmod +x "$IT_DIR/hang.sh"
+conf hang "[subscription hang]
+handler = exec
+command = $IT_DIR/hang.sh
+start_from = end
+processing_timeout = 60s"
+start_runner hang hang.log
+wait_for 10 sql_is 1 "SELECT count(*) FROM evstore.checkpoints WHERE subscription = 'hang'"
+append 1 5 1
+wait_for 5 test -e "$IT_DIR/hang.sh.got"
+t0=$SECONDS
+stop_runner "$RPID"
+check "exec: SIGTERM while the handler waits stops after drain_timeout ($((SECONDS - t0)) s)" \
+	test $((SECONDS - t0)) -le 8 -a -n "$(grep '"event":"runner_shutdown"' "$IT_DIR/hang.log")"
+check "exec: the handler and its children are gone" test -z "$(pgrep -f "$IT_DIR/hang.sh")"
 
 # --- two runners share four partitions and survive one being killed ------------------
 conf part "[subscription p4]
