@@ -15,7 +15,7 @@
 #include "common/timefmt.h"
 
 #define DB_BACKOFF_MIN_MS 100
-#define DB_BACKOFF_MAX_MS 5000
+#define DB_BACKOFF_MAX_MS 2000
 
 struct db {
 	char *conninfo;

@@ -34,7 +34,7 @@ void db_set_application_name(struct db *db, const char *name);
 void db_set_statement_timeout(struct db *db, int timeout_ms);
 
 /* Makes sure a connection is up. After a failed attempt, further calls fail
- * fast with ES_EUNAVAILABLE until a backoff delay (100 ms doubling to 5 s)
+ * fast with ES_EUNAVAILABLE until a backoff delay (100 ms doubling to 2 s)
  * has passed, so a burst of requests never piles connection attempts onto a
  * server that is away. */
 enum es_status db_ensure(struct db *db) ES_MUST_CHECK;
