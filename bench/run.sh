@@ -46,8 +46,12 @@ DB=$(stack_database_url)
 export TOKEN
 TOKEN=$("$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" token --sub bench --scope "events:read events:write" --ttl 7200)
 
+# settle: a checkpoint now, so that one does not land in the middle of a
+# measurement and make one side pay for the other's writes.
+settle() { psql -X -q "$DB" -c CHECKPOINT >/dev/null 2>&1 || true; }
 # wrk_once SCRIPT PATH -> "rate p99_ms"
 wrk_once() {
+	settle
 	local out
 	out=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" --latency ${1:+-s "$1"} "$BASE$2")
 	local rate p99
@@ -58,6 +62,7 @@ wrk_once() {
 }
 # pgbench_once FILE -> tps
 pgbench_once() {
+	settle
 	# Prepared statements, as the workers use them.
 	"$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -f "$1" "$DB" 2>/dev/null |
 		awk '/^tps/ {print $3; exit}'

@@ -13,6 +13,7 @@ PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n
 
 stack_fcgi_bin() { echo "$STACK_BUILDDIR/src/fcgi/evstore-fcgi"; }
 stack_ctl_bin() { echo "$STACK_BUILDDIR/src/ctl/evstorectl"; }
+stack_runner_bin() { echo "$STACK_BUILDDIR/src/runner/evstore-runner"; }
 
 # as_pg COMMAND...: initdb and postgres refuse to run as root.
 as_pg() {
@@ -103,6 +104,24 @@ stack_fcgi_stop() {
 	rm -f "$STACK_DIR/fcgi.pid"
 }
 
+# stack_runner_start: evstore-runner with the stack's configuration (its
+# [subscription NAME] sections); its pid lands in $STACK_DIR/runner.pid.
+stack_runner_start() {
+	"$(stack_runner_bin)" --config "$STACK_DIR/evstore.conf" >>"$STACK_DIR/runner.log" 2>&1 </dev/null &
+	echo $! >"$STACK_DIR/runner.pid"
+	sleep 0.5
+	kill -0 "$(cat "$STACK_DIR/runner.pid")" 2>/dev/null ||
+		{ echo "evstore-runner did not start:" >&2; cat "$STACK_DIR/runner.log" >&2; return 1; }
+}
+stack_runner_stop() {
+	[ -s "$STACK_DIR/runner.pid" ] || return 0
+	local pid
+	pid=$(cat "$STACK_DIR/runner.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$STACK_DIR/runner.pid"
+}
+
 # stack_nginx_start [PORT]: nginx on 127.0.0.1 with the shipped snippets;
 # the port lands in $STACK_DIR/nginx/port.
 stack_nginx_start() {
@@ -144,6 +163,7 @@ stack_nginx_stop() {
 }
 
 stack_stop() {
+	stack_runner_stop
 	stack_nginx_stop
 	stack_fcgi_stop
 	stack_pg_stop "${1:-fast}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # quickstart.sh - evstore on this machine in one command: installs what is
 # missing (Debian packages), builds, starts a private PostgreSQL, the
-# FastCGI pool and nginx on 127.0.0.1, walks through an Order example, and
-# leaves it all running.
+# FastCGI pool and nginx on 127.0.0.1 and the subscription runner, walks
+# through an Order example, and leaves it all running.
 #   examples/quickstart.sh          set up and run the example
 #   examples/quickstart.sh stop     stop everything it started
 # Everything lives in ./run (data, logs, key, configuration); delete it to
@@ -32,15 +32,23 @@ mkdir -p build
 	{ tail -n 30 build/make.log; exit 1; }
 echo "built $(build/src/fcgi/evstore-fcgi --version 2>/dev/null | head -n 1)"
 
-say "3. PostgreSQL, evstore-fcgi and nginx (in ./run)"
+say "3. PostgreSQL, evstore-fcgi, evstore-runner and nginx (in ./run)"
 mkdir -p "$STACK_DIR"
 chmod 755 "$STACK_DIR"
 stack_stop >/dev/null 2>&1 || true
-STACK_LOG_LEVEL=info stack_write_config
+# One subscription: the order_summary read model, kept by the runner.
+STACK_LOG_LEVEL=info stack_write_config "[subscription order_summary]
+handler = sql
+sql_file = $SRC/examples/projections/order_summary.sql
+aggregate_types = Order"
 stack_pg_start
 stack_migrate
 cat "$STACK_DIR/migrate.log"
+psql -X -q "$(stack_database_url)" -c "CREATE TABLE IF NOT EXISTS order_summary (
+	order_id uuid PRIMARY KEY, customer_id text, total numeric, status text,
+	tracking_number text, notes int NOT NULL DEFAULT 0, updated_at timestamptz)"
 stack_fcgi_start 4
+stack_runner_start
 port=8080
 if ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",8080))' 2>/dev/null; then port=$(free_port); fi
 stack_nginx_start "$port"
@@ -117,13 +125,22 @@ echo
 echo "The same order as it was at version 1 (time travel):"
 show GET "$A?at_version=1"
 
-say "6. It keeps running"
+say "6. The runner keeps a read model (examples/projections/order_summary.sql)"
+echo "Every Order event reaches the order_summary table exactly once, in commit order:"
+sleep 1
+psql -X "$(stack_database_url)" -c "SELECT order_id, customer_id, total, status, tracking_number, notes FROM order_summary ORDER BY updated_at"
+echo "The subscription's health, as a load balancer or an operator sees it:"
+show GET /health/subscriptions/order_summary
+show GET /health
+
+say "7. It keeps running"
 cat <<MSG
 API        $BASE   (nginx -> $STACK_DIR/fcgi.sock -> PostgreSQL in $STACK_DIR/pg)
 Token      export TOKEN=$TOKEN
 Try        curl -H "Authorization: Bearer \$TOKEN" $BASE$P
 New token  ${CTL[*]} token --sub you --scope "events:read events:write"
-Logs       $STACK_DIR/fcgi.log, $STACK_DIR/nginx/error.log, $STACK_DIR/pg/log
+Read model psql "$(stack_database_url)" -c 'SELECT * FROM order_summary'
+Logs       $STACK_DIR/fcgi.log, $STACK_DIR/runner.log, $STACK_DIR/nginx/error.log, $STACK_DIR/pg/log
 Stop       examples/quickstart.sh stop
 Tests      tests/run-all.sh
 MSG

@@ -11,6 +11,7 @@
  * duplicate. Only then is the text walked again to name the key. */
 #include "buildconf.h"
 #include "common/jsonutil.h"
+#include "common/text.h"
 #include "common/sbuf.h"
 
 #include <limits.h>
@@ -61,17 +62,6 @@ static void skip_ws(struct scan *sc)
 	}
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads the 4 hex digits of a \u escape at p; -1 if malformed. */
 static long hex4(const struct scan *sc, size_t p)
 {
@@ -80,39 +70,12 @@ static long hex4(const struct scan *sc, size_t p)
 	if (sc->len - p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int d = hexval(sc->s[p + i]);
+		int d = text_hex_value(sc->s[p + i]);
 		if (d < 0)
 			return -1;
 		v = v * 16 + d;
 	}
 	return v;
-}
-
-/* Length of the well-formed UTF-8 sequence at p, 0 if there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0; /* overlong, UTF-16 surrogate */
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0; /* overlong, beyond U+10FFFF */
-		return 4;
-	}
-	return 0;
 }
 
 static void put_utf8(struct sbuf *b, unsigned long cp)
@@ -156,7 +119,7 @@ static bool scan_string(struct scan *sc, bool is_key, struct sbuf *out)
 		if (c < 0x20)
 			return scan_fail(sc, p, "control character in string (escape it)");
 		if (c >= 0x80) {
-			k = utf8_len(sc->s + p, sc->len - p);
+			k = text_utf8_seq_len(sc->s + p, sc->len - p);
 			if (k == 0)
 				return scan_fail(sc, p, "invalid UTF-8");
 			if (out)
@@ -616,7 +579,7 @@ static bool utf8_valid(const char *s, size_t n)
 	while (i < n) {
 		if (p[i] == 0)
 			return false;
-		k = utf8_len(p + i, n - i);
+		k = text_utf8_seq_len(p + i, n - i);
 		if (k == 0)
 			return false;
 		i += k;

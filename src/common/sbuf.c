@@ -3,6 +3,7 @@
  * caller checks once at the end instead of after every append. */
 #include "buildconf.h"
 #include "common/sbuf.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -90,34 +91,6 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes), or 0
- * when it is not one (overlong, surrogate, beyond U+10FFFF, truncated). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* Escapes quotes, backslashes and control characters; a byte that is not
  * part of well-formed UTF-8 becomes U+FFFD, so the output is always valid
  * JSON whatever s holds. */
@@ -138,7 +111,7 @@ void sbuf_json_string(struct sbuf *b, const char *s)
 				run++;
 				continue;
 			}
-			k = utf8_seq_len(p + i + run, n - i - run);
+			k = text_utf8_seq_len(p + i + run, n - i - run);
 			if (k == 0)
 				break;
 			run += k;

@@ -1,6 +1,7 @@
 /* uuid.c - canonical UUID text and UUIDv7 (RFC 9562, method 1: a counter
  * in rand_a keeps ids made in the same millisecond in order). */
 #include "buildconf.h"
+#include "common/text.h"
 #include "common/uuid.h"
 
 #include <errno.h>
@@ -15,17 +16,6 @@
 #include <sys/random.h>
 
 static const char hexdigits[] = "0123456789abcdef";
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Copies in, lowercased, to out when it is exactly 36 characters in the
  * 8-4-4-4-12 form; out is untouched on false. */
@@ -44,7 +34,7 @@ bool uuid_parse(const char *in, char out[UUID_STR_LEN])
 			tmp[i] = '-';
 			continue;
 		}
-		if (hexval(c) < 0)
+		if (text_hex_value(c) < 0)
 			return false; /* also stops at the NUL of a short string */
 		tmp[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
 	}

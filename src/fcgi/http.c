@@ -1,5 +1,6 @@
 /* http.c - requests in, responses out, and the strict little parsers. */
 #include "buildconf.h"
+#include "common/text.h"
 #include "fcgi/http.h"
 
 #include <ctype.h>
@@ -15,17 +16,6 @@
 #include "common/uuid.h"
 
 /* --- small helpers -------------------------------------------------------- */
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool is_lower_hex(const char *s, size_t n)
 {
@@ -231,8 +221,8 @@ enum es_status http_percent_decode(const char *in, size_t len, bool plus_is_spac
 
 			if (len - i < 3)
 				return ES_EINVAL;
-			hi = hex_value(in[i + 1]);
-			lo = hex_value(in[i + 2]);
+			hi = text_hex_value(in[i + 1]);
+			lo = text_hex_value(in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return ES_EINVAL;
 			c = (char)(hi * 16 + lo);
