@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,15 +51,9 @@ int main(void)
 {
 	Suite *s = suite_create("exec_proto");
 	TCase *tc = tcase_create("answers");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, answer_accepted, 0, N_ELEMS(good));
 	tcase_add_loop_test(tc, answer_refused, 0, N_ELEMS(bad));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

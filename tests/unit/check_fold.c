@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,11 +179,5 @@ static Suite *fold_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fold_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(fold_suite());
 }

@@ -4,6 +4,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
@@ -187,11 +188,5 @@ static Suite *jschema_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(jschema_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(jschema_suite());
 }

@@ -3,6 +3,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -66,16 +67,10 @@ int main(void)
 {
 	Suite *s = suite_create("partition");
 	TCase *tc = tcase_create("partition");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, hash_known_values, 0, N_ELEMS(known));
 	tcase_add_test(tc, partition_is_stable);
 	tcase_add_loop_test(tc, partition_spreads_evenly, 0, N_ELEMS(spreads));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -77,17 +78,11 @@ int main(void)
 {
 	Suite *s = suite_create("retry");
 	TCase *tc = tcase_create("retry");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, delay_within_bounds, 0, N_ELEMS(delays));
 	tcase_add_test(tc, delay_has_jitter);
 	tcase_add_loop_test(tc, classify_sqlstate, 0, N_ELEMS(states));
 	tcase_add_test(tc, classify_status);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

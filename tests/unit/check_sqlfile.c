@@ -2,6 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,17 +102,11 @@ int main(void)
 {
 	Suite *s = suite_create("sqlfile");
 	TCase *tc = tcase_create("sqlfile");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, sections_and_statements);
 	tcase_add_test(tc, dollar_tags_and_comments);
 	tcase_add_loop_test(tc, refused, 0, N_ELEMS(bad));
 	tcase_add_test(tc, load_missing_file);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

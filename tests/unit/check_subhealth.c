@@ -1,6 +1,7 @@
 /* check_subhealth.c - the health judgement of a subscription at every
  * threshold edge (API.md section 3, the seed's defaults). */
 #include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,16 +96,10 @@ int main(void)
 {
 	Suite *s = suite_create("subhealth");
 	TCase *tc = tcase_create("judge");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_judge, 0, (int)(sizeof judge_cases / sizeof judge_cases[0]));
 	tcase_add_test(tc, test_thresholds_follow_config);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -3,6 +3,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,8 +159,6 @@ int main(void)
 {
 	Suite *s = suite_create("subscription");
 	TCase *tc = tcase_create("subscription");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_key);
@@ -168,9 +167,5 @@ int main(void)
 	tcase_add_loop_test(tc, duration_bad, 0, N_ELEMS(bad_durations));
 	tcase_add_test(tc, list_empty);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
