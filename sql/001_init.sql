@@ -88,6 +88,10 @@ CREATE FUNCTION evstore.append_known(p_tenant_id uuid, p_aggregate_type text,
 RETURNS TABLE (result text, stream_version bigint, appended_event_id uuid,
 	       appended_version bigint, appended_position bigint)
 LANGUAGE plpgsql STABLE
+-- Plan each statement for the call at hand: the workers keep their
+-- connections for days, and a generic plan made while a table was small
+-- (a sequential scan) would otherwise stay cached as the table grows.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	n_events integer := jsonb_array_length(p_events);
@@ -147,6 +151,10 @@ CREATE FUNCTION evstore.append(p_tenant_id uuid, p_aggregate_type text, p_aggreg
 RETURNS TABLE (result text, stream_version bigint, appended_event_id uuid,
 	       appended_version bigint, appended_position bigint)
 LANGUAGE plpgsql
+-- Plan each statement for the call at hand: the workers keep their
+-- connections for days, and a generic plan made while a table was small
+-- (a sequential scan) would otherwise stay cached as the table grows.
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
 	n_events integer;

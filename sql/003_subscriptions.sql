@@ -103,6 +103,10 @@ CREATE FUNCTION evstore.checkpoint_advance(p_subscription text, p_partition inte
 					   p_new_tx xid8, p_new_pos bigint)
 RETURNS void
 LANGUAGE plpgsql
+-- Plan each statement for the call at hand: the workers keep their
+-- connections for days, and a generic plan made while a table was small
+-- (a sequential scan) would otherwise stay cached as the table grows.
+SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
 	UPDATE evstore.checkpoints
