@@ -50,10 +50,18 @@ echo "== unit tests"
 	EVSTORE_TEST_DATABASE_URL=$(stack_database_url)
 	make -j"$(nproc)" check >check.log 2>&1
 )
-for log in tests/unit/check_*.log; do
-	[ -f "$log" ] || continue
+# Every suite in the source tree must have run: one that did not even build
+# leaves no log and counts as a failure.
+for src in "$SRC"/tests/unit/check_*.c; do
+	name=$(basename "$src" .c)
+	log=tests/unit/$name.log
+	if [ ! -f "$log" ]; then
+		echo "$name: did not run"
+		grep -E 'error|Error' check.log | head -n 10 | sed 's/^/#   /'
+		failed=$((failed + 1))
+		continue
+	fi
 	line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n 1)
-	name=$(basename "$log" .log)
 	if [ -z "$line" ]; then
 		if grep -q '^SKIP' "${log%.log}.trs" 2>/dev/null || grep -q ':test-result: SKIP' "${log%.log}.trs" 2>/dev/null; then
 			echo "$name: skipped"
