@@ -95,13 +95,17 @@ stack_fcgi_start() {
 	wait_for 10 test -S "$STACK_DIR/fcgi.sock" ||
 		{ echo "evstore-fcgi did not start:" >&2; cat "$STACK_DIR/fcgi.log" >&2; return 1; }
 }
-stack_fcgi_stop() {
-	[ -s "$STACK_DIR/fcgi.pid" ] || return 0
+stack_fcgi_stop() { stack_stop_pidfile "$STACK_DIR/fcgi.pid" 10; }
+
+# stack_stop_pidfile FILE SECONDS: SIGTERM to the process in FILE, then waits
+# up to SECONDS for it to finish what it was doing and exit.
+stack_stop_pidfile() {
+	[ -s "$1" ] || return 0
 	local pid
-	pid=$(cat "$STACK_DIR/fcgi.pid")
+	pid=$(cat "$1")
 	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	rm -f "$STACK_DIR/fcgi.pid"
+	for _ in $(seq $(($2 * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$1"
 }
 
 # stack_runner_start: evstore-runner with the stack's configuration (its
@@ -113,14 +117,8 @@ stack_runner_start() {
 	kill -0 "$(cat "$STACK_DIR/runner.pid")" 2>/dev/null ||
 		{ echo "evstore-runner did not start:" >&2; cat "$STACK_DIR/runner.log" >&2; return 1; }
 }
-stack_runner_stop() {
-	[ -s "$STACK_DIR/runner.pid" ] || return 0
-	local pid
-	pid=$(cat "$STACK_DIR/runner.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	rm -f "$STACK_DIR/runner.pid"
-}
+# The runner drains and checkpoints within [runner] shutdown_timeout.
+stack_runner_stop() { stack_stop_pidfile "$STACK_DIR/runner.pid" 15; }
 
 # stack_nginx_start [PORT]: nginx on 127.0.0.1 with the shipped snippets;
 # the port lands in $STACK_DIR/nginx/port.

@@ -177,6 +177,20 @@ static enum es_status store_append_result(const PGresult *r, struct store_append
 	return ES_OK;
 }
 
+/* What evstore.append() and evstore.append_known() both take: checks the
+ * request's shape, renders its events into *events (the caller frees it)
+ * and puts the stream key (tenant, type, id) in key[0..2]. */
+static enum es_status store_append_prepare(const struct store_append_req *req, struct sbuf *events,
+					   const char **key)
+{
+	if (!req->aggregate_type || !req->aggregate_id || !req->events || req->n_events == 0)
+		return ES_EINVAL;
+	key[0] = req->tenant ? req->tenant : UUID_NIL;
+	key[1] = req->aggregate_type;
+	key[2] = req->aggregate_id;
+	return store_events_json(req, events);
+}
+
 enum es_status store_append(struct db *db, const struct store_append_req *req,
 			    struct store_append_res *res)
 {
@@ -187,16 +201,11 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 	enum es_status rc;
 
 	memset(res, 0, sizeof *res);
-	if (!req->aggregate_type || !req->aggregate_id || !req->events || req->n_events == 0 ||
-	    (req->expect == STORE_EXPECT_EXACT && req->expected_version < 0))
+	if (req->expect == STORE_EXPECT_EXACT && req->expected_version < 0)
 		return ES_EINVAL;
-	rc = store_events_json(req, &events);
+	rc = store_append_prepare(req, &events, values);
 	if (rc != ES_OK)
 		goto out;
-
-	values[0] = req->tenant ? req->tenant : UUID_NIL;
-	values[1] = req->aggregate_type;
-	values[2] = req->aggregate_id;
 	values[4] = NULL;
 	switch (req->expect) {
 	case STORE_EXPECT_EXACT:
@@ -226,11 +235,8 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 	if (rc != ES_OK)
 		goto out;
 	rc = store_append_result(r, res);
-	if (rc != ES_OK && rc != ES_ECONFLICT) {
-		free(res->events);
-		res->events = NULL;
-		res->n_events = 0;
-	}
+	if (rc != ES_OK && rc != ES_ECONFLICT)
+		store_append_res_free(res);
 out:
 	PQclear(r);
 	sbuf_free(&events);
@@ -246,14 +252,9 @@ enum es_status store_append_known(struct db *db, const struct store_append_req *
 	enum es_status rc;
 
 	memset(res, 0, sizeof *res);
-	if (!req->aggregate_type || !req->aggregate_id || !req->events || req->n_events == 0)
-		return ES_EINVAL;
-	rc = store_events_json(req, &events);
+	rc = store_append_prepare(req, &events, values);
 	if (rc != ES_OK)
 		goto out;
-	values[0] = req->tenant ? req->tenant : UUID_NIL;
-	values[1] = req->aggregate_type;
-	values[2] = req->aggregate_id;
 	values[3] = sbuf_cstr(&events);
 	rc = db_exec(db, &st_append_known, values, &r);
 	if (rc != ES_OK)
@@ -263,11 +264,8 @@ enum es_status store_append_known(struct db *db, const struct store_append_req *
 		goto out;
 	}
 	rc = store_append_result(r, res);
-	if (rc != ES_OK) {
-		free(res->events);
-		res->events = NULL;
-		res->n_events = 0;
-	}
+	if (rc != ES_OK)
+		store_append_res_free(res);
 out:
 	PQclear(r);
 	sbuf_free(&events);
