@@ -132,6 +132,13 @@ psql -X "$(stack_database_url)" -c "SELECT order_id, customer_id, total, status,
 echo "The subscription's health, as a load balancer or an operator sees it:"
 show GET /health/subscriptions/order_summary
 show GET /health
+echo
+echo "A projection's SQL changed? Rebuild its read model: the runner replays the feed into it."
+echo "\$ evstorectl rebuild --yes order_summary"
+"${CTL[@]}" rebuild --yes order_summary
+psql -X "$(stack_database_url)" -c "SELECT count(*) AS orders, sum(notes) AS notes FROM order_summary"
+echo "Events a projection could not take wait in its dead-letter queue (admin token):"
+show GET /v1/subscriptions/order_summary/dlq
 
 say "7. It keeps running"
 cat <<MSG
@@ -140,6 +147,7 @@ Token      export TOKEN=$TOKEN
 Try        curl -H "Authorization: Bearer \$TOKEN" $BASE$P
 New token  ${CTL[*]} token --sub you --scope "events:read events:write"
 Read model psql "$(stack_database_url)" -c 'SELECT * FROM order_summary'
+Rebuild    ${CTL[*]} rebuild order_summary
 Logs       $STACK_DIR/fcgi.log, $STACK_DIR/runner.log, $STACK_DIR/nginx/error.log, $STACK_DIR/pg/log
 Stop       examples/quickstart.sh stop
 Tests      tests/run-all.sh

@@ -123,6 +123,8 @@ static const struct config_option config_options[] = {
 	  "syslog facility of ordinary records" },
 	{ "log", "audit_facility", OPT_FACILITY, F(log.audit_facility), "local5", 0, 0, NULL,
 	  "syslog facility of audit records" },
+	STR("log", "socket", log.socket, "",
+	    "unix datagram socket taking the syslog records (containers, chroots); empty: /dev/log"),
 
 	NUM("runner", "shutdown_timeout", OPT_SECONDS, runner.shutdown_timeout, "30", 1, 3600,
 	    "longest orderly shutdown before it is forced"),

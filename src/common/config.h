@@ -68,6 +68,7 @@ struct es_config {
 		char *level;               /* debug info notice warning error */
 		char *facility;            /* daemon, local0..local7, user */
 		char *audit_facility;
+		char *socket;              /* unix datagram socket; "": syslog(3) */
 	} log;
 	struct {
 		int shutdown_timeout;      /* seconds */

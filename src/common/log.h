@@ -5,14 +5,20 @@
 #define EVSTORE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
+#include <time.h>
 #include <json-c/json.h>
 
 struct es_config;
 
 /* Opens the log as the config says ([log] target, level, facility,
- * audit_facility), under ident ("evstore-fcgi", ...). Returns false and
- * fills err when a value is unknown. Before log_open, records go to stderr. */
+ * audit_facility, socket), under ident ("evstore-fcgi", ...). Returns false
+ * and fills err when a value is unknown or the socket cannot be made; the
+ * previous log then stays. Before log_open, records go to stderr.
+ * With [log] socket set (and target syslog) records are sent as RFC 3164
+ * datagrams to that unix socket instead of syslog(3)'s /dev/log; a record
+ * the socket does not take within a short wait is dropped and counted. */
 bool log_open(const char *ident, const struct es_config *cfg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void log_close(void);
@@ -31,8 +37,21 @@ void log_json(int prio, const char *event, json_object *fields);
 void log_kv(int prio, const char *event, ...) __attribute__((sentinel));
 
 /* Emits an audit record (a complete JSON object, taken) on the audit
- * facility with the ident "<ident>-audit", whatever the level. */
-void log_audit(json_object *record);
+ * facility with the ident "<ident>-audit", whatever the level. Returns
+ * false when the record was dropped ([log] socket absent or full); records
+ * handed to syslog(3) or stderr count as delivered. */
+bool log_audit(json_object *record);
+
+/* Records dropped by [log] socket since the program started (this
+ * process's count; forked workers count their own). */
+unsigned long log_dropped(void);
+
+/* Writes the RFC 3164 header of a datagram, "<PRI>Mmm dd hh:mm:ss
+ * ident[pid]: " (pri is facility | severity, tm the local time), into buf
+ * and NUL-terminates it when size allows. Returns the header's length, as
+ * snprintf does; borrows everything. */
+size_t log_format_rfc3164(char *buf, size_t size, int pri, const struct tm *tm,
+			  const char *ident, long pid);
 
 /* Parses a syslog facility name ("daemon", "local5", ...); -1 if unknown. */
 int log_facility_from_name(const char *name);

@@ -2,40 +2,22 @@
  * (evstore.dlq). list shows entries; retry requeues failed entries (status
  * 'retrying': the runner owning the partition handles them again without
  * moving its checkpoint); resolve marks an entry handled by hand; purge
- * deletes a subscription's entries. */
+ * deletes a subscription's entries. The queries are common/dlqstore's,
+ * shared with the HTTP admin routes; retry --all and purge work in bounded
+ * batches. Entries of every tenant. */
 #include "buildconf.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "common/config.h"
 #include "common/db.h"
+#include "common/dlqstore.h"
 #include "ctl/commands.h"
-
-#define DLQ_LIST_SQL \
-	"SELECT id, subscription, partition, position, event_type, aggregate_type," \
-	" aggregate_id, status, attempts, to_char(last_failed_at AT TIME ZONE 'UTC'," \
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), replace(replace(error, E'\\n', ' '), E'\\t', ' ')" \
-	" FROM evstore.dlq WHERE ($1::text IS NULL OR subscription = $1)" \
-	" AND ($2::text IS NULL OR status = $2) ORDER BY id"
-
-#define DLQ_RETRY_ONE_SQL \
-	"UPDATE evstore.dlq SET status = 'retrying' WHERE id = $1::bigint AND status = 'failed'"
-
-#define DLQ_RETRY_ALL_SQL \
-	"UPDATE evstore.dlq SET status = 'retrying' WHERE subscription = $1 AND status = 'failed'"
-
-#define DLQ_RESOLVE_SQL \
-	"UPDATE evstore.dlq SET status = 'resolved', resolved_at = now()" \
-	" WHERE id = $1::bigint AND status <> 'resolved'"
-
-#define DLQ_PURGE_SQL \
-	"DELETE FROM evstore.dlq WHERE subscription = $1 AND ($2::bool IS NOT TRUE OR status = 'resolved')"
 
 /* The parsed command line. */
 struct dlq_args {
@@ -129,65 +111,79 @@ static int dlq_parse(int argc, char **argv, struct dlq_args *a)
 	return CTL_EXIT_OK;
 }
 
+/* An error message on one line of the tab-separated listing. */
+static void dlq_print_flat(const char *s)
+{
+	for (; *s; s++)
+		putchar(*s == '\n' || *s == '\t' ? ' ' : *s);
+}
+
 static int dlq_list(struct db *db, const struct dlq_args *a)
 {
-	const char *vals[2] = { a->subscription, a->status };
-	PGresult *res = NULL;
-	int rows;
+	struct dlqstore_filter f = { .subscription = a->subscription, .status = a->status,
+				     .scope = { .all_tenants = true } };
+	struct dlqstore_list list;
 
-	if (db_exec_params(db, "dlq_list", DLQ_LIST_SQL, 2, vals, &res) != ES_OK) {
+	if (dlqstore_list(db, &f, &list) != ES_OK) {
 		ctl_error("dlq list: %s", db_last_error(db));
+		dlqstore_list_free(&list);
 		return CTL_EXIT_FAILURE;
 	}
-	rows = PQntuples(res);
 	printf("ID\tSUBSCRIPTION\tPARTITION\tPOSITION\tEVENT_TYPE\tAGGREGATE_TYPE\tAGGREGATE_ID"
 	       "\tSTATUS\tATTEMPTS\tLAST_FAILED_AT\tERROR\n");
-	for (int i = 0; i < rows; i++) {
-		for (int c = 0; c < 11; c++)
-			printf("%s%s", c ? "\t" : "", PQgetvalue(res, i, c));
+	for (size_t i = 0; i < list.count; i++) {
+		const struct dlqstore_entry *e = &list.items[i];
+
+		/* Whole seconds: "2026-11-27T10:00:00" of "2026-11-27T10:00:00.123456Z". */
+		printf("%" PRId64 "\t%s\t%d\t%" PRId64 "\t%s\t%s\t%s\t%s\t%d\t%.19sZ\t",
+		       e->id, e->subscription, e->partition, e->position, e->event_type,
+		       e->aggregate_type, e->aggregate_id, e->status, e->attempts, e->last_failed_at);
+		dlq_print_flat(e->error);
 		printf("\n");
 	}
-	PQclear(res);
+	dlqstore_list_free(&list);
 	return CTL_EXIT_OK;
 }
 
-/* Runs one changing statement; prints what it did. Exit 1 when an entry
+/* Runs one changing action; prints what it did. Exit 1 when an entry
  * named by id was not changed. */
 static int dlq_change(struct db *db, const struct dlq_args *a)
 {
-	const char *vals[2] = { NULL, NULL };
-	const char *sql, *done;
-	int nparams = 1;
-	PGresult *res = NULL;
-	long changed;
+	const struct dlqstore_scope any = { .all_tenants = true };
+	int64_t id = a->id ? strtoll(a->id, NULL, 10) : 0;
+	int64_t changed = 0;
+	const char *done;
+	enum es_status rc;
+	bool one = false;
 
-	if (!strcmp(a->action, "retry")) {
-		sql = a->all ? DLQ_RETRY_ALL_SQL : DLQ_RETRY_ONE_SQL;
-		vals[0] = a->all ? a->subscription : a->id;
+	if (!strcmp(a->action, "retry") && a->all) {
+		rc = dlqstore_retry_all(db, a->subscription, &any, &changed);
+		done = "requeued";
+	} else if (!strcmp(a->action, "retry")) {
+		rc = dlqstore_retry(db, NULL, &any, id, &one, NULL);
+		/* Not found or resolved: nothing was requeued, as for a retrying one. */
+		if (rc == ES_ENOTFOUND || rc == ES_ESTATE)
+			rc = ES_OK;
+		changed = one;
 		done = "requeued";
 	} else if (!strcmp(a->action, "resolve")) {
-		sql = DLQ_RESOLVE_SQL;
-		vals[0] = a->id;
+		rc = dlqstore_resolve(db, id, &one);
+		changed = one;
 		done = "resolved";
 	} else {
-		sql = DLQ_PURGE_SQL;
-		vals[0] = a->subscription;
-		vals[1] = a->resolved_only ? "true" : "false";
-		nparams = 2;
+		rc = dlqstore_purge(db, a->subscription, a->resolved_only, &changed);
 		done = "purged";
 	}
-	if (db_exec_params(db, "dlq_change", sql, nparams, vals, &res) != ES_OK) {
+	if (rc != ES_OK) {
 		ctl_error("dlq %s: %s", a->action, db_last_error(db));
 		return CTL_EXIT_FAILURE;
 	}
-	changed = strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
 	if (a->id && changed == 0) {
 		ctl_error("dlq %s: no entry %s in state %s", a->action, a->id,
 			  !strcmp(a->action, "retry") ? "failed" : "failed or retrying");
 		return CTL_EXIT_FAILURE;
 	}
-	printf("%ld %s %s\n", changed, changed == 1 ? "entry" : "entries", done);
+	printf("%" PRId64 " %s %s\n", changed, changed == 1 ? "entry" : "entries", done);
 	return CTL_EXIT_OK;
 }
 

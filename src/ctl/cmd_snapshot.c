@@ -16,6 +16,7 @@
 #include "common/snapshot.h"
 #include "common/uuid.h"
 #include "ctl/commands.h"
+#include "ctl/progress.h"
 
 /* Streams of one type read per statement by --all (keyset pages). */
 #define SNAPSHOT_PAGE 1000
@@ -34,7 +35,7 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 {
 	char last_tenant[UUID_STR_LEN], last_id[UUID_STR_LEN], lim[16];
 	const char *values[4] = { def->aggregate_type, last_tenant, last_id, lim };
-	bool progress = isatty(STDERR_FILENO);
+	struct progress bar;
 	int64_t total = 0, done = 0, failed = 0;
 	PGresult *r = NULL;
 	int rows, rc = CTL_EXIT_FAILURE;
@@ -45,6 +46,7 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 		goto out;
 	}
 	total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	progress_start(&bar, "snapshots", total);
 	values[1] = values[2] = NULL; /* the first page */
 	do {
 		PQclear(r);
@@ -63,9 +65,7 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 					  *db_last_error(db) ? ": " : "", db_last_error(db));
 				failed++;
 			}
-			done++;
-			if (progress && (done % 50 == 0 || done == total))
-				fprintf(stderr, "\rsnapshots: %" PRId64 "/%" PRId64, done, total);
+			progress_update(&bar, ++done);
 		}
 		if (rows > 0) {
 			snprintf(last_tenant, sizeof last_tenant, "%s", PQgetvalue(r, rows - 1, 0));
@@ -74,8 +74,7 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 			values[2] = last_id;
 		}
 	} while (rows == SNAPSHOT_PAGE);
-	if (progress && done > 0)
-		fputc('\n', stderr);
+	progress_finish(&bar, done);
 	printf("%" PRId64 " snapshot%s of %s written", done - failed, done - failed == 1 ? "" : "s",
 	       def->aggregate_type);
 	if (failed)

@@ -86,6 +86,24 @@ static const struct ctl_command commands[] = {
 	  "      --all                 retry every failed entry of the subscription\n"
 	  "      --resolved            purge only the resolved entries\n"
 	  "  -h, --help                show this help and exit\n" },
+	{ "rebuild", cmd_rebuild, "empty an sql projection and replay the feed into it",
+	  "Usage: evstorectl [--config FILE] rebuild [--yes] [--no-wait] NAME\n"
+	  "\n"
+	  "Rebuilds the read model of [subscription NAME] (handler = sql). In one\n"
+	  "transaction it runs the '-- truncate' section of the subscription's sql_file,\n"
+	  "deletes the subscription's dead-letter entries (the replay handles their\n"
+	  "events again) and sets the checkpoint of every partition back to the start of\n"
+	  "the feed. The running evstore-runner notices within a second and replays every\n"
+	  "event; rebuild follows it, with a progress bar on stderr when that is a\n"
+	  "terminal, until the replay has passed everything committed before the reset.\n"
+	  "Events appended meanwhile are handled too, in order. Interrupting rebuild only\n"
+	  "stops the watching. Without --yes it asks first, and refuses when stdin is not\n"
+	  "a terminal. Exits 1 when the runner stops before the replay is done.\n"
+	  "\n"
+	  "Options:\n"
+	  "  -y, --yes       do not ask\n"
+	  "      --no-wait   reset and exit; the runner replays on its own\n"
+	  "  -h, --help      show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"
@@ -97,7 +115,8 @@ static void ctl_print_help(FILE *out)
 	fprintf(out,
 		"Usage: evstorectl [--config FILE] [--help] [--version] COMMAND [ARGS]\n"
 		"\n"
-		"Operates an evstore event store: its database schema, status and tokens.\n"
+		"Operates an evstore event store: its schema, status, snapshots, dead letters,\n"
+		"projection rebuilds and development tokens.\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   read FILE instead of %s\n"

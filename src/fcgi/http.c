@@ -317,6 +317,18 @@ enum es_status http_query_get(const struct http_query *q, const char *name, cons
 	return ES_OK;
 }
 
+bool http_query_single(const struct http_query *q, struct http_resp *resp, const char *name,
+		       const char **value)
+{
+	char detail[96];
+
+	if (http_query_get(q, name, value) == ES_OK)
+		return true;
+	snprintf(detail, sizeof detail, "query parameter %s is given more than once", name);
+	http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
+	return false;
+}
+
 void http_query_free(struct http_query *q)
 {
 	for (size_t i = 0; i < q->n; i++) {

@@ -120,6 +120,13 @@ enum es_status http_query_get(const struct http_query *q, const char *name,
 
 void http_query_free(struct http_query *q);
 
+struct http_resp;
+
+/* http_query_get for a route: false, with a 400 invalid-request naming
+ * the parameter in resp, when it is given more than once. */
+bool http_query_single(const struct http_query *q, struct http_resp *resp, const char *name,
+		       const char **value);
+
 /* --- preconditions ------------------------------------------------------ */
 
 enum http_precond_kind {

@@ -38,17 +38,6 @@ static bool name_list_valid(const char *list, size_t max_len)
 	}
 }
 
-/* Reads one query parameter; on a repeated parameter sets the 400. */
-static bool query_one(struct route_ctx *ctx, const char *name, const char **value)
-{
-	char detail[96];
-
-	if (http_query_get(ctx->query, name, value) == ES_OK)
-		return true;
-	snprintf(detail, sizeof detail, "query parameter %s is given more than once", name);
-	http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
-	return false;
-}
 
 static bool bad_param(struct route_ctx *ctx, const char *detail)
 {
@@ -60,12 +49,15 @@ static bool bad_param(struct route_ctx *ctx, const char *detail)
 static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, int64_t *wait_s)
 {
 	const struct es_config *cfg = &ctx->app->cfg;
+	const struct http_query *qs = ctx->query;
 	const char *after, *limit, *types, *event_types, *wait;
 	int64_t v;
 
-	if (!query_one(ctx, "after", &after) || !query_one(ctx, "limit", &limit) ||
-	    !query_one(ctx, "aggregate_type", &types) ||
-	    !query_one(ctx, "event_type", &event_types) || !query_one(ctx, "wait", &wait))
+	if (!http_query_single(qs, ctx->resp, "after", &after) ||
+	    !http_query_single(qs, ctx->resp, "limit", &limit) ||
+	    !http_query_single(qs, ctx->resp, "aggregate_type", &types) ||
+	    !http_query_single(qs, ctx->resp, "event_type", &event_types) ||
+	    !http_query_single(qs, ctx->resp, "wait", &wait))
 		return false;
 
 	if (!cursor_decode(after ? after : "", &q->after))

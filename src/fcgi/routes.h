@@ -29,6 +29,9 @@ struct es_config;
 	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH) \
 	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH) \
 	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN) \
+	ROUTE("GET",  "/v1/subscriptions/{name}/dlq",       route_dlq_list,        ROUTE_ADMIN) \
+	ROUTE("POST", "/v1/subscriptions/{name}/dlq/retry-all", route_dlq_retry_all, ROUTE_ADMIN) \
+	ROUTE("POST", "/v1/subscriptions/{name}/dlq/{entry}/retry", route_dlq_retry, ROUTE_ADMIN) \
 	ROUTE("POST", "/v1/aggregates/{type}/{id}/events",  route_events_append,   ROUTE_WRITE) \
 	ROUTE("GET",  "/v1/aggregates/{type}/{id}/events",  route_events_read,     ROUTE_READ) \
 	ROUTE("GET",  "/v1/aggregates/{type}/{id}",         route_aggregate_state, ROUTE_READ) \

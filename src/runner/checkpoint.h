@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include "common/cursor.h"
 #include "common/error.h"
-#include "runner/subscription.h"
+#include "common/subscription.h"
 
 struct db;
 
@@ -37,12 +37,6 @@ enum es_status checkpoint_load(struct db *db, const struct sub_conf *c, int part
 enum es_status checkpoint_save(struct db *db, const char *subscription, int partition,
 			       const struct feed_cursor *old,
 			       const struct feed_cursor *new_) ES_MUST_CHECK;
-
-/* Sets the checkpoint of every partition of a subscription back to the
- * start (evstorectl rebuild). */
-#define CHECKPOINT_RESET_SQL \
-	"UPDATE evstore.checkpoints SET transaction_id = '0', position = 0, updated_at = now()" \
-	" WHERE subscription = $1"
 
 static inline bool checkpoint_equal(const struct feed_cursor *a, const struct feed_cursor *b)
 {

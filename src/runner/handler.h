@@ -1,6 +1,7 @@
 /* handler.h - what a subscription does with an event: the sql projection
  * (exactly once, with the checkpoint in the same transaction), an external
- * program (exec, at least once) or an audit record (audit, at least once). */
+ * program (exec, at least once), an audit record (audit, at least once) or
+ * a background snapshot (snapshots, at least once). */
 #ifndef EVSTORE_RUNNER_HANDLER_H
 #define EVSTORE_RUNNER_HANDLER_H
 
@@ -23,6 +24,7 @@ struct event {
 	const char *aggregate_type;
 	const char *aggregate_id;
 	const char *tenant_id;        /* "" when none */
+	int64_t version;              /* the event's version in its stream */
 };
 
 enum handler_result {
@@ -59,12 +61,6 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 				    size_t n, const struct sql_tail *tail, size_t n_tail,
 				    size_t *failed, char *err, size_t errlen);
 
-/* Runs the file's "-- truncate" section in one transaction, plus tail.
- * ES_ENOTFOUND when the file has none. Borrows everything. */
-enum es_status handler_sql_truncate(struct handler_sql *h, struct db *db,
-				    const struct sql_tail *tail, size_t n_tail, char *err,
-				    size_t errlen) ES_MUST_CHECK;
-
 /* ---- exec ---- */
 enum exec_answer { EXEC_ANSWER_OK, EXEC_ANSWER_RETRY, EXEC_ANSWER_PARK };
 
@@ -100,5 +96,29 @@ enum handler_result handler_exec_handle(struct handler_exec *h, const struct eve
  * aggregate_type, aggregate_id, event_type, event_id, request_id (from
  * metadata.request_id, null when absent). */
 enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t errlen);
+
+/* ---- snapshots ---- */
+struct aggdef_registry;
+struct handler_snapshots;
+
+/* A handler with nothing remembered yet; NULL when memory ran out.
+ * handler_snapshots_free(NULL) does nothing. */
+struct handler_snapshots *handler_snapshots_new(void);
+void handler_snapshots_free(struct handler_snapshots *h);
+
+/* Forgets the streams written so far: called before each page, so what is
+ * remembered stays one page long. */
+void handler_snapshots_forget(struct handler_snapshots *h);
+
+/* When ev's aggregate type has a definition in defs with snapshot mode
+ * background and ev's version crosses a multiple of its threshold, folds
+ * the stream to its current version and saves the snapshot (skipped when
+ * this page already wrote one at or past ev's version). Any other event is
+ * HANDLER_OK. The database failing is HANDLER_TRANSIENT; a stream that
+ * cannot be folded is HANDLER_RETRY with the reason in err. Borrows defs
+ * (may be NULL: no definitions), db and ev. */
+enum handler_result handler_snapshots_handle(struct handler_snapshots *h,
+					     const struct aggdef_registry *defs, struct db *db,
+					     const struct event *ev, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,7 @@
 /* handler_audit.c - one audit record per committed event, on the audit
- * syslog facility (log_audit). */
+ * syslog facility (log_audit). A record the log socket did not take is a
+ * transient failure: the event is handed over again, so nothing committed
+ * is left unaudited while syslog-ng restarts. */
 #include "buildconf.h"
 #include "runner/handler.h"
 
@@ -45,7 +47,13 @@ enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t
 	audit_copy(rec, "position", e, "position");
 	json_object_object_get_ex(e, "metadata", &meta);
 	audit_copy(rec, "request_id", meta, "request_id");
-	log_audit(rec);
 	json_object_put(e);
+	if (!log_audit(rec)) {
+		/* The syslog socket is away or full: like the database being
+		 * away, wait and hand the event over again, never park it. */
+		snprintf(err, errlen, "event %lld: the audit record could not be delivered to"
+			 " the log socket", (long long)ev->position);
+		return HANDLER_TRANSIENT;
+	}
 	return HANDLER_OK;
 }

@@ -12,10 +12,11 @@
 
 #include "common/db.h"
 #include "common/log.h"
+#include "common/sqlfile.h"
 #include "common/store.h"
-#include "runner/sqlfile.h"
 
 #define JSON_OID 114
+#define JSONB_OID 3802
 
 struct handler_sql {
 	struct sqlfile file;
@@ -65,7 +66,6 @@ static enum handler_result handler_sql_prepare(struct handler_sql *h, struct db 
 					       char *err, size_t errlen)
 {
 	PGconn *c = db_conn(db);
-	const Oid types[1] = { JSON_OID };
 	char name[48];
 
 	if (!c) {
@@ -76,12 +76,15 @@ static enum handler_result handler_sql_prepare(struct handler_sql *h, struct db 
 		return HANDLER_OK;
 	for (size_t s = 0; s < h->file.n_sections; s++) {
 		for (size_t i = 0; i < h->file.sections[s].n_statements; i++) {
+			const char *sql = h->file.sections[s].statements[i], *state;
+			/* jsonb when the statement only ever casts $1 to it: one
+			 * parse of the event instead of one per cast. */
+			const Oid types[1] = { sqlfile_param_only_jsonb(sql) ? JSONB_OID : JSON_OID };
 			PGresult *r;
-			const char *state;
 			bool ok;
 
 			stmt_name(h, s, i, name);
-			r = PQprepare(c, name, h->file.sections[s].statements[i], 1, types);
+			r = PQprepare(c, name, sql, 1, types);
 			state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			ok = PQresultStatus(r) == PGRES_COMMAND_OK || (state && !strcmp(state, "42P05"));
 			if (!ok) {
@@ -228,30 +231,4 @@ out_broken:
 			log_kv(LOG_WARNING, "runner_listen_failed", NULL);
 	}
 	return res;
-}
-
-enum es_status handler_sql_truncate(struct handler_sql *h, struct db *db,
-				    const struct sql_tail *tail, size_t n_tail, char *err,
-				    size_t errlen)
-{
-	enum es_status rc;
-
-	if (h->file.truncate.n_statements == 0) {
-		snprintf(err, errlen, "the projection file has no '-- truncate' section");
-		return ES_ENOTFOUND;
-	}
-	rc = db_exec_sql(db, "BEGIN", NULL);
-	for (size_t i = 0; rc == ES_OK && i < h->file.truncate.n_statements; i++)
-		rc = db_exec_sql(db, h->file.truncate.statements[i], NULL);
-	for (size_t t = 0; rc == ES_OK && t < n_tail; t++)
-		rc = db_exec_params(db, "truncate_tail", tail[t].sql, tail[t].nparams,
-				    tail[t].values, NULL);
-	if (rc == ES_OK)
-		rc = db_exec_sql(db, "COMMIT", NULL);
-	if (rc != ES_OK) {
-		snprintf(err, errlen, "%s", db_last_error(db));
-		if (db_conn(db))
-			(void)!db_exec_sql(db, "ROLLBACK", NULL);
-	}
-	return rc;
 }

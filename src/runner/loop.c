@@ -1,6 +1,15 @@
 /* loop.c - the subscription feed query. One statement returns the
  * horizon (pg_snapshot_xmin) and the page, so an empty page still tells
- * how far the feed is known to be complete. */
+ * how far the feed is known to be complete.
+ *
+ * The type filters are written as COALESCE(... = ANY ($n), true) (a NULL
+ * list matches everything) rather than "$n IS NULL OR ...": the planner
+ * cannot estimate them, so it keeps reading events_feed_idx in order and
+ * stops at the limit. Written plainly, a table without statistics yet
+ * (a bulk load before autovacuum's analyze) made it expect a handful of
+ * matches and sort every event after the cursor, rendering each one's
+ * JSON, for every page: a catch-up over 200k fresh events ran at a few
+ * hundred events/s instead of tens of thousands. */
 #include "buildconf.h"
 #include "runner/loop.h"
 
@@ -16,18 +25,19 @@
 	"evstore.event_json(e)::text AS j, e.transaction_id AS t, e.position AS p," \
 	" e.event_id::text AS i, e.event_type AS et, e.aggregate_type AS at," \
 	" e.aggregate_id::text AS a," \
-	" COALESCE(NULLIF(e.tenant_id, '00000000-0000-0000-0000-000000000000')::text, '') AS tn"
+	" COALESCE(NULLIF(e.tenant_id, '00000000-0000-0000-0000-000000000000')::text, '') AS tn," \
+	" e.version AS v"
 
 static const struct db_statement st_feed = {
 	"runner_feed",
 	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)"
-	" SELECT h.x::text, ev.j, ev.t::text, ev.p, ev.i, ev.et, ev.at, ev.a, ev.tn"
+	" SELECT h.x::text, ev.j, ev.t::text, ev.p, ev.i, ev.et, ev.at, ev.a, ev.tn, ev.v"
 	" FROM h LEFT JOIN LATERAL ("
 	"   SELECT " LOOP_EVENT_COLUMNS " FROM evstore.events e"
 	"   WHERE (e.transaction_id, e.position) > ($1::xid8, $2::bigint)"
 	"     AND e.transaction_id < h.x"
-	"     AND ($3::text[] IS NULL OR e.aggregate_type = ANY ($3::text[]))"
-	"     AND ($4::text[] IS NULL OR e.event_type = ANY ($4::text[]))"
+	"     AND COALESCE(e.aggregate_type = ANY ($3::text[]), true)"
+	"     AND COALESCE(e.event_type = ANY ($4::text[]), true)"
 	"   ORDER BY e.transaction_id, e.position LIMIT $5::int) ev ON true"
 	" ORDER BY ev.t, ev.p",
 	5
@@ -78,6 +88,7 @@ static enum es_status loop_rows(struct page *out)
 		e->aggregate_type = PQgetvalue(out->res, i, 6);
 		e->aggregate_id = PQgetvalue(out->res, i, 7);
 		e->tenant_id = PQgetvalue(out->res, i, 8);
+		e->version = strtoll(PQgetvalue(out->res, i, 9), NULL, 10);
 	}
 	return ES_OK;
 }

@@ -10,8 +10,8 @@
 #include <libpq-fe.h>
 #include "common/cursor.h"
 #include "common/error.h"
+#include "common/subscription.h"
 #include "runner/handler.h"
-#include "runner/subscription.h"
 
 struct db;
 

@@ -12,8 +12,8 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/subscription.h"
 #include "runner/runner.h"
-#include "runner/subscription.h"
 
 static void usage(FILE *out)
 {

@@ -18,10 +18,12 @@
 
 #include <json-c/json.h>
 
+#include "common/aggdef.h"
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "common/subscription.h"
 #include "common/timefmt.h"
 #include "runner/checkpoint.h"
 #include "runner/dlq.h"
@@ -30,12 +32,12 @@
 #include "runner/partition.h"
 #include "runner/retry.h"
 #include "runner/status.h"
-#include "runner/subscription.h"
 
 #define CLAIM_INTERVAL_MS 2000
 #define STATUS_INTERVAL_MS 1000
 #define DLQ_SCAN_INTERVAL_MS 1000
 #define DLQ_BATCH 20
+#define IDLE_SYNC_MS 1000
 #define TRANSIENT_MIN_MS 100
 #define TRANSIENT_MAX_MS 5000
 
@@ -46,6 +48,7 @@ struct sub {
 	struct sub_conf conf;
 	struct handler_sql *sql;
 	struct handler_exec *exec;
+	struct handler_snapshots *snap;
 };
 
 struct unit {
@@ -64,7 +67,7 @@ struct unit {
 	int64_t first_failed_usec;
 	int64_t wait_until_ms;
 	int transient_attempts;
-	int64_t last_ckpt_ms, last_status_ms, last_dlq_ms;
+	int64_t last_ckpt_ms, last_status_ms, last_dlq_ms, last_sync_ms;
 	uint32_t seed;
 };
 
@@ -77,6 +80,7 @@ struct runner {
 	unsigned long lock_gen;
 	struct sub **subs;
 	size_t n_subs;
+	struct aggdef_registry *aggdefs; /* loaded when a snapshots subscription exists */
 	struct unit **units;
 	size_t n_units;
 	char runner_id[128];
@@ -171,6 +175,35 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct sub_conf *
 	return ES_OK;
 }
 
+/* Loads the aggregate definitions of cfg's [aggregates] dir when one of
+ * confs[0..n) is a snapshots subscription (*out stays NULL otherwise). On
+ * failure err holds the definition's "file: /pointer: reason". *out is a
+ * new registry (aggdef_registry_free). */
+static enum es_status runner_load_aggdefs(const struct es_config *cfg, const struct sub_conf *confs,
+					  size_t n, struct aggdef_registry **out, char *err,
+					  size_t errlen)
+{
+	enum es_status rc;
+	size_t background = 0;
+	bool wanted = false;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		wanted = wanted || confs[i].handler == SUB_HANDLER_SNAPSHOTS;
+	if (!wanted)
+		return ES_OK;
+	rc = aggdef_registry_load(cfg->aggregates.dir, out, err, errlen);
+	if (rc != ES_OK)
+		return rc;
+	for (size_t i = 0; i < (*out)->n; i++)
+		background += (*out)->defs[i]->snapshot_mode == AGGDEF_SNAPSHOT_BACKGROUND;
+	/* Not an error (definitions may come later), but nothing will be written. */
+	if (background == 0)
+		log_kv(LOG_WARNING, "snapshots_nothing_to_do", "dir", cfg->aggregates.dir,
+		       "reason", "no aggregate definition has snapshot mode background", NULL);
+	return ES_OK;
+}
+
 /* The exec handler's abort check: give up a wait for an answer once the
  * stop is forced (second signal, or drain_timeout spent). */
 static bool runner_abort_wait(void *arg)
@@ -200,6 +233,11 @@ static struct sub *sub_new(struct runner *r, struct sub_conf *conf)
 			goto fail;
 		handler_exec_set_abort(s->exec, runner_abort_wait, r);
 	}
+	if (s->conf.handler == SUB_HANDLER_SNAPSHOTS) {
+		s->snap = handler_snapshots_new();
+		if (!s->snap)
+			goto fail;
+	}
 	return s;
 fail:
 	sub_conf_free(&s->conf);
@@ -213,6 +251,7 @@ static void sub_free(struct sub *s)
 		return;
 	handler_sql_free(s->sql);
 	handler_exec_free(s->exec);
+	handler_snapshots_free(s->snap);
 	sub_conf_free(&s->conf);
 	free(s);
 }
@@ -251,9 +290,20 @@ static void unit_note_failure(struct unit *u, const char *err)
 
 /* ------------------------------------------------------------ checkpoints */
 
+/* Takes the checkpoint someone else stored (evstorectl rebuild, an
+ * operator) as the place to go on from, forgetting the event in trouble. */
+static void unit_adopt(struct unit *u, const struct feed_cursor *stored)
+{
+	log_kv(LOG_WARNING, "checkpoint_moved", "subscription", u->sub->conf.name, NULL);
+	u->saved = u->done = u->scan = *stored;
+	u->fail_position = 0;
+	u->fail_attempts = 0;
+}
+
 /* Persists done when it is ahead of saved. */
 static void unit_save(struct runner *r, struct unit *u)
 {
+	struct feed_cursor stored;
 	enum es_status rc;
 
 	if (checkpoint_equal(&u->saved, &u->done))
@@ -264,10 +314,35 @@ static void unit_save(struct runner *r, struct unit *u)
 		u->last_ckpt_ms = time_mono_ms();
 		r->checkpoints_saved++;
 	} else if (rc == ES_ECONFLICT) {
-		log_kv(LOG_WARNING, "checkpoint_moved", "subscription", u->sub->conf.name, NULL);
-		if (checkpoint_load(r->db, &u->sub->conf, u->partition, &u->saved) == ES_OK)
-			u->done = u->scan = u->saved;
+		if (checkpoint_load(r->db, &u->sub->conf, u->partition, &stored) == ES_OK)
+			unit_adopt(u, &stored);
 	}
+}
+
+/* An idle unit (its last page was empty), at most once a second or once
+ * per checkpoint_interval: moves the checkpoint up to what has been read,
+ * so it does not stay behind the events the filters or partitions leave
+ * out (rebuild and the lag go by it), and otherwise reads it back, so a
+ * checkpoint moved by evstorectl rebuild is noticed even when no event
+ * comes along to make the next advance fail. */
+static void unit_idle_sync(struct runner *r, struct unit *u)
+{
+	int64_t now = time_mono_ms(), every = IDLE_SYNC_MS;
+	struct feed_cursor stored;
+
+	if (u->sub->conf.checkpoint_strategy == SUB_CKPT_PERIODIC &&
+	    u->sub->conf.checkpoint_interval_ms > every)
+		every = u->sub->conf.checkpoint_interval_ms;
+	if (now - u->last_sync_ms < every)
+		return;
+	u->last_sync_ms = now;
+	/* Everything up to scan was handled, parked or not ours. */
+	u->done = u->scan;
+	if (!checkpoint_equal(&u->saved, &u->done))
+		unit_save(r, u);
+	else if (checkpoint_load(r->db, &u->sub->conf, u->partition, &stored) == ES_OK &&
+		 !checkpoint_equal(&stored, &u->saved))
+		unit_adopt(u, &stored);
 }
 
 /* Waits out a transient failure: no attempt is counted against the event. */
@@ -419,9 +494,10 @@ static size_t unit_run_sql(struct runner *r, struct unit *u, const struct event 
 			break;
 		}
 		if (res == HANDLER_MOVED) {
-			log_kv(LOG_WARNING, "checkpoint_moved", "subscription", u->sub->conf.name, NULL);
-			if (checkpoint_load(r->db, &u->sub->conf, u->partition, &u->saved) == ES_OK)
-				u->done = u->scan = u->saved;
+			struct feed_cursor stored;
+
+			if (checkpoint_load(r->db, &u->sub->conf, u->partition, &stored) == ES_OK)
+				unit_adopt(u, &stored);
 			break;
 		}
 		if (k > 1) {
@@ -436,11 +512,13 @@ static size_t unit_run_sql(struct runner *r, struct unit *u, const struct event 
 	return handled;
 }
 
-/* exec and audit: one event at a time, checkpoint as configured. */
+/* exec, audit and snapshots: one event at a time, checkpoint as
+ * configured. */
 static size_t unit_run_each(struct runner *r, struct unit *u, const struct event *ev, size_t n)
 {
 	size_t handled = 0;
 
+	handler_snapshots_forget(u->sub->snap);
 	for (; handled < n; handled++) {
 		char err[512] = "";
 		enum handler_result res;
@@ -449,6 +527,9 @@ static size_t unit_run_each(struct runner *r, struct unit *u, const struct event
 			break;
 		if (u->sub->conf.handler == SUB_HANDLER_EXEC)
 			res = handler_exec_handle(u->sub->exec, &ev[handled], err, sizeof err);
+		else if (u->sub->conf.handler == SUB_HANDLER_SNAPSHOTS)
+			res = handler_snapshots_handle(u->sub->snap, r->aggdefs, r->db, &ev[handled],
+						       err, sizeof err);
 		else
 			res = handler_audit_emit(&ev[handled], err, sizeof err);
 		if (res == HANDLER_TRANSIENT) {
@@ -476,14 +557,24 @@ static enum handler_result unit_retry_one(struct runner *r, struct unit *u, cons
 					  const char *id, char *err, size_t errlen)
 {
 	const char *vals[1] = { id };
-	struct sql_tail tail = { DLQ_RESOLVED_SQL, 1, vals };
 	enum handler_result res;
-	size_t failed;
 
-	if (u->sub->conf.handler == SUB_HANDLER_SQL)
-		return handler_sql_run(u->sub->sql, r->db, ev, 1, &tail, 1, &failed, err, errlen);
+	if (u->sub->conf.handler == SUB_HANDLER_SQL) {
+		/* The checkpoint "advance" from saved to saved makes the retry
+		 * roll back when evstorectl rebuild reset the subscription
+		 * meanwhile: the replay applies the event, so must not we. */
+		struct checkpoint_params cp;
+		struct sql_tail tail[2] = { { DLQ_RESOLVED_SQL, 1, vals },
+					    { CHECKPOINT_ADVANCE_SQL, 6, cp.values } };
+		size_t failed;
+
+		checkpoint_params_fill(&cp, u->sub->conf.name, u->partition, &u->saved, &u->saved);
+		return handler_sql_run(u->sub->sql, r->db, ev, 1, tail, 2, &failed, err, errlen);
+	}
 	if (u->sub->conf.handler == SUB_HANDLER_EXEC)
 		res = handler_exec_handle(u->sub->exec, ev, err, errlen);
+	else if (u->sub->conf.handler == SUB_HANDLER_SNAPSHOTS)
+		res = handler_snapshots_handle(u->sub->snap, r->aggdefs, r->db, ev, err, errlen);
 	else
 		res = handler_audit_emit(ev, err, errlen);
 	if (res == HANDLER_OK &&
@@ -544,6 +635,12 @@ static bool unit_requeued(struct runner *r, struct unit *u)
 			       "dlq_id", id, NULL);
 		} else if (hr == HANDLER_TRANSIENT) {
 			break;
+		} else if (hr == HANDLER_MOVED) {
+			struct feed_cursor stored;
+
+			if (checkpoint_load(r->db, &u->sub->conf, u->partition, &stored) == ES_OK)
+				unit_adopt(u, &stored);
+			break;
 		} else {
 			const char *v2[2] = { id, err };
 
@@ -586,9 +683,7 @@ static bool unit_step(struct runner *r, struct unit *u)
 			u->scan = pg.horizon;
 		if (strcmp(u->state, "live") != 0)
 			u->state = "live";
-		if (u->sub->conf.handler != SUB_HANDLER_SQL &&
-		    time_mono_ms() - u->last_ckpt_ms >= u->sub->conf.checkpoint_interval_ms)
-			unit_save(r, u);
+		unit_idle_sync(r, u);
 		page_free(&pg);
 		return worked;
 	}
@@ -747,6 +842,7 @@ static void runner_reload(struct runner *r)
 	struct es_config *cfg = calloc(1, sizeof *cfg);
 	struct sub_conf *confs = NULL;
 	struct sub **subs = NULL;
+	struct aggdef_registry *aggdefs = NULL;
 	size_t n = 0, started = 0, stopped = 0;
 	char err[512];
 
@@ -760,6 +856,14 @@ static void runner_reload(struct runner *r)
 	if (runner_parse_confs(cfg, &confs, &n, err, sizeof err) != ES_OK) {
 		log_kv(LOG_ERR, "reload_failed", "error", err,
 		       "action", "keeping the running configuration", NULL);
+		config_free(cfg);
+		free(cfg);
+		return;
+	}
+	if (runner_load_aggdefs(cfg, confs, n, &aggdefs, err, sizeof err) != ES_OK) {
+		log_kv(LOG_ERR, "reload_failed", "error", err,
+		       "action", "keeping the running configuration", NULL);
+		runner_free_confs(confs, n);
 		config_free(cfg);
 		free(cfg);
 		return;
@@ -780,6 +884,7 @@ static void runner_reload(struct runner *r)
 	}
 	if (!subs) {
 		log_kv(LOG_ERR, "reload_failed", "error", "out of memory", NULL);
+		aggdef_registry_free(aggdefs);
 		runner_free_confs(confs, n);
 		config_free(cfg);
 		free(cfg);
@@ -803,6 +908,9 @@ static void runner_reload(struct runner *r)
 		if (subs[i])
 			r->subs[r->n_subs++] = subs[i];
 	runner_free_confs(confs, n);
+	/* Kept snapshots subscriptions see the definitions as they are now. */
+	aggdef_registry_free(r->aggdefs);
+	r->aggdefs = aggdefs;
 	config_free(r->cfg);
 	free(r->cfg);
 	r->cfg = cfg;
@@ -836,6 +944,8 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 	r->cfg = cfg;
 	r->config_path = config_path;
 	if (runner_parse_confs(cfg, &confs, &n, err, errlen) != ES_OK)
+		goto fail;
+	if (runner_load_aggdefs(cfg, confs, n, &r->aggdefs, err, errlen) != ES_OK)
 		goto fail;
 	r->subs = calloc(n ? n : 1, sizeof *r->subs);
 	if (!r->subs)
@@ -881,6 +991,7 @@ void runner_free(struct runner *r)
 	for (size_t i = 0; i < r->n_subs; i++)
 		sub_free(r->subs[i]);
 	free(r->subs);
+	aggdef_registry_free(r->aggdefs);
 	db_free(r->db);
 	db_free(r->lockdb);
 	config_free(r->cfg);

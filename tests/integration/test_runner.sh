@@ -6,10 +6,9 @@
 # sharing four partitions.
 . "$(dirname "$0")/lib.sh"
 
-RUNNER_BIN=$IT_BUILDDIR/src/runner/evstore-runner
+. "$(dirname "$0")/runner_lib.sh"
 IT_LOG_LEVEL=info IT_NO_SERVERS=1 it_start
 
-NIL=00000000-0000-0000-0000-000000000000
 psql_q <<'SQL'
 CREATE TABLE proj (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
 CREATE TABLE proj2 (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL);
@@ -30,39 +29,6 @@ ON CONFLICT (aggregate_id) DO UPDATE SET n = proj2.n + 1;
 SQL
 sed 's/proj/proj4/g' "$IT_DIR/proj.sql" | sed 's/, total = proj4.total + EXCLUDED.total//; s/, (\$1::jsonb->.payload.->>.amount.)::bigint)/)/' >"$IT_DIR/proj4.sql"
 
-# append N [ACCOUNTS] [AMOUNT]: N events of type Added in one transaction,
-# inserted directly (evstore.append per event is far slower for bulk); the
-# accounts are fresh streams of this call, versions without gaps.
-append() {
-	psql_q -c "WITH b AS (SELECT md5(random()::text) AS seed)
-		INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id, version, event_type,
-			actor_id, occurred_at, payload, metadata)
-		SELECT '$NIL', gen_random_uuid(), 'Acct', md5(b.seed || (g % ${2:-500}))::uuid, g / ${2:-500} + 1, 'Added',
-			'tester', now(), jsonb_build_object('amount', ${3:-g % 7}), jsonb_build_object('request_id', 'r' || g)
-		FROM b, generate_series(0, $1 - 1) g; NOTIFY evstore_events" >/dev/null
-}
-truth_diff() { # TABLE: rows of the projection that differ from the events
-	psql_q -c "SELECT count(*) FROM ((SELECT aggregate_id, count(*) AS n, sum((payload->>'amount')::bigint) AS t
-		FROM evstore.events WHERE event_type = 'Added' GROUP BY 1 EXCEPT SELECT aggregate_id, n, total FROM $1)
-		UNION ALL (SELECT aggregate_id, n, total FROM $1 EXCEPT SELECT aggregate_id, count(*), sum((payload->>'amount')::bigint)
-		FROM evstore.events WHERE event_type = 'Added' GROUP BY 1)) d"
-}
-# conf NAME SECTIONS: a configuration file with the subscription sections.
-conf() { { cat "$IT_DIR/evstore.conf"; printf '[runner]\npoll_interval_ms = 200\nshutdown_timeout = 10\ndrain_timeout = 5\n%s\n' "$2"; } >"$IT_DIR/$1.conf"; }
-start_runner() { # CONF LOG: starts a runner, its pid in $RPID
-	"$RUNNER_BIN" --config "$IT_DIR/$1.conf" >>"$IT_DIR/$2" 2>&1 &
-	RPID=$!
-	IT_PIDS+=("$RPID")
-}
-stop_runner() { kill -TERM "$1" 2>/dev/null; for _ in $(seq 150); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
-# sql_is EXPECTED QUERY: the query answers EXPECTED. The query runs anew on
-# every call, so wait_for can poll it.
-sql_is() { [ "$(psql_q -c "$2")" = "$1" ]; }
-caught_up() { # SUB TABLE: the projection holds every event
-	[ "$(psql_q -c "SELECT count(*) FROM evstore.events WHERE event_type = 'Added'")" = \
-	  "$(psql_q -c "SELECT COALESCE(sum(n), 0) FROM $2")" ]
-}
-
 PROJ="[subscription proj]
 handler = sql
 sql_file = $IT_DIR/proj.sql
@@ -74,10 +40,11 @@ handler = sql
 sql_file = $IT_DIR/missing.sql"
 out=$("$RUNNER_BIN" --config "$IT_DIR/bad.conf" 2>&1); rc=$?
 check "a bad configuration exits 1 with a clear message" test "$rc" = 1 -a -n "$(grep 'missing.sql' <<<"$out")"
-conf bad "[subscription snap]
+conf snap "[subscription snap]
 handler = snapshots"
-out=$("$RUNNER_BIN" --config "$IT_DIR/bad.conf" 2>&1)
-check "the snapshots handler is refused in this build" grep -q 'bad.conf:[0-9]*: handler: .snapshots. is not available in this build' <<<"$out"
+out=$("$RUNNER_BIN" --config "$IT_DIR/snap.conf" --print-config 2>&1)
+check "the built-in snapshots handler is accepted (test_runner_snapshots.sh tests it)" \
+	test $? = 0 -a -z "$(grep 'not available' <<<"$out")"
 check "--version" "$RUNNER_BIN" --version
 
 # --- catch-up of 100k events -------------------------------------------------------
@@ -247,7 +214,5 @@ check "one runner killed: the other takes over every partition" wait_for 30 sql_
 check "no event doubled across partitions" test "$(psql_q -c "SELECT count(*) FROM proj4 p JOIN (SELECT aggregate_id, count(*) c FROM evstore.events WHERE event_type = 'Added' GROUP BY 1) t USING (aggregate_id) WHERE p.n <> t.c")" = 0
 stop_runner "$R2"
 
-for f in "$IT_DIR"/*.log; do
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then not_ok "sanitizers clean in $(basename "$f")" "$(grep -m3 -E 'Sanitizer|runtime error' "$f")"; fi
-done
+runner_logs_clean
 it_finish

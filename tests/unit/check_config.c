@@ -303,6 +303,7 @@ static const struct { const char *text, *key, *printed; } good_values[] = {
 	{ "[runner]\nshutdown_timeout = 5\n", "drain_timeout", "5" },
 	{ "[log]\nlevel = debug\n", "level", "debug" },
 	{ "[log]\naudit_facility = local0\n", "audit_facility", "local0" },
+	{ "[log]\nsocket = /run/syslog-ng/log.sock\n", "socket", "/run/syslog-ng/log.sock" },
 };
 
 /* The line config_print writes for key in output (the first match). */
@@ -377,6 +378,7 @@ static const struct { const char *name, *value, *key, *printed; } env_good[] = {
 	{ "EVSTORE_HTTP_MAX_BODY_BYTES", "2MiB", "max_body_bytes", "2097152" },
 	{ "EVSTORE_JWT_REQUIRE_TENANT", "yes", "require_tenant", "true" },
 	{ "EVSTORE_LOG_TARGET", "stderr", "target", "stderr" },
+	{ "EVSTORE_LOG_SOCKET", "/run/log.sock", "socket", "/run/log.sock" },
 	{ "EVSTORE_JWT_ISSUER", "", "issuer", "" },
 	{ "EVSTORE_RUNNER_POLL_INTERVAL_MS", "1s", "poll_interval_ms", "1000" },
 	{ "EVSTORE_AGGREGATES_DIR", "/srv/aggregates", "dir", "/srv/aggregates" },
@@ -391,7 +393,7 @@ START_TEST(env_overrides_file)
 	write_conf("[database]\nurl = postgresql://file/db\n"
 		   "[http]\nmax_page = 70\nmax_body_bytes = 4K\n"
 		   "[jwt]\nkey_file = /file.key\nrequire_tenant = no\nissuer = file-iss\n"
-		   "[log]\ntarget = syslog\n[aggregates]\ndir = /file/dir\n"
+		   "[log]\ntarget = syslog\nsocket = /file.sock\n[aggregates]\ndir = /file/dir\n"
 		   "[runner]\npoll_interval_ms = 700\n");
 	setenv(env_good[_i].name, env_good[_i].value, 1);
 	load_ok(&c, conf_path);
@@ -681,7 +683,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert(*dl == '\0' && *sl == '\0');
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
-	ck_assert_int_eq(keys, 36); /* every key of the table, once */
+	ck_assert_int_eq(keys, 37); /* every key of the table, once */
 
 	free(sp);
 	free(dp);
@@ -720,7 +722,7 @@ START_TEST(docs_cover_every_key)
 
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 36);
+	ck_assert_int_eq(man.keys, 37);
 	free((char *)man.text);
 	free((char *)md.text);
 }

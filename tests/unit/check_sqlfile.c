@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner/sqlfile.h"
+#include "common/sqlfile.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -72,6 +72,7 @@ static const struct { const char *text, *err; } bad[] = {
 	{ "-- on A\nSELECT 'x;\n", "line 2: unterminated string" },
 	{ "-- on A\nSELECT $q$ x;\n", "line 2: unterminated dollar quote $q$" },
 	{ "-- on A\nSELECT 1; /* x\n", "line 2: unterminated /* comment" },
+	{ "-- on A\nSELECT 1; /* a /* nested */ still open;\n", "line 2: unterminated /* comment" },
 	{ "-- on A\nSELECT 1;\n-- truncate\n", "line 3: section 'truncate' has no statement" },
 	{ "-- on A\nSELECT 1;\n-- truncate\nTRUNCATE a;\n-- truncate\nTRUNCATE b;\n",
 	  "line 5: '-- truncate' appears twice" },
@@ -85,6 +86,34 @@ START_TEST(refused)
 	ck_assert_int_eq(sqlfile_parse(bad[_i].text, &f, err, sizeof err), ES_EINVAL);
 	ck_assert_str_eq(err, bad[_i].err);
 	ck_assert_uint_eq(f.n_sections, 0);
+}
+END_TEST
+
+/* Which statements may declare $1 jsonb: every use a cast to jsonb. */
+static const struct { const char *sql; bool jsonb; } param_uses[] = {
+	{ "INSERT INTO t VALUES (($1::jsonb->>'id')::uuid)", true },
+	{ "SELECT $1::jsonb, $1 :: JSONB ->'a', $1::jsonb#>>'{a,b}'", true },
+	{ "SELECT $1::jsonb->>'a' -- $1 in a comment\n", true },
+	{ "SELECT $1::jsonb /* $1 /* nested $1 */ $1 */", true },
+	{ "SELECT '$1', \"$1\", $q$ $1 $q$, $1::jsonb", true },
+	{ "SELECT 'it''s $1', $1::jsonb", true },
+	{ "SELECT a$1, $1::jsonb FROM t", true },           /* a$1 is a name */
+	{ "SELECT $10::text, $1::jsonb", true },            /* $10 is not $1 */
+	{ "SELECT $1", false },                              /* used as json */
+	{ "SELECT $1::json->>'a'", false },
+	{ "SELECT $1::jsonb, $1->>'a'", false },             /* one use without the cast */
+	{ "SELECT $1::jsonb[]", false },
+	{ "SELECT $1::jsonbx", false },
+	{ "SELECT 1", false },                               /* no $1 at all */
+	{ "SELECT E'\\n', $1::jsonb", false },              /* E'' strings: unsure */
+	{ "SELECT 'open, $1::jsonb", false },                /* unterminated */
+	{ "SELECT $1::jsonb /* open", false },
+};
+
+START_TEST(param_only_jsonb)
+{
+	ck_assert_msg(sqlfile_param_only_jsonb(param_uses[_i].sql) == param_uses[_i].jsonb, "%s",
+		      param_uses[_i].sql);
 }
 END_TEST
 
@@ -106,6 +135,7 @@ int main(void)
 	tcase_add_test(tc, sections_and_statements);
 	tcase_add_test(tc, dollar_tags_and_comments);
 	tcase_add_loop_test(tc, refused, 0, N_ELEMS(bad));
+	tcase_add_loop_test(tc, param_only_jsonb, 0, N_ELEMS(param_uses));
 	tcase_add_test(tc, load_missing_file);
 	suite_add_tcase(s, tc);
 	return check_run(s);

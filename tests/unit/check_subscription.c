@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/config.h"
-#include "runner/subscription.h"
+#include "common/subscription.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_KV 8
@@ -95,7 +95,6 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 	{ { { "handler", "sql" } }, "evstore.conf:10: [subscription orders] handler = sql needs sql_file" },
 	{ { { "handler", "exec" } }, "evstore.conf:10: [subscription orders] handler = exec needs command" },
 	{ { { "handler", "http" } }, "evstore.conf:10: handler: 'http' is not one of" },
-	{ { { "handler", "snapshots" } }, "evstore.conf:10: handler: 'snapshots' is not available in this build" },
 	{ { { "handler", "audit" }, { "batch_size", "0" } }, "evstore.conf:11: batch_size:" },
 	{ { { "handler", "audit" }, { "batch_size", "12x" } }, "evstore.conf:11: batch_size:" },
 	{ { { "handler", "audit" }, { "start_from", "middle" } }, "evstore.conf:11: start_from:" },
@@ -146,6 +145,23 @@ START_TEST(duration_bad)
 }
 END_TEST
 
+/* The built-in snapshots handler needs neither a file nor a program. */
+START_TEST(snapshots_handler)
+{
+	const struct kvs p[] = { { "handler", "snapshots" }, { "aggregate_types", "Order" },
+				 { NULL, NULL } };
+	struct sub_conf c;
+	char err[256] = "";
+
+	ck_assert_msg(parse(p, &c, err, sizeof err) == ES_OK, "got '%s'", err);
+	ck_assert_int_eq(c.handler, SUB_HANDLER_SNAPSHOTS);
+	ck_assert_ptr_null(c.sql_file);
+	ck_assert_ptr_null(c.command);
+	ck_assert_str_eq(c.aggregate_types, "{\"Order\"}");
+	sub_conf_free(&c);
+}
+END_TEST
+
 START_TEST(list_empty)
 {
 	bool empty = false;
@@ -165,6 +181,7 @@ int main(void)
 	tcase_add_loop_test(tc, refused, 0, N_ELEMS(bad));
 	tcase_add_loop_test(tc, duration_ok, 0, N_ELEMS(durations));
 	tcase_add_loop_test(tc, duration_bad, 0, N_ELEMS(bad_durations));
+	tcase_add_test(tc, snapshots_handler);
 	tcase_add_test(tc, list_empty);
 	suite_add_tcase(s, tc);
 	return check_run(s);

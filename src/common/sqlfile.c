@@ -2,7 +2,7 @@
  * small lexer that knows quotes, dollar quotes and comments, enough to
  * split statements on ';' the way psql does. */
 #include "buildconf.h"
-#include "runner/sqlfile.h"
+#include "common/sqlfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/sbuf.h"
 
@@ -137,6 +138,111 @@ static int sqlfile_header(const char *p, char **type, bool *is_truncate)
 	return *type ? 1 : -1;
 }
 
+static bool sql_ident_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* When p starts a string, a quoted identifier, a comment or a dollar
+ * quote, returns the character after it (a line comment ends before its
+ * newline); p itself when it starts none of them; NULL when it is not
+ * closed, with *what naming it for the message ("string", "dollar quote
+ * $tag$", ...; what has room for 96 bytes). text is the whole text, to
+ * tell "$tag$" from the "$" inside a name such as a$b. Block comments nest,
+ * as in PostgreSQL. */
+static const char *sql_skip_opaque(const char *text, const char *p, char *what, size_t whatlen)
+{
+	if (*p == '\'' || *p == '"') {
+		const char *q = p + 1;
+
+		for (;; q++) {
+			if (!*q) {
+				snprintf(what, whatlen, "%s", *p == '\'' ? "string" : "quoted identifier");
+				return NULL;
+			}
+			if (*q == *p && q[1] == *p)
+				q++; /* a doubled quote */
+			else if (*q == *p)
+				return q + 1;
+		}
+	}
+	if (p[0] == '-' && p[1] == '-')
+		return p + strcspn(p, "\n");
+	if (p[0] == '/' && p[1] == '*') {
+		int depth = 1;
+
+		for (p += 2; *p; p++) {
+			if (p[0] == '/' && p[1] == '*') {
+				depth++;
+				p++;
+			} else if (p[0] == '*' && p[1] == '/' && --depth == 0) {
+				return p + 2;
+			} else if (p[0] == '*' && p[1] == '/') {
+				p++;
+			}
+		}
+		snprintf(what, whatlen, "/* comment");
+		return NULL;
+	}
+	if (*p == '$' && !isdigit((unsigned char)p[1]) && (p == text || !sql_ident_char(p[-1]))) {
+		const char *t = p + 1;
+		size_t tl;
+
+		while (*t && *t != '$' && sql_ident_char(*t))
+			t++;
+		if (*t != '$')
+			return p;
+		tl = (size_t)(t - p) + 1;
+		for (const char *c = t + 1; (c = strchr(c, '$')) != NULL; c++)
+			if (strncmp(c, p, tl) == 0)
+				return c + tl;
+		snprintf(what, whatlen, "dollar quote %.*s", tl > 64 ? 64 : (int)tl, p);
+		return NULL;
+	}
+	return p;
+}
+
+bool sqlfile_param_only_jsonb(const char *sql)
+{
+	const char *p = sql;
+	char what[96];
+	bool any = false;
+
+	if (strchr(sql, '\\'))
+		return false; /* E'' strings: not worth understanding here */
+	while (*p) {
+		const char *q = sql_skip_opaque(sql, p, what, sizeof what);
+
+		if (!q)
+			return false;
+		if (q != p) {
+			p = q;
+		} else if (sql_ident_char(*p) && *p != '$') {
+			while (sql_ident_char(*p))
+				p++; /* "a$1" is a name, not a parameter */
+		} else if (*p == '$' && isdigit((unsigned char)p[1])) {
+			for (q = p + 1; isdigit((unsigned char)*q); q++)
+				;
+			if (q - p == 2 && p[1] == '1') {
+				q += strspn(q, " \t\r\n");
+				if (q[0] != ':' || q[1] != ':')
+					return false;
+				q += 2;
+				q += strspn(q, " \t\r\n");
+				if (strncasecmp(q, "jsonb", 5) != 0 || sql_ident_char(q[5]) ||
+				    q[5] == '[' || q[5] == '.')
+					return false;
+				any = true;
+				q += 5;
+			}
+			p = q;
+		} else {
+			p++;
+		}
+	}
+	return any;
+}
+
 /* Closes the current section: its pending statement, and it must hold one. */
 static bool section_close(struct sqlfile_section *cur, const char *stmt, const char *p,
 			  int header_line, char *err, size_t errlen)
@@ -158,7 +264,8 @@ static bool section_close(struct sqlfile_section *cur, const char *stmt, const c
 enum es_status sqlfile_parse(const char *text, struct sqlfile *out, char *err, size_t errlen)
 {
 	struct sqlfile_section *cur = NULL;
-	const char *p = text, *stmt = text;
+	const char *p = text, *stmt = text, *q;
+	char what[96];
 	int line = 1, header_line = 0;
 	bool at_line_start = true;
 
@@ -221,68 +328,13 @@ enum es_status sqlfile_parse(const char *text, struct sqlfile *out, char *err, s
 			line++;
 			at_line_start = true;
 			p++;
-		} else if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			int start = line;
-			p += 2;
-			while (*p && !(p[0] == '*' && p[1] == '/')) {
-				if (*p == '\n')
-					line++;
-				p++;
-			}
-			if (!*p) {
-				sqlfile_err(err, errlen, start, "unterminated /* comment");
+		} else if ((q = sql_skip_opaque(text, p, what, sizeof what)) != p) {
+			if (!q) {
+				sqlfile_err(err, errlen, line, "unterminated %s", what);
 				goto fail;
 			}
-			p += 2;
-		} else if (*p == '\'' || *p == '"') {
-			char q = *p++;
-			int start = line;
-			for (;;) {
-				if (!*p) {
-					sqlfile_err(err, errlen, start, "unterminated %s",
-						    q == '\'' ? "string" : "quoted identifier");
-					goto fail;
-				}
-				if (*p == q && p[1] == q) {
-					p += 2;
-					continue;
-				}
-				if (*p == '\n')
-					line++;
-				if (*p++ == q)
-					break;
-			}
-		} else if (*p == '$' && (p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
-			const char *t = p + 1, *close;
-			int start = line;
-			char tag[64];
-			size_t tl;
-
-			while (isalnum((unsigned char)*t) || *t == '_')
-				t++;
-			if (*t != '$' || isdigit((unsigned char)p[1])) {
-				p++; /* a parameter like $1 */
-				continue;
-			}
-			tl = (size_t)(t - p + 1);
-			if (tl >= sizeof tag) {
-				sqlfile_err(err, errlen, line, "dollar-quote tag too long");
-				goto fail;
-			}
-			memcpy(tag, p, tl);
-			tag[tl] = '\0';
-			close = strstr(t + 1, tag);
-			if (!close) {
-				sqlfile_err(err, errlen, start, "unterminated dollar quote %s", tag);
-				goto fail;
-			}
-			for (const char *c = p; c < close; c++)
-				if (*c == '\n')
-					line++;
-			p = close + tl;
+			for (; p < q; p++)
+				line += *p == '\n';
 		} else if (*p == ';') {
 			if (!cur) {
 				sqlfile_err(err, errlen, line, "statement before the first section");

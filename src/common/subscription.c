@@ -1,6 +1,6 @@
 /* subscription.c - validation of "[subscription NAME]" sections. */
 #include "buildconf.h"
-#include "runner/subscription.h"
+#include "common/subscription.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -154,9 +154,9 @@ static enum es_status sub_apply(struct sub_conf *c, const struct config_kv *kv, 
 		else if (strcmp(v, "audit") == 0)
 			c->handler = SUB_HANDLER_AUDIT;
 		else if (strcmp(v, "snapshots") == 0)
-			BAD("handler: 'snapshots' is not available in this build");
+			c->handler = SUB_HANDLER_SNAPSHOTS;
 		else
-			BAD("handler: '%s' is not one of sql, exec, audit", v);
+			BAD("handler: '%s' is not one of sql, exec, snapshots, audit", v);
 	} else if (strcmp(k, "sql_file") == 0) {
 		if (!*v)
 			BAD("sql_file: needs a path");
@@ -257,7 +257,7 @@ enum es_status sub_conf_parse(const struct config_subscription *raw, const char 
 		goto out;
 	if (!have_handler) {
 		rc = sub_err(err, errlen, file, first_line, "[subscription %s] needs a handler "
-			     "(sql, exec or audit)", raw->name);
+			     "(sql, exec, snapshots or audit)", raw->name);
 	} else if (out->handler == SUB_HANDLER_SQL && !out->sql_file) {
 		rc = sub_err(err, errlen, file, first_line, "[subscription %s] handler = sql needs "
 			     "sql_file", raw->name);

@@ -1,7 +1,7 @@
 /* subscription.h - one "[subscription NAME]" section, validated: the keys
  * of API.md section 6, with durations like "500ms", "5s", "2m". */
-#ifndef EVSTORE_RUNNER_SUBSCRIPTION_H
-#define EVSTORE_RUNNER_SUBSCRIPTION_H
+#ifndef EVSTORE_SUBSCRIPTION_H
+#define EVSTORE_SUBSCRIPTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 
 struct config_subscription;
 
-enum sub_handler { SUB_HANDLER_SQL, SUB_HANDLER_EXEC, SUB_HANDLER_AUDIT };
+enum sub_handler { SUB_HANDLER_SQL, SUB_HANDLER_EXEC, SUB_HANDLER_AUDIT, SUB_HANDLER_SNAPSHOTS };
 enum sub_start { SUB_START_CHECKPOINT, SUB_START_BEGINNING, SUB_START_END, SUB_START_POSITION };
 enum sub_checkpoint { SUB_CKPT_EVERY_EVENT, SUB_CKPT_EVERY_BATCH, SUB_CKPT_PERIODIC };
 
@@ -37,9 +37,8 @@ struct sub_conf {
 
 /* Validates raw (borrowed) into out (zeroed first; copies what it keeps).
  * file names the configuration file for messages. On ES_EINVAL err holds
- * "file:line: message" and out is released. Unknown keys, bad values, a
- * missing sql_file/command, and handler = snapshots (not available in this
- * build) are refused. */
+ * "file:line: message" and out is released. Unknown keys, bad values and
+ * a missing sql_file/command are refused. */
 enum es_status sub_conf_parse(const struct config_subscription *raw, const char *file,
 			      struct sub_conf *out, char *err, size_t errlen) ES_MUST_CHECK;
 

@@ -13,9 +13,10 @@
  * ';' (the last one may omit it). Semicolons inside quotes, dollar quotes
  * and comments do not split. Other comments are kept in the statements.
  * Text before the first section may only be comments and blank lines. */
-#ifndef EVSTORE_RUNNER_SQLFILE_H
-#define EVSTORE_RUNNER_SQLFILE_H
+#ifndef EVSTORE_SQLFILE_H
+#define EVSTORE_SQLFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "common/error.h"
 
@@ -46,6 +47,14 @@ enum es_status sqlfile_load(const char *path, struct sqlfile *out, char *err,
 
 /* The section for an event type, or NULL; borrowed from f. */
 const struct sqlfile_section *sqlfile_find(const struct sqlfile *f, const char *event_type);
+
+/* True when every use of $1 in the statement sql is a cast to jsonb
+ * ("$1::jsonb", any spacing and case), outside strings, quoted names,
+ * comments and dollar quotes. The sql handler then declares $1 jsonb: the
+ * event is parsed once instead of once per cast, with the same values. A
+ * statement that uses $1 any other way, or that this scan is unsure of
+ * (an E'' string, something unterminated), is false and keeps json. */
+bool sqlfile_param_only_jsonb(const char *sql);
 
 /* Releases what sqlfile_parse allocated; safe on a zeroed struct. */
 void sqlfile_free(struct sqlfile *f);

@@ -1,0 +1,376 @@
+/* cmd_rebuild.c - evstorectl rebuild NAME: empties an sql subscription's
+ * read model and has the runner replay the whole feed into it.
+ *
+ * One transaction does the reset: it locks the subscription's checkpoint
+ * rows first (a runner in the middle of a batch then either commits
+ * before us, and its rows are truncated, or fails its checkpoint advance
+ * after us and rolls back), runs the projection file's "-- truncate"
+ * section, deletes the subscription's dead-letter entries (the replay
+ * handles those events again; retrying a stale entry afterwards would
+ * apply its event twice) and sets every partition's checkpoint back to the
+ * start. The running evstore-runner notices within a second and replays;
+ * this command then shows its progress until the checkpoints have passed
+ * everything committed before the reset. */
+#include "buildconf.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/sqlfile.h"
+#include "common/subscription.h"
+#include "common/timefmt.h"
+#include "ctl/commands.h"
+#include "ctl/progress.h"
+
+#define POLL_MS 200
+#define RUNNER_CHECK_MS 2000
+
+#define LOCK_CHECKPOINTS_SQL \
+	"SELECT 1 FROM evstore.checkpoints WHERE subscription = $1 FOR UPDATE"
+#define CLEAR_DLQ_SQL "DELETE FROM evstore.dlq WHERE subscription = $1"
+/* Partitions 0 .. $2 - 1 back to the start of the feed, rows created when
+ * missing. A runner holding the old checkpoint finds it moved (SQLSTATE
+ * EVCKP from evstore.checkpoint_advance) and reloads it. */
+#define RESET_CHECKPOINTS_SQL \
+	"INSERT INTO evstore.checkpoints (subscription, partition)" \
+	" SELECT $1, p FROM generate_series(0, $2::int - 1) p" \
+	" ON CONFLICT (subscription, partition) DO UPDATE" \
+	" SET transaction_id = '0', position = 0, updated_at = now()"
+/* What the replay has to get through: the subscription's events committed
+ * before now (below the xid8 horizon). Parameters: aggregate_types,
+ * event_types (text[] or NULL). The count, then the last one's cursor. */
+#define REPLAY_FILTER \
+	" FROM evstore.events" \
+	" WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" \
+	"   AND ($1::text[] IS NULL OR aggregate_type = ANY ($1::text[]))" \
+	"   AND ($2::text[] IS NULL OR event_type = ANY ($2::text[]))"
+#define REPLAY_COUNT_SQL "SELECT count(*)" REPLAY_FILTER
+#define REPLAY_LAST_SQL \
+	"SELECT transaction_id::text, position" REPLAY_FILTER \
+	" ORDER BY transaction_id DESC, position DESC LIMIT 1"
+/* How far the partitions 0 .. $4 - 1 have got: the smallest checkpoint
+ * position, and whether all of them are at or past ($2, $3). */
+#define REPLAY_PROGRESS_SQL \
+	"SELECT coalesce(min(position), 0), count(*) = $4::int AND bool_and(" \
+	" transaction_id > $2::xid8 OR (transaction_id = $2::xid8 AND position >= $3::bigint))" \
+	" FROM evstore.checkpoints WHERE subscription = $1 AND partition < $4::int"
+/* Partitions of the subscription a runner with a fresh heartbeat owns.
+ * Parameters: subscription, [health] runner_stale_after in seconds. */
+#define RUNNER_ALIVE_SQL \
+	"SELECT count(*) FROM evstore.subscription_status WHERE subscription = $1" \
+	" AND state <> 'stopped' AND heartbeat_at > now() - make_interval(secs => $2::int)"
+
+struct rebuild_args {
+	const char *name;
+	bool yes;                     /* --yes: no question asked */
+	bool wait;                    /* false with --no-wait */
+};
+
+/* What the reset left for the runner to replay. */
+struct replay_target {
+	int64_t events;
+	char txid[24];                /* the last event's cursor, "" when none */
+	char position[24];
+};
+
+static volatile sig_atomic_t rebuild_interrupted;
+
+static void rebuild_on_sigint(int sig)
+{
+	(void)sig;
+	rebuild_interrupted = 1;
+}
+
+/* Returns an exit status, or -1 to go on. */
+static int rebuild_parse(int argc, char **argv, struct rebuild_args *a)
+{
+	static const struct option options[] = {
+		{ "yes", no_argument, NULL, 'y' },
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int opt;
+
+	memset(a, 0, sizeof *a);
+	a->wait = true;
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":yh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'y':
+			a->yes = true;
+			break;
+		case 'n':
+			a->wait = false;
+			break;
+		case 'h':
+			ctl_print_usage(stdout, "rebuild");
+			return CTL_EXIT_OK;
+		default:
+			return ctl_usage_error("rebuild", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error("rebuild", "missing the subscription's name");
+	a->name = argv[optind++];
+	if (optind < argc)
+		return ctl_usage_error("rebuild", "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+/* Finds and validates [subscription NAME]; loads its projection file. */
+static bool rebuild_load(const struct es_config *cfg, const char *name, struct sub_conf *conf,
+			 struct sqlfile *file)
+{
+	const struct config_subscription *raw = NULL;
+	char err[512];
+
+	for (size_t i = 0; i < cfg->n_subscriptions; i++)
+		if (strcmp(cfg->subscriptions[i].name, name) == 0)
+			raw = &cfg->subscriptions[i];
+	if (!raw) {
+		ctl_error("there is no [subscription %s] in %s", name,
+			  cfg->source_path ? cfg->source_path : "the configuration");
+		return false;
+	}
+	if (sub_conf_parse(raw, cfg->source_path, conf, err, sizeof err) != ES_OK) {
+		ctl_error("%s", err);
+		return false;
+	}
+	if (conf->handler != SUB_HANDLER_SQL) {
+		ctl_error("%s is not an sql subscription: rebuild empties and replays sql"
+			  " projections only", name);
+		return false;
+	}
+	if (sqlfile_load(conf->sql_file, file, err, sizeof err) != ES_OK) {
+		ctl_error("%s", err);
+		return false;
+	}
+	if (file->truncate.n_statements == 0) {
+		ctl_error("%s has no '-- truncate' section: add the statements that empty the"
+			  " read model of %s", conf->sql_file, name);
+		return false;
+	}
+	return true;
+}
+
+/* Asks on the terminal unless --yes. Returns an exit status, or -1 to go on. */
+static int rebuild_confirm(const struct rebuild_args *a, const struct sub_conf *conf)
+{
+	char line[16];
+
+	if (a->yes)
+		return -1;
+	if (!isatty(STDIN_FILENO))
+		return ctl_usage_error("rebuild", "this empties the read model of %s; say --yes"
+				       " when not asked on a terminal", a->name);
+	fprintf(stderr, "This empties the read model of %s (the '-- truncate' section of %s),\n"
+		"clears its dead-letter entries and replays every event into it.\n"
+		"Rebuild %s? [y/N] ", a->name, conf->sql_file, a->name);
+	fflush(stderr);
+	if (!fgets(line, sizeof line, stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+		fprintf(stderr, "Nothing was changed.\n");
+		return CTL_EXIT_FAILURE;
+	}
+	return -1;
+}
+
+/* The reset, in one transaction. */
+static bool rebuild_reset(struct db *db, const struct sub_conf *conf, const struct sqlfile *file,
+			  struct replay_target *t, int64_t *dlq_cleared)
+{
+	char parts[16], err[512];
+	const char *name_only[1] = { conf->name };
+	const char *reset[2] = { conf->name, parts };
+	const char *filters[2] = { conf->aggregate_types, conf->event_types };
+	PGresult *r = NULL;
+	bool ok = false;
+
+	snprintf(parts, sizeof parts, "%d", conf->partitions);
+	if (db_exec_sql(db, "BEGIN", NULL) != ES_OK ||
+	    db_exec_params(db, "rebuild_lock", LOCK_CHECKPOINTS_SQL, 1, name_only, NULL) != ES_OK) {
+		snprintf(err, sizeof err, "%s", db_last_error(db));
+		goto out;
+	}
+	for (size_t i = 0; i < file->truncate.n_statements; i++) {
+		if (db_exec_sql(db, file->truncate.statements[i], NULL) != ES_OK) {
+			snprintf(err, sizeof err, "%s: truncate: %s", conf->sql_file, db_last_error(db));
+			goto out;
+		}
+	}
+	if (db_exec_params(db, "rebuild_dlq", CLEAR_DLQ_SQL, 1, name_only, &r) != ES_OK) {
+		snprintf(err, sizeof err, "%s", db_last_error(db));
+		goto out;
+	}
+	*dlq_cleared = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	r = NULL;
+	if (db_exec_params(db, "rebuild_reset", RESET_CHECKPOINTS_SQL, 2, reset, NULL) != ES_OK ||
+	    db_exec_params(db, "rebuild_count", REPLAY_COUNT_SQL, 2, filters, &r) != ES_OK) {
+		snprintf(err, sizeof err, "%s", db_last_error(db));
+		goto out;
+	}
+	t->events = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	r = NULL;
+	if (db_exec_params(db, "rebuild_last", REPLAY_LAST_SQL, 2, filters, &r) != ES_OK) {
+		snprintf(err, sizeof err, "%s", db_last_error(db));
+		goto out;
+	}
+	if (PQntuples(r) == 1) {
+		snprintf(t->txid, sizeof t->txid, "%s", PQgetvalue(r, 0, 0));
+		snprintf(t->position, sizeof t->position, "%s", PQgetvalue(r, 0, 1));
+	}
+	if (db_exec_sql(db, "COMMIT", NULL) != ES_OK) {
+		snprintf(err, sizeof err, "%s", db_last_error(db));
+		goto out;
+	}
+	ok = true;
+out:
+	PQclear(r);
+	if (!ok) {
+		if (db_conn(db))
+			(void)!db_exec_sql(db, "ROLLBACK", NULL);
+		ctl_error("rebuild of %s failed, nothing was changed: %s", conf->name, err);
+	}
+	return ok;
+}
+
+/* How many partitions of the subscription a live runner owns; -1 when the
+ * database did not answer. */
+static int rebuild_runner_partitions(struct db *db, const char *name, int stale_after)
+{
+	char secs[16];
+	const char *vals[2] = { name, secs };
+	PGresult *r = NULL;
+	int n = -1;
+
+	snprintf(secs, sizeof secs, "%d", stale_after);
+	if (db_exec_params(db, "rebuild_alive", RUNNER_ALIVE_SQL, 2, vals, &r) == ES_OK)
+		n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}
+
+/* Follows the checkpoints until every partition has passed the target. */
+static int rebuild_follow(struct db *db, const struct es_config *cfg, const struct sub_conf *conf,
+			  const struct replay_target *t)
+{
+	char parts[16], label[96], count[32];
+	const char *vals[4] = { conf->name, t->txid, t->position, parts };
+	int64_t target_pos = strtoll(t->position, NULL, 10), pos = 0, started = time_mono_ms();
+	int64_t last_check = started;
+	struct sigaction sa, old;
+	struct progress bar;
+	int rc = CTL_EXIT_FAILURE;
+
+	snprintf(parts, sizeof parts, "%d", conf->partitions);
+	snprintf(label, sizeof label, "rebuild %s", conf->name);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = rebuild_on_sigint;
+	sigaction(SIGINT, &sa, &old);
+	progress_start(&bar, label, target_pos);
+	while (!rebuild_interrupted) {
+		PGresult *r = NULL;
+		bool done;
+
+		if (db_exec_params(db, "rebuild_progress", REPLAY_PROGRESS_SQL, 4, vals, &r) != ES_OK) {
+			progress_finish(&bar, pos);
+			ctl_error("lost the database while following the rebuild: %s; the runner"
+				  " goes on with it", db_last_error(db));
+			PQclear(r);
+			goto out;
+		}
+		pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		done = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		PQclear(r);
+		progress_update(&bar, pos);
+		if (done) {
+			rc = CTL_EXIT_OK;
+			break;
+		}
+		if (time_mono_ms() - last_check >= RUNNER_CHECK_MS) {
+			last_check = time_mono_ms();
+			if (rebuild_runner_partitions(db, conf->name, cfg->health.runner_stale_after) == 0) {
+				progress_finish(&bar, pos);
+				ctl_error("no evstore-runner is running %s any more (no heartbeat for %d s);"
+					  " the replay goes on when one is back", conf->name,
+					  cfg->health.runner_stale_after);
+				goto out;
+			}
+		}
+		usleep(POLL_MS * 1000);
+	}
+	progress_finish(&bar, rc == CTL_EXIT_OK ? target_pos : pos);
+	if (rebuild_interrupted) {
+		fprintf(stderr, "Stopped watching; the runner goes on rebuilding %s.\n", conf->name);
+		goto out;
+	}
+	progress_format_count(t->events, count, sizeof count);
+	printf("%s rebuilt: %s event%s replayed in %.1f s\n", conf->name, count,
+	       t->events == 1 ? "" : "s", (double)(time_mono_ms() - started) / 1000.0);
+out:
+	sigaction(SIGINT, &old, NULL);
+	return rc;
+}
+
+int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
+{
+	struct rebuild_args a;
+	struct es_config cfg;
+	struct sub_conf conf = { 0 };
+	struct sqlfile file = { 0 };
+	struct replay_target t = { 0 };
+	struct db *db = NULL;
+	char count[32];
+	int64_t cleared = 0;
+	int rc, runners;
+
+	rc = rebuild_parse(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	if (!ctl_load_config(ctl, &cfg))
+		return CTL_EXIT_FAILURE;
+	rc = CTL_EXIT_FAILURE;
+	if (!rebuild_load(&cfg, a.name, &conf, &file))
+		goto out;
+	rc = rebuild_confirm(&a, &conf);
+	if (rc >= 0)
+		goto out;
+	rc = CTL_EXIT_FAILURE;
+	db = ctl_db_connect(&cfg);
+	if (!db || !rebuild_reset(db, &conf, &file, &t, &cleared))
+		goto out;
+	progress_format_count(t.events, count, sizeof count);
+	printf("%s: read model emptied, %" PRId64 " dead-letter entr%s cleared, checkpoint reset;"
+	       " %s event%s to replay\n", a.name, cleared, cleared == 1 ? "y" : "ies", count,
+	       t.events == 1 ? "" : "s");
+	fflush(stdout);
+	rc = CTL_EXIT_OK;
+	if (!a.wait || !t.txid[0])
+		goto out;
+	runners = rebuild_runner_partitions(db, a.name, cfg.health.runner_stale_after);
+	if (runners == 0) {
+		printf("No evstore-runner is running %s now: the replay starts when one does.\n",
+		       a.name);
+		goto out;
+	}
+	rc = rebuild_follow(db, &cfg, &conf, &t);
+out:
+	db_free(db);
+	sqlfile_free(&file);
+	sub_conf_free(&conf);
+	config_free(&cfg);
+	return rc;
+}
