@@ -142,6 +142,19 @@ static const struct {
 	{ "1,2", ES_EINVAL, 0 },
 };
 
+/* Every status a route answers has its reason phrase on the Status line
+ * (a "202 Unknown" confuses proxies' logs and clients' error messages). */
+START_TEST(status_lines_have_reasons)
+{
+	static const int used[] = { 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409,
+				    413, 415, 422, 500, 503 };
+
+	for (size_t i = 0; i < N_ELEMS(used); i++)
+		ck_assert_msg(strcmp(http_status_text(used[i]), "Unknown") != 0, "%d", used[i]);
+	ck_assert_str_eq(http_status_text(202), "Accepted");
+}
+END_TEST
+
 START_TEST(content_length_is_strict)
 {
 	long v = -1;
@@ -1316,6 +1329,7 @@ static Suite *http_suite(void)
 	suite_add_tcase(s, tc);
 
 	tcase_add_loop_test(resp, problem_documents, 0, N_ELEMS(problem_table));
+	tcase_add_test(resp, status_lines_have_reasons);
 	tcase_add_test(resp, problem_for_status);
 	tcase_add_test(resp, problem_extra_members);
 	tcase_add_test(resp, unauthorized_headers);
