@@ -291,13 +291,20 @@ static void unit_note_failure(struct unit *u, const char *err)
 /* ------------------------------------------------------------ checkpoints */
 
 /* Takes the checkpoint someone else stored (evstorectl rebuild, an
- * operator) as the place to go on from, forgetting the event in trouble. */
+ * operator) as the place to go on from, forgetting the event in trouble;
+ * a unit stopped in error starts again from there. */
 static void unit_adopt(struct unit *u, const struct feed_cursor *stored)
 {
 	log_kv(LOG_WARNING, "checkpoint_moved", "subscription", u->sub->conf.name, NULL);
 	u->saved = u->done = u->scan = *stored;
 	u->fail_position = 0;
 	u->fail_attempts = 0;
+	if (u->errored) {
+		u->errored = false;
+		u->state = "catching_up";
+		log_kv(LOG_NOTICE, "subscription_resumed", "subscription", u->sub->conf.name,
+		       "reason", "its checkpoint was moved", NULL);
+	}
 }
 
 /* Persists done when it is ahead of saved. */
@@ -319,30 +326,46 @@ static void unit_save(struct runner *r, struct unit *u)
 	}
 }
 
-/* An idle unit (its last page was empty), at most once a second or once
- * per checkpoint_interval: moves the checkpoint up to what has been read,
- * so it does not stay behind the events the filters or partitions leave
- * out (rebuild and the lag go by it), and otherwise reads it back, so a
- * checkpoint moved by evstorectl rebuild is noticed even when no event
- * comes along to make the next advance fail. */
-static void unit_idle_sync(struct runner *r, struct unit *u)
+/* True at most once a second (or once per checkpoint_interval when
+ * periodic): the pace of an idle unit's checkpoint upkeep. */
+static bool unit_sync_due(struct unit *u)
 {
 	int64_t now = time_mono_ms(), every = IDLE_SYNC_MS;
-	struct feed_cursor stored;
 
 	if (u->sub->conf.checkpoint_strategy == SUB_CKPT_PERIODIC &&
 	    u->sub->conf.checkpoint_interval_ms > every)
 		every = u->sub->conf.checkpoint_interval_ms;
 	if (now - u->last_sync_ms < every)
-		return;
+		return false;
 	u->last_sync_ms = now;
+	return true;
+}
+
+/* Reads the stored checkpoint back and adopts it when someone moved it. */
+static void unit_read_back(struct runner *r, struct unit *u)
+{
+	struct feed_cursor stored;
+
+	if (checkpoint_load(r->db, &u->sub->conf, u->partition, &stored) == ES_OK &&
+	    !checkpoint_equal(&stored, &u->saved))
+		unit_adopt(u, &stored);
+}
+
+/* An idle unit (its last page was empty): moves the checkpoint up to what
+ * has been read, so it does not stay behind the events the filters or
+ * partitions leave out (rebuild and the lag go by it), and otherwise reads
+ * it back, so a checkpoint moved by evstorectl rebuild is noticed even when
+ * no event comes along to make the next advance fail. */
+static void unit_idle_sync(struct runner *r, struct unit *u)
+{
+	if (!unit_sync_due(u))
+		return;
 	/* Everything up to scan was handled, parked or not ours. */
 	u->done = u->scan;
 	if (!checkpoint_equal(&u->saved, &u->done))
 		unit_save(r, u);
-	else if (checkpoint_load(r->db, &u->sub->conf, u->partition, &stored) == ES_OK &&
-		 !checkpoint_equal(&stored, &u->saved))
-		unit_adopt(u, &stored);
+	else
+		unit_read_back(r, u);
 }
 
 /* Waits out a transient failure: no attempt is counted against the event. */
@@ -668,7 +691,13 @@ static bool unit_step(struct runner *r, struct unit *u)
 	int64_t now = time_mono_ms();
 	bool worked = false;
 
-	if (u->errored || now < u->wait_until_ms)
+	if (u->errored) {
+		/* Stopped until an operator moves the checkpoint (rebuild). */
+		if (unit_sync_due(u))
+			unit_read_back(r, u);
+		return false;
+	}
+	if (now < u->wait_until_ms)
 		return false;
 	if (now - u->last_dlq_ms >= DLQ_SCAN_INTERVAL_MS)
 		worked = unit_requeued(r, u);

@@ -15,6 +15,8 @@ CREATE TABLE proj (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL, total bigin
 CREATE TABLE proj4 (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
 CREATE TABLE poisoned (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL);
 CREATE TABLE slow (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL);
+CREATE TABLE strict (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL,
+	total bigint NOT NULL CONSTRAINT strict_small CHECK (total < 999));
 SQL
 projection() { # TABLE [EXTRA-EXPRESSION]: one upsert per Added event, and a truncate section
 	cat <<SQL
@@ -27,6 +29,7 @@ SQL
 }
 projection proj >"$IT_DIR/proj.sql"
 projection proj4 >"$IT_DIR/proj4.sql"
+projection strict >"$IT_DIR/strict.sql"
 grep -v -e '^-- truncate' -e '^TRUNCATE' "$IT_DIR/proj.sql" >"$IT_DIR/notrunc.sql"
 cat >"$IT_DIR/poisoned.sql" <<'SQL'
 -- on Added
@@ -59,7 +62,13 @@ handler = sql
 sql_file = $IT_DIR/poisoned.sql
 max_retries = 1
 retry_initial_delay = 50ms
-retry_max_delay = 50ms"
+retry_max_delay = 50ms
+
+[subscription strict]
+handler = sql
+sql_file = $IT_DIR/strict.sql
+continue_on_error = false
+max_retries = 0"
 conf main "$SUBS"
 conf withslow "$SUBS
 
@@ -131,6 +140,17 @@ check "rebuild with a parked event: exit 0, one entry cleared" test "$rc" = 0 -a
 check "the replay parks the poison event again, once" wait_for 10 sql_is "1 failed 2" \
 	"SELECT count(*) || ' ' || min(status) || ' ' || min(attempts) FROM evstore.dlq WHERE subscription = 'poisoned'"
 check "every other event is in the rebuilt read model" wait_for 10 sql_is "$(psql_q -c "SELECT count(*) - 1 FROM evstore.events WHERE event_type = 'Added'")" "SELECT sum(n) FROM poisoned"
+
+# --- a subscription stopped in error starts again from the rebuild --------------------
+check "the strict projection stopped in error on the poison event" \
+	wait_for 10 sql_is error "SELECT state FROM evstore.subscription_status WHERE subscription = 'strict'"
+psql_q -c "ALTER TABLE strict DROP CONSTRAINT strict_small" >/dev/null
+out=$(timeout 60 "$CTL_BIN" --config "$IT_DIR/main.conf" rebuild --yes strict); rc=$?
+check "rebuild of a subscription in error: done, its parked event cleared" \
+	test "$rc" = 0 -a -n "$(grep '^strict: read model emptied, 1 dead-letter entry cleared' <<<"$out")" -a -n "$(grep '^strict rebuilt' <<<"$out")"
+check "the rebuilt read model holds every event, the former poison too" exact strict
+check "the subscription runs again" wait_for 5 sql_is live "SELECT state FROM evstore.subscription_status WHERE subscription = 'strict'"
+check "the runner says it resumed" grep -qE '"event":"subscription_resumed",.*"subscription":"strict"' "$IT_DIR/runner.log"
 
 # --- four partitions --------------------------------------------------------------------
 psql_q -c "UPDATE proj4 SET n = n + 5" >/dev/null
