@@ -105,6 +105,20 @@ static const struct ctl_command commands[] = {
 	  "  -y, --yes       do not ask\n"
 	  "      --no-wait   reset and exit; the runner replays on its own\n"
 	  "  -h, --help      show this help and exit\n" },
+	{ "partitions", cmd_partitions, "show who runs each subscription partition, and how far",
+	  "Usage: evstorectl [--config FILE] partitions [--json] [NAME]\n"
+	  "\n"
+	  "Lists every partition of the configured subscriptions (and of removed ones\n"
+	  "whose checkpoints remain): the runner that owns it (\"host:pid\"), its state\n"
+	  "(starting, catching_up, live, paused, stopped, error; stale when the runner's\n"
+	  "heartbeat is older than [health] runner_stale_after; unclaimed when no runner\n"
+	  "has started it), the heartbeat's age, the checkpoint position (horizon when an\n"
+	  "idle partition has read everything), the lag in events and the unresolved\n"
+	  "dead-letter entries. NAME shows one subscription (exit 1 when unknown).\n"
+	  "\n"
+	  "Options:\n"
+	  "      --json    print one JSON array instead of the table\n"
+	  "  -h, --help    show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"
@@ -126,7 +140,7 @@ static void ctl_print_help(FILE *out)
 		"\n"
 		"Commands:\n", CONFIG_DEFAULT_PATH);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 		"\n"
 		"'evstorectl COMMAND --help' shows a command's options. The database is\n"

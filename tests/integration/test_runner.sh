@@ -208,9 +208,21 @@ append 5000 400
 check "two runners: the projection is exact" wait_for 60 sql_is t "SELECT (SELECT COALESCE(sum(n), 0) FROM proj4) = (SELECT count(*) FROM evstore.events WHERE event_type = 'Added')"
 wait_for 10 sql_is 2 "SELECT count(DISTINCT runner_id) FROM evstore.subscription_status WHERE subscription = 'p4' AND state <> 'stopped'"
 check "two runners: both own partitions" test "$(psql_q -c "SELECT count(DISTINCT runner_id) FROM evstore.subscription_status WHERE subscription = 'p4' AND state <> 'stopped'")" = 2
+pjson() { "$CTL_BIN" --config "$IT_DIR/part.conf" partitions --json p4 | jq -r "$1"; }
+pjson_is() { [ "$(pjson "$1")" = "$2" ]; } # FILTER EXPECTED, for wait_for
+check "evstorectl partitions: four partitions of p4, live, run by the two runners" wait_for 10 pjson_is \
+	'[length, ([.[].runner_id] | unique | length), ([.[].state] | unique | join(",")), (.[0].configured)] | @tsv' \
+	"$(printf '4\t2\tlive\ttrue')"
+out=$("$CTL_BIN" --config "$IT_DIR/part.conf" partitions)
+check "evstorectl partitions: a table, subscriptions gone from the file marked removed" \
+	test -n "$(grep '^SUBSCRIPTION ' <<<"$out")" -a -n "$(grep '^proj (removed) ' <<<"$out")" -a "$(grep -c '^p4 ' <<<"$out")" = 4
+check "evstorectl partitions of an unknown subscription exits 1" \
+	test "$("$CTL_BIN" --config "$IT_DIR/part.conf" partitions nosuch >/dev/null 2>&1; echo $?)" = 1
 kill -9 "$R1"; wait "$R1" 2>/dev/null
 append 3000 400
 check "one runner killed: the other takes over every partition" wait_for 30 sql_is t "SELECT (SELECT COALESCE(sum(n), 0) FROM proj4) = (SELECT count(*) FROM evstore.events WHERE event_type = 'Added')"
+check "evstorectl partitions: all four now run by the survivor" wait_for 10 pjson_is \
+	'[.[].runner_id | split(":") | .[-1]] | unique | join(",")' "$R2"
 check "no event doubled across partitions" test "$(psql_q -c "SELECT count(*) FROM proj4 p JOIN (SELECT aggregate_id, count(*) c FROM evstore.events WHERE event_type = 'Added' GROUP BY 1) t USING (aggregate_id) WHERE p.n <> t.c")" = 0
 stop_runner "$R2"
 
