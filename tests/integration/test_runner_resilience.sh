@@ -63,7 +63,8 @@ pg_start
 sleep 2
 rm -f "$writers_run"; wait "$W" 2>/dev/null
 check "the runner is still running, the same process" kill -0 "$RUNNER"
-check "it said it was waiting for the database" grep -q '"event":"subscription_waiting"' "$IT_DIR/runner.log"
+check "it reconnected by itself" \
+	grep -q '"event":"db_reconnected"' "$IT_DIR/runner.log"
 check "after the restart both read models are exact" wait_for 60 all_exact
 check "nothing was parked for the outage" sql_is 0 "SELECT count(*) FROM evstore.dlq"
 check "every partition is claimed again and live" wait_for 20 sql_is 4 "$LIVE_SQL"
