@@ -44,6 +44,18 @@ stop_runner() { # [PID]: SIGTERM (default $RPID), true once it has exited
 # sql_is EXPECTED QUERY: the query answers EXPECTED. The query runs anew on
 # every call, so wait_for can poll it.
 sql_is() { [ "$(psql_q -c "$2")" = "$1" ]; }
+# projection TABLE: an sql_file keeping TABLE (aggregate_id, n, total): one
+# upsert per Added event, and a truncate section.
+projection() {
+	cat <<SQL
+-- on Added
+INSERT INTO $1 VALUES ((\$1::jsonb->>'aggregate_id')::uuid, 1, (\$1::jsonb->'payload'->>'amount')::bigint)
+ON CONFLICT (aggregate_id) DO UPDATE SET n = $1.n + 1, total = $1.total + EXCLUDED.total;
+-- truncate
+TRUNCATE $1;
+SQL
+}
+exact() { [ "$(truth_diff "$1")" = 0 ] && caught_up x "$1"; } # TABLE equals the events
 caught_up() { # SUB TABLE: the projection holds every event
 	[ "$(psql_q -c "SELECT count(*) FROM evstore.events WHERE event_type = 'Added'")" = \
 	  "$(psql_q -c "SELECT COALESCE(sum(n), 0) FROM $2")" ]

@@ -18,15 +18,6 @@ CREATE TABLE slow (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL);
 CREATE TABLE strict (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL,
 	total bigint NOT NULL CONSTRAINT strict_small CHECK (total < 999));
 SQL
-projection() { # TABLE [EXTRA-EXPRESSION]: one upsert per Added event, and a truncate section
-	cat <<SQL
--- on Added
-INSERT INTO $1 VALUES ((\$1::jsonb->>'aggregate_id')::uuid, 1, (\$1::jsonb->'payload'->>'amount')::bigint${2:-})
-ON CONFLICT (aggregate_id) DO UPDATE SET n = $1.n + 1, total = $1.total + EXCLUDED.total;
--- truncate
-TRUNCATE $1;
-SQL
-}
 projection proj >"$IT_DIR/proj.sql"
 projection proj4 >"$IT_DIR/proj4.sql"
 projection strict >"$IT_DIR/strict.sql"
@@ -84,8 +75,6 @@ sql_file = $IT_DIR/notrunc.sql
 handler = exec
 command = /bin/cat"
 ctl() { "$CTL_BIN" --config "$IT_DIR/main.conf" "$@"; }
-# exact TABLE: the projection equals the events
-exact() { [ "$(truth_diff "$1")" = 0 ] && caught_up x "$1"; }
 count_fmt() { psql_q -c "SELECT to_char(count(*), 'FM999,999,999,999') FROM evstore.events WHERE event_type = 'Added'"; }
 
 append 20000 400

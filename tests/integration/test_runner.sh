@@ -14,14 +14,7 @@ CREATE TABLE proj (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL, total bigin
 CREATE TABLE proj2 (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL);
 CREATE TABLE proj4 (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL);
 SQL
-cat >"$IT_DIR/proj.sql" <<'SQL'
--- the test projection: events and amounts per account
--- on Added
-INSERT INTO proj VALUES (($1::jsonb->>'aggregate_id')::uuid, 1, ($1::jsonb->'payload'->>'amount')::bigint)
-ON CONFLICT (aggregate_id) DO UPDATE SET n = proj.n + 1, total = proj.total + EXCLUDED.total;
--- truncate
-TRUNCATE proj;
-SQL
+projection proj >"$IT_DIR/proj.sql"
 cat >"$IT_DIR/proj2.sql" <<'SQL'
 -- on Added
 INSERT INTO proj2 VALUES (($1::jsonb->>'aggregate_id')::uuid, 1 + 0 * (1 / (($1::jsonb->'payload'->>'amount')::int - 999)))

@@ -17,8 +17,8 @@ for s in a b c; do
 	printf -- '-- on Added\nINSERT INTO applied VALUES (%s, ($1::jsonb->>%s)::uuid);\n' "'$s'" "'event_id'" >"$IT_DIR/$s.sql"
 done
 
-# exact SUB: the subscription's rows are every event, each once.
-exact() {
+# exact_once SUB: the subscription's rows are every event, each once.
+exact_once() {
 	[ "$(psql_q -c "SELECT (SELECT count(*) FROM evstore.events) = (SELECT count(DISTINCT event_id) FROM applied WHERE sub = '$1')
 		AND (SELECT count(*) FROM applied WHERE sub = '$1') = (SELECT count(DISTINCT event_id) FROM applied WHERE sub = '$1')
 		AND NOT EXISTS (SELECT 1 FROM applied a WHERE sub = '$1' AND NOT EXISTS (SELECT 1 FROM evstore.events e WHERE e.event_id = a.event_id))")" = t ]
@@ -40,8 +40,8 @@ last_reload() { grep '"event":"config_reloaded"' "$IT_DIR/runner.log" | tail -n 
 append 300
 conf runner "$(sub a)$(sub c 'batch_size = 50')"
 start_runner runner runner.log
-check "A catches up" wait_for 30 exact a
-check "C catches up" wait_for 30 exact c
+check "A catches up" wait_for 30 exact_once a
+check "C catches up" wait_for 30 exact_once c
 RUNNER_ID=$(psql_q -c "SELECT runner_id FROM evstore.subscription_status WHERE subscription = 'a'")
 C_STARTED=$(psql_q -c "SELECT started_at FROM evstore.subscription_status WHERE subscription = 'c'")
 
@@ -63,8 +63,8 @@ sleep 1
 rm -f "$writers_run"
 wait "$W" 2>/dev/null
 append 40
-check "B, new, catches up from the beginning" wait_for 30 exact b
-check "C, changed, restarted from its checkpoint: every event, none twice" wait_for 30 exact c
+check "B, new, catches up from the beginning" wait_for 30 exact_once b
+check "C, changed, restarted from its checkpoint: every event, none twice" wait_for 30 exact_once c
 check "C applied nothing twice" test "$(doubles c)" = 0
 check "C was restarted (a new started_at)" test "$(psql_q -c "SELECT started_at > '$C_STARTED' FROM evstore.subscription_status WHERE subscription = 'c'")" = t
 check "A, removed, handles nothing more" test "$(psql_q -c "SELECT count(*) FROM applied WHERE sub = 'a'")" = "$A_ROWS" -a \
@@ -89,8 +89,8 @@ conf runner "$(sub b)$(sub c 'batch_size = 7')$(sub missing)"
 hup reload_failed
 check "and a projection file that cannot be read" grep -q '"event":"reload_failed".*missing.sql' "$IT_DIR/runner.log"
 append 30
-check "the runner goes on with B as it was" wait_for 30 exact b
-check "and with C as it was" wait_for 30 exact c
+check "the runner goes on with B as it was" wait_for 30 exact_once b
+check "and with C as it was" wait_for 30 exact_once c
 check "A stays stopped" test "$(psql_q -c "SELECT count(*) FROM applied WHERE sub = 'a'")" = "$A_ROWS"
 
 # --- one process throughout ----------------------------------------------------------------------
