@@ -390,7 +390,11 @@ out:
 	return rc;
 }
 
-enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out)
+/* Runs sql on the live connection: with params (PQexecParams, one
+ * statement) when nparams >= 0, else as a simple query (PQexec, several
+ * statements allowed). The result goes to *out or is released. */
+static enum es_status db_run(struct db *db, const char *label, const char *sql, int nparams,
+			     const char *const *values, PGresult **out)
 {
 	PGresult *res = NULL;
 	enum es_status rc;
@@ -399,46 +403,31 @@ enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out)
 		*out = NULL;
 	rc = db_ensure(db); /* on failure db->error keeps the reason */
 	if (rc != ES_OK)
-		goto out;
+		return rc;
 	db_clear_error(db);
-	res = PQexec(db->conn, sql);
+	res = nparams >= 0 ? PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0)
+			   : PQexec(db->conn, sql);
 	if (!db_result_ok(res)) {
-		rc = db_fail(db, "sql", res);
-		goto out;
+		rc = db_fail(db, label, res);
+		PQclear(res);
+		return rc;
 	}
-	if (out) {
+	if (out)
 		*out = res;
-		res = NULL;
-	}
-out:
-	PQclear(res);
-	return rc;
+	else
+		PQclear(res);
+	return ES_OK;
+}
+
+enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out)
+{
+	return db_run(db, "sql", sql, -1, NULL, out);
 }
 
 enum es_status db_exec_params(struct db *db, const char *label, const char *sql, int nparams,
 			      const char *const *values, PGresult **out)
 {
-	PGresult *res = NULL;
-	enum es_status rc;
-
-	if (out)
-		*out = NULL;
-	rc = db_ensure(db); /* on failure db->error keeps the reason */
-	if (rc != ES_OK)
-		goto out;
-	db_clear_error(db);
-	res = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
-	if (!db_result_ok(res)) {
-		rc = db_fail(db, label, res);
-		goto out;
-	}
-	if (out) {
-		*out = res;
-		res = NULL;
-	}
-out:
-	PQclear(res);
-	return rc;
+	return db_run(db, label, sql, nparams, values, out);
 }
 
 const char *db_last_sqlstate(const struct db *db)

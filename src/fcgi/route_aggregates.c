@@ -65,13 +65,8 @@ void route_aggregate_state(struct route_ctx *ctx)
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		goto out;
 	}
-	http_resp_json(resp, 200);
-	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", s.version);
-	sbuf_puts(&resp->body, "{\"aggregate_type\":");
-	sbuf_json_string(&resp->body, type);
-	sbuf_puts(&resp->body, ",\"aggregate_id\":");
-	sbuf_json_string(&resp->body, id);
-	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"state\":", s.version);
+	reply_stream_begin(resp, 200, type, id, s.version);
+	sbuf_puts(&resp->body, "\"state\":");
 	sbuf_puts(&resp->body, text);
 	if (s.snapshot_version > 0)
 		sbuf_printf(&resp->body, ",\"snapshot_version\":%" PRId64 "}", s.snapshot_version);

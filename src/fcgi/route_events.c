@@ -341,6 +341,18 @@ static void location_header(struct route_ctx *ctx, const char *type, const char 
 			 type, id);
 }
 
+void reply_stream_begin(struct http_resp *resp, int status, const char *type, const char *id,
+			int64_t version)
+{
+	http_resp_json(resp, status);
+	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", version);
+	sbuf_puts(&resp->body, "{\"aggregate_type\":");
+	sbuf_json_string(&resp->body, type);
+	sbuf_puts(&resp->body, ",\"aggregate_id\":");
+	sbuf_json_string(&resp->body, id);
+	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",", version);
+}
+
 void reply_violations(struct http_resp *resp, const struct jschema_violations *v)
 {
 	json_object *extra = json_object_new_object();
@@ -416,14 +428,9 @@ void append_respond(struct route_ctx *ctx, const char *type, const char *id, enu
 		return;
 	}
 
-	http_resp_json(resp, res->replayed ? 200 : 201);
-	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", res->version);
+	reply_stream_begin(resp, res->replayed ? 200 : 201, type, id, res->version);
 	location_header(ctx, type, id);
-	sbuf_puts(&resp->body, "{\"aggregate_type\":");
-	sbuf_json_string(&resp->body, type);
-	sbuf_puts(&resp->body, ",\"aggregate_id\":");
-	sbuf_json_string(&resp->body, id);
-	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"events\":[", res->version);
+	sbuf_puts(&resp->body, "\"events\":[");
 	for (size_t i = 0; i < res->n_events; i++) {
 		sbuf_printf(&resp->body,
 			    "%s{\"event_id\":\"%s\",\"version\":%" PRId64 ",\"position\":%" PRId64 "}",
@@ -584,13 +591,8 @@ void route_events_read(struct route_ctx *ctx)
 	if (st != ES_OK)
 		goto fail;
 
-	http_resp_json(resp, 200);
-	http_resp_header(resp, "ETag", "\"%" PRId64 "\"", page.current_version);
-	sbuf_puts(&resp->body, "{\"aggregate_type\":");
-	sbuf_json_string(&resp->body, type);
-	sbuf_puts(&resp->body, ",\"aggregate_id\":");
-	sbuf_json_string(&resp->body, id);
-	sbuf_printf(&resp->body, ",\"version\":%" PRId64 ",\"events\":[", page.current_version);
+	reply_stream_begin(resp, 200, type, id, page.current_version);
+	sbuf_puts(&resp->body, "\"events\":[");
 	sbuf_append(&resp->body, events.data ? events.data : "", events.len);
 	if (page.next_from_version > 0)
 		sbuf_printf(&resp->body, "],\"next_from_version\":%" PRId64 "}", page.next_from_version);

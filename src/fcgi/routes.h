@@ -79,6 +79,12 @@ void append_request_free(struct append_request *a);
 
 /* --- answers shared by the append and command routes (route_events.c) ---- */
 
+/* Starts a JSON answer (status) about one stream: ETag "version" and the
+ * body's opening {"aggregate_type":..,"aggregate_id":..,"version":N, for
+ * the caller to go on with its own members and close. Borrows type, id. */
+void reply_stream_begin(struct http_resp *resp, int status, const char *type, const char *id,
+			int64_t version);
+
 /* 422 validation-failed with "violations": [{pointer, message}, ...]. */
 void reply_violations(struct http_resp *resp, const struct jschema_violations *v);
 
