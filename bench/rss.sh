@@ -6,11 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 SRC=$PWD
 REQUESTS=${REQUESTS:-100000}
-export STACK_SRCDIR=$SRC STACK_BUILDDIR=${EVSTORE_BUILDDIR:-$SRC/build}
-STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evstore-rss.XXXXXX")
-export STACK_DIR
-. "$SRC/examples/local-stack.sh"
-chmod 755 "$STACK_DIR"
+. "$SRC/bench/lib.sh"
+bench_stack_init rss
 trap 'stack_stop immediate; rm -rf "$STACK_DIR"' EXIT
 
 STACK_LOG_LEVEL=error stack_write_config

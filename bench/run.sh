@@ -14,11 +14,8 @@ SRC=$PWD
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 WORKERS=${WORKERS:-8}
-export STACK_SRCDIR=$SRC STACK_BUILDDIR=${EVSTORE_BUILDDIR:-$SRC/build}
-STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evstore-bench.XXXXXX")
-export STACK_DIR
-. "$SRC/examples/local-stack.sh"
-chmod 755 "$STACK_DIR"
+. "$SRC/bench/lib.sh"
+bench_stack_init bench
 HELLO_PID=
 cleanup() {
 	[ -n "$HELLO_PID" ] && kill "$HELLO_PID" 2>/dev/null

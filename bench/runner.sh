@@ -24,11 +24,8 @@ LIVE_SECONDS=${LIVE_SECONDS:-25}
 RSS_EVENTS=$(( ${RSS_EVENTS:-1000000} / 1000 * 1000 ))
 BATCH=100 # the runner's default batch_size (src/common/subscription.c)
 [ "$EVENTS" -ge 1000 ] && [ "$RSS_EVENTS" -ge 1000 ] || { echo "EVENTS and RSS_EVENTS: at least 1000" >&2; exit 1; }
-export STACK_SRCDIR=$SRC STACK_BUILDDIR=${EVSTORE_BUILDDIR:-$SRC/build}
-STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evstore-bench-runner.XXXXXX")
-export STACK_DIR
-. "$SRC/examples/local-stack.sh"
-chmod 755 "$STACK_DIR"
+. "$SRC/bench/lib.sh"
+bench_stack_init bench-runner
 trap 'stack_stop immediate; rm -rf "$STACK_DIR"' EXIT
 
 RUNNER=$(stack_runner_bin)
