@@ -30,35 +30,26 @@ static const struct db_statement st_append_known = {
 
 /* The stream's version and one page of its events in one statement, so the
  * version and the events come from the same snapshot. A stream that exists
- * but has nothing in range gives one row with NULL event columns. */
+ * but has nothing in range gives one row with NULL event columns. CMP and
+ * ORDER give the direction from version $4. */
+#define STREAM_PAGE_SQL(CMP, ORDER) \
+	"SELECT s.version, ev.version, ev.json" \
+	" FROM evstore.streams s" \
+	" LEFT JOIN LATERAL (" \
+	"   SELECT e.version, evstore.event_json(e)::text AS json" \
+	"   FROM evstore.events e" \
+	"   WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type" \
+	"     AND e.aggregate_id = s.aggregate_id AND e.version " CMP " $4::bigint" \
+	"   ORDER BY e.version " ORDER " LIMIT $5::int) ev ON true" \
+	" WHERE s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid" \
+	" ORDER BY ev.version " ORDER
+
 static const struct db_statement st_read_forward = {
-	"store_read_forward",
-	"SELECT s.version, ev.version, ev.json"
-	" FROM evstore.streams s"
-	" LEFT JOIN LATERAL ("
-	"   SELECT e.version, evstore.event_json(e)::text AS json"
-	"   FROM evstore.events e"
-	"   WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type"
-	"     AND e.aggregate_id = s.aggregate_id AND e.version >= $4::bigint"
-	"   ORDER BY e.version LIMIT $5::int) ev ON true"
-	" WHERE s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid"
-	" ORDER BY ev.version",
-	5
+	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 5
 };
 
 static const struct db_statement st_read_backward = {
-	"store_read_backward",
-	"SELECT s.version, ev.version, ev.json"
-	" FROM evstore.streams s"
-	" LEFT JOIN LATERAL ("
-	"   SELECT e.version, evstore.event_json(e)::text AS json"
-	"   FROM evstore.events e"
-	"   WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type"
-	"     AND e.aggregate_id = s.aggregate_id AND e.version <= $4::bigint"
-	"   ORDER BY e.version DESC LIMIT $5::int) ev ON true"
-	" WHERE s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid"
-	" ORDER BY ev.version DESC",
-	5
+	"store_read_backward", STREAM_PAGE_SQL("<=", "DESC"), 5
 };
 
 static const struct db_statement st_stream_version = {
