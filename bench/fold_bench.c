@@ -12,9 +12,9 @@
 #include <time.h>
 #include <json-c/json.h>
 
-#include "common/aggdef.h"
-#include "common/fold.h"
-#include "common/jsonutil.h"
+#include "aggregate/aggdef.h"
+#include "aggregate/fold.h"
+#include "json/jsondoc.h"
 
 static double now_s(void)
 {

@@ -22,7 +22,7 @@ ROUNDS=${ROUNDS:-2}
 RATE=${RATE:-1000}
 LIVE_SECONDS=${LIVE_SECONDS:-25}
 RSS_EVENTS=$(( ${RSS_EVENTS:-1000000} / 1000 * 1000 ))
-BATCH=100 # the runner's default batch_size (src/common/subscription.c)
+BATCH=100 # the runner's default batch_size (src/subs/subscription.c)
 [ "$EVENTS" -ge 1000 ] && [ "$RSS_EVENTS" -ge 1000 ] || { echo "EVENTS and RSS_EVENTS: at least 1000" >&2; exit 1; }
 . "$SRC/bench/lib.sh"
 bench_stack_init bench-runner

@@ -2,7 +2,7 @@
  * (evstore.dlq). list shows entries; retry requeues failed entries (status
  * 'retrying': the runner owning the partition handles them again without
  * moving its checkpoint); resolve marks an entry handled by hand; purge
- * deletes a subscription's entries. The queries are common/dlqstore's,
+ * deletes a subscription's entries. The queries are subs/dlq's,
  * shared with the HTTP admin routes; retry --all and purge work in bounded
  * batches. Entries of every tenant. */
 #include "buildconf.h"
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/dlqstore.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "subs/dlq.h"
 #include "ctl/commands.h"
 
 /* The parsed command line. */

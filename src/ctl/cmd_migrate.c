@@ -4,9 +4,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/migrate.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "pg/migrate.h"
 #include "ctl/commands.h"
 
 static void migrate_progress(const char *name, void *arg)

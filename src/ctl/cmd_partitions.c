@@ -15,10 +15,10 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/sbuf.h"
-#include "common/subscription.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/sbuf.h"
+#include "subs/subscription.h"
 #include "ctl/commands.h"
 
 /* Parameters: configured names (text[]), their partition counts (int[]),
@@ -58,10 +58,10 @@ static bool partitions_from_config(const struct es_config *cfg, struct sbuf *nam
 	sbuf_putc(names, '{');
 	sbuf_putc(counts, '{');
 	for (size_t i = 0, kept = 0; i < cfg->n_subscriptions; i++) {
-		struct sub_conf c;
+		struct subscription c;
 		char err[512];
 
-		if (sub_conf_parse(&cfg->subscriptions[i], cfg->source_path, &c, err, sizeof err) != ES_OK) {
+		if (subscription_parse(&cfg->subscriptions[i], cfg->source_path, &c, err, sizeof err) != ES_OK) {
 			ctl_error("%s (left out)", err);
 			continue;
 		}
@@ -69,7 +69,7 @@ static bool partitions_from_config(const struct es_config *cfg, struct sbuf *nam
 		sbuf_printf(names, "%s\"%s\"", kept ? "," : "", c.name);
 		sbuf_printf(counts, "%s%d", kept ? "," : "", c.partitions);
 		kept++;
-		sub_conf_free(&c);
+		subscription_free(&c);
 	}
 	sbuf_putc(names, '}');
 	sbuf_putc(counts, '}');

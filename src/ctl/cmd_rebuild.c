@@ -24,11 +24,11 @@
 
 #include <libpq-fe.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/sqlfile.h"
-#include "common/subscription.h"
-#include "common/timefmt.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "subs/sqlfile.h"
+#include "subs/subscription.h"
+#include "base/timefmt.h"
 #include "ctl/commands.h"
 #include "ctl/progress.h"
 
@@ -130,7 +130,7 @@ static int rebuild_parse(int argc, char **argv, struct rebuild_args *a)
 }
 
 /* Finds and validates [subscription NAME]; loads its projection file. */
-static bool rebuild_load(const struct es_config *cfg, const char *name, struct sub_conf *conf,
+static bool rebuild_load(const struct es_config *cfg, const char *name, struct subscription *conf,
 			 struct sqlfile *file)
 {
 	const struct config_subscription *raw = NULL;
@@ -144,7 +144,7 @@ static bool rebuild_load(const struct es_config *cfg, const char *name, struct s
 			  cfg->source_path ? cfg->source_path : "the configuration");
 		return false;
 	}
-	if (sub_conf_parse(raw, cfg->source_path, conf, err, sizeof err) != ES_OK) {
+	if (subscription_parse(raw, cfg->source_path, conf, err, sizeof err) != ES_OK) {
 		ctl_error("%s", err);
 		return false;
 	}
@@ -166,7 +166,7 @@ static bool rebuild_load(const struct es_config *cfg, const char *name, struct s
 }
 
 /* Asks on the terminal unless --yes. Returns an exit status, or -1 to go on. */
-static int rebuild_confirm(const struct rebuild_args *a, const struct sub_conf *conf)
+static int rebuild_confirm(const struct rebuild_args *a, const struct subscription *conf)
 {
 	char line[16];
 
@@ -187,7 +187,7 @@ static int rebuild_confirm(const struct rebuild_args *a, const struct sub_conf *
 }
 
 /* The reset, in one transaction. */
-static bool rebuild_reset(struct db *db, const struct sub_conf *conf, const struct sqlfile *file,
+static bool rebuild_reset(struct db *db, const struct subscription *conf, const struct sqlfile *file,
 			  struct replay_target *t, int64_t *dlq_cleared)
 {
 	char parts[16], err[512];
@@ -264,7 +264,7 @@ static int rebuild_runner_partitions(struct db *db, const char *name, int stale_
 }
 
 /* Follows the checkpoints until every partition has passed the target. */
-static int rebuild_follow(struct db *db, const struct es_config *cfg, const struct sub_conf *conf,
+static int rebuild_follow(struct db *db, const struct es_config *cfg, const struct subscription *conf,
 			  const struct replay_target *t)
 {
 	char parts[16], label[96], count[32];
@@ -329,7 +329,7 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 {
 	struct rebuild_args a;
 	struct es_config cfg;
-	struct sub_conf conf = { 0 };
+	struct subscription conf = { 0 };
 	struct sqlfile file = { 0 };
 	struct replay_target t = { 0 };
 	struct db *db = NULL;
@@ -370,7 +370,7 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 out:
 	db_free(db);
 	sqlfile_free(&file);
-	sub_conf_free(&conf);
+	subscription_free(&conf);
 	config_free(&cfg);
 	return rc;
 }

@@ -10,11 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/aggdef.h"
-#include "common/config.h"
-#include "common/db.h"
-#include "common/snapshot.h"
-#include "common/uuid.h"
+#include "aggregate/aggdef.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "aggregate/aggregate.h"
+#include "aggregate/snapshot.h"
+#include "base/uuidtext.h"
 #include "ctl/commands.h"
 #include "ctl/progress.h"
 
@@ -33,7 +34,7 @@ static const char *const sql_page =
  * when it is a terminal. */
 static int snapshot_all(struct db *db, const struct aggdef *def)
 {
-	char last_tenant[UUID_STR_LEN], last_id[UUID_STR_LEN], lim[16];
+	char last_tenant[UUIDTEXT_LEN], last_id[UUIDTEXT_LEN], lim[16];
 	const char *values[4] = { def->aggregate_type, last_tenant, last_id, lim };
 	struct progress bar;
 	int64_t total = 0, done = 0, failed = 0;
@@ -58,7 +59,7 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 		rows = PQntuples(r);
 		for (int i = 0; i < rows; i++) {
 			const char *tenant = PQgetvalue(r, i, 0), *id = PQgetvalue(r, i, 1);
-			enum es_status st = snapshot_write(db, def, tenant, id, NULL);
+			enum es_status st = aggregate_snapshot(db, def, tenant, id, NULL);
 
 			if (st != ES_OK && st != ES_ENOTFOUND) {
 				ctl_error("%s/%s: %s%s%s", def->aggregate_type, id, es_status_name(st),
@@ -101,7 +102,7 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 	struct es_config cfg;
 	struct db *db = NULL;
 	bool all = false, invalidate = false, have_tenant = false;
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], err[512];
+	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN], err[512];
 	const char *type;
 	int opt, rc = CTL_EXIT_FAILURE;
 	int64_t n;
@@ -118,7 +119,7 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 			invalidate = true;
 			break;
 		case OPT_TENANT:
-			if (!uuid_parse(optarg, tenant))
+			if (!uuidtext_parse(optarg, tenant))
 				return ctl_usage_error("snapshot", "--tenant needs a UUID");
 			have_tenant = true;
 			break;
@@ -138,7 +139,7 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("snapshot", "--invalidate takes only an aggregate type");
 	if (!invalidate && all == (optind < argc))
 		return ctl_usage_error("snapshot", "give either an aggregate id or --all");
-	if (optind < argc && !uuid_parse(argv[optind++], id))
+	if (optind < argc && !uuidtext_parse(argv[optind++], id))
 		return ctl_usage_error("snapshot", "the aggregate id must be a UUID");
 	if (optind < argc)
 		return ctl_usage_error("snapshot", "unexpected argument '%s'", argv[optind]);
@@ -171,7 +172,7 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 		rc = snapshot_all(db, def);
 		goto out;
 	}
-	st = snapshot_write(db, def, have_tenant ? tenant : NULL, id, &n);
+	st = aggregate_snapshot(db, def, have_tenant ? tenant : NULL, id, &n);
 	if (st == ES_ENOTFOUND) {
 		ctl_error("no stream %s/%s", type, id);
 		goto out;

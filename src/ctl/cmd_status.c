@@ -10,11 +10,11 @@
 
 #include <json-c/json.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/jsonutil.h"
-#include "common/migrate.h"
-#include "common/store.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "json/jsondoc.h"
+#include "pg/migrate.h"
+#include "store/store.h"
 #include "ctl/commands.h"
 
 struct status_report {
@@ -71,7 +71,7 @@ static int status_print_json(const struct status_report *s)
 	}
 	if (s->error)
 		json_object_object_add(o, "error", json_object_new_string(s->error));
-	text = json_compact(o);
+	text = jsondoc_compact(o);
 	if (text)
 		printf("%s\n", text);
 	json_object_put(o);

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/auth.h"
-#include "common/config.h"
-#include "common/uuid.h"
+#include "auth/auth.h"
+#include "base/config.h"
+#include "base/uuidtext.h"
 #include "ctl/commands.h"
 
 #define TOKEN_DEFAULT_TTL 3600
@@ -56,7 +56,7 @@ int cmd_token(const struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *sub = NULL, *scope = NULL, *tenant_arg = NULL, *bad;
-	char tenant[UUID_STR_LEN], err[512], *end, *token;
+	char tenant[UUIDTEXT_LEN], err[512], *end, *token;
 	struct es_config cfg;
 	long ttl = TOKEN_DEFAULT_TTL;
 	size_t bad_len;
@@ -100,7 +100,7 @@ int cmd_token(const struct ctl *ctl, int argc, char **argv)
 	if (!token_scopes_known(scope, &bad, &bad_len))
 		return ctl_usage_error("token", "unknown scope '%.*s' (known: events:read,"
 				       " events:write, admin)", (int)bad_len, bad);
-	if (tenant_arg && !uuid_parse(tenant_arg, tenant))
+	if (tenant_arg && !uuidtext_parse(tenant_arg, tenant))
 		return ctl_usage_error("token", "--tenant wants a UUID, not '%s'", tenant_arg);
 
 	if (!ctl_load_config(ctl, &cfg))

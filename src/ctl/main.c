@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/log.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/log.h"
 #include "ctl/commands.h"
 
 static const struct ctl_command commands[] = {

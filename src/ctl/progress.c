@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/timefmt.h"
+#include "base/timefmt.h"
 
 #define BAR_WIDTH 30
 #define DRAW_INTERVAL_MS 100

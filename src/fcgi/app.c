@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/aggdef.h"
-#include "common/auth.h"
-#include "common/db.h"
-#include "common/log.h"
-#include "common/timefmt.h"
-#include "common/uuid.h"
+#include "aggregate/aggdef.h"
+#include "auth/auth.h"
+#include "pg/db.h"
+#include "base/log.h"
+#include "base/timefmt.h"
+#include "base/uuidtext.h"
 #include "fcgi/http.h"
 #include "fcgi/router.h"
 #include "fcgi/routes.h"
@@ -114,7 +114,7 @@ void app_fini(struct app *app)
  * tenant_buf holds a tenant taken from X-Evstore-Tenant. On false the reply
  * (401, 403 or 400) is set. */
 static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_principal *who,
-		      char tenant_buf[UUID_STR_LEN])
+		      char tenant_buf[UUIDTEXT_LEN])
 {
 	const struct route *route = ctx->match->route;
 	const struct http_req *req = ctx->req;
@@ -165,7 +165,7 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 	ctx->who = who;
 
 	if (req->tenant) {
-		if (!uuid_parse(req->tenant, tenant_buf)) {
+		if (!uuidtext_parse(req->tenant, tenant_buf)) {
 			http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST,
 					   "X-Evstore-Tenant must be a UUID", NULL);
 			return false;
@@ -205,7 +205,7 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 	struct route_match m;
 	struct http_query query = { NULL, 0 };
 	struct auth_principal who;
-	char tenant_buf[UUID_STR_LEN];
+	char tenant_buf[UUIDTEXT_LEN];
 	struct route_ctx ctx;
 	const char *pattern = NULL;
 	char err[256];

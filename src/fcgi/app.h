@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "common/config.h"
-#include "common/error.h"
+#include "base/config.h"
+#include "base/error.h"
 
 struct aggdef_registry;
 struct auth_keys;

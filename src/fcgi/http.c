@@ -1,6 +1,6 @@
 /* http.c - requests in, responses out, and the strict little parsers. */
 #include "buildconf.h"
-#include "common/text.h"
+#include "base/text.h"
 #include "fcgi/http.h"
 
 #include <ctype.h>
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/jsonutil.h"
-#include "common/uuid.h"
+#include "json/jsondoc.h"
+#include "base/uuidtext.h"
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -481,9 +481,9 @@ enum es_status http_req_init(struct http_req *req, const struct http_io *io,
 	if (http_request_id_valid(id)) {
 		memcpy(req->request_id, id, strlen(id) + 1);
 	} else {
-		char uuid[UUID_STR_LEN];
+		char uuid[UUIDTEXT_LEN];
 
-		uuid_v7(uuid);
+		uuidtext_v7(uuid);
 		memcpy(req->request_id, uuid, sizeof uuid);
 	}
 	return oom ? ES_ENOMEM : ES_OK;
@@ -712,7 +712,7 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 			json_object_object_add(doc, key, json_object_get(val));
 		}
 	}
-	sbuf_puts(&resp->body, json_compact(doc));
+	sbuf_puts(&resp->body, jsondoc_compact(doc));
 out:
 	json_object_put(doc);
 	json_object_put(extra);

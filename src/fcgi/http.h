@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include "common/error.h"
-#include "common/sbuf.h"
+#include "base/error.h"
+#include "base/sbuf.h"
 
 /* How a request reaches us and how its response leaves. */
 struct http_io {

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
+#include "base/config.h"
+#include "base/log.h"
 #include "fcgi/app.h"
 #include "fcgi/server.h"
 

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/aggdef.h"
-#include "common/aggregate.h"
-#include "common/config.h"
-#include "common/db.h"
-#include "common/jsonutil.h"
-#include "common/store.h"
-#include "common/timefmt.h"
+#include "aggregate/aggdef.h"
+#include "aggregate/aggregate.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "json/jsondoc.h"
+#include "store/store.h"
+#include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
 
@@ -60,7 +60,7 @@ void route_aggregate_state(struct route_ctx *ctx)
 		http_resp_header(resp, "ETag", "\"%" PRId64 "\"", s.version);
 		goto out;
 	}
-	text = json_compact(s.state);
+	text = jsondoc_compact(s.state);
 	if (!text) {
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		goto out;
@@ -90,7 +90,7 @@ static bool command_body(struct route_ctx *ctx, json_object **body)
 				   "the body must be sent as Content-Type: application/json", NULL);
 		return false;
 	}
-	switch (json_parse_strict(ctx->req->body ? ctx->req->body : "", ctx->req->body_len,
+	switch (jsondoc_parse_strict(ctx->req->body ? ctx->req->body : "", ctx->req->body_len,
 				  ctx->app->cfg.http.max_depth, body, err, sizeof err)) {
 	case ES_OK:
 		break;
@@ -109,7 +109,7 @@ static bool command_body(struct route_ctx *ctx, json_object **body)
 				   "the body (the command's input) must be a JSON object", NULL);
 		return false;
 	}
-	if (!json_pg_storable(*body, &pointer)) {
+	if (!jsondoc_pg_storable(*body, &pointer)) {
 		json_object *extra = json_object_new_object();
 
 		if (extra)
@@ -158,13 +158,13 @@ void route_aggregate_command(struct route_ctx *ctx)
 		goto out;
 	}
 	if (ctx->req->idempotency_key) {
-		if (!uuid_parse(ctx->req->idempotency_key, ne.event_id)) {
+		if (!uuidtext_parse(ctx->req->idempotency_key, ne.event_id)) {
 			http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
 					   "Idempotency-Key must be a UUID in the 8-4-4-4-12 form", NULL);
 			goto out;
 		}
 	} else {
-		uuid_v7(ne.event_id);
+		uuidtext_v7(ne.event_id);
 	}
 	if (!command_body(ctx, &body))
 		goto out;

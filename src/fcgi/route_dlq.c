@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/dlqstore.h"
-#include "common/jsonutil.h"
+#include "base/config.h"
+#include "subs/dlq.h"
+#include "json/jsondoc.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
 
@@ -186,7 +186,7 @@ static bool body_empty(struct route_ctx *ctx)
 				   "a body must be sent as Content-Type: application/json", NULL);
 		return false;
 	}
-	switch (json_parse_strict(req->body, req->body_len, ctx->app->cfg.http.max_depth, &body,
+	switch (jsondoc_parse_strict(req->body, req->body_len, ctx->app->cfg.http.max_depth, &body,
 				  err, sizeof err)) {
 	case ES_OK:
 		break;

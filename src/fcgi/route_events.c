@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/aggdef.h"
-#include "common/aggregate.h"
-#include "common/config.h"
-#include "common/db.h"
-#include "common/jsonutil.h"
-#include "common/store.h"
-#include "common/timefmt.h"
+#include "aggregate/aggdef.h"
+#include "aggregate/aggregate.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "json/jsondoc.h"
+#include "store/store.h"
+#include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
 
@@ -60,7 +60,7 @@ static bool only_known_fields(struct http_resp *resp, json_object *obj, const ch
 				break;
 		if (allowed[i])
 			continue;
-		pointer = json_pointer_join(base, key);
+		pointer = jsondoc_pointer_join(base, key);
 		ok = reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
 			    "unknown field \"%.100s\"%s%s", key, *base ? " in " : "", base);
 		free(pointer);
@@ -84,7 +84,7 @@ static bool storable(struct http_resp *resp, json_object *v, const char *base)
 	char *rel = NULL;
 	char pointer[512];
 
-	if (!v || json_pg_storable(v, &rel))
+	if (!v || jsondoc_pg_storable(v, &rel))
 		return true;
 	snprintf(pointer, sizeof pointer, "%s%s", base, rel ? rel : "");
 	free(rel);
@@ -122,9 +122,9 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 	v = optional_member(ev, "event_id");
 	snprintf(at, sizeof at, "%s/event_id", base);
 	if (!v) {
-		uuid_v7(ne->event_id);
+		uuidtext_v7(ne->event_id);
 	} else if (!json_object_is_type(v, json_type_string) ||
-		   !uuid_parse(json_object_get_string(v), ne->event_id)) {
+		   !uuidtext_parse(json_object_get_string(v), ne->event_id)) {
 		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
 			      "%s must be a UUID in the 8-4-4-4-12 form", at);
 	}
@@ -173,7 +173,7 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 	snprintf(at, sizeof at, "%s/occurred_at", base);
 	ne->occurred_at_usec = now_usec;
 	if (v && (!json_object_is_type(v, json_type_string) ||
-		  !rfc3339_parse(json_object_get_string(v), &ne->occurred_at_usec)))
+		  !timefmt_parse(json_object_get_string(v), &ne->occurred_at_usec)))
 		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
 			      "%s must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", at);
 	return true;
@@ -276,7 +276,7 @@ bool append_request_parse(const struct es_config *cfg, const struct http_req *re
 	if (!http_content_type_is_json(req->content_type))
 		return reject(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
 			      "the body must be sent as Content-Type: application/json");
-	switch (json_parse_strict(req->body ? req->body : "", req->body_len, cfg->http.max_depth,
+	switch (jsondoc_parse_strict(req->body ? req->body : "", req->body_len, cfg->http.max_depth,
 				  &out->body, err, sizeof err)) {
 	case ES_OK:
 		break;

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cursor.h"
-#include "common/db.h"
-#include "common/store.h"
-#include "common/timefmt.h"
+#include "store/feed_cursor.h"
+#include "pg/db.h"
+#include "store/store.h"
+#include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
 
@@ -60,7 +60,7 @@ static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, 
 	    !http_query_single(qs, ctx->resp, "wait", &wait))
 		return false;
 
-	if (!cursor_decode(after ? after : "", &q->after))
+	if (!feed_cursor_decode(after ? after : "", &q->after))
 		return bad_param(ctx, "after must be a cursor returned as next by this feed");
 	q->limit = cfg->http.default_page;
 	if (limit) {
@@ -107,7 +107,7 @@ void route_feed_read(struct route_ctx *ctx)
 	struct store_feed_query q;
 	struct sbuf events = SBUF_INIT;
 	struct feed_cursor next;
-	char cursor[CURSOR_STR_LEN];
+	char cursor[FEED_CURSOR_LEN];
 	size_t count = 0;
 	int64_t wait_s, deadline;
 	enum es_status st;
@@ -143,7 +143,7 @@ void route_feed_read(struct route_ctx *ctx)
 			goto fail;
 	}
 
-	cursor_encode(&next, cursor);
+	feed_cursor_encode(&next, cursor);
 	http_resp_json(resp, 200);
 	sbuf_puts(&resp->body, "{\"events\":[");
 	sbuf_append(&resp->body, events.data ? events.data : "", events.len);

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/db.h"
-#include "common/migrate.h"
-#include "common/subhealth.h"
-#include "common/timefmt.h"
+#include "pg/db.h"
+#include "pg/migrate.h"
+#include "subs/subhealth.h"
+#include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
 

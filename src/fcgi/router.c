@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/uuid.h"
+#include "base/uuidtext.h"
 #include "fcgi/http.h"
 #include "fcgi/routes.h"
 
@@ -143,15 +143,15 @@ static enum router_result validate_params(struct route_match *m)
 			return ROUTER_BAD_REQUEST;
 		}
 		if (param_is(m, i, "id")) {
-			char id[UUID_STR_LEN];
+			char id[UUIDTEXT_LEN];
 
-			if (!uuid_parse(v, id)) {
+			if (!uuidtext_parse(v, id)) {
 				snprintf(m->detail, sizeof m->detail,
 					 "aggregate_id \"%.64s\" must be a UUID in the 8-4-4-4-12 form", v);
 				return ROUTER_BAD_REQUEST;
 			}
 			/* Same length: the lowercase form replaces the segment. */
-			memcpy((char *)v, id, UUID_STR_LEN);
+			memcpy((char *)v, id, UUIDTEXT_LEN);
 		}
 	}
 	return ROUTER_OK;

@@ -11,11 +11,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <json-c/json.h>
-#include "common/aggregate.h"
-#include "common/auth.h"
-#include "common/jschema.h"
-#include "common/store.h"
-#include "common/uuid.h"
+#include "aggregate/aggregate.h"
+#include "auth/auth.h"
+#include "json/jschema.h"
+#include "store/store.h"
+#include "base/uuidtext.h"
 #include "fcgi/http.h"
 #include "fcgi/router.h"
 

@@ -31,8 +31,8 @@
 
 #include <fcgiapp.h>
 
-#include "common/log.h"
-#include "common/timefmt.h"
+#include "base/log.h"
+#include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/http.h"
 

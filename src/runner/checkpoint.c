@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/db.h"
+#include "pg/db.h"
 
 void checkpoint_params_fill(struct checkpoint_params *p, const char *subscription, int partition,
 			    const struct feed_cursor *old, const struct feed_cursor *new_)
@@ -51,7 +51,7 @@ static const struct db_statement st_checkpoint_init = {
 	4
 };
 
-enum es_status checkpoint_load(struct db *db, const struct sub_conf *c, int partition,
+enum es_status checkpoint_load(struct db *db, const struct subscription *c, int partition,
 			       struct feed_cursor *out)
 {
 	char part[16], pos[24];

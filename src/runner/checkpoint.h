@@ -6,9 +6,9 @@
 #define EVSTORE_RUNNER_CHECKPOINT_H
 
 #include <stdbool.h>
-#include "common/cursor.h"
-#include "common/error.h"
-#include "common/subscription.h"
+#include "store/feed_cursor.h"
+#include "base/error.h"
+#include "subs/subscription.h"
 
 struct db;
 
@@ -29,7 +29,7 @@ void checkpoint_params_fill(struct checkpoint_params *p, const char *subscriptio
 /* Reads the checkpoint, creating it first when there is none: start_from
  * beginning/checkpoint start before the first event, end after everything
  * committed now, <position> just before the first event at or after it. */
-enum es_status checkpoint_load(struct db *db, const struct sub_conf *c, int partition,
+enum es_status checkpoint_load(struct db *db, const struct subscription *c, int partition,
 			       struct feed_cursor *out) ES_MUST_CHECK;
 
 /* Moves the checkpoint from old to new in its own transaction.

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "common/error.h"
+#include "base/error.h"
 
 struct db;
 

@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "common/log.h"
+#include "base/log.h"
 
 /* Copies key from src to dst, null when absent; takes nothing. */
 static void audit_copy(json_object *dst, const char *dkey, json_object *src, const char *skey)

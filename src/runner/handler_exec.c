@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "common/timefmt.h"
+#include "base/log.h"
+#include "base/timefmt.h"
 
 #define EXEC_LINE_MAX 4096
 

@@ -15,10 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/aggdef.h"
-#include "common/db.h"
-#include "common/log.h"
-#include "common/snapshot.h"
+#include "aggregate/aggdef.h"
+#include "pg/db.h"
+#include "base/log.h"
+#include "aggregate/aggregate.h"
+#include "aggregate/snapshot.h"
 
 /* One stream written during this page: its key and the version saved. */
 struct snap_seen {
@@ -127,7 +128,7 @@ enum handler_result handler_snapshots_handle(struct handler_snapshots *h,
 	snprintf(key, sizeof key, "%s/%s/%s", ev->tenant_id, ev->aggregate_type, ev->aggregate_id);
 	if (snap_seen_version(h, key) >= ev->version)
 		return HANDLER_OK; /* a fold earlier in this page got past it */
-	rc = snapshot_write(db, def, tenant, ev->aggregate_id, &written);
+	rc = aggregate_snapshot(db, def, tenant, ev->aggregate_id, &written);
 	switch (rc) {
 	case ES_OK:
 		snap_remember(h, key, written);

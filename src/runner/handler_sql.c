@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/db.h"
-#include "common/log.h"
-#include "common/sqlfile.h"
-#include "common/store.h"
+#include "pg/db.h"
+#include "base/log.h"
+#include "subs/sqlfile.h"
+#include "store/store.h"
 
 #define JSON_OID 114
 #define JSONB_OID 3802

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/db.h"
+#include "pg/db.h"
 
 #define LOOP_EVENT_COLUMNS \
 	"evstore.event_json(e)::text AS j, e.transaction_id AS t, e.position AS p," \
@@ -93,7 +93,7 @@ static enum es_status loop_rows(struct page *out)
 	return ES_OK;
 }
 
-enum es_status loop_fetch(struct db *db, const struct sub_conf *c, const struct feed_cursor *after,
+enum es_status loop_fetch(struct db *db, const struct subscription *c, const struct feed_cursor *after,
 			  int limit, struct page *out)
 {
 	char tx[24], pos[24], lim[16];

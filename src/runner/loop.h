@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <libpq-fe.h>
-#include "common/cursor.h"
-#include "common/error.h"
-#include "common/subscription.h"
+#include "store/feed_cursor.h"
+#include "base/error.h"
+#include "subs/subscription.h"
 #include "runner/handler.h"
 
 struct db;
@@ -25,7 +25,7 @@ struct page {
 
 /* Reads up to limit events after `after`. On ES_OK the caller releases the
  * page with page_free. ES_EUNAVAILABLE while the database is away. */
-enum es_status loop_fetch(struct db *db, const struct sub_conf *c, const struct feed_cursor *after,
+enum es_status loop_fetch(struct db *db, const struct subscription *c, const struct feed_cursor *after,
 			  int limit, struct page *out) ES_MUST_CHECK;
 
 /* Reads the events of the given positions (the DLQ's requeued entries). */

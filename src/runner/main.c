@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/log.h"
-#include "common/subscription.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "subs/subscription.h"
 #include "runner/runner.h"
 
 static void usage(FILE *out)
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (print) {
-		struct sub_conf *subs;
+		struct subscription *subs;
 		size_t n;
 
 		rc = 0;

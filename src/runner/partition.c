@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/db.h"
+#include "pg/db.h"
 
 uint32_t partition_hash(const char *s)
 {

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "common/error.h"
+#include "base/error.h"
 
 struct db;
 

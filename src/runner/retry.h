@@ -5,7 +5,7 @@
 #define EVSTORE_RUNNER_RETRY_H
 
 #include <stdint.h>
-#include "common/error.h"
+#include "base/error.h"
 
 enum retry_class {
 	RETRY_TRANSIENT,  /* the database is away or busy: wait, never park */

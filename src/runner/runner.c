@@ -18,13 +18,13 @@
 
 #include <json-c/json.h>
 
-#include "common/aggdef.h"
-#include "common/config.h"
-#include "common/db.h"
-#include "common/log.h"
-#include "common/store.h"
-#include "common/subscription.h"
-#include "common/timefmt.h"
+#include "aggregate/aggdef.h"
+#include "base/config.h"
+#include "pg/db.h"
+#include "base/log.h"
+#include "store/store.h"
+#include "subs/subscription.h"
+#include "base/timefmt.h"
 #include "runner/checkpoint.h"
 #include "runner/dlq.h"
 #include "runner/handler.h"
@@ -45,7 +45,7 @@ static volatile sig_atomic_t sig_stop;      /* number of TERM/INT received */
 static volatile sig_atomic_t sig_reload;
 
 struct sub {
-	struct sub_conf conf;
+	struct subscription conf;
 	struct handler_sql *sql;
 	struct handler_exec *exec;
 	struct handler_snapshots *snap;
@@ -137,17 +137,17 @@ static bool runner_forced(struct runner *r)
 
 /* ---------------------------------------------------- configurations */
 
-void runner_free_confs(struct sub_conf *subs, size_t n)
+void runner_free_confs(struct subscription *subs, size_t n)
 {
 	for (size_t i = 0; subs && i < n; i++)
-		sub_conf_free(&subs[i]);
+		subscription_free(&subs[i]);
 	free(subs);
 }
 
-enum es_status runner_parse_confs(const struct es_config *cfg, struct sub_conf **subs, size_t *n,
+enum es_status runner_parse_confs(const struct es_config *cfg, struct subscription **subs, size_t *n,
 				  char *err, size_t errlen)
 {
-	struct sub_conf *arr = calloc(cfg->n_subscriptions ? cfg->n_subscriptions : 1, sizeof *arr);
+	struct subscription *arr = calloc(cfg->n_subscriptions ? cfg->n_subscriptions : 1, sizeof *arr);
 	enum es_status rc = ES_OK;
 	size_t i;
 
@@ -156,7 +156,7 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct sub_conf *
 	if (!arr)
 		return ES_ENOMEM;
 	for (i = 0; i < cfg->n_subscriptions && rc == ES_OK; i++) {
-		rc = sub_conf_parse(&cfg->subscriptions[i], cfg->source_path, &arr[i], err, errlen);
+		rc = subscription_parse(&cfg->subscriptions[i], cfg->source_path, &arr[i], err, errlen);
 		if (rc == ES_OK && arr[i].handler == SUB_HANDLER_SQL) {
 			struct handler_sql *h = NULL;
 
@@ -164,7 +164,7 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct sub_conf *
 			handler_sql_free(h);
 		}
 		if (rc != ES_OK)
-			sub_conf_free(&arr[i]);
+			subscription_free(&arr[i]);
 	}
 	if (rc != ES_OK) {
 		runner_free_confs(arr, i - 1);
@@ -179,7 +179,7 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct sub_conf *
  * confs[0..n) is a snapshots subscription (*out stays NULL otherwise). On
  * failure err holds the definition's "file: /pointer: reason". *out is a
  * new registry (aggdef_registry_free). */
-static enum es_status runner_load_aggdefs(const struct es_config *cfg, const struct sub_conf *confs,
+static enum es_status runner_load_aggdefs(const struct es_config *cfg, const struct subscription *confs,
 					  size_t n, struct aggdef_registry **out, char *err,
 					  size_t errlen)
 {
@@ -213,7 +213,7 @@ static bool runner_abort_wait(void *arg)
 
 /* Takes conf (moved into the new sub); r is borrowed by the exec handler's
  * abort check for the sub's lifetime. */
-static struct sub *sub_new(struct runner *r, struct sub_conf *conf)
+static struct sub *sub_new(struct runner *r, struct subscription *conf)
 {
 	struct sub *s = calloc(1, sizeof *s);
 	char err[512];
@@ -240,7 +240,7 @@ static struct sub *sub_new(struct runner *r, struct sub_conf *conf)
 	}
 	return s;
 fail:
-	sub_conf_free(&s->conf);
+	subscription_free(&s->conf);
 	free(s);
 	return NULL;
 }
@@ -252,7 +252,7 @@ static void sub_free(struct sub *s)
 	handler_sql_free(s->sql);
 	handler_exec_free(s->exec);
 	handler_snapshots_free(s->snap);
-	sub_conf_free(&s->conf);
+	subscription_free(&s->conf);
 	free(s);
 }
 
@@ -869,7 +869,7 @@ static void runner_claim(struct runner *r)
 static void runner_reload(struct runner *r)
 {
 	struct es_config *cfg = calloc(1, sizeof *cfg);
-	struct sub_conf *confs = NULL;
+	struct subscription *confs = NULL;
 	struct sub **subs = NULL;
 	struct aggdef_registry *aggdefs = NULL;
 	size_t n = 0, started = 0, stopped = 0;
@@ -962,7 +962,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 			  size_t errlen)
 {
 	struct runner *r = calloc(1, sizeof *r);
-	struct sub_conf *confs = NULL;
+	struct subscription *confs = NULL;
 	size_t n = 0;
 	char host[64] = "localhost";
 

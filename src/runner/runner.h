@@ -5,18 +5,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "common/error.h"
+#include "base/error.h"
 
 struct es_config;
-struct sub_conf;
+struct subscription;
 struct runner;
 
 /* Validates every subscription of cfg (and loads sql files). On failure
  * err holds "file:line: message" and *subs is NULL. On ES_OK *subs is a new
  * array of *n configurations: release with runner_free_confs. */
-enum es_status runner_parse_confs(const struct es_config *cfg, struct sub_conf **subs, size_t *n,
+enum es_status runner_parse_confs(const struct es_config *cfg, struct subscription **subs, size_t *n,
 				  char *err, size_t errlen) ES_MUST_CHECK;
-void runner_free_confs(struct sub_conf *subs, size_t n);
+void runner_free_confs(struct subscription *subs, size_t n);
 
 /* Takes cfg (config_free'd by runner_free) and config_path (borrowed for
  * reloads). Returns NULL after writing why into err. */

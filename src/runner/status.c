@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/db.h"
+#include "pg/db.h"
 
 static const struct db_statement st_status = {
 	"runner_status",

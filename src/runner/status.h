@@ -4,7 +4,7 @@
 #define EVSTORE_RUNNER_STATUS_H
 
 #include <stdint.h>
-#include "common/error.h"
+#include "base/error.h"
 
 struct db;
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "common/aggdef.h"
-#include "common/jschema.h"
-#include "common/jsonutil.h"
+#include "aggregate/aggdef.h"
+#include "json/jschema.h"
+#include "json/jsondoc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -173,7 +173,7 @@ static struct aggdef *parse_def(const char *text)
 	struct aggdef *def = NULL;
 	char err[512];
 
-	ck_assert(json_parse_strict(text, strlen(text), 64, &doc, err, sizeof err) == ES_OK);
+	ck_assert(jsondoc_parse_strict(text, strlen(text), 64, &doc, err, sizeof err) == ES_OK);
 	ck_assert_msg(aggdef_parse(doc, "x.json", &def, err, sizeof err) == ES_OK, "%s", err);
 	json_object_put(doc);
 	return def;

@@ -17,8 +17,8 @@
 
 #include <jwt.h>
 
-#include "common/auth.h"
-#include "common/config.h"
+#include "auth/auth.h"
+#include "base/config.h"
 
 #define NOW 1700000000L
 /* times relative to NOW, as JSON text */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "base/config.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

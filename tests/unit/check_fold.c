@@ -8,10 +8,10 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "common/aggdef.h"
-#include "common/fold.h"
-#include "common/jschema.h"
-#include "common/jsonutil.h"
+#include "aggregate/aggdef.h"
+#include "aggregate/fold.h"
+#include "json/jschema.h"
+#include "json/jsondoc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -20,7 +20,7 @@ static json_object *parse(const char *text)
 	json_object *v = NULL;
 	char err[256];
 
-	ck_assert_msg(json_parse_strict(text, strlen(text), 64, &v, err, sizeof err) == ES_OK,
+	ck_assert_msg(jsondoc_parse_strict(text, strlen(text), 64, &v, err, sizeof err) == ES_OK,
 		      "%s: %s", text, err);
 	return v;
 }
@@ -81,7 +81,7 @@ START_TEST(fold_steps)
 	ck_assert_msg(jschema_equal(state, want) &&
 		      json_object_get_type(json_object_object_get(state, "n")) ==
 		      json_object_get_type(json_object_object_get(want, "n")),
-		      "%s: got %s want %s", steps[_i].evolve, json_compact(state), steps[_i].want);
+		      "%s: got %s want %s", steps[_i].evolve, jsondoc_compact(state), steps[_i].want);
 	/* the payload is not changed by folding it */
 	{
 		json_object *again = parse(steps[_i].payload);
@@ -103,7 +103,7 @@ START_TEST(fold_unknown_event_keeps_state)
 	json_object *state = parse("{\"b\":2}"), *payload = parse("{\"a\":9}");
 
 	ck_assert(fold_event(def, &state, "Other", payload, NULL) == ES_OK);
-	ck_assert_str_eq(json_compact(state), "{\"b\":2}");
+	ck_assert_str_eq(jsondoc_compact(state), "{\"b\":2}");
 	json_object_put(state);
 	json_object_put(payload);
 	aggdef_free(def);
@@ -131,7 +131,7 @@ START_TEST(fold_merge_patch_table)
 		ck_assert(fold_event(NULL, &state, "Any", p, NULL) == ES_OK);
 		json_object_put(p);
 	}
-	ck_assert_msg(jschema_equal(state, want), "got %s want %s", json_compact(state), patches[_i].want);
+	ck_assert_msg(jschema_equal(state, want), "got %s want %s", jsondoc_compact(state), patches[_i].want);
 	if (json_object_object_get(want, "n"))
 		ck_assert(json_object_is_type(json_object_object_get(state, "n"), json_type_int));
 	json_object_put(state);

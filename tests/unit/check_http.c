@@ -11,11 +11,11 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "common/auth.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/sbuf.h"
-#include "common/uuid.h"
+#include "auth/auth.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "base/sbuf.h"
+#include "base/uuidtext.h"
 #include "fcgi/app.h"
 #include "fcgi/http.h"
 #include "fcgi/routes.h"
@@ -240,7 +240,7 @@ START_TEST(request_id_echoed_or_generated)
 			     .out = SBUF_INIT };
 	struct http_io io = fake_io_of(&f);
 	struct http_req req;
-	char uuid[UUID_STR_LEN];
+	char uuid[UUIDTEXT_LEN];
 
 	if (!request_ids[_i].id)
 		f.params[2] = NULL;
@@ -248,7 +248,7 @@ START_TEST(request_id_echoed_or_generated)
 	if (request_ids[_i].ok)
 		ck_assert_str_eq(req.request_id, request_ids[_i].id);
 	else
-		ck_assert_msg(uuid_parse(req.request_id, uuid), "generated id %s", req.request_id);
+		ck_assert_msg(uuidtext_parse(req.request_id, uuid), "generated id %s", req.request_id);
 	http_req_free(&req);
 }
 END_TEST
@@ -898,7 +898,7 @@ START_TEST(append_body_accepted)
 	struct http_resp resp;
 	struct append_request a;
 	json_object *v;
-	char uuid[UUID_STR_LEN];
+	char uuid[UUIDTEXT_LEN];
 
 	append_cfg(&cfg);
 	append_req(&req, append_accepts[_i].ct, append_accepts[_i].body, append_accepts[_i].if_match,
@@ -914,7 +914,7 @@ START_TEST(append_body_accepted)
 	ck_assert_uint_eq(a.n_events, append_accepts[_i].n);
 	for (size_t i = 0; i < a.n_events; i++) {
 		/* a generated id is a lowercase UUID, distinct per event */
-		ck_assert(uuid_parse(a.events[i].event_id, uuid));
+		ck_assert(uuidtext_parse(a.events[i].event_id, uuid));
 		ck_assert_str_eq(uuid, a.events[i].event_id);
 		if (i)
 			ck_assert_str_ne(a.events[i].event_id, a.events[i - 1].event_id);
@@ -1223,9 +1223,9 @@ START_TEST(pipeline_generates_request_id)
 	char *out = run_request("GET", "/health/live", NULL, NULL, NULL, NULL, "HTTP_X_REQUEST_ID",
 				"not valid!");
 	char *id = out_header(out, "X-Request-Id");
-	char uuid[UUID_STR_LEN];
+	char uuid[UUIDTEXT_LEN];
 
-	ck_assert_msg(uuid_parse(id, uuid), "X-Request-Id %s", id);
+	ck_assert_msg(uuidtext_parse(id, uuid), "X-Request-Id %s", id);
 	free(id);
 	free(out);
 }

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "common/jschema.h"
-#include "common/jsonutil.h"
+#include "json/jschema.h"
+#include "json/jsondoc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -19,7 +19,7 @@ static json_object *parse(const char *text)
 	json_object *v = NULL;
 	char err[256];
 
-	ck_assert_msg(json_parse_strict(text, strlen(text), 64, &v, err, sizeof err) == ES_OK,
+	ck_assert_msg(jsondoc_parse_strict(text, strlen(text), 64, &v, err, sizeof err) == ES_OK,
 		      "%s: %s", text, err);
 	return v;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "common/jsonutil.h"
+#include "json/jsondoc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define LIT(s) s, sizeof(s) - 1 /* a literal with its length (NULs count) */
@@ -116,7 +116,7 @@ START_TEST(parse_rejects)
 	char err[256] = "";
 	enum es_status st;
 
-	st = json_parse_strict(reject[_i].text, reject[_i].len, 64, &out, err, sizeof(err));
+	st = jsondoc_parse_strict(reject[_i].text, reject[_i].len, 64, &out, err, sizeof(err));
 	ck_assert_msg(st == ES_EINVAL, "case %d accepted", _i);
 	ck_assert_ptr_eq(out, (json_object *)&out);
 	ck_assert_msg(strncmp(err, "invalid JSON", 12) == 0, "message '%s'", err);
@@ -136,7 +136,7 @@ static const struct { const char *text; size_t len; const char *compact; } accep
 	{ LIT("-9223372036854775808"), "-9223372036854775808" },
 	{ LIT("1.5e3"), "1.5e3" },
 	{ LIT("1E-7"), "1E-7" },
-	{ LIT("1e999"), "1e999" },              /* parses; json_pg_storable refuses it */
+	{ LIT("1e999"), "1e999" },              /* parses; jsondoc_pg_storable refuses it */
 	{ LIT("true"), "true" },
 	{ LIT("null"), "null" },
 	{ LIT("\"\""), "\"\"" },
@@ -156,9 +156,9 @@ START_TEST(parse_accepts)
 	json_object *out = NULL;
 	char err[256] = "";
 
-	ck_assert_msg(json_parse_strict(accept[_i].text, accept[_i].len, 64, &out, err,
+	ck_assert_msg(jsondoc_parse_strict(accept[_i].text, accept[_i].len, 64, &out, err,
 					sizeof(err)) == ES_OK, "case %d: %s", _i, err);
-	ck_assert_str_eq(json_compact(out), accept[_i].compact);
+	ck_assert_str_eq(jsondoc_compact(out), accept[_i].compact);
 	json_object_put(out);
 }
 END_TEST
@@ -170,11 +170,11 @@ START_TEST(parse_depth_limit)
 	char *ok = make(64), *deep = make(65), err[256];
 	json_object *out = NULL;
 
-	ck_assert_msg(json_parse_strict(ok, strlen(ok), 64, &out, err, sizeof(err)) == ES_OK,
+	ck_assert_msg(jsondoc_parse_strict(ok, strlen(ok), 64, &out, err, sizeof(err)) == ES_OK,
 		      "%s", err);
 	json_object_put(out);
 	out = NULL;
-	ck_assert_int_eq(json_parse_strict(deep, strlen(deep), 64, &out, err, sizeof(err)),
+	ck_assert_int_eq(jsondoc_parse_strict(deep, strlen(deep), 64, &out, err, sizeof(err)),
 			 ES_EINVAL);
 	ck_assert_ptr_null(out);
 	ck_assert_msg(strstr(err, "nesting deeper than 64") != NULL, "%s", err);
@@ -191,11 +191,11 @@ START_TEST(parse_depth_counts_whole_body)
 	json_object *out = NULL;
 	char err[256];
 
-	ck_assert_int_eq(json_parse_strict(doc, strlen(doc), 4, &out, err, sizeof(err)),
+	ck_assert_int_eq(jsondoc_parse_strict(doc, strlen(doc), 4, &out, err, sizeof(err)),
 			 ES_EINVAL);
-	ck_assert_int_eq(json_parse_strict(doc, strlen(doc), 5, &out, err, sizeof(err)), ES_OK);
+	ck_assert_int_eq(jsondoc_parse_strict(doc, strlen(doc), 5, &out, err, sizeof(err)), ES_OK);
 	json_object_put(out);
-	ck_assert_int_eq(json_parse_strict("7", 1, 1, &out, err, sizeof(err)), ES_OK);
+	ck_assert_int_eq(jsondoc_parse_strict("7", 1, 1, &out, err, sizeof(err)), ES_OK);
 	json_object_put(out);
 }
 END_TEST
@@ -205,9 +205,9 @@ START_TEST(parse_reports_offset)
 	json_object *out = NULL;
 	char err[256];
 
-	ck_assert_int_eq(json_parse_strict("[1,2,x]", 7, 64, &out, err, sizeof(err)), ES_EINVAL);
+	ck_assert_int_eq(jsondoc_parse_strict("[1,2,x]", 7, 64, &out, err, sizeof(err)), ES_EINVAL);
 	ck_assert_str_eq(err, "invalid JSON at offset 5: unexpected character");
-	ck_assert_int_eq(json_parse_strict("{\"a\":1,\"a\":2}", 13, 64, &out, err, sizeof(err)),
+	ck_assert_int_eq(jsondoc_parse_strict("{\"a\":1,\"a\":2}", 13, 64, &out, err, sizeof(err)),
 			 ES_EINVAL);
 	ck_assert_str_eq(err, "invalid JSON at offset 7: duplicate key \"a\"");
 }
@@ -224,7 +224,7 @@ START_TEST(parse_never_echoes_input)
 	big[0] = '"';
 	memset(big + 1, 'x', n);
 	strcpy(big + 1 + n, "\" junk");
-	ck_assert_int_eq(json_parse_strict(big, strlen(big), 64, &out, err, sizeof(err)),
+	ck_assert_int_eq(jsondoc_parse_strict(big, strlen(big), 64, &out, err, sizeof(err)),
 			 ES_EINVAL);
 	ck_assert_uint_lt(strlen(err), 120);
 	ck_assert_ptr_null(strstr(err, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
@@ -237,7 +237,7 @@ START_TEST(parse_never_echoes_input)
 	strcpy(big + 302, "\":1,\"");
 	memset(big + 307, 'k', 300);
 	strcpy(big + 607, "\":2}");
-	ck_assert_int_eq(json_parse_strict(big, strlen(big), 64, &out, err, sizeof(err)),
+	ck_assert_int_eq(jsondoc_parse_strict(big, strlen(big), 64, &out, err, sizeof(err)),
 			 ES_EINVAL);
 	ck_assert_msg(strstr(err, "duplicate key \"kkkkkkkkkk") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "...") != NULL, "%s", err);
@@ -251,9 +251,9 @@ START_TEST(parse_small_err_buffer)
 	json_object *out = NULL;
 	char err[8];
 
-	ck_assert_int_eq(json_parse_strict("nope", 4, 64, &out, err, sizeof(err)), ES_EINVAL);
+	ck_assert_int_eq(jsondoc_parse_strict("nope", 4, 64, &out, err, sizeof(err)), ES_EINVAL);
 	ck_assert_uint_eq(strlen(err), sizeof(err) - 1);
-	ck_assert_int_eq(json_parse_strict("nope", 4, 64, &out, NULL, 0), ES_EINVAL);
+	ck_assert_int_eq(jsondoc_parse_strict("nope", 4, 64, &out, NULL, 0), ES_EINVAL);
 }
 END_TEST
 
@@ -274,15 +274,15 @@ START_TEST(pg_storable)
 	char err[256], *pointer = (char *)"untouched";
 	bool ok;
 
-	ck_assert_msg(json_parse_strict(storable[_i].text, strlen(storable[_i].text), 64, &v, err,
+	ck_assert_msg(jsondoc_parse_strict(storable[_i].text, strlen(storable[_i].text), 64, &v, err,
 					sizeof(err)) == ES_OK, "%s", err);
-	ok = json_pg_storable(v, &pointer);
+	ok = jsondoc_pg_storable(v, &pointer);
 	ck_assert_int_eq(ok, storable[_i].ok);
 	if (!ok) {
 		ck_assert_str_eq(pointer, storable[_i].pointer);
 		free(pointer);
 	}
-	ck_assert(json_pg_storable(v, NULL) == storable[_i].ok);
+	ck_assert(jsondoc_pg_storable(v, NULL) == storable[_i].ok);
 	json_object_put(v);
 }
 END_TEST
@@ -294,12 +294,12 @@ START_TEST(pg_storable_built_objects)
 	char *pointer = NULL;
 
 	json_object_object_add(o, "nan", json_object_new_double(0.0 / 0.0));
-	ck_assert(!json_pg_storable(o, &pointer));
+	ck_assert(!jsondoc_pg_storable(o, &pointer));
 	ck_assert_str_eq(pointer, "/nan");
 	free(pointer);
 	json_object_object_del(o, "nan");
 	json_object_object_add(o, "bytes", json_object_new_string_len("\xff\xfe", 2));
-	ck_assert(!json_pg_storable(o, &pointer));
+	ck_assert(!jsondoc_pg_storable(o, &pointer));
 	ck_assert_str_eq(pointer, "/bytes");
 	free(pointer);
 	json_object_put(o);
@@ -318,7 +318,7 @@ static const struct { const char *base, *token, *out; } pointers[] = {
 
 START_TEST(pointer_join)
 {
-	char *p = json_pointer_join(pointers[_i].base, pointers[_i].token);
+	char *p = jsondoc_pointer_join(pointers[_i].base, pointers[_i].token);
 
 	ck_assert_str_eq(p, pointers[_i].out);
 	free(p);
@@ -334,21 +334,21 @@ START_TEST(typed_getters)
 	long long i;
 	char err[128];
 
-	ck_assert_int_eq(json_parse_strict(doc, strlen(doc), 64, &v, err, sizeof(err)), ES_OK);
-	ck_assert(json_get_string(v, "s", &s));
+	ck_assert_int_eq(jsondoc_parse_strict(doc, strlen(doc), 64, &v, err, sizeof(err)), ES_OK);
+	ck_assert(jsondoc_get_string(v, "s", &s));
 	ck_assert_str_eq(s, "x");
-	ck_assert(!json_get_string(v, "i", &s));
-	ck_assert(!json_get_string(v, "n", &s));
-	ck_assert(!json_get_string(v, "missing", &s));
-	ck_assert(json_get_int64(v, "i", &i));
+	ck_assert(!jsondoc_get_string(v, "i", &s));
+	ck_assert(!jsondoc_get_string(v, "n", &s));
+	ck_assert(!jsondoc_get_string(v, "missing", &s));
+	ck_assert(jsondoc_get_int64(v, "i", &i));
 	ck_assert_int_eq(i, 12);
-	ck_assert(!json_get_int64(v, "d", &i));  /* no silent 1.5 -> 1 */
-	ck_assert(!json_get_int64(v, "si", &i)); /* no silent "12" -> 12 */
-	ck_assert(!json_get_int64(v, "n", &i));
-	ck_assert(json_get_object(v, "o", &o));
-	ck_assert(!json_get_object(v, "a", &o));
-	ck_assert(!json_get_object(v, "n", &o));
-	ck_assert(!json_get_string(NULL, "s", &s));
+	ck_assert(!jsondoc_get_int64(v, "d", &i));  /* no silent 1.5 -> 1 */
+	ck_assert(!jsondoc_get_int64(v, "si", &i)); /* no silent "12" -> 12 */
+	ck_assert(!jsondoc_get_int64(v, "n", &i));
+	ck_assert(jsondoc_get_object(v, "o", &o));
+	ck_assert(!jsondoc_get_object(v, "a", &o));
+	ck_assert(!jsondoc_get_object(v, "n", &o));
+	ck_assert(!jsondoc_get_string(NULL, "s", &s));
 	json_object_put(v);
 }
 END_TEST
@@ -358,7 +358,7 @@ START_TEST(compact_keeps_slashes)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "path", json_object_new_string("/v1/events"));
-	ck_assert_str_eq(json_compact(o), "{\"path\":\"/v1/events\"}");
+	ck_assert_str_eq(jsondoc_compact(o), "{\"path\":\"/v1/events\"}");
 	json_object_put(o);
 }
 END_TEST

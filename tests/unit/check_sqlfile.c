@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/sqlfile.h"
+#include "subs/sqlfile.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -17,13 +17,13 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
-#include "common/cursor.h"
-#include "common/db.h"
-#include "common/migrate.h"
-#include "common/sbuf.h"
-#include "common/store.h"
-#include "common/timefmt.h"
-#include "common/uuid.h"
+#include "store/feed_cursor.h"
+#include "pg/db.h"
+#include "pg/migrate.h"
+#include "base/sbuf.h"
+#include "store/store.h"
+#include "base/timefmt.h"
+#include "base/uuidtext.h"
 
 /* key=value connection string of the scratch database */
 static char *test_conninfo;
@@ -85,7 +85,7 @@ static void exec_ok(struct db *db, const char *sql)
 }
 
 struct tev {
-	char id[UUID_STR_LEN];
+	char id[UUIDTEXT_LEN];
 	const char *type;
 	const char *payload;   /* JSON object text */
 };
@@ -100,7 +100,7 @@ static void new_events(struct tev *evs, size_t n, const char *type)
 
 	ck_assert_uint_le(n, MAX_EVENTS);
 	for (size_t i = 0; i < n; i++) {
-		uuid_v7(evs[i].id);
+		uuidtext_v7(evs[i].id);
 		evs[i].type = type;
 		evs[i].payload = payloads[i];
 	}
@@ -116,10 +116,10 @@ static enum es_status append_meta(struct db *db, const char *tenant, const char 
 	int64_t at;
 	enum es_status rc;
 
-	ck_assert(rfc3339_parse(TEST_OCCURRED_AT, &at));
+	ck_assert(timefmt_parse(TEST_OCCURRED_AT, &at));
 	ck_assert_uint_le(n, MAX_EVENTS);
 	for (size_t i = 0; i < n; i++) {
-		memcpy(ne[i].event_id, evs[i].id, UUID_STR_LEN);
+		memcpy(ne[i].event_id, evs[i].id, UUIDTEXT_LEN);
 		ne[i].event_type = evs[i].type;
 		ne[i].payload = json_tokener_parse(evs[i].payload);
 		ck_assert_ptr_nonnull(ne[i].payload);
@@ -360,11 +360,11 @@ START_TEST(test_append_and_read_pages)
 	struct store_append_res res;
 	struct store_stream_page page;
 	struct sbuf out = SBUF_INIT;
-	char id[UUID_STR_LEN];
+	char id[UUIDTEXT_LEN];
 	json_object *a, *e;
 	size_t k = 0;
 
-	uuid_v7(id);
+	uuidtext_v7(id);
 	new_events(evs, 5, "OrderCreated");
 	ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 0, evs, 3, &res), ES_OK);
 	ck_assert_int_eq(res.version, 3);
@@ -445,7 +445,7 @@ START_TEST(test_append_and_read_pages)
 
 	/* an unknown stream, and a known id under another type */
 	sbuf_reset(&out);
-	uuid_v7(id);
+	uuidtext_v7(id);
 	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, false, &out, &page),
 			 ES_ENOTFOUND);
 	ck_assert_int_eq(store_read_stream(db, NULL, "Invoice", id, 0, 10, false, &out, &page),
@@ -481,10 +481,10 @@ START_TEST(test_append_expectations)
 	struct db *db = migrated_db();
 	struct tev before[3], evs[2];
 	struct store_append_res res;
-	char id[UUID_STR_LEN];
+	char id[UUIDTEXT_LEN];
 	enum es_status rc;
 
-	uuid_v7(id);
+	uuidtext_v7(id);
 	if (c->existing)
 		append_new(db, NULL, "Order", id, "OrderCreated", (size_t)c->existing, before);
 	new_events(evs, 2, "OrderShipped");
@@ -511,10 +511,10 @@ START_TEST(test_append_replay)
 	struct db *db = migrated_db();
 	struct tev evs[3];
 	struct store_append_res first, again;
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN];
+	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
 
-	uuid_v7(tenant);
-	uuid_v7(id);
+	uuidtext_v7(tenant);
+	uuidtext_v7(id);
 	new_events(evs, 3, "OrderCreated");
 	ck_assert_int_eq(append(db, tenant, "Order", id, STORE_EXPECT_EXACT, 0, evs, 2, &first), ES_OK);
 	ck_assert_int_eq(append(db, tenant, "Order", id, STORE_EXPECT_ANY, 0, evs + 2, 1, &again), ES_OK);
@@ -558,14 +558,14 @@ START_TEST(test_append_duplicate)
 	struct db *db = migrated_db();
 	struct tev stored[2], req[2];
 	struct store_append_res res;
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN], other[UUID_STR_LEN];
+	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN], other[UUIDTEXT_LEN];
 	const char *agg_type = "Order", *agg_id = id;
 	bool same_stream = true;
 	size_t n = 1;
 
-	uuid_v7(tenant);
-	uuid_v7(id);
-	uuid_v7(other);
+	uuidtext_v7(tenant);
+	uuidtext_v7(id);
+	uuidtext_v7(other);
 	append_new(db, tenant, "Order", id, "OrderCreated", 2, stored);
 	req[0] = stored[0];
 	switch (dup_cases[_i]) {
@@ -625,12 +625,12 @@ START_TEST(test_append_race_identical)
 	struct db *db = migrated_db(), *holder = test_db();
 	struct tev before[1], evs[2];
 	struct store_append_res res;
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN];
+	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
 	int status = -1, waiting = 0;
 	pid_t pid;
 
-	uuid_v7(tenant);
-	uuid_v7(id);
+	uuidtext_v7(tenant);
+	uuidtext_v7(id);
 	if (c->existing)
 		append_new(db, tenant, "Order", id, "OrderCreated", 1, before);
 	new_events(evs, 2, "OrderShipped");
@@ -672,9 +672,9 @@ START_TEST(test_append_rejects_bad_requests)
 	struct db *db = migrated_db();
 	struct store_append_res res;
 	struct store_append_req req;
-	char id[UUID_STR_LEN];
+	char id[UUIDTEXT_LEN];
 
-	uuid_v7(id);
+	uuidtext_v7(id);
 	memset(&req, 0, sizeof req);
 	req.aggregate_type = "Order";
 	req.aggregate_id = id;
@@ -695,14 +695,14 @@ START_TEST(test_tenant_isolation)
 	struct store_feed_query q;
 	struct feed_cursor next;
 	struct sbuf out = SBUF_INIT;
-	char ta[UUID_STR_LEN], tb[UUID_STR_LEN], id[UUID_STR_LEN];
+	char ta[UUIDTEXT_LEN], tb[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
 	int64_t v;
 	size_t count;
 	json_object *arr;
 
-	uuid_v7(ta);
-	uuid_v7(tb);
-	uuid_v7(id);
+	uuidtext_v7(ta);
+	uuidtext_v7(tb);
+	uuidtext_v7(id);
 	append_new(db, ta, "Order", id, "OrderCreated", 2, a);
 
 	ck_assert_int_eq(store_read_stream(db, ta, "Order", id, 0, 10, false, &out, &page), ES_OK);
@@ -746,7 +746,7 @@ END_TEST
 /* Reads the feed from q->after in pages of q->limit until an empty page;
  * appends the event ids seen to ids (n_ids in/out). Returns the last cursor. */
 static struct feed_cursor feed_drain(struct db *db, struct store_feed_query *q,
-				     char (*ids)[UUID_STR_LEN], size_t max_ids, size_t *n_ids)
+				     char (*ids)[UUIDTEXT_LEN], size_t max_ids, size_t *n_ids)
 {
 	struct sbuf out = SBUF_INIT;
 	struct feed_cursor next;
@@ -767,7 +767,7 @@ static struct feed_cursor feed_drain(struct db *db, struct store_feed_query *q,
 		ck_assert_uint_eq(json_object_array_length(arr), count);
 		for (size_t i = 0; i < count; i++) {
 			ck_assert_uint_lt(*n_ids, max_ids);
-			snprintf(ids[(*n_ids)++], UUID_STR_LEN, "%s",
+			snprintf(ids[(*n_ids)++], UUIDTEXT_LEN, "%s",
 				 member_string(json_object_array_get_idx(arr, i), "event_id"));
 		}
 		json_object_put(arr);
@@ -779,7 +779,7 @@ static struct feed_cursor feed_drain(struct db *db, struct store_feed_query *q,
 	return q->after;
 }
 
-static bool ids_contain(char (*ids)[UUID_STR_LEN], size_t n, const char *id)
+static bool ids_contain(char (*ids)[UUIDTEXT_LEN], size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(ids[i], id) == 0)
@@ -807,14 +807,14 @@ START_TEST(test_feed_pages_and_filters)
 	struct db *db = migrated_db();
 	struct tev o1[3], o2[2], inv[2];
 	struct store_feed_query q;
-	char tenant[UUID_STR_LEN], id1[UUID_STR_LEN], id2[UUID_STR_LEN], id3[UUID_STR_LEN];
-	char ids[16][UUID_STR_LEN];
+	char tenant[UUIDTEXT_LEN], id1[UUIDTEXT_LEN], id2[UUIDTEXT_LEN], id3[UUIDTEXT_LEN];
+	char ids[16][UUIDTEXT_LEN];
 	size_t n;
 
-	uuid_v7(tenant);
-	uuid_v7(id1);
-	uuid_v7(id2);
-	uuid_v7(id3);
+	uuidtext_v7(tenant);
+	uuidtext_v7(id1);
+	uuidtext_v7(id2);
+	uuidtext_v7(id3);
 	append_new(db, tenant, "Order", id1, "OrderCreated", 3, o1);
 	append_new(db, tenant, "Invoice", id3, "InvoiceSent", 2, inv);
 	append_new(db, tenant, "Order", id2, "OrderShipped", 2, o2);
@@ -850,7 +850,7 @@ START_TEST(test_feed_pages_and_filters)
 	q.all_tenants = true;
 	q.limit = 1000;
 	{
-		static char all[4096][UUID_STR_LEN];
+		static char all[4096][UUIDTEXT_LEN];
 
 		n = 0;
 		feed_drain(db, &q, all, 4096, &n);
@@ -871,12 +871,12 @@ START_TEST(test_feed_horizon)
 	struct store_append_res res;
 	struct store_feed_query q;
 	struct feed_cursor cursor;
-	char tenant[UUID_STR_LEN], id[UUID_STR_LEN];
-	char ids[8][UUID_STR_LEN];
+	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
+	char ids[8][UUIDTEXT_LEN];
 	size_t n = 0;
 
-	uuid_v7(tenant);
-	uuid_v7(id);
+	uuidtext_v7(tenant);
+	uuidtext_v7(id);
 	append_new(db, tenant, "Order", id, "OrderCreated", 1, early);
 
 	memset(&q, 0, sizeof q);
@@ -889,9 +889,9 @@ START_TEST(test_feed_horizon)
 	exec_ok(slow, "BEGIN");
 	new_events(late_open, 1, "OrderShipped");
 	{
-		char other[UUID_STR_LEN];
+		char other[UUIDTEXT_LEN];
 
-		uuid_v7(other);
+		uuidtext_v7(other);
 		ck_assert_int_eq(append(slow, tenant, "Order", other, STORE_EXPECT_ANY, 0, late_open, 1,
 					&res), ES_OK);
 		store_append_res_free(&res);
@@ -921,10 +921,10 @@ START_TEST(test_counts)
 	struct db *db = migrated_db();
 	struct tev evs[3];
 	int64_t events0, streams0, events1, streams1;
-	char id[UUID_STR_LEN];
+	char id[UUIDTEXT_LEN];
 
 	ck_assert_int_eq(store_counts(db, &events0, &streams0), ES_OK);
-	uuid_v7(id);
+	uuidtext_v7(id);
 	append_new(db, NULL, "Order", id, "OrderCreated", 3, evs);
 	ck_assert_int_eq(store_counts(db, &events1, &streams1), ES_OK);
 	ck_assert_int_eq(events1, events0 + 3);
@@ -968,9 +968,9 @@ START_TEST(test_db_notify_wakes_listener)
 {
 	struct db *listener = migrated_db(), *writer = test_db();
 	struct tev evs[1];
-	char id[UUID_STR_LEN];
+	char id[UUIDTEXT_LEN];
 
-	uuid_v7(id);
+	uuidtext_v7(id);
 	ck_assert_int_eq(db_listen(listener, STORE_NOTIFY_CHANNEL), ES_OK);
 	db_drain_notify(listener);
 	ck_assert(!db_wait_notify(listener, 50));
@@ -1098,9 +1098,9 @@ START_TEST(test_db_errors_are_classified)
 	ck_assert_int_eq(db_exec_sql(db, "SELECT * FROM no_such_table", &r), ES_EDB);
 	ck_assert_str_eq(db_last_sqlstate(db), "42P01");
 	/* the connection is still good and the statement still prepared */
-	values[0] = UUID_NIL;
+	values[0] = UUIDTEXT_NIL;
 	ck_assert_int_eq(db_exec(db, &bad_uuid, values, &r), ES_OK);
-	ck_assert_str_eq(PQgetvalue(r, 0, 0), UUID_NIL);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), UUIDTEXT_NIL);
 	PQclear(r);
 	ck_assert_uint_eq(db_reconnects(db), 0);
 	db_free(db);

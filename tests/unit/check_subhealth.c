@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/subhealth.h"
+#include "base/config.h"
+#include "subs/subhealth.h"
 
 static struct es_config cfg;
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
-#include "common/subscription.h"
+#include "base/config.h"
+#include "subs/subscription.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_KV 8
@@ -16,7 +16,7 @@
 struct kvs { const char *k, *v; };
 
 /* Parses name with the pairs (line numbers 10, 11, ...). */
-static enum es_status parse(const struct kvs *pairs, struct sub_conf *out, char *err, size_t errlen)
+static enum es_status parse(const struct kvs *pairs, struct subscription *out, char *err, size_t errlen)
 {
 	struct config_kv items[MAX_KV];
 	struct config_subscription raw = { (char *)"orders", items, 0 };
@@ -27,13 +27,13 @@ static enum es_status parse(const struct kvs *pairs, struct sub_conf *out, char 
 		items[i].line = 10 + (int)i;
 		raw.n_items++;
 	}
-	return sub_conf_parse(&raw, "evstore.conf", out, err, errlen);
+	return subscription_parse(&raw, "evstore.conf", out, err, errlen);
 }
 
 START_TEST(defaults)
 {
 	const struct kvs p[] = { { "handler", "sql" }, { "sql_file", "/x.sql" }, { NULL, NULL } };
-	struct sub_conf c;
+	struct subscription c;
 	char err[256];
 
 	ck_assert_int_eq(parse(p, &c, err, sizeof err), ES_OK);
@@ -50,7 +50,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.processing_timeout_ms, 30000);
 	ck_assert_int_eq(c.partitions, 1);
 	ck_assert_ptr_null(c.aggregate_types);
-	sub_conf_free(&c);
+	subscription_free(&c);
 }
 END_TEST
 
@@ -65,7 +65,7 @@ START_TEST(every_key)
 		{ "handler", "audit" }, { "continue_on_error", "false" }, { "max_retries", "0" },
 		{ "retry_initial_delay", "100ms" }, { "retry_max_delay", "2m" },
 		{ "processing_timeout", "5" }, { "partitions", "8" }, { NULL, NULL } };
-	struct sub_conf c;
+	struct subscription c;
 	char err[256];
 
 	ck_assert_int_eq(parse(p, &c, err, sizeof err), ES_OK);
@@ -77,7 +77,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(c.start_position, 42);
 	ck_assert_int_eq(c.checkpoint_strategy, SUB_CKPT_PERIODIC);
 	ck_assert_int_eq(c.checkpoint_interval_ms, 250);
-	sub_conf_free(&c);
+	subscription_free(&c);
 	ck_assert_int_eq(parse(q, &c, err, sizeof err), ES_OK);
 	ck_assert_int_eq(c.handler, SUB_HANDLER_AUDIT);
 	ck_assert(!c.continue_on_error);
@@ -86,7 +86,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(c.retry_max_delay_ms, 120000);
 	ck_assert_int_eq(c.processing_timeout_ms, 5000);
 	ck_assert_int_eq(c.partitions, 8);
-	sub_conf_free(&c);
+	subscription_free(&c);
 }
 END_TEST
 
@@ -113,7 +113,7 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 
 START_TEST(refused)
 {
-	struct sub_conf c;
+	struct subscription c;
 	char err[256] = "";
 
 	ck_assert_int_eq(parse(bad[_i].p, &c, err, sizeof err), ES_EINVAL);
@@ -132,7 +132,7 @@ START_TEST(duration_ok)
 {
 	long ms = -1;
 
-	ck_assert(sub_parse_duration_ms(durations[_i].in, 86400000L, &ms));
+	ck_assert(subscription_parse_duration_ms(durations[_i].in, 86400000L, &ms));
 	ck_assert_int_eq(ms, durations[_i].ms);
 }
 END_TEST
@@ -141,7 +141,7 @@ START_TEST(duration_bad)
 {
 	long ms;
 
-	ck_assert(!sub_parse_duration_ms(bad_durations[_i], 86400000L, &ms));
+	ck_assert(!subscription_parse_duration_ms(bad_durations[_i], 86400000L, &ms));
 }
 END_TEST
 
@@ -150,7 +150,7 @@ START_TEST(snapshots_handler)
 {
 	const struct kvs p[] = { { "handler", "snapshots" }, { "aggregate_types", "Order" },
 				 { NULL, NULL } };
-	struct sub_conf c;
+	struct subscription c;
 	char err[256] = "";
 
 	ck_assert_msg(parse(p, &c, err, sizeof err) == ES_OK, "got '%s'", err);
@@ -158,7 +158,7 @@ START_TEST(snapshots_handler)
 	ck_assert_ptr_null(c.sql_file);
 	ck_assert_ptr_null(c.command);
 	ck_assert_str_eq(c.aggregate_types, "{\"Order\"}");
-	sub_conf_free(&c);
+	subscription_free(&c);
 }
 END_TEST
 
@@ -166,7 +166,7 @@ START_TEST(list_empty)
 {
 	bool empty = false;
 
-	ck_assert_ptr_null(sub_list_to_array(" , ,", &empty));
+	ck_assert_ptr_null(subscription_list_to_array(" , ,", &empty));
 	ck_assert(empty);
 }
 END_TEST

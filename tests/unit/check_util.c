@@ -13,12 +13,12 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "common/config.h"
-#include "common/cursor.h"
-#include "common/log.h"
-#include "common/sbuf.h"
-#include "common/timefmt.h"
-#include "common/uuid.h"
+#include "base/config.h"
+#include "store/feed_cursor.h"
+#include "base/log.h"
+#include "base/sbuf.h"
+#include "base/timefmt.h"
+#include "base/uuidtext.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -27,15 +27,15 @@
 static const struct { const char *in, *out; } uuid_good[] = {
 	{ "123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174000" },
 	{ "123E4567-E89B-12D3-A456-426614174ABC", "123e4567-e89b-12d3-a456-426614174abc" },
-	{ "00000000-0000-0000-0000-000000000000", UUID_NIL },
+	{ "00000000-0000-0000-0000-000000000000", UUIDTEXT_NIL },
 	{ "FFFFFFFF-ffff-FFFF-ffff-FFFFFFFFFFFF", "ffffffff-ffff-ffff-ffff-ffffffffffff" },
 };
 
 START_TEST(uuid_parse_accepts_and_lowercases)
 {
-	char out[UUID_STR_LEN];
+	char out[UUIDTEXT_LEN];
 
-	ck_assert(uuid_parse(uuid_good[_i].in, out));
+	ck_assert(uuidtext_parse(uuid_good[_i].in, out));
 	ck_assert_str_eq(out, uuid_good[_i].out);
 }
 END_TEST
@@ -57,29 +57,29 @@ static const char *const uuid_bad[] = {
 
 START_TEST(uuid_parse_rejects)
 {
-	char out[UUID_STR_LEN] = "untouched";
+	char out[UUIDTEXT_LEN] = "untouched";
 
-	ck_assert_msg(!uuid_parse(uuid_bad[_i], out), "accepted '%s'", uuid_bad[_i]);
+	ck_assert_msg(!uuidtext_parse(uuid_bad[_i], out), "accepted '%s'", uuid_bad[_i]);
 	ck_assert_str_eq(out, "untouched");
 }
 END_TEST
 
 START_TEST(uuid_parse_null)
 {
-	char out[UUID_STR_LEN];
+	char out[UUIDTEXT_LEN];
 
-	ck_assert(!uuid_parse(NULL, out));
+	ck_assert(!uuidtext_parse(NULL, out));
 }
 END_TEST
 
 START_TEST(uuid_v7_layout)
 {
-	char id[UUID_STR_LEN], copy[UUID_STR_LEN], hex[13];
+	char id[UUIDTEXT_LEN], copy[UUIDTEXT_LEN], hex[13];
 	uint64_t ms, now_ms = (uint64_t)(time_now_usec() / 1000);
 
-	uuid_v7(id);
+	uuidtext_v7(id);
 	ck_assert_uint_eq(strlen(id), 36);
-	ck_assert(uuid_parse(id, copy));
+	ck_assert(uuidtext_parse(id, copy));
 	ck_assert_str_eq(id, copy); /* canonical lowercase */
 	ck_assert_int_eq(id[14], '7');
 	ck_assert_ptr_nonnull(strchr("89ab", id[19]));
@@ -97,12 +97,12 @@ END_TEST
 START_TEST(uuid_v7_monotonic_and_unique)
 {
 	enum { N = 20000 };
-	char (*ids)[UUID_STR_LEN] = malloc(N * UUID_STR_LEN);
+	char (*ids)[UUIDTEXT_LEN] = malloc(N * UUIDTEXT_LEN);
 
 	ck_assert_ptr_nonnull(ids);
 	/* many ids share a millisecond here: the order must still hold */
 	for (int i = 0; i < N; i++)
-		uuid_v7(ids[i]);
+		uuidtext_v7(ids[i]);
 	for (int i = 1; i < N; i++)
 		ck_assert_msg(strcmp(ids[i - 1], ids[i]) < 0, "%s !< %s", ids[i - 1], ids[i]);
 	free(ids);
@@ -152,9 +152,9 @@ START_TEST(time_parse_accepts)
 	int64_t u = 42;
 	char out[TIMEFMT_LEN];
 
-	ck_assert_msg(rfc3339_parse(time_good[_i].in, &u), "refused %s", time_good[_i].in);
+	ck_assert_msg(timefmt_parse(time_good[_i].in, &u), "refused %s", time_good[_i].in);
 	ck_assert_int_eq(u, time_good[_i].usec);
-	rfc3339_format(u, out);
+	timefmt_format(u, out);
 	ck_assert_str_eq(out, time_good[_i].canonical);
 }
 END_TEST
@@ -197,7 +197,7 @@ START_TEST(time_parse_rejects)
 {
 	int64_t u = 42;
 
-	ck_assert_msg(!rfc3339_parse(time_bad[_i], &u), "accepted '%s'", time_bad[_i]);
+	ck_assert_msg(!timefmt_parse(time_bad[_i], &u), "accepted '%s'", time_bad[_i]);
 	ck_assert_int_eq(u, 42);
 }
 END_TEST
@@ -206,10 +206,10 @@ START_TEST(time_parse_ignores_tz)
 {
 	int64_t a, b;
 
-	ck_assert(rfc3339_parse("2026-07-01T12:00:00Z", &a));
+	ck_assert(timefmt_parse("2026-07-01T12:00:00Z", &a));
 	setenv("TZ", "America/New_York", 1);
 	tzset();
-	ck_assert(rfc3339_parse("2026-07-01T12:00:00Z", &b));
+	ck_assert(timefmt_parse("2026-07-01T12:00:00Z", &b));
 	ck_assert_int_eq(a, b);
 }
 END_TEST
@@ -221,8 +221,8 @@ START_TEST(time_format_round_trip)
 	int64_t back = 0;
 	char s[TIMEFMT_LEN];
 
-	rfc3339_format(u, s);
-	ck_assert_msg(rfc3339_parse(s, &back), "refused own output %s", s);
+	timefmt_format(u, s);
+	ck_assert_msg(timefmt_parse(s, &back), "refused own output %s", s);
 	ck_assert_int_eq(back, u);
 }
 END_TEST
@@ -231,9 +231,9 @@ START_TEST(time_format_extremes)
 {
 	char s[TIMEFMT_LEN];
 
-	rfc3339_format(INT64_MAX, s);
+	timefmt_format(INT64_MAX, s);
 	ck_assert_str_eq(s, "+294247-01-10T04:00:54.775807Z");
-	rfc3339_format(INT64_MIN, s);
+	timefmt_format(INT64_MIN, s);
 	ck_assert_str_eq(s, "-290308-12-21T19:59:05.224192Z");
 }
 END_TEST
@@ -276,11 +276,11 @@ static const struct { uint64_t txid; int64_t pos; const char *text; } cursor_goo
 START_TEST(cursor_round_trip)
 {
 	struct feed_cursor c = { cursor_good[_i].txid, cursor_good[_i].pos }, back;
-	char s[CURSOR_STR_LEN];
+	char s[FEED_CURSOR_LEN];
 
-	cursor_encode(&c, s);
+	feed_cursor_encode(&c, s);
 	ck_assert_str_eq(s, cursor_good[_i].text);
-	ck_assert(cursor_decode(s, &back));
+	ck_assert(feed_cursor_decode(s, &back));
 	ck_assert_uint_eq(back.txid, c.txid);
 	ck_assert_int_eq(back.position, c.position);
 }
@@ -290,7 +290,7 @@ START_TEST(cursor_empty_is_start)
 {
 	struct feed_cursor c = { 7, 7 };
 
-	ck_assert(cursor_decode("", &c));
+	ck_assert(feed_cursor_decode("", &c));
 	ck_assert_uint_eq(c.txid, 0);
 	ck_assert_int_eq(c.position, 0);
 }
@@ -316,7 +316,7 @@ START_TEST(cursor_rejects)
 {
 	struct feed_cursor c = { 7, 7 };
 
-	ck_assert_msg(!cursor_decode(cursor_bad[_i], &c), "accepted '%s'", cursor_bad[_i]);
+	ck_assert_msg(!feed_cursor_decode(cursor_bad[_i], &c), "accepted '%s'", cursor_bad[_i]);
 	ck_assert_uint_eq(c.txid, 7);
 	ck_assert_int_eq(c.position, 7);
 }
@@ -326,7 +326,7 @@ START_TEST(cursor_null)
 {
 	struct feed_cursor c;
 
-	ck_assert(!cursor_decode(NULL, &c));
+	ck_assert(!feed_cursor_decode(NULL, &c));
 }
 END_TEST
 
@@ -545,7 +545,7 @@ START_TEST(log_before_open_goes_to_stderr)
 	ck_assert_str_eq(keys, "event,level,ts,path,req_id");
 	o = json_tokener_parse(text);
 	ck_assert(json_object_object_get_ex(o, "ts", &v));
-	ck_assert(rfc3339_parse(json_object_get_string(v), &(int64_t){ 0 }));
+	ck_assert(timefmt_parse(json_object_get_string(v), &(int64_t){ 0 }));
 	json_object_put(o);
 	free(text);
 }

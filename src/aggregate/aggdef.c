@@ -1,0 +1,921 @@
+/* aggdef.c - loading and checking aggregate definitions, and the registry. */
+#include "buildconf.h"
+#include "aggregate/aggdef.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json/jsondoc.h"
+#include "base/sbuf.h"
+
+#define AGGDEF_MAX_FILE_BYTES (4L * 1024 * 1024)
+#define AGGDEF_MAX_DEPTH 64
+
+struct parse_ctx {
+	const char *file;
+	char *err;
+	size_t errlen;
+};
+
+static enum es_status parse_fail(struct parse_ctx *c, const char *pointer, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum es_status parse_fail(struct parse_ctx *c, const char *pointer, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s: %s: %s", c->file, *pointer ? pointer : "/", msg);
+	return ES_EINVAL;
+}
+
+static enum es_status parse_nomem(struct parse_ctx *c)
+{
+	snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+	return ES_ENOMEM;
+}
+
+/* ^[A-Za-z][A-Za-z0-9_.-]{0,max-1}$, as the API's names. */
+static bool name_valid(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+		return false;
+	for (; s[n]; n++) {
+		char ch = s[n];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return n <= max;
+}
+
+/* A dotted path: one or more non-empty segments. */
+static bool path_valid(const char *s)
+{
+	size_t seg = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (seg == 0)
+				return false;
+			seg = 0;
+		} else {
+			seg++;
+		}
+	}
+	return seg > 0;
+}
+
+/* Rejects a member of obj not in allowed (the "unknown keyword" rule). */
+static enum es_status only_known(struct parse_ctx *c, json_object *obj, const char *pointer,
+				 const char *const *allowed)
+{
+	json_object_object_foreach(obj, key, v) {
+		size_t i;
+
+		(void)v;
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (!allowed[i]) {
+			char *at = jsondoc_pointer_join(pointer, key);
+			enum es_status rc = at ? parse_fail(c, at, "unknown keyword \"%.60s\"", key)
+					       : parse_nomem(c);
+
+			free(at);
+			return rc;
+		}
+	}
+	return ES_OK;
+}
+
+/* "payload", "payload.x", "metadata", "metadata.x": a source; else false. */
+static bool source_from_string(const char *s, struct aggdef_source *src, bool *bad_path)
+{
+	static const struct {
+		const char *prefix;
+		enum aggdef_source_kind kind;
+	} roots[] = { { "payload", AGGDEF_SOURCE_PAYLOAD }, { "metadata", AGGDEF_SOURCE_METADATA } };
+
+	*bad_path = false;
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strlen(roots[i].prefix);
+
+		if (strncmp(s, roots[i].prefix, n) != 0 || (s[n] != '\0' && s[n] != '.'))
+			continue;
+		src->kind = roots[i].kind;
+		src->path = NULL;
+		if (s[n] == '.') {
+			if (!path_valid(s + n + 1)) {
+				*bad_path = true;
+				return true;
+			}
+			src->path = strdup(s + n + 1);
+		}
+		return true;
+	}
+	return false;
+}
+
+enum source_rule {
+	SOURCE_ANY,          /* a source string or any constant */
+	SOURCE_REQUIRED,     /* only a source string */
+	SOURCE_NUMBER        /* a source string or a number constant */
+};
+
+static enum es_status parse_source(struct parse_ctx *c, json_object *v, const char *pointer,
+				   enum source_rule rule, struct aggdef *def, struct aggdef_source *src)
+{
+	bool bad_path;
+
+	memset(src, 0, sizeof *src);
+	if (json_object_is_type(v, json_type_string) &&
+	    source_from_string(json_object_get_string(v), src, &bad_path)) {
+		if (bad_path)
+			return parse_fail(c, pointer, "\"%.80s\" is not a valid path (dotted, no empty part)",
+					  json_object_get_string(v));
+		if (src->kind == AGGDEF_SOURCE_METADATA)
+			def->uses_metadata = true;
+		if (json_object_get_string(v)[0] && strchr(json_object_get_string(v), '.') && !src->path)
+			return parse_nomem(c);
+		return ES_OK;
+	}
+	if (rule == SOURCE_REQUIRED)
+		return parse_fail(c, pointer, "must be a source: \"payload.<path>\" or \"metadata.<path>\"");
+	if (rule == SOURCE_NUMBER && !json_object_is_type(v, json_type_int) &&
+	    !json_object_is_type(v, json_type_double))
+		return parse_fail(c, pointer, "must be a number or a source (\"payload.<path>\")");
+	src->kind = AGGDEF_SOURCE_CONST;
+	src->value = json_object_get(v);
+	return ES_OK;
+}
+
+static void source_free(struct aggdef_source *src)
+{
+	free(src->path);
+	json_object_put(src->value);
+}
+
+/* {path: value, ...} of set, copy, inc and append. */
+static enum es_status parse_assigns(struct parse_ctx *c, json_object *v, const char *pointer,
+				    enum aggdef_op op, struct aggdef *def, struct aggdef_step *step)
+{
+	enum es_status rc = ES_OK;
+
+	if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) == 0)
+		return parse_fail(c, pointer, "must be a non-empty object of {\"path\": value}");
+	step->assigns = calloc((size_t)json_object_object_length(v), sizeof *step->assigns);
+	if (!step->assigns)
+		return parse_nomem(c);
+	json_object_object_foreach(v, key, val) {
+		struct aggdef_assign *a = &step->assigns[step->n_assigns];
+		char *at = jsondoc_pointer_join(pointer, key);
+
+		if (!at)
+			return parse_nomem(c);
+		if (!path_valid(key)) {
+			rc = parse_fail(c, at, "\"%.80s\" is not a valid path (dotted, no empty part)", key);
+		} else if (op == AGGDEF_OP_SET) {
+			a->source.kind = AGGDEF_SOURCE_CONST;
+			a->source.value = json_object_get(val);
+		} else {
+			rc = parse_source(c, val, at, op == AGGDEF_OP_COPY ? SOURCE_REQUIRED :
+						      op == AGGDEF_OP_INC ? SOURCE_NUMBER : SOURCE_ANY,
+					  def, &a->source);
+		}
+		free(at);
+		if (rc != ES_OK)
+			return rc;
+		a->target = strdup(key);
+		step->n_assigns++;
+		if (!a->target)
+			return parse_nomem(c);
+	}
+	return ES_OK;
+}
+
+static const struct {
+	const char *name;
+	enum aggdef_op op;
+} step_ops[] = {
+	{ "merge", AGGDEF_OP_MERGE }, { "set", AGGDEF_OP_SET }, { "copy", AGGDEF_OP_COPY },
+	{ "inc", AGGDEF_OP_INC }, { "append", AGGDEF_OP_APPEND }, { "remove", AGGDEF_OP_REMOVE },
+};
+
+static enum es_status parse_step(struct parse_ctx *c, json_object *v, const char *pointer,
+				 struct aggdef *def, struct aggdef_step *step)
+{
+	enum es_status rc = ES_OK;
+	const char *key = NULL;
+	json_object *val = NULL;
+	char *at;
+	size_t i;
+
+	if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) != 1)
+		return parse_fail(c, pointer, "an evolve step is an object with one member: merge, set, "
+				  "copy, inc, append or remove");
+	json_object_object_foreach(v, k, x) {
+		key = k;
+		val = x;
+	}
+	for (i = 0; i < sizeof step_ops / sizeof step_ops[0]; i++)
+		if (strcmp(key, step_ops[i].name) == 0)
+			break;
+	at = jsondoc_pointer_join(pointer, key);
+	if (!at)
+		return parse_nomem(c);
+	if (i == sizeof step_ops / sizeof step_ops[0]) {
+		rc = parse_fail(c, at, "unknown keyword \"%.60s\" (merge, set, copy, inc, append, remove)",
+				key);
+		goto out;
+	}
+	step->op = step_ops[i].op;
+	switch (step->op) {
+	case AGGDEF_OP_MERGE:
+		step->assigns = calloc(1, sizeof *step->assigns);
+		if (!step->assigns) {
+			rc = parse_nomem(c);
+			goto out;
+		}
+		rc = parse_source(c, val, at, SOURCE_REQUIRED, def, &step->assigns[0].source);
+		if (rc == ES_OK)
+			step->n_assigns = 1;
+		break;
+	case AGGDEF_OP_REMOVE: {
+		size_t n;
+
+		if (!json_object_is_type(val, json_type_array) || json_object_array_length(val) == 0) {
+			rc = parse_fail(c, at, "must be a non-empty array of paths");
+			goto out;
+		}
+		n = json_object_array_length(val);
+		step->paths = calloc(n, sizeof *step->paths);
+		if (!step->paths) {
+			rc = parse_nomem(c);
+			goto out;
+		}
+		for (size_t j = 0; j < n; j++) {
+			json_object *p = json_object_array_get_idx(val, j);
+
+			if (!json_object_is_type(p, json_type_string) || !path_valid(json_object_get_string(p))) {
+				char idx[24];
+				char *pat;
+
+				snprintf(idx, sizeof idx, "%zu", j);
+				pat = jsondoc_pointer_join(at, idx);
+				rc = pat ? parse_fail(c, pat, "must be a dotted path") : parse_nomem(c);
+				free(pat);
+				goto out;
+			}
+			step->paths[j] = strdup(json_object_get_string(p));
+			if (!step->paths[j]) {
+				rc = parse_nomem(c);
+				goto out;
+			}
+			step->n_paths++;
+		}
+		break;
+	}
+	default:
+		rc = parse_assigns(c, val, at, step->op, def, step);
+		break;
+	}
+out:
+	free(at);
+	return rc;
+}
+
+static enum es_status parse_guards(struct parse_ctx *c, json_object *v, const char *pointer,
+				   struct aggdef_event *ev)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return parse_fail(c, pointer, "must be an object of guards");
+	ev->guards = calloc((size_t)json_object_object_length(v) + 1, sizeof *ev->guards);
+	if (!ev->guards)
+		return parse_nomem(c);
+	json_object_object_foreach(v, key, val) {
+		struct aggdef_guard *g = &ev->guards[ev->n_guards];
+		enum es_status rc = ES_OK;
+		char *at = jsondoc_pointer_join(pointer, key);
+
+		if (!at)
+			return parse_nomem(c);
+		if (strcmp(key, "version") == 0) {
+			g->kind = AGGDEF_GUARD_VERSION;
+			if (!json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0)
+				rc = parse_fail(c, at, "must be an integer >= 0");
+			else
+				g->version = json_object_get_int64(val);
+		} else if (strcmp(key, "exists") == 0) {
+			g->kind = AGGDEF_GUARD_EXISTS;
+			if (!json_object_is_type(val, json_type_boolean))
+				rc = parse_fail(c, at, "must be true or false");
+			else
+				g->exists = json_object_get_boolean(val);
+		} else if (strncmp(key, "state.", 6) == 0) {
+			g->kind = AGGDEF_GUARD_STATE;
+			if (!path_valid(key + 6))
+				rc = parse_fail(c, at, "\"%.80s\" is not a valid path (dotted, no empty part)",
+						key + 6);
+			else if (!json_object_is_type(val, json_type_array) ||
+				 json_object_array_length(val) == 0)
+				rc = parse_fail(c, at, "must be a non-empty array of allowed values");
+		} else {
+			rc = parse_fail(c, at, "unknown keyword \"%.60s\" (version, exists, state.<path>)", key);
+		}
+		free(at);
+		if (rc != ES_OK)
+			return rc;
+		g->name = strdup(key);
+		if (g->kind == AGGDEF_GUARD_STATE) {
+			g->path = strdup(key + 6);
+			g->allowed = json_object_get(val);
+		}
+		ev->n_guards++;
+		if (!g->name || (g->kind == AGGDEF_GUARD_STATE && !g->path))
+			return parse_nomem(c);
+	}
+	return ES_OK;
+}
+
+static const char *const event_keys[] = { "payload", "when", "evolve", NULL };
+
+static enum es_status parse_event(struct parse_ctx *c, const char *type, json_object *v,
+				  const char *pointer, struct aggdef *def, struct aggdef_event *ev)
+{
+	json_object *x;
+	enum es_status rc;
+	char *at = NULL;
+
+	ev->event_type = strdup(type);
+	if (!ev->event_type)
+		return parse_nomem(c);
+	if (!name_valid(type, 128))
+		return parse_fail(c, pointer, "an event type must match ^[A-Za-z][A-Za-z0-9_.-]{0,127}$");
+	if (!json_object_is_type(v, json_type_object))
+		return parse_fail(c, pointer, "an event type is an object (payload, when, evolve)");
+	rc = only_known(c, v, pointer, event_keys);
+	if (rc != ES_OK)
+		return rc;
+
+	if (json_object_object_get_ex(v, "payload", &x)) {
+		char msg[400];
+
+		at = jsondoc_pointer_join(pointer, "payload");
+		if (!at)
+			return parse_nomem(c);
+		rc = jschema_compile(x, at, &ev->payload, msg, sizeof msg);
+		if (rc == ES_EINVAL)
+			snprintf(c->err, c->errlen, "%s: %s", c->file, msg);
+		else if (rc != ES_OK)
+			parse_nomem(c);
+		free(at);
+		if (rc != ES_OK)
+			return rc;
+	}
+	if (json_object_object_get_ex(v, "when", &x)) {
+		at = jsondoc_pointer_join(pointer, "when");
+		if (!at)
+			return parse_nomem(c);
+		rc = parse_guards(c, x, at, ev);
+		free(at);
+		if (rc != ES_OK)
+			return rc;
+	}
+	if (json_object_object_get_ex(v, "evolve", &x)) {
+		size_t n;
+
+		at = jsondoc_pointer_join(pointer, "evolve");
+		if (!at)
+			return parse_nomem(c);
+		if (!json_object_is_type(x, json_type_array)) {
+			rc = parse_fail(c, at, "must be an array of steps");
+			free(at);
+			return rc;
+		}
+		n = json_object_array_length(x);
+		ev->steps = calloc(n + 1, sizeof *ev->steps);
+		if (!ev->steps) {
+			free(at);
+			return parse_nomem(c);
+		}
+		for (size_t i = 0; i < n && rc == ES_OK; i++) {
+			char idx[24];
+			char *sat;
+
+			snprintf(idx, sizeof idx, "%zu", i);
+			sat = jsondoc_pointer_join(at, idx);
+			rc = sat ? parse_step(c, json_object_array_get_idx(x, i), sat, def, &ev->steps[i])
+				 : parse_nomem(c);
+			ev->n_steps = i + 1;
+			free(sat);
+		}
+		free(at);
+		if (rc != ES_OK)
+			return rc;
+	}
+	return ES_OK;
+}
+
+static enum es_status parse_snapshot(struct parse_ctx *c, json_object *v, struct aggdef *def)
+{
+	static const char *const keys[] = { "threshold", "mode", NULL };
+	json_object *x;
+	enum es_status rc;
+	const char *mode;
+
+	if (!json_object_is_type(v, json_type_object))
+		return parse_fail(c, "/snapshot", "must be an object (threshold, mode)");
+	rc = only_known(c, v, "/snapshot", keys);
+	if (rc != ES_OK)
+		return rc;
+	if (!json_object_object_get_ex(v, "threshold", &x) || !json_object_is_type(x, json_type_int) ||
+	    json_object_get_int64(x) < 1)
+		return parse_fail(c, "/snapshot/threshold", "is required and must be an integer >= 1");
+	def->snapshot_threshold = json_object_get_int64(x);
+	if (!json_object_object_get_ex(v, "mode", &x) || !json_object_is_type(x, json_type_string))
+		return parse_fail(c, "/snapshot/mode", "is required: sync, background or manual");
+	mode = json_object_get_string(x);
+	if (strcmp(mode, "sync") == 0)
+		def->snapshot_mode = AGGDEF_SNAPSHOT_SYNC;
+	else if (strcmp(mode, "background") == 0)
+		def->snapshot_mode = AGGDEF_SNAPSHOT_BACKGROUND;
+	else if (strcmp(mode, "manual") == 0)
+		def->snapshot_mode = AGGDEF_SNAPSHOT_MANUAL;
+	else
+		return parse_fail(c, "/snapshot/mode", "must be sync, background or manual");
+	return ES_OK;
+}
+
+static enum es_status parse_commands(struct parse_ctx *c, json_object *v, struct aggdef *def)
+{
+	static const char *const keys[] = { "emits", NULL };
+
+	if (!json_object_is_type(v, json_type_object))
+		return parse_fail(c, "/commands", "must be an object of {\"name\": {\"emits\": \"EventType\"}}");
+	def->commands = calloc((size_t)json_object_object_length(v) + 1, sizeof *def->commands);
+	if (!def->commands)
+		return parse_nomem(c);
+	json_object_object_foreach(v, name, cmd) {
+		struct aggdef_command *out = &def->commands[def->n_commands];
+		char *at = jsondoc_pointer_join("/commands", name);
+		char *eat = at ? jsondoc_pointer_join(at, "emits") : NULL;
+		enum es_status rc = ES_OK;
+		json_object *emits;
+
+		if (!eat)
+			rc = parse_nomem(c);
+		else if (!name_valid(name, 64))
+			rc = parse_fail(c, at, "a command name must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
+		else if (!json_object_is_type(cmd, json_type_object))
+			rc = parse_fail(c, at, "a command is an object: {\"emits\": \"EventType\"}");
+		else if ((rc = only_known(c, cmd, at, keys)) != ES_OK)
+			;
+		else if (!json_object_object_get_ex(cmd, "emits", &emits) ||
+			 !json_object_is_type(emits, json_type_string))
+			rc = parse_fail(c, eat, "is required and must name an event type");
+		else if (!(out->emits = aggdef_event_find(def, json_object_get_string(emits))))
+			rc = parse_fail(c, eat, "\"%.128s\" is not an event type of this definition",
+					json_object_get_string(emits));
+		free(at);
+		free(eat);
+		if (rc != ES_OK)
+			return rc;
+		out->name = strdup(name);
+		def->n_commands++;
+		if (!out->name)
+			return parse_nomem(c);
+	}
+	return ES_OK;
+}
+
+/* Canonical JSON: members sorted by key, compact. */
+static void canonical_json(json_object *v, struct sbuf *b)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_object: {
+		size_t n = (size_t)json_object_object_length(v), i = 0;
+		const char **keys = calloc(n + 1, sizeof *keys);
+
+		if (!keys) {
+			b->failed = true;
+			return;
+		}
+		json_object_object_foreach(v, key, val) {
+			(void)val;
+			keys[i++] = key;
+		}
+		for (size_t a = 1; a < n; a++)
+			for (size_t z = a; z > 0 && strcmp(keys[z - 1], keys[z]) > 0; z--) {
+				const char *t = keys[z];
+
+				keys[z] = keys[z - 1];
+				keys[z - 1] = t;
+			}
+		sbuf_putc(b, '{');
+		for (i = 0; i < n; i++) {
+			if (i)
+				sbuf_putc(b, ',');
+			sbuf_json_string(b, keys[i]);
+			sbuf_putc(b, ':');
+			canonical_json(json_object_object_get(v, keys[i]), b);
+		}
+		sbuf_putc(b, '}');
+		free(keys);
+		break;
+	}
+	case json_type_array:
+		sbuf_putc(b, '[');
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			if (i)
+				sbuf_putc(b, ',');
+			canonical_json(json_object_array_get_idx(v, i), b);
+		}
+		sbuf_putc(b, ']');
+		break;
+	case json_type_null:
+		sbuf_puts(b, "null");
+		break;
+	default:
+		sbuf_puts(b, jsondoc_compact(v));
+		break;
+	}
+}
+
+/* FNV-1a 64 over the canonical JSON of {event_type: evolve, ...}. */
+static enum es_status rules_hash(json_object *events, char out[AGGDEF_HASH_LEN])
+{
+	json_object *rules = json_object_new_object();
+	struct sbuf b = SBUF_INIT;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	enum es_status rc = ES_OK;
+
+	if (!rules)
+		return ES_ENOMEM;
+	json_object_object_foreach(events, type, ev) {
+		json_object *evolve = NULL;
+
+		if (!json_object_object_get_ex(ev, "evolve", &evolve))
+			evolve = NULL;
+		json_object_object_add(rules, type, evolve ? json_object_get(evolve) : json_object_new_array());
+	}
+	canonical_json(rules, &b);
+	if (b.failed) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < b.len; i++) {
+		h ^= (unsigned char)b.data[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, AGGDEF_HASH_LEN, "%016llx", (unsigned long long)h);
+out:
+	sbuf_free(&b);
+	json_object_put(rules);
+	return rc;
+}
+
+static const char *const top_keys[] = {
+	"aggregate_type", "schema_version", "snapshot", "events", "commands", NULL
+};
+
+enum es_status aggdef_parse(json_object *doc, const char *file, struct aggdef **out,
+			    char *err, size_t errlen)
+{
+	struct parse_ctx c = { file, err, errlen };
+	struct aggdef *def;
+	json_object *v, *events;
+	enum es_status rc;
+
+	*out = NULL;
+	if (!json_object_is_type(doc, json_type_object))
+		return parse_fail(&c, "", "a definition is a JSON object");
+	def = calloc(1, sizeof *def);
+	if (!def)
+		return parse_nomem(&c);
+	def->schema_version = 1;
+	def->file = strdup(file);
+	if (!def->file) {
+		rc = parse_nomem(&c);
+		goto out;
+	}
+	rc = only_known(&c, doc, "", top_keys);
+	if (rc != ES_OK)
+		goto out;
+
+	if (!json_object_object_get_ex(doc, "aggregate_type", &v) || !json_object_is_type(v, json_type_string) ||
+	    !name_valid(json_object_get_string(v), 64)) {
+		rc = parse_fail(&c, "/aggregate_type",
+				"is required and must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
+		goto out;
+	}
+	def->aggregate_type = strdup(json_object_get_string(v));
+	if (!def->aggregate_type) {
+		rc = parse_nomem(&c);
+		goto out;
+	}
+	if (json_object_object_get_ex(doc, "schema_version", &v)) {
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 1 ||
+		    json_object_get_int64(v) > 2147483647) {
+			rc = parse_fail(&c, "/schema_version", "must be an integer >= 1");
+			goto out;
+		}
+		def->schema_version = (int)json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(doc, "snapshot", &v)) {
+		rc = parse_snapshot(&c, v, def);
+		if (rc != ES_OK)
+			goto out;
+	}
+
+	if (!json_object_object_get_ex(doc, "events", &events) ||
+	    !json_object_is_type(events, json_type_object) || json_object_object_length(events) == 0) {
+		rc = parse_fail(&c, "/events", "is required and must be an object naming at least one "
+				"event type");
+		goto out;
+	}
+	def->events = calloc((size_t)json_object_object_length(events), sizeof *def->events);
+	if (!def->events) {
+		rc = parse_nomem(&c);
+		goto out;
+	}
+	json_object_object_foreach(events, type, ev) {
+		char *at = jsondoc_pointer_join("/events", type);
+
+		if (!at) {
+			rc = parse_nomem(&c);
+			goto out;
+		}
+		rc = parse_event(&c, type, ev, at, def, &def->events[def->n_events]);
+		def->n_events++;
+		free(at);
+		if (rc != ES_OK)
+			goto out;
+	}
+	if (json_object_object_get_ex(doc, "commands", &v)) {
+		rc = parse_commands(&c, v, def);
+		if (rc != ES_OK)
+			goto out;
+	}
+	rc = rules_hash(events, def->rules_hash);
+	if (rc != ES_OK)
+		parse_nomem(&c);
+out:
+	if (rc != ES_OK) {
+		aggdef_free(def);
+		return rc;
+	}
+	*out = def;
+	return ES_OK;
+}
+
+static void event_free(struct aggdef_event *ev)
+{
+	free(ev->event_type);
+	jschema_free(ev->payload);
+	for (size_t i = 0; i < ev->n_guards; i++) {
+		free(ev->guards[i].name);
+		free(ev->guards[i].path);
+		json_object_put(ev->guards[i].allowed);
+	}
+	free(ev->guards);
+	for (size_t i = 0; i < ev->n_steps; i++) {
+		struct aggdef_step *s = &ev->steps[i];
+
+		for (size_t j = 0; j < s->n_assigns; j++) {
+			free(s->assigns[j].target);
+			source_free(&s->assigns[j].source);
+		}
+		free(s->assigns);
+		for (size_t j = 0; j < s->n_paths; j++)
+			free(s->paths[j]);
+		free(s->paths);
+	}
+	free(ev->steps);
+}
+
+void aggdef_free(struct aggdef *def)
+{
+	if (!def)
+		return;
+	for (size_t i = 0; i < def->n_events; i++)
+		event_free(&def->events[i]);
+	free(def->events);
+	for (size_t i = 0; i < def->n_commands; i++)
+		free(def->commands[i].name);
+	free(def->commands);
+	free(def->aggregate_type);
+	free(def->file);
+	free(def);
+}
+
+/* Reads and parses one file. */
+static enum es_status load_file(const char *path, struct aggdef **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL, perr[256];
+	json_object *doc = NULL;
+	enum es_status rc = ES_EINVAL;
+	size_t len = 0;
+	struct stat sb;
+
+	*out = NULL;
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fileno(f), &sb) != 0 || sb.st_size > AGGDEF_MAX_FILE_BYTES) {
+		snprintf(err, errlen, "%s: unreadable or larger than 4 MiB", path);
+		goto out;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	len = fread(buf, 1, (size_t)sb.st_size, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	buf[len] = '\0';
+	rc = jsondoc_parse_strict(buf, len, AGGDEF_MAX_DEPTH, &doc, perr, sizeof perr);
+	if (rc != ES_OK) {
+		snprintf(err, errlen, "%s: %s", path, rc == ES_ENOMEM ? "out of memory" : perr);
+		goto out;
+	}
+	rc = aggdef_parse(doc, path, out, err, errlen);
+out:
+	json_object_put(doc);
+	free(buf);
+	if (f)
+		fclose(f);
+	return rc;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **out,
+				    char *err, size_t errlen)
+{
+	struct aggdef_registry *reg = calloc(1, sizeof *reg);
+	char **names = NULL;
+	size_t n_names = 0, cap = 0;
+	enum es_status rc = ES_OK;
+	struct dirent *de;
+	DIR *d = NULL;
+
+	*out = NULL;
+	if (!reg) {
+		snprintf(err, errlen, "%s: out of memory", dir);
+		return ES_ENOMEM;
+	}
+	if (!dir || !*dir)
+		goto out;
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			goto out;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		rc = ES_EINVAL;
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		if (n_names == cap) {
+			char **more = realloc(names, (cap ? cap * 2 : 16) * sizeof *names);
+
+			if (!more) {
+				rc = ES_ENOMEM;
+				break;
+			}
+			names = more;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (!(names[n_names] = strdup(de->d_name))) {
+			rc = ES_ENOMEM;
+			break;
+		}
+		n_names++;
+	}
+	if (rc != ES_OK) {
+		snprintf(err, errlen, "%s: out of memory", dir);
+		goto out;
+	}
+	if (n_names)
+		qsort(names, n_names, sizeof *names, compare_names);
+	reg->defs = calloc(n_names + 1, sizeof *reg->defs);
+	if (!reg->defs) {
+		snprintf(err, errlen, "%s: out of memory", dir);
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		struct sbuf path = SBUF_INIT;
+		const struct aggdef *dup;
+		struct aggdef *def;
+
+		sbuf_printf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
+		rc = path.failed ? ES_ENOMEM : load_file(sbuf_cstr(&path), &def, err, errlen);
+		if (rc == ES_OK && (dup = aggdef_find(reg, def->aggregate_type))) {
+			snprintf(err, errlen, "%s: /aggregate_type: \"%s\" is already defined by %s",
+				 sbuf_cstr(&path), def->aggregate_type, dup->file);
+			aggdef_free(def);
+			rc = ES_EINVAL;
+		}
+		sbuf_free(&path);
+		if (rc != ES_OK)
+			goto out;
+		reg->defs[reg->n++] = def;
+	}
+out:
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	if (rc != ES_OK) {
+		aggdef_registry_free(reg);
+		return rc;
+	}
+	*out = reg;
+	return ES_OK;
+}
+
+void aggdef_registry_free(struct aggdef_registry *reg)
+{
+	if (!reg)
+		return;
+	for (size_t i = 0; i < reg->n; i++)
+		aggdef_free(reg->defs[i]);
+	free(reg->defs);
+	free(reg);
+}
+
+const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *aggregate_type)
+{
+	if (!reg || !aggregate_type)
+		return NULL;
+	for (size_t i = 0; i < reg->n; i++)
+		if (strcmp(reg->defs[i]->aggregate_type, aggregate_type) == 0)
+			return reg->defs[i];
+	return NULL;
+}
+
+const struct aggdef_event *aggdef_event_find(const struct aggdef *def, const char *event_type)
+{
+	if (!def || !event_type)
+		return NULL;
+	for (size_t i = 0; i < def->n_events; i++)
+		if (def->events[i].event_type && strcmp(def->events[i].event_type, event_type) == 0)
+			return &def->events[i];
+	return NULL;
+}
+
+const struct aggdef_command *aggdef_command_find(const struct aggdef *def, const char *name)
+{
+	if (!def || !name)
+		return NULL;
+	for (size_t i = 0; i < def->n_commands; i++)
+		if (strcmp(def->commands[i].name, name) == 0)
+			return &def->commands[i];
+	return NULL;
+}
+
+bool aggdef_validate(const struct aggdef *def, const char *event_type, json_object *payload,
+		     const char *base, const char *payload_base, struct jschema_violations *out)
+{
+	const struct aggdef_event *ev = aggdef_event_find(def, event_type);
+
+	if (!ev) {
+		char *at = jsondoc_pointer_join(base, "event_type");
+
+		jschema_violations_add(out, at ? at : base, "%.128s is not an event type of %.64s",
+				       event_type, def->aggregate_type);
+		free(at);
+		return false;
+	}
+	if (!ev->payload)
+		return true;
+	return jschema_validate(ev->payload, payload, payload_base, out);
+}

@@ -1,0 +1,77 @@
+/* aggregate.h - an aggregate's state read from the store (the newest usable
+ * snapshot plus the events after it, folded) and the guarded append that
+ * checks `when` guards against the state at the version it commits on. */
+#ifndef EVSTORE_AGGREGATE_H
+#define EVSTORE_AGGREGATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include "aggregate/aggdef.h"
+#include "base/error.h"
+#include "store/store.h"
+
+struct db;
+
+/* Attempts of a guarded append without an exact expectation before a lost
+ * race is answered with a conflict. */
+#define AGGREGATE_MAX_ATTEMPTS 5
+
+/* Events read per statement while folding. */
+#define AGGREGATE_PAGE_EVENTS 1000
+
+struct aggregate_state {
+	int64_t version;            /* the version the state is folded up to */
+	int64_t stream_version;     /* the stream's version now; 0: no stream */
+	int64_t snapshot_version;   /* the snapshot folding started from; 0: none */
+	json_object *state;         /* an object, owned; {} for no stream */
+};
+
+/* Folds the stream up to at_version (0: its current version) by def (NULL:
+ * merge patch of the payloads), starting from the newest snapshot whose
+ * schema_version and rules_hash match def and whose version is not above
+ * the target. Events are read in pages of AGGREGATE_PAGE_EVENTS and each
+ * page is released before the next is read. A missing stream is ES_OK with
+ * stream_version 0; at_version above the current version is ES_OK with
+ * version < at_version (the caller decides: the state route answers 404).
+ * tenant NULL is no tenant. out is zeroed first and released with
+ * aggregate_state_free() whatever the status. */
+enum es_status aggregate_load(struct db *db, const struct aggdef *def, const char *tenant,
+			      const char *aggregate_type, const char *aggregate_id,
+			      int64_t at_version, struct aggregate_state *out) ES_MUST_CHECK;
+void aggregate_state_free(struct aggregate_state *s);
+
+/* Why a guarded append was refused (ES_ESTATE). */
+struct aggregate_refusal {
+	size_t event_index;         /* which event of the request */
+	const char *guard;          /* the guard's name, borrowed from the definition */
+	char detail[320];
+};
+
+/* Appends req's events to a stream that has a definition: loads the state
+ * at the current version v, checks each event's guards against the state
+ * after the earlier events of the request (at version v + i) and appends
+ * with the exact expectation v, so no two racing appends can both pass a
+ * guard only one may pass. With req->expect STORE_EXPECT_EXACT a v other
+ * than the expectation is ES_ECONFLICT at once, as is a lost race; with
+ * ANY or EXISTS a lost race is retried up to AGGREGATE_MAX_ATTEMPTS times,
+ * then ES_ECONFLICT (res->current_version set). An idempotent replay is
+ * ES_OK with res->replayed, also when its guard would fail now. Event
+ * types and payloads must have been validated (aggdef_validate) already.
+ * In snapshot mode sync, an append that crosses a multiple of the threshold
+ * writes a snapshot at its new version after its commit; a failure there is
+ * logged and does not fail the append. Borrows everything; res as for
+ * store_append(); why is filled on ES_ESTATE. */
+enum es_status aggregate_append(struct db *db, const struct aggdef *def,
+				const struct store_append_req *req, struct store_append_res *res,
+				struct aggregate_refusal *why) ES_MUST_CHECK;
+
+/* Folds one stream to its current version (from its newest usable
+ * snapshot) and saves the result: the whole job of a background or manual
+ * snapshot. *version (may be NULL) receives the version written.
+ * ES_ENOTFOUND when the stream does not exist. */
+enum es_status aggregate_snapshot(struct db *db, const struct aggdef *def, const char *tenant,
+				  const char *aggregate_id, int64_t *version) ES_MUST_CHECK;
+
+#endif

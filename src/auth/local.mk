@@ -1,0 +1,5 @@
+# auth: JWT keys, verification and development tokens; the only user of
+# libjwt. Uses json and base.
+noinst_LIBRARIES += src/auth/libauth.a
+src_auth_libauth_a_SOURCES = \
+	src/auth/auth.c src/auth/auth.h

@@ -1,0 +1,11 @@
+# base: errors, buffers, text, UUIDs, time, logging, configuration.
+# Depends on nothing of ours.
+noinst_LIBRARIES += src/base/libbase.a
+src_base_libbase_a_SOURCES = \
+	src/base/error.c src/base/error.h \
+	src/base/sbuf.c src/base/sbuf.h \
+	src/base/text.c src/base/text.h \
+	src/base/uuidtext.c src/base/uuidtext.h \
+	src/base/timefmt.c src/base/timefmt.h \
+	src/base/log.c src/base/log.h \
+	src/base/config.c src/base/config.h

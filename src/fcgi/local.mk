@@ -1,0 +1,19 @@
+# evstore-fcgi: the FastCGI application. Everything but main.c is a library
+# so that the unit tests link the request code that ships.
+noinst_LIBRARIES += src/fcgi/libfcgiapp.a
+src_fcgi_libfcgiapp_a_SOURCES = \
+	src/fcgi/app.c src/fcgi/app.h \
+	src/fcgi/http.c src/fcgi/http.h \
+	src/fcgi/router.c src/fcgi/router.h \
+	src/fcgi/routes.h \
+	src/fcgi/route_events.c \
+	src/fcgi/route_aggregates.c \
+	src/fcgi/route_feed.c \
+	src/fcgi/route_health.c \
+	src/fcgi/route_dlq.c \
+	src/fcgi/server.c src/fcgi/server.h
+
+bin_PROGRAMS += src/fcgi/evstore-fcgi
+src_fcgi_evstore_fcgi_SOURCES = src/fcgi/main.c
+src_fcgi_evstore_fcgi_LDADD = src/fcgi/libfcgiapp.a $(ALL_LIBS) $(FCGI_LIBS)
+dist_man8_MANS += doc/evstore-fcgi.8

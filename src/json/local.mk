@@ -1,0 +1,5 @@
+# json: strict parsing of untrusted JSON, the schema subset. Uses base.
+noinst_LIBRARIES += src/json/libjson.a
+src_json_libjson_a_SOURCES = \
+	src/json/jsondoc.c src/json/jsondoc.h \
+	src/json/jschema.c src/json/jschema.h

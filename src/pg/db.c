@@ -1,0 +1,544 @@
+/* db.c - one persistent libpq connection: connect and reconnect with
+ * backoff, statements prepared lazily once per connection, SQLSTATE
+ * classification, LISTEN/NOTIFY wake-ups. */
+#include "buildconf.h"
+#include "pg/db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/timefmt.h"
+
+#define DB_BACKOFF_MIN_MS 100
+#define DB_BACKOFF_MAX_MS 2000
+
+struct db {
+	char *conninfo;
+	int connect_timeout;
+	char *application_name;
+	int statement_timeout_ms;
+
+	PGconn *conn;                 /* NULL when not connected */
+	bool ever_connected;
+	unsigned long reconnects;
+
+	int64_t retry_at_ms;          /* no connection attempt before (monotonic) */
+	int backoff_ms;               /* delay after the last failed attempt; 0: none */
+
+	/* Statements prepared on this connection, by address. */
+	const struct db_statement **prepared;
+	size_t n_prepared;
+	size_t cap_prepared;
+
+	char **channels;              /* LISTENed, re-issued after reconnect */
+	size_t n_channels;
+
+	char sqlstate[6];
+	char constraint[64];
+	char error[512];
+};
+
+/* Copies msg into db->error on one line, without trailing whitespace. */
+static void db_set_error(struct db *db, const char *msg)
+{
+	size_t n = 0;
+
+	for (; msg && *msg && n + 1 < sizeof db->error; msg++)
+		db->error[n++] = (*msg == '\n' || *msg == '\t' || *msg == '\r') ? ' ' : *msg;
+	while (n > 0 && db->error[n - 1] == ' ')
+		n--;
+	db->error[n] = '\0';
+}
+
+static void db_clear_error(struct db *db)
+{
+	db->sqlstate[0] = '\0';
+	db->constraint[0] = '\0';
+	db->error[0] = '\0';
+}
+
+struct db *db_new(const char *conninfo, int connect_timeout)
+{
+	struct db *db = calloc(1, sizeof *db);
+
+	if (!db)
+		return NULL;
+	db->conninfo = strdup(conninfo ? conninfo : "");
+	if (!db->conninfo) {
+		free(db);
+		return NULL;
+	}
+	db->connect_timeout = connect_timeout > 0 ? connect_timeout : 0;
+	return db;
+}
+
+void db_free(struct db *db)
+{
+	if (!db)
+		return;
+	if (db->conn)
+		PQfinish(db->conn);
+	for (size_t i = 0; i < db->n_channels; i++)
+		free(db->channels[i]);
+	free(db->channels);
+	free(db->prepared);
+	free(db->application_name);
+	free(db->conninfo);
+	free(db);
+}
+
+void db_set_application_name(struct db *db, const char *name)
+{
+	char *copy = name ? strdup(name) : NULL;
+
+	if (name && !copy)
+		return; /* keep the old name rather than none */
+	free(db->application_name);
+	db->application_name = copy;
+}
+
+void db_set_statement_timeout(struct db *db, int timeout_ms)
+{
+	db->statement_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+/* Server notices (e.g. "schema already exists, skipping") would otherwise
+ * go to stderr, which is a web server's error log for the FastCGI workers. */
+static void db_notice(void *arg, const PGresult *res)
+{
+	(void)arg;
+	log_kv(LOG_DEBUG, "db_notice",
+	       "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	       "message", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), NULL);
+}
+
+/* The "options" connection parameter: the conninfo's own, then our
+ * statement_timeout. Returns a new string, or NULL when there is nothing
+ * to add or no memory. */
+static char *db_options(const struct db *db)
+{
+	PQconninfoOption *opts, *o;
+	const char *given = NULL;
+	char *s = NULL;
+
+	if (db->statement_timeout_ms <= 0)
+		return NULL;
+	opts = PQconninfoParse(db->conninfo, NULL);
+	for (o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
+			given = o->val;
+	if (asprintf(&s, "%s%s-c statement_timeout=%d", given ? given : "", given ? " " : "",
+		     db->statement_timeout_ms) < 0)
+		s = NULL;
+	PQconninfoFree(opts);
+	return s;
+}
+
+/* Forgets the connection after it was lost; the next db_ensure connects
+ * again at once (the backoff only follows failed attempts). */
+static void db_drop(struct db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->n_prepared = 0;
+}
+
+/* True when the SQLSTATE says the session is gone: class 08, admin
+ * shutdown/crash shutdown/cannot connect now (57P01..3), or none at all. */
+static bool db_sqlstate_lost(const char *state)
+{
+	if (!state || !*state)
+		return true;
+	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
+enum es_status db_classify_sqlstate(const char *sqlstate)
+{
+	if (db_sqlstate_lost(sqlstate))
+		return ES_EUNAVAILABLE;
+	if (strcmp(sqlstate, "23505") == 0)
+		return ES_EDUPLICATE;
+	if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0)
+		return ES_EINVAL;
+	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
+		return ES_ERETRY;
+	if (strncmp(sqlstate, "53", 2) == 0 || strcmp(sqlstate, "57014") == 0)
+		return ES_EUNAVAILABLE;
+	return ES_EDB;
+}
+
+/* Classifies and logs a failed result (res may be NULL when libpq could not
+ * even send). Takes nothing: the caller still PQclear()s res. */
+static enum es_status db_fail(struct db *db, const char *label, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	enum es_status st;
+
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+	snprintf(db->constraint, sizeof db->constraint, "%s", cons ? cons : "");
+	db_set_error(db, msg ? msg : (db->conn ? PQerrorMessage(db->conn) : "no connection"));
+
+	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD || db_sqlstate_lost(state)) {
+		log_kv(LOG_ERR, "db_error", "statement", label, "sqlstate", db->sqlstate,
+		       "message", db->error, "action", "reconnect", NULL);
+		db_drop(db);
+		return ES_EUNAVAILABLE;
+	}
+	st = db_classify_sqlstate(state);
+	/* Bad input and unique violations are the client's doing (and a racing
+	 * replay's): notices. Data exceptions (class 22) quote the offending
+	 * value in their message: keep it out of the log. */
+	log_kv(st == ES_EDB ? LOG_ERR : (st == ES_EINVAL || st == ES_EDUPLICATE) ? LOG_NOTICE
+	       : LOG_WARNING, "db_error", "statement", label,
+	       "sqlstate", db->sqlstate, "constraint", cons,
+	       "message", strncmp(db->sqlstate, "22", 2) == 0 ? NULL : db->error, NULL);
+	return st;
+}
+
+static bool db_result_ok(const PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+
+	return res && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY);
+}
+
+static bool db_result_sqlstate_is(const PGresult *res, const char *state)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s && strcmp(s, state) == 0;
+}
+
+/* LISTEN on one channel of the current connection. */
+static enum es_status db_issue_listen(struct db *db, const char *channel)
+{
+	char *ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
+	char *sql = NULL;
+	PGresult *res = NULL;
+	enum es_status rc = ES_ENOMEM;
+
+	if (!ident || asprintf(&sql, "LISTEN %s", ident) < 0) {
+		sql = NULL;
+		goto out;
+	}
+	res = PQexec(db->conn, sql);
+	rc = db_result_ok(res) ? ES_OK : db_fail(db, "listen", res);
+out:
+	PQclear(res);
+	free(sql);
+	PQfreemem(ident);
+	return rc;
+}
+
+/* One connection attempt. On failure the next attempt waits out the
+ * backoff delay. */
+static enum es_status db_connect(struct db *db)
+{
+	const char *keys[5], *vals[5];
+	char timeout[16];
+	char *options = db_options(db);
+	int n = 0;
+	enum es_status rc = ES_OK;
+
+	/* Entries after the expanded conninfo override it: the configured
+	 * timeout wins, the conninfo's own application_name wins. */
+	if (db->application_name) {
+		keys[n] = "fallback_application_name";
+		vals[n++] = db->application_name;
+	}
+	keys[n] = "dbname";
+	vals[n++] = db->conninfo;
+	if (db->connect_timeout > 0) {
+		snprintf(timeout, sizeof timeout, "%d", db->connect_timeout);
+		keys[n] = "connect_timeout";
+		vals[n++] = timeout;
+	}
+	if (options) {
+		keys[n] = "options";
+		vals[n++] = options;
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		db_drop(db);
+		db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : DB_BACKOFF_MIN_MS;
+		if (db->backoff_ms > DB_BACKOFF_MAX_MS)
+			db->backoff_ms = DB_BACKOFF_MAX_MS;
+		db->retry_at_ms = time_mono_ms() + db->backoff_ms;
+		log_kv(LOG_ERR, "db_connect_failed", "message", db->error, NULL);
+		rc = ES_EUNAVAILABLE;
+		goto out;
+	}
+	PQsetNoticeReceiver(db->conn, db_notice, NULL);
+	db_clear_error(db);
+	db->n_prepared = 0;
+	db->backoff_ms = 0;
+	db->retry_at_ms = 0;
+	if (db->ever_connected) {
+		db->reconnects++;
+		log_kv(LOG_NOTICE, "db_reconnected", NULL);
+	}
+	db->ever_connected = true;
+	for (size_t i = 0; i < db->n_channels && rc == ES_OK; i++)
+		rc = db_issue_listen(db, db->channels[i]);
+out:
+	free(options);
+	return rc;
+}
+
+enum es_status db_ensure(struct db *db)
+{
+	if (db->conn) {
+		if (PQstatus(db->conn) == CONNECTION_OK)
+			return ES_OK;
+		log_kv(LOG_ERR, "db_error", "message", "connection lost", "action", "reconnect", NULL);
+		db_drop(db);
+	}
+	/* Inside the backoff window fail fast; db->error still tells why. */
+	if (db->retry_at_ms && time_mono_ms() < db->retry_at_ms)
+		return ES_EUNAVAILABLE;
+	return db_connect(db);
+}
+
+static bool db_is_prepared(const struct db *db, const struct db_statement *st)
+{
+	for (size_t i = 0; i < db->n_prepared; i++)
+		if (db->prepared[i] == st)
+			return true;
+	return false;
+}
+
+static enum es_status db_remember(struct db *db, const struct db_statement *st)
+{
+	if (db->n_prepared == db->cap_prepared) {
+		size_t cap = db->cap_prepared ? db->cap_prepared * 2 : 16;
+		const struct db_statement **p = realloc(db->prepared, cap * sizeof *p);
+
+		if (!p)
+			return ES_ENOMEM;
+		db->prepared = p;
+		db->cap_prepared = cap;
+	}
+	db->prepared[db->n_prepared++] = st;
+	return ES_OK;
+}
+
+/* Prepares st on the current connection unless it already is. */
+static enum es_status db_prepare(struct db *db, const struct db_statement *st)
+{
+	PGresult *res;
+	enum es_status rc;
+
+	if (db_is_prepared(db, st))
+		return ES_OK;
+	res = PQprepare(db->conn, st->name, st->sql, st->nparams, NULL);
+	/* 42P05: the name exists on this session already (a remembered entry
+	 * was lost to an allocation failure); it is usable as it is. */
+	if (db_result_ok(res) || db_result_sqlstate_is(res, "42P05"))
+		rc = db_remember(db, st);
+	else
+		rc = db_fail(db, st->name, res);
+	PQclear(res);
+	return rc;
+}
+
+enum es_status db_exec(struct db *db, const struct db_statement *st,
+		       const char *const *values, PGresult **out)
+{
+	PGresult *res = NULL;
+	enum es_status rc;
+
+	*out = NULL;
+	rc = db_ensure(db);
+	if (rc != ES_OK)
+		goto out;
+	db_clear_error(db);
+	for (int attempt = 0;; attempt++) {
+		rc = db_prepare(db, st);
+		if (rc != ES_OK)
+			goto out;
+		res = PQexecPrepared(db->conn, st->name, st->nparams, values, NULL, NULL, 0);
+		if (db_result_ok(res)) {
+			*out = res;
+			res = NULL;
+			rc = ES_OK;
+			goto out;
+		}
+		/* 26000: the session lost its prepared statements (DISCARD ALL
+		 * by a pooler): prepare again, once. */
+		if (attempt > 0 || !db_result_sqlstate_is(res, "26000"))
+			break;
+		PQclear(res);
+		res = NULL;
+		db->n_prepared = 0;
+	}
+	rc = db_fail(db, st->name, res);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Runs sql on the live connection: with params (PQexecParams, one
+ * statement) when nparams >= 0, else as a simple query (PQexec, several
+ * statements allowed). The result goes to *out or is released. */
+static enum es_status db_run(struct db *db, const char *label, const char *sql, int nparams,
+			     const char *const *values, PGresult **out)
+{
+	PGresult *res = NULL;
+	enum es_status rc;
+
+	if (out)
+		*out = NULL;
+	rc = db_ensure(db); /* on failure db->error keeps the reason */
+	if (rc != ES_OK)
+		return rc;
+	db_clear_error(db);
+	res = nparams >= 0 ? PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0)
+			   : PQexec(db->conn, sql);
+	if (!db_result_ok(res)) {
+		rc = db_fail(db, label, res);
+		PQclear(res);
+		return rc;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return ES_OK;
+}
+
+enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out)
+{
+	return db_run(db, "sql", sql, -1, NULL, out);
+}
+
+enum es_status db_exec_params(struct db *db, const char *label, const char *sql, int nparams,
+			      const char *const *values, PGresult **out)
+{
+	return db_run(db, label, sql, nparams, values, out);
+}
+
+const char *db_last_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+const char *db_last_constraint(const struct db *db)
+{
+	return db->constraint;
+}
+
+const char *db_last_error(const struct db *db)
+{
+	return db->error;
+}
+
+enum es_status db_listen(struct db *db, const char *channel)
+{
+	bool known = false;
+
+	for (size_t i = 0; i < db->n_channels; i++)
+		if (strcmp(db->channels[i], channel) == 0)
+			known = true;
+	if (!known) {
+		char **p = realloc(db->channels, (db->n_channels + 1) * sizeof *p);
+		char *copy = strdup(channel);
+
+		if (p)
+			db->channels = p;
+		if (!p || !copy) {
+			free(copy);
+			return ES_ENOMEM;
+		}
+		db->channels[db->n_channels++] = copy;
+	}
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK)
+		return db_ensure(db); /* a new connection LISTENs on every channel */
+	db_clear_error(db);
+	return db_issue_listen(db, channel);
+}
+
+/* Frees the notifications libpq has parsed; returns how many there were. */
+static int db_take_notifies(struct db *db)
+{
+	PGnotify *n;
+	int count = 0;
+
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
+bool db_wait_notify(struct db *db, int timeout_ms)
+{
+	int64_t deadline;
+
+	if (db_ensure(db) != ES_OK)
+		return false;
+	deadline = time_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	for (;;) {
+		struct pollfd pfd;
+		int64_t left;
+		int n;
+
+		if (!PQconsumeInput(db->conn)) {
+			db_set_error(db, PQerrorMessage(db->conn));
+			log_kv(LOG_ERR, "db_error", "statement", "wait_notify", "message", db->error,
+			       "action", "reconnect", NULL);
+			db_drop(db);
+			return false;
+		}
+		if (db_take_notifies(db) > 0)
+			return true;
+		left = deadline - time_mono_ms();
+		if (left <= 0)
+			return false;
+		pfd.fd = PQsocket(db->conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0) {
+			db_drop(db);
+			return false;
+		}
+		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n < 0 && errno != EINTR) {
+			db_drop(db);
+			return false;
+		}
+		/* A signal (shutdown, reload) ends the wait: the caller decides. */
+		if (n <= 0)
+			return false;
+	}
+}
+
+void db_drain_notify(struct db *db)
+{
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK)
+		return;
+	if (PQconsumeInput(db->conn))
+		db_take_notifies(db);
+}
+
+PGconn *db_conn(struct db *db)
+{
+	return db->conn && PQstatus(db->conn) == CONNECTION_OK ? db->conn : NULL;
+}
+
+unsigned long db_reconnects(const struct db *db)
+{
+	return db->reconnects;
+}

@@ -1,0 +1,457 @@
+/* store.c - the event store's queries. Every statement is prepared once per
+ * connection (db.c); the append is one call of evstore.append() and every
+ * reader renders events with evstore.event_json() (sql/001_init.sql). */
+#include "buildconf.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/db.h"
+#include "json/jsondoc.h"
+#include "base/sbuf.h"
+#include "base/timefmt.h"
+
+static const struct db_statement st_append = {
+	"store_append",
+	"SELECT result, stream_version, appended_event_id, appended_version, appended_position"
+	" FROM evstore.append($1::uuid, $2::text, $3::uuid, $4::text, $5::bigint, $6::text, $7::jsonb)",
+	7
+};
+
+static const struct db_statement st_append_known = {
+	"store_append_known",
+	"SELECT result, stream_version, appended_event_id, appended_version, appended_position"
+	" FROM evstore.append_known($1::uuid, $2::text, $3::uuid, $4::jsonb)",
+	4
+};
+
+/* The stream's version and one page of its events in one statement, so the
+ * version and the events come from the same snapshot. A stream that exists
+ * but has nothing in range gives one row with NULL event columns. CMP and
+ * ORDER give the direction from version $4. */
+#define STREAM_PAGE_SQL(CMP, ORDER) \
+	"SELECT s.version, ev.version, ev.json" \
+	" FROM evstore.streams s" \
+	" LEFT JOIN LATERAL (" \
+	"   SELECT e.version, evstore.event_json(e)::text AS json" \
+	"   FROM evstore.events e" \
+	"   WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type" \
+	"     AND e.aggregate_id = s.aggregate_id AND e.version " CMP " $4::bigint" \
+	"   ORDER BY e.version " ORDER " LIMIT $5::int) ev ON true" \
+	" WHERE s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid" \
+	" ORDER BY ev.version " ORDER
+
+static const struct db_statement st_read_forward = {
+	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 5
+};
+
+static const struct db_statement st_read_backward = {
+	"store_read_backward", STREAM_PAGE_SQL("<=", "DESC"), 5
+};
+
+static const struct db_statement st_stream_version = {
+	"store_stream_version",
+	"SELECT version FROM evstore.streams"
+	" WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid",
+	3
+};
+
+/* The feed, one statement per shape so that each plan uses its index:
+ * (transaction_id, position) for all tenants, (tenant_id, transaction_id,
+ * position) for one. Only transactions below the snapshot's xmin are
+ * finished for good: nothing later can commit behind the cursor. */
+#define STORE_FEED_TAIL \
+	" AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)" \
+	" AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())" \
+	" AND ($3::text[] IS NULL OR e.aggregate_type = ANY ($3::text[]))" \
+	" AND ($4::text[] IS NULL OR e.event_type = ANY ($4::text[]))" \
+	" ORDER BY e.transaction_id, e.position LIMIT $5::int"
+
+static const struct db_statement st_feed_all = {
+	"store_feed_all",
+	"SELECT evstore.event_json(e)::text, e.transaction_id::text, e.position"
+	" FROM evstore.events e WHERE true" STORE_FEED_TAIL,
+	5
+};
+
+static const struct db_statement st_feed_tenant = {
+	"store_feed_tenant",
+	"SELECT evstore.event_json(e)::text, e.transaction_id::text, e.position"
+	" FROM evstore.events e WHERE e.tenant_id = $6::uuid" STORE_FEED_TAIL,
+	6
+};
+
+static const struct db_statement st_counts = {
+	"store_counts",
+	"SELECT (SELECT count(*) FROM evstore.events), (SELECT count(*) FROM evstore.streams)",
+	0
+};
+
+static int64_t store_int64(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Writes the request's events as the JSON array evstore.append() takes. */
+static enum es_status store_events_json(const struct store_append_req *req, struct sbuf *b)
+{
+	char ts[TIMEFMT_LEN];
+
+	sbuf_putc(b, '[');
+	for (size_t i = 0; i < req->n_events; i++) {
+		const struct store_new_event *ev = &req->events[i];
+		const char *payload, *metadata = NULL;
+
+		if (!ev->event_type || !json_object_is_type(ev->payload, json_type_object) ||
+		    (ev->metadata && !json_object_is_type(ev->metadata, json_type_object)))
+			return ES_EINVAL;
+		payload = jsondoc_compact(ev->payload);
+		if (ev->metadata)
+			metadata = jsondoc_compact(ev->metadata);
+		if (!payload || (ev->metadata && !metadata))
+			return ES_ENOMEM;
+		timefmt_format(ev->occurred_at_usec, ts);
+
+		if (i > 0)
+			sbuf_putc(b, ',');
+		sbuf_puts(b, "{\"event_id\":");
+		sbuf_json_string(b, ev->event_id);
+		sbuf_puts(b, ",\"event_type\":");
+		sbuf_json_string(b, ev->event_type);
+		sbuf_puts(b, ",\"occurred_at\":");
+		sbuf_json_string(b, ts);
+		sbuf_puts(b, ",\"payload\":");
+		sbuf_puts(b, payload);
+		if (metadata) {
+			sbuf_puts(b, ",\"metadata\":");
+			sbuf_puts(b, metadata);
+		}
+		sbuf_putc(b, '}');
+	}
+	sbuf_putc(b, ']');
+	return b->failed ? ES_ENOMEM : ES_OK;
+}
+
+/* Reads evstore.append()'s rows into res. */
+static enum es_status store_append_result(const PGresult *r, struct store_append_res *res)
+{
+	int rows = PQntuples(r);
+	const char *result;
+
+	if (rows < 1 || PQnfields(r) != 5)
+		return ES_EINTERNAL;
+	result = PQgetvalue(r, 0, 0);
+	if (strcmp(result, "conflict") == 0) {
+		res->current_version = store_int64(r, 0, 1);
+		return ES_ECONFLICT;
+	}
+	if (strcmp(result, "duplicate") == 0)
+		return ES_EDUPLICATE;
+	if (strcmp(result, "ok") != 0 && strcmp(result, "replay") != 0)
+		return ES_EINTERNAL;
+
+	res->replayed = strcmp(result, "replay") == 0;
+	res->version = store_int64(r, 0, 1);
+	res->events = calloc((size_t)rows, sizeof *res->events);
+	if (!res->events)
+		return ES_ENOMEM;
+	res->n_events = (size_t)rows;
+	for (int i = 0; i < rows; i++) {
+		snprintf(res->events[i].event_id, sizeof res->events[i].event_id, "%s",
+			 PQgetvalue(r, i, 2));
+		res->events[i].version = store_int64(r, i, 3);
+		res->events[i].position = store_int64(r, i, 4);
+	}
+	return ES_OK;
+}
+
+/* What evstore.append() and evstore.append_known() both take: checks the
+ * request's shape, renders its events into *events (the caller frees it)
+ * and puts the stream key (tenant, type, id) in key[0..2]. */
+static enum es_status store_append_prepare(const struct store_append_req *req, struct sbuf *events,
+					   const char **key)
+{
+	if (!req->aggregate_type || !req->aggregate_id || !req->events || req->n_events == 0)
+		return ES_EINVAL;
+	key[0] = req->tenant ? req->tenant : UUIDTEXT_NIL;
+	key[1] = req->aggregate_type;
+	key[2] = req->aggregate_id;
+	return store_events_json(req, events);
+}
+
+enum es_status store_append(struct db *db, const struct store_append_req *req,
+			    struct store_append_res *res)
+{
+	struct sbuf events = SBUF_INIT;
+	PGresult *r = NULL;
+	char expected[24];
+	const char *values[7];
+	enum es_status rc;
+
+	memset(res, 0, sizeof *res);
+	if (req->expect == STORE_EXPECT_EXACT && req->expected_version < 0)
+		return ES_EINVAL;
+	rc = store_append_prepare(req, &events, values);
+	if (rc != ES_OK)
+		goto out;
+	values[4] = NULL;
+	switch (req->expect) {
+	case STORE_EXPECT_EXACT:
+		values[3] = "exact";
+		snprintf(expected, sizeof expected, "%" PRId64, req->expected_version);
+		values[4] = expected;
+		break;
+	case STORE_EXPECT_EXISTS:
+		values[3] = "exists";
+		break;
+	case STORE_EXPECT_ANY:
+	default:
+		values[3] = "any";
+		break;
+	}
+	values[5] = req->actor_id;
+	values[6] = sbuf_cstr(&events);
+
+	rc = db_exec(db, &st_append, values, &r);
+	/* Two identical requests raced past the idempotency check and the
+	 * loser hit the event id key: asked again, the store now answers
+	 * replay (or duplicate). */
+	if (rc == ES_EDUPLICATE && strcmp(db_last_constraint(db), "events_event_id_key") == 0)
+		rc = db_exec(db, &st_append, values, &r);
+	if (rc == ES_EDUPLICATE && strcmp(db_last_constraint(db), "events_event_id_key") != 0)
+		rc = ES_EDB; /* the version key: the streams row and events disagree */
+	if (rc != ES_OK)
+		goto out;
+	rc = store_append_result(r, res);
+	if (rc != ES_OK && rc != ES_ECONFLICT)
+		store_append_res_free(res);
+out:
+	PQclear(r);
+	sbuf_free(&events);
+	return rc;
+}
+
+enum es_status store_append_known(struct db *db, const struct store_append_req *req,
+				  struct store_append_res *res)
+{
+	struct sbuf events = SBUF_INIT;
+	PGresult *r = NULL;
+	const char *values[4];
+	enum es_status rc;
+
+	memset(res, 0, sizeof *res);
+	rc = store_append_prepare(req, &events, values);
+	if (rc != ES_OK)
+		goto out;
+	values[3] = sbuf_cstr(&events);
+	rc = db_exec(db, &st_append_known, values, &r);
+	if (rc != ES_OK)
+		goto out;
+	if (PQntuples(r) == 0) {
+		rc = ES_ENOTFOUND;
+		goto out;
+	}
+	rc = store_append_result(r, res);
+	if (rc != ES_OK)
+		store_append_res_free(res);
+out:
+	PQclear(r);
+	sbuf_free(&events);
+	return rc;
+}
+
+void store_append_res_free(struct store_append_res *res)
+{
+	if (!res)
+		return;
+	free(res->events);
+	res->events = NULL;
+	res->n_events = 0;
+}
+
+enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
+				 const char *aggregate_id, int64_t from_version, int limit,
+				 bool backward, struct sbuf *out,
+				 struct store_stream_page *page)
+{
+	PGresult *r = NULL;
+	char from[24], lim[16];
+	const char *values[5];
+	int64_t last = 0;
+	enum es_status rc;
+	int rows;
+
+	memset(page, 0, sizeof *page);
+	if (limit < 1 || from_version < 0)
+		return ES_EINVAL;
+	if (from_version == 0)
+		from_version = backward ? INT64_MAX : 1;
+	snprintf(from, sizeof from, "%" PRId64, from_version);
+	snprintf(lim, sizeof lim, "%d", limit);
+	values[0] = tenant ? tenant : UUIDTEXT_NIL;
+	values[1] = aggregate_type;
+	values[2] = aggregate_id;
+	values[3] = from;
+	values[4] = lim;
+
+	rc = db_exec(db, backward ? &st_read_backward : &st_read_forward, values, &r);
+	if (rc != ES_OK)
+		goto out;
+	rows = PQntuples(r);
+	if (rows == 0) {
+		rc = ES_ENOTFOUND;
+		goto out;
+	}
+	page->current_version = store_int64(r, 0, 0);
+	for (int i = 0; i < rows; i++) {
+		if (PQgetisnull(r, i, 1))
+			continue; /* the stream exists, nothing in range */
+		if (page->count > 0)
+			sbuf_putc(out, ',');
+		sbuf_append(out, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+		last = store_int64(r, i, 1);
+		page->count++;
+	}
+	if (page->count > 0) {
+		if (backward)
+			page->next_from_version = last > 1 ? last - 1 : 0;
+		else
+			page->next_from_version = last < page->current_version ? last + 1 : 0;
+	}
+	rc = out->failed ? ES_ENOMEM : ES_OK;
+out:
+	PQclear(r);
+	return rc;
+}
+
+enum es_status store_stream_version(struct db *db, const char *tenant, const char *aggregate_type,
+				    const char *aggregate_id, int64_t *version)
+{
+	PGresult *r = NULL;
+	const char *values[3] = { tenant ? tenant : UUIDTEXT_NIL, aggregate_type, aggregate_id };
+	enum es_status rc;
+
+	*version = 0;
+	rc = db_exec(db, &st_stream_version, values, &r);
+	if (rc != ES_OK)
+		goto out;
+	if (PQntuples(r) == 0) {
+		rc = ES_ENOTFOUND;
+		goto out;
+	}
+	*version = store_int64(r, 0, 0);
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Writes a comma-separated list ("A, B") as a text[] literal ({"A","B"}),
+ * items trimmed, empty ones dropped. Returns false when it names nothing. */
+static bool store_text_array(const char *csv, struct sbuf *b)
+{
+	const char *p = csv;
+	bool any = false;
+
+	sbuf_putc(b, '{');
+	while (*p) {
+		const char *start, *end;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > start) {
+			if (any)
+				sbuf_putc(b, ',');
+			sbuf_putc(b, '"');
+			for (const char *q = start; q < end; q++) {
+				if (*q == '"' || *q == '\\')
+					sbuf_putc(b, '\\');
+				sbuf_putc(b, *q);
+			}
+			sbuf_putc(b, '"');
+			any = true;
+		}
+		if (*p == ',')
+			p++;
+	}
+	sbuf_putc(b, '}');
+	return any;
+}
+
+enum es_status store_read_feed(struct db *db, const struct store_feed_query *q,
+			       struct sbuf *out, size_t *count,
+			       struct feed_cursor *next)
+{
+	struct sbuf types = SBUF_INIT, etypes = SBUF_INIT;
+	PGresult *r = NULL;
+	char txid[24], pos[24], lim[16];
+	const char *values[6];
+	enum es_status rc;
+	int rows;
+
+	*count = 0;
+	*next = q->after;
+	if (q->limit < 1)
+		return ES_EINVAL;
+	snprintf(txid, sizeof txid, "%" PRIu64, q->after.txid);
+	snprintf(pos, sizeof pos, "%" PRId64, q->after.position);
+	snprintf(lim, sizeof lim, "%d", q->limit);
+	values[0] = txid;
+	values[1] = pos;
+	values[2] = q->aggregate_types && store_text_array(q->aggregate_types, &types)
+		    ? sbuf_cstr(&types) : NULL;
+	values[3] = q->event_types && store_text_array(q->event_types, &etypes)
+		    ? sbuf_cstr(&etypes) : NULL;
+	values[4] = lim;
+	values[5] = q->tenant ? q->tenant : UUIDTEXT_NIL;
+	if (types.failed || etypes.failed) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+
+	rc = db_exec(db, q->all_tenants ? &st_feed_all : &st_feed_tenant, values, &r);
+	if (rc != ES_OK)
+		goto out;
+	rows = PQntuples(r);
+	for (int i = 0; i < rows; i++) {
+		if (i > 0)
+			sbuf_putc(out, ',');
+		sbuf_append(out, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+	}
+	if (rows > 0) {
+		next->txid = strtoull(PQgetvalue(r, rows - 1, 1), NULL, 10);
+		next->position = store_int64(r, rows - 1, 2);
+	}
+	*count = (size_t)rows;
+	rc = out->failed ? ES_ENOMEM : ES_OK;
+out:
+	PQclear(r);
+	sbuf_free(&types);
+	sbuf_free(&etypes);
+	return rc;
+}
+
+enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams)
+{
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	*events = 0;
+	*streams = 0;
+	rc = db_exec(db, &st_counts, NULL, &r);
+	if (rc != ES_OK)
+		goto out;
+	*events = store_int64(r, 0, 0);
+	*streams = store_int64(r, 0, 1);
+out:
+	PQclear(r);
+	return rc;
+}

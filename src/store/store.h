@@ -1,0 +1,131 @@
+/* store.h - the event store's queries: append with compare-and-set on the
+ * streams row, stream reads, and the gap-free global feed behind the xid8
+ * horizon. Events are rendered to JSON by one SQL function
+ * (evstore.event_json) so that every reader sees the same object. */
+#ifndef EVSTORE_STORE_H
+#define EVSTORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include "base/error.h"
+#include "base/uuidtext.h"
+#include "store/feed_cursor.h"
+
+struct db;
+struct sbuf;
+
+/* The NOTIFY channel appends signal (payload empty: a wake-up hint only). */
+#define STORE_NOTIFY_CHANNEL "evstore_events"
+
+enum store_expect {
+	STORE_EXPECT_ANY,     /* no check */
+	STORE_EXPECT_EXACT,   /* the stream is at expected_version (0: must not exist) */
+	STORE_EXPECT_EXISTS   /* the stream has at least one event */
+};
+
+struct store_new_event {
+	char event_id[UUIDTEXT_LEN];  /* given by the client or generated (UUIDv7) */
+	const char *event_type;
+	json_object *payload;         /* borrowed; an object */
+	json_object *metadata;        /* borrowed; an object or NULL */
+	int64_t occurred_at_usec;     /* microseconds since the epoch */
+};
+
+struct store_append_req {
+	const char *tenant;           /* lowercase UUID, or NULL for no tenant */
+	const char *aggregate_type;
+	const char *aggregate_id;     /* lowercase UUID */
+	enum store_expect expect;
+	int64_t expected_version;     /* with STORE_EXPECT_EXACT */
+	const char *actor_id;         /* the token's sub; may be NULL */
+	struct store_new_event *events;
+	size_t n_events;              /* >= 1 */
+};
+
+struct store_appended_event {
+	char event_id[UUIDTEXT_LEN];
+	int64_t version;
+	int64_t position;
+};
+
+struct store_append_res {
+	int64_t version;              /* the stream's version after the append */
+	bool replayed;                /* every event_id was already stored: nothing written */
+	int64_t current_version;      /* on ES_ECONFLICT: the stream's version now */
+	struct store_appended_event *events; /* n_events entries; malloc'd */
+	size_t n_events;
+};
+
+/* Appends atomically in one round trip. Returns ES_OK (res filled; replayed
+ * set for an idempotent replay), ES_ECONFLICT (res->current_version set),
+ * ES_EDUPLICATE (an event_id is stored elsewhere, with other content, the
+ * request mixes stored and new ids, or repeats an id), ES_EUNAVAILABLE,
+ * ES_EDB; ES_EINVAL for a request the store cannot take (no events, a
+ * payload that is not an object, a negative expected version, a value
+ * PostgreSQL refuses), ES_ENOMEM. Borrows req; res is zeroed first and, on
+ * ES_OK, owns a malloc'd events array: release it with
+ * store_append_res_free(). A replay's version is the highest stored version
+ * among the request's events. Two identical requests racing both get ES_OK,
+ * one of them replayed. */
+enum es_status store_append(struct db *db, const struct store_append_req *req,
+			    struct store_append_res *res) ES_MUST_CHECK;
+void store_append_res_free(struct store_append_res *res);
+
+/* The idempotency check of store_append alone, writing nothing: ES_OK with
+ * res->replayed set and the original result when every event_id of req is
+ * stored in this stream with the same type and payload; ES_ENOTFOUND when
+ * none is stored; ES_EDUPLICATE as for store_append. Lets a caller that
+ * refuses a request (a guard, a schema) answer a replay first. Borrows
+ * req; res as for store_append(). */
+enum es_status store_append_known(struct db *db, const struct store_append_req *req,
+				  struct store_append_res *res) ES_MUST_CHECK;
+
+struct store_stream_page {
+	int64_t current_version;      /* the stream's version */
+	size_t count;                 /* events written to the sbuf */
+	int64_t next_from_version;    /* the next version to read, or 0: none */
+};
+
+/* Reads up to limit events of a stream starting at from_version (forward:
+ * 0 means 1; backward: 0 means the last) and appends them to out as JSON
+ * objects separated by commas (no brackets). ES_ENOTFOUND when the stream
+ * does not exist for this tenant (tenant NULL: no tenant). A page past the
+ * end is ES_OK with count 0. ES_EINVAL when limit < 1 or from_version < 0.
+ * next_from_version: forward, last + 1 while below the current version;
+ * backward, last - 1 down to 1; otherwise 0. */
+enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
+				 const char *aggregate_id, int64_t from_version, int limit,
+				 bool backward, struct sbuf *out,
+				 struct store_stream_page *page) ES_MUST_CHECK;
+
+/* The stream's current version, or ES_ENOTFOUND. */
+enum es_status store_stream_version(struct db *db, const char *tenant, const char *aggregate_type,
+				    const char *aggregate_id, int64_t *version) ES_MUST_CHECK;
+
+struct store_feed_query {
+	bool all_tenants;             /* admin without a tenant: every tenant */
+	const char *tenant;           /* otherwise: this tenant, NULL = no tenant */
+	struct feed_cursor after;
+	int limit;
+	const char *aggregate_types;  /* comma-separated filter or NULL */
+	const char *event_types;      /* comma-separated filter or NULL */
+};
+
+/* Reads the next page of the global feed: events whose writing transaction
+ * is below the snapshot's xmin horizon, ordered by (transaction_id,
+ * position), after the cursor. Appends JSON objects separated by commas to
+ * out; *next is the cursor after the last event returned (or q->after on an
+ * empty page). The filters are comma-separated names, items trimmed; one
+ * that names nothing ("", ",") does not filter. ES_EINVAL when limit < 1.
+ * A transaction left open anywhere on the server holds the feed back until
+ * it ends: that is what makes the feed gap-free. */
+enum es_status store_read_feed(struct db *db, const struct store_feed_query *q,
+			       struct sbuf *out, size_t *count,
+			       struct feed_cursor *next) ES_MUST_CHECK;
+
+/* Counts for `evstorectl status`: events, streams. */
+enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams) ES_MUST_CHECK;
+
+#endif
