@@ -10,6 +10,7 @@ UNIT_TESTS = \
 	tests/unit/check_store \
 	tests/unit/check_subhealth \
 	tests/unit/check_jschema \
+	tests/unit/check_jsoncanon \
 	tests/unit/check_fold \
 	tests/unit/check_aggdef \
 	tests/unit/check_subscription \

@@ -1,20 +1,18 @@
-/* aggdef.c - loading and checking aggregate definitions, and the registry. */
+/* aggdef.c - one aggregate definition: parsing and checking a document,
+ * its rules hash, lookups and payload validation. Loading a directory of
+ * them is aggdef_registry.c. */
 #include "buildconf.h"
 #include "aggregate/aggdef.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "json/jsoncanon.h"
 #include "json/jsondoc.h"
 #include "base/sbuf.h"
 
-#define AGGDEF_MAX_FILE_BYTES (4L * 1024 * 1024)
-#define AGGDEF_MAX_DEPTH 64
 
 struct parse_ctx {
 	const char *file;
@@ -502,59 +500,6 @@ static enum es_status parse_commands(struct parse_ctx *c, json_object *v, struct
 	return ES_OK;
 }
 
-/* Canonical JSON: members sorted by key, compact. */
-static void canonical_json(json_object *v, struct sbuf *b)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_object: {
-		size_t n = (size_t)json_object_object_length(v), i = 0;
-		const char **keys = calloc(n + 1, sizeof *keys);
-
-		if (!keys) {
-			b->failed = true;
-			return;
-		}
-		json_object_object_foreach(v, key, val) {
-			(void)val;
-			keys[i++] = key;
-		}
-		for (size_t a = 1; a < n; a++)
-			for (size_t z = a; z > 0 && strcmp(keys[z - 1], keys[z]) > 0; z--) {
-				const char *t = keys[z];
-
-				keys[z] = keys[z - 1];
-				keys[z - 1] = t;
-			}
-		sbuf_putc(b, '{');
-		for (i = 0; i < n; i++) {
-			if (i)
-				sbuf_putc(b, ',');
-			sbuf_json_string(b, keys[i]);
-			sbuf_putc(b, ':');
-			canonical_json(json_object_object_get(v, keys[i]), b);
-		}
-		sbuf_putc(b, '}');
-		free(keys);
-		break;
-	}
-	case json_type_array:
-		sbuf_putc(b, '[');
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			if (i)
-				sbuf_putc(b, ',');
-			canonical_json(json_object_array_get_idx(v, i), b);
-		}
-		sbuf_putc(b, ']');
-		break;
-	case json_type_null:
-		sbuf_puts(b, "null");
-		break;
-	default:
-		sbuf_puts(b, jsondoc_compact(v));
-		break;
-	}
-}
-
 /* FNV-1a 64 over the canonical JSON of {event_type: evolve, ...}. */
 static enum es_status rules_hash(json_object *events, char out[AGGDEF_HASH_LEN])
 {
@@ -572,7 +517,7 @@ static enum es_status rules_hash(json_object *events, char out[AGGDEF_HASH_LEN])
 			evolve = NULL;
 		json_object_object_add(rules, type, evolve ? json_object_get(evolve) : json_object_new_array());
 	}
-	canonical_json(rules, &b);
+	jsoncanon_write(rules, &b);
 	if (b.failed) {
 		rc = ES_ENOMEM;
 		goto out;
@@ -720,166 +665,6 @@ void aggdef_free(struct aggdef *def)
 	free(def->aggregate_type);
 	free(def->file);
 	free(def);
-}
-
-/* Reads and parses one file. */
-static enum es_status load_file(const char *path, struct aggdef **out, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL, perr[256];
-	json_object *doc = NULL;
-	enum es_status rc = ES_EINVAL;
-	size_t len = 0;
-	struct stat sb;
-
-	*out = NULL;
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fileno(f), &sb) != 0 || sb.st_size > AGGDEF_MAX_FILE_BYTES) {
-		snprintf(err, errlen, "%s: unreadable or larger than 4 MiB", path);
-		goto out;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		rc = ES_ENOMEM;
-		goto out;
-	}
-	len = fread(buf, 1, (size_t)sb.st_size, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	buf[len] = '\0';
-	rc = jsondoc_parse_strict(buf, len, AGGDEF_MAX_DEPTH, &doc, perr, sizeof perr);
-	if (rc != ES_OK) {
-		snprintf(err, errlen, "%s: %s", path, rc == ES_ENOMEM ? "out of memory" : perr);
-		goto out;
-	}
-	rc = aggdef_parse(doc, path, out, err, errlen);
-out:
-	json_object_put(doc);
-	free(buf);
-	if (f)
-		fclose(f);
-	return rc;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **out,
-				    char *err, size_t errlen)
-{
-	struct aggdef_registry *reg = calloc(1, sizeof *reg);
-	char **names = NULL;
-	size_t n_names = 0, cap = 0;
-	enum es_status rc = ES_OK;
-	struct dirent *de;
-	DIR *d = NULL;
-
-	*out = NULL;
-	if (!reg) {
-		snprintf(err, errlen, "%s: out of memory", dir);
-		return ES_ENOMEM;
-	}
-	if (!dir || !*dir)
-		goto out;
-	d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			goto out;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		rc = ES_EINVAL;
-		goto out;
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		if (n_names == cap) {
-			char **more = realloc(names, (cap ? cap * 2 : 16) * sizeof *names);
-
-			if (!more) {
-				rc = ES_ENOMEM;
-				break;
-			}
-			names = more;
-			cap = cap ? cap * 2 : 16;
-		}
-		if (!(names[n_names] = strdup(de->d_name))) {
-			rc = ES_ENOMEM;
-			break;
-		}
-		n_names++;
-	}
-	if (rc != ES_OK) {
-		snprintf(err, errlen, "%s: out of memory", dir);
-		goto out;
-	}
-	if (n_names)
-		qsort(names, n_names, sizeof *names, compare_names);
-	reg->defs = calloc(n_names + 1, sizeof *reg->defs);
-	if (!reg->defs) {
-		snprintf(err, errlen, "%s: out of memory", dir);
-		rc = ES_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n_names; i++) {
-		struct sbuf path = SBUF_INIT;
-		const struct aggdef *dup;
-		struct aggdef *def;
-
-		sbuf_printf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-		rc = path.failed ? ES_ENOMEM : load_file(sbuf_cstr(&path), &def, err, errlen);
-		if (rc == ES_OK && (dup = aggdef_find(reg, def->aggregate_type))) {
-			snprintf(err, errlen, "%s: /aggregate_type: \"%s\" is already defined by %s",
-				 sbuf_cstr(&path), def->aggregate_type, dup->file);
-			aggdef_free(def);
-			rc = ES_EINVAL;
-		}
-		sbuf_free(&path);
-		if (rc != ES_OK)
-			goto out;
-		reg->defs[reg->n++] = def;
-	}
-out:
-	if (d)
-		closedir(d);
-	for (size_t i = 0; i < n_names; i++)
-		free(names[i]);
-	free(names);
-	if (rc != ES_OK) {
-		aggdef_registry_free(reg);
-		return rc;
-	}
-	*out = reg;
-	return ES_OK;
-}
-
-void aggdef_registry_free(struct aggdef_registry *reg)
-{
-	if (!reg)
-		return;
-	for (size_t i = 0; i < reg->n; i++)
-		aggdef_free(reg->defs[i]);
-	free(reg->defs);
-	free(reg);
-}
-
-const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *aggregate_type)
-{
-	if (!reg || !aggregate_type)
-		return NULL;
-	for (size_t i = 0; i < reg->n; i++)
-		if (strcmp(reg->defs[i]->aggregate_type, aggregate_type) == 0)
-			return reg->defs[i];
-	return NULL;
 }
 
 const struct aggdef_event *aggdef_event_find(const struct aggdef *def, const char *event_type)
