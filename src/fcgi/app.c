@@ -9,6 +9,7 @@
 
 #include "aggregate/aggdef.h"
 #include "auth/auth.h"
+#include "auth/keys.h"
 #include "pg/db.h"
 #include "base/log.h"
 #include "base/timefmt.h"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "auth/auth.h"
+#include "auth/token.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/sbuf.h"
@@ -1005,10 +1005,11 @@ static void clear_environment(void)
 static char *mint(const char *scope, const char *tenant)
 {
 	char err[256];
-	char *tok = auth_mint(&app.cfg, "alice", scope, tenant, 300, time(NULL), err, sizeof err);
+	char *tok = auth_token_mint(&app.cfg, "alice", scope, tenant, 300, time(NULL), err,
+				    sizeof err);
 	char *header;
 
-	ck_assert_msg(tok != NULL, "auth_mint: %s", err);
+	ck_assert_msg(tok != NULL, "auth_token_mint: %s", err);
 	ck_assert(asprintf(&header, "Bearer %s", tok) > 0);
 	free(tok);
 	return header;
