@@ -4,6 +4,7 @@ UNIT_TESTS = \
 	tests/unit/check_config \
 	tests/unit/check_json \
 	tests/unit/check_util \
+	tests/unit/check_fdio \
 	tests/unit/check_base64 \
 	tests/unit/check_keys \
 	tests/unit/check_auth \
