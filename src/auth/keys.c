@@ -24,7 +24,8 @@
 
 enum key_kind { KEY_HMAC, KEY_RSA, KEY_EC_P256, KEY_EC_P384 };
 
-/* The algorithms libjwt 1.10 verifies that we allow, by their JOSE names. */
+/* The algorithms we allow, named as JOSE spells them: auth.c and token.c
+ * hand these names to libjwt's jwt_str_alg(). */
 static const struct algorithm {
 	const char *name;
 	enum key_kind kind;

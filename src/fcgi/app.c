@@ -154,7 +154,8 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 				   "the token carries no tenant and this server requires one");
 	}
 	if ((who->scopes & need) != need)
-		return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL, "the token lacks the %s scope",
+		return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
+				   "the token lacks the %s scope",
 				   need == AUTH_SCOPE_READ ? "events:read" :
 				   need == AUTH_SCOPE_WRITE ? "events:write" : "admin");
 	ctx->who = who;
