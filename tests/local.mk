@@ -4,7 +4,11 @@ UNIT_TESTS = \
 	tests/unit/check_config \
 	tests/unit/check_json \
 	tests/unit/check_util \
+	tests/unit/check_fdio \
+	tests/unit/check_base64 \
+	tests/unit/check_keys \
 	tests/unit/check_auth \
+	tests/unit/check_token \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_store \
@@ -25,4 +29,4 @@ TESTS = $(UNIT_TESTS)
 endif
 # Programs without their own _LDADD (the suites) take these.
 LDADD = src/fcgi/libfcgiapp.a src/runner/librunner.a $(ALL_LIBS) $(CHECK_LIBS) $(FCGI_LIBS)
-EXTRA_DIST += tests/unit/check_run.h
+EXTRA_DIST += tests/unit/check_run.h tests/unit/auth_fixture.h

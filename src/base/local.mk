@@ -1,4 +1,5 @@
-# base: errors, buffers, text, UUIDs, time, logging, configuration.
+# base: errors, buffers, text, UUIDs, time, whole writes, logging,
+# configuration.
 # Depends on nothing of ours.
 noinst_LIBRARIES += src/base/libbase.a
 src_base_libbase_a_SOURCES = \
@@ -7,5 +8,6 @@ src_base_libbase_a_SOURCES = \
 	src/base/text.c src/base/text.h \
 	src/base/uuidtext.c src/base/uuidtext.h \
 	src/base/timefmt.c src/base/timefmt.h \
+	src/base/fdio.c src/base/fdio.h \
 	src/base/log.c src/base/log.h \
 	src/base/config.c src/base/config.h

@@ -19,6 +19,7 @@
 #include "buildconf.h"
 #include "base/log.h"
 #include "base/config.h"
+#include "base/fdio.h"
 #include "base/timefmt.h"
 
 #include <errno.h>
@@ -372,31 +373,21 @@ bool log_enabled(int prio)
 	return (prio & LOG_PRIMASK) <= log_state.threshold;
 }
 
-/* One line on stderr, in one write(2) where the kernel allows. */
+/* One line on stderr, in one write(2) where the kernel allows. Nothing
+ * is left to tell when stderr fails. */
 static void write_stderr(const char *line)
 {
-	size_t len = strlen(line), off = 0;
+	size_t len = strlen(line);
 	char *buf = malloc(len + 1);
-	const char *p = buf;
-	ssize_t n;
 
 	if (buf) {
 		memcpy(buf, line, len);
 		buf[len++] = '\n';
+		fdio_write_all(STDERR_FILENO, buf, len);
 	} else {
-		p = line; /* no memory: the line, then the newline */
-	}
-	while (off < len) {
-		n = write(STDERR_FILENO, p + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (!buf) {
-		while (write(STDERR_FILENO, "\n", 1) < 0 && errno == EINTR)
-			;
+		/* no memory: the line, then the newline */
+		fdio_write_all(STDERR_FILENO, line, len);
+		fdio_write_all(STDERR_FILENO, "\n", 1);
 	}
 	free(buf);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/auth.h"
+#include "auth/token.h"
 #include "base/config.h"
 #include "base/uuidtext.h"
 #include "ctl/commands.h"
@@ -105,8 +105,8 @@ int cmd_token(const struct ctl *ctl, int argc, char **argv)
 
 	if (!ctl_load_config(ctl, &cfg))
 		return CTL_EXIT_FAILURE;
-	token = auth_mint(&cfg, sub, scope, tenant_arg ? tenant : NULL, ttl, time(NULL),
-			  err, sizeof err);
+	token = auth_token_mint(&cfg, sub, scope, tenant_arg ? tenant : NULL, ttl, time(NULL),
+				err, sizeof err);
 	config_free(&cfg);
 	if (!token) {
 		ctl_error("token: %s", err);

@@ -9,6 +9,7 @@
 
 #include "aggregate/aggdef.h"
 #include "auth/auth.h"
+#include "auth/keys.h"
 #include "pg/db.h"
 #include "base/log.h"
 #include "base/timefmt.h"
@@ -149,39 +150,27 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 		http_reply_unauthorized(ctx->resp, why ? why : "invalid token");
 		return false;
 	case AUTH_FORBIDDEN:
-		http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN,
-				   "the token carries no tenant and this server requires one", NULL);
-		return false;
+		return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
+				   "the token carries no tenant and this server requires one");
 	}
-	if ((who->scopes & need) != need) {
-		char detail[64];
-
-		snprintf(detail, sizeof detail, "the token lacks the %s scope",
-			 need == AUTH_SCOPE_READ ? "events:read" :
-			 need == AUTH_SCOPE_WRITE ? "events:write" : "admin");
-		http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN, detail, NULL);
-		return false;
-	}
+	if ((who->scopes & need) != need)
+		return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
+				   "the token lacks the %s scope",
+				   need == AUTH_SCOPE_READ ? "events:read" :
+				   need == AUTH_SCOPE_WRITE ? "events:write" : "admin");
 	ctx->who = who;
 
 	if (req->tenant) {
-		if (!uuidtext_parse(req->tenant, tenant_buf)) {
-			http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST,
-					   "X-Evstore-Tenant must be a UUID", NULL);
-			return false;
-		}
+		if (!uuidtext_parse(req->tenant, tenant_buf))
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "X-Evstore-Tenant must be a UUID");
 		/* The token's tenant binds; only an admin without one may choose. */
-		if (who->has_tenant && strcmp(tenant_buf, who->tenant) != 0) {
-			http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN,
-					   "X-Evstore-Tenant differs from the token's tenant", NULL);
-			return false;
-		}
-		if (!who->has_tenant && !(who->scopes & AUTH_SCOPE_ADMIN)) {
-			http_reply_problem(ctx->resp, HTTP_PROBLEM_FORBIDDEN,
-					   "only an admin token may choose a tenant with X-Evstore-Tenant",
-					   NULL);
-			return false;
-		}
+		if (who->has_tenant && strcmp(tenant_buf, who->tenant) != 0)
+			return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
+					   "X-Evstore-Tenant differs from the token's tenant");
+		if (!who->has_tenant && !(who->scopes & AUTH_SCOPE_ADMIN))
+			return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
+					   "only an admin token may choose a tenant with X-Evstore-Tenant");
 		ctx->tenant = tenant_buf;
 	} else if (who->has_tenant) {
 		ctx->tenant = who->tenant;

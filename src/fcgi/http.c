@@ -320,13 +320,10 @@ enum es_status http_query_get(const struct http_query *q, const char *name, cons
 bool http_query_single(const struct http_query *q, struct http_resp *resp, const char *name,
 		       const char **value)
 {
-	char detail[96];
-
 	if (http_query_get(q, name, value) == ES_OK)
 		return true;
-	snprintf(detail, sizeof detail, "query parameter %s is given more than once", name);
-	http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
-	return false;
+	return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+			   "query parameter %s is given more than once", name);
 }
 
 void http_query_free(struct http_query *q)
@@ -566,16 +563,6 @@ static const struct {
 	[HTTP_PROBLEM_INTERNAL] = { 500, "internal", "Internal server error" },
 };
 
-int http_problem_status(enum http_problem p)
-{
-	return problems[p].status;
-}
-
-const char *http_problem_slug(enum http_problem p)
-{
-	return problems[p].slug;
-}
-
 enum http_problem http_problem_for(enum es_status st)
 {
 	switch (st) {
@@ -716,6 +703,25 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 out:
 	json_object_put(doc);
 	json_object_put(extra);
+}
+
+bool http_reject(struct http_resp *resp, enum http_problem p, const char *pointer,
+		 const char *fmt, ...)
+{
+	char detail[320];
+	json_object *extra = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	if (pointer) {
+		extra = json_object_new_object();
+		if (extra)
+			json_object_object_add(extra, "pointer", json_object_new_string(pointer));
+	}
+	http_reply_problem(resp, p, detail, extra);
+	return false;
 }
 
 void http_reply_status(struct http_resp *resp, enum es_status st, const char *detail)

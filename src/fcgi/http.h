@@ -156,7 +156,7 @@ bool http_if_none_match_fresh(const char *s, int64_t current_version);
 
 /* --- responses ---------------------------------------------------------- */
 
-/* Every problem type the API answers with (API.md section 1). */
+/* Every problem type the API answers with (ProblemType in doc/openapi.yaml). */
 enum http_problem {
 	HTTP_PROBLEM_INVALID_REQUEST,
 	HTTP_PROBLEM_UNAUTHORIZED,
@@ -199,11 +199,8 @@ void http_resp_header(struct http_resp *resp, const char *name, const char *fmt,
  * body to resp->body. */
 void http_resp_json(struct http_resp *resp, int status);
 
-/* The problem's HTTP status, slug and title; for a status: the problem it is
- * answered with (ES_EDB, ES_ENOMEM, ... are internal; ES_ERETRY is
- * unavailable). */
-int http_problem_status(enum http_problem p);
-const char *http_problem_slug(enum http_problem p);
+/* The problem a status is answered with (ES_EDB, ES_ENOMEM, ... are
+ * internal; ES_ERETRY is unavailable). */
 enum http_problem http_problem_for(enum es_status st);
 
 /* Replaces the reply with an application/problem+json document. detail may
@@ -212,6 +209,12 @@ enum http_problem http_problem_for(enum es_status st);
  * A 503 gets Retry-After. */
 void http_reply_problem(struct http_resp *resp, enum http_problem p, const char *detail,
 			json_object *extra);
+
+/* http_reply_problem with a printf-style detail (at most 319 bytes) and,
+ * when pointer is not NULL, a "pointer" member naming the body member at
+ * fault (copied). Returns false, for a parser to return. */
+bool http_reject(struct http_resp *resp, enum http_problem p, const char *pointer,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* http_reply_problem for the problem a status maps to. */
 void http_reply_status(struct http_resp *resp, enum es_status st, const char *detail);

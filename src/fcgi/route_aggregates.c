@@ -85,38 +85,28 @@ static bool command_body(struct route_ctx *ctx, json_object **body)
 	char *pointer = NULL;
 
 	*body = NULL;
-	if (!http_content_type_is_json(ctx->req->content_type)) {
-		http_reply_problem(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE,
-				   "the body must be sent as Content-Type: application/json", NULL);
-		return false;
-	}
+	if (!http_content_type_is_json(ctx->req->content_type))
+		return http_reject(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+				   "the body must be sent as Content-Type: application/json");
 	switch (jsondoc_parse_strict(ctx->req->body ? ctx->req->body : "", ctx->req->body_len,
 				  ctx->app->cfg.http.max_depth, body, err, sizeof err)) {
 	case ES_OK:
 		break;
 	case ES_EINVAL:
-		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, err, NULL);
-		return false;
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL, "%s", err);
 	case ES_ETOOLARGE:
-		http_reply_problem(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, "the body is too large", NULL);
-		return false;
+		return http_reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, NULL, "the body is too large");
 	default:
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		return false;
 	}
-	if (!json_object_is_type(*body, json_type_object)) {
-		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
-				   "the body (the command's input) must be a JSON object", NULL);
-		return false;
-	}
+	if (!json_object_is_type(*body, json_type_object))
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "the body (the command's input) must be a JSON object");
 	if (!jsondoc_pg_storable(*body, &pointer)) {
-		json_object *extra = json_object_new_object();
-
-		if (extra)
-			json_object_object_add(extra, "pointer", json_object_new_string(pointer ? pointer : ""));
-		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST,
-				   "the body holds a value PostgreSQL cannot store (a \\u0000 escape or a "
-				   "number out of range)", extra);
+		http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer ? pointer : "",
+			    "the body holds a value PostgreSQL cannot store (a \\u0000 escape or a "
+			    "number out of range)");
 		free(pointer);
 		return false;
 	}

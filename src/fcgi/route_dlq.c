@@ -94,13 +94,6 @@ static bool subscription_exists(struct route_ctx *ctx, const char *name)
 	return known;
 }
 
-
-static bool bad_query(struct route_ctx *ctx, const char *detail)
-{
-	http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
-	return false;
-}
-
 /* Fills f from status, limit and after, or sets the 400. */
 static bool list_params(struct route_ctx *ctx, struct dlqstore_filter *f)
 {
@@ -120,16 +113,19 @@ static bool list_params(struct route_ctx *ctx, struct dlqstore_filter *f)
 		else if (dlqstore_status_valid(status))
 			f->status = status;
 		else
-			return bad_query(ctx, "status must be failed, retrying, resolved or all");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "status must be failed, retrying, resolved or all");
 	}
 	f->limit = cfg->http.default_page;
 	if (limit) {
 		if (!http_parse_int64(limit, 1, INT64_MAX, &v))
-			return bad_query(ctx, "limit must be an integer >= 1");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "limit must be an integer >= 1");
 		f->limit = v > cfg->http.max_page ? cfg->http.max_page : (int)v;
 	}
 	if (after && !http_parse_int64(after, 0, INT64_MAX, &f->after_id))
-		return bad_query(ctx, "after must be a DLQ entry id (an integer >= 0)");
+		return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "after must be a DLQ entry id (an integer >= 0)");
 	return true;
 }
 

@@ -3,7 +3,6 @@
 #include "buildconf.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +20,6 @@
 #define EXPECTED_VERSION_RULE \
 	"expected_version must be an integer >= 0, \"no_stream\", \"exists\" or \"any\""
 
-/* Sets a problem whose detail is formatted, with a "pointer" member when
- * pointer is not NULL. Returns false for the caller to return. */
-static bool reject(struct http_resp *resp, enum http_problem p, const char *pointer,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static bool reject(struct http_resp *resp, enum http_problem p, const char *pointer,
-		   const char *fmt, ...)
-{
-	char detail[320];
-	json_object *extra = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
-	va_end(ap);
-	if (pointer) {
-		extra = json_object_new_object();
-		if (extra)
-			json_object_object_add(extra, "pointer", json_object_new_string(pointer));
-	}
-	http_reply_problem(resp, p, detail, extra);
-	return false;
-}
-
 /* Rejects a member of obj (at JSON pointer base) that is not in allowed. */
 static bool only_known_fields(struct http_resp *resp, json_object *obj, const char *base,
 			      const char *const *allowed)
@@ -61,8 +36,8 @@ static bool only_known_fields(struct http_resp *resp, json_object *obj, const ch
 		if (allowed[i])
 			continue;
 		pointer = jsondoc_pointer_join(base, key);
-		ok = reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
-			    "unknown field \"%.100s\"%s%s", key, *base ? " in " : "", base);
+		ok = http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
+				 "unknown field \"%.100s\"%s%s", key, *base ? " in " : "", base);
 		free(pointer);
 		return ok;
 	}
@@ -88,9 +63,9 @@ static bool storable(struct http_resp *resp, json_object *v, const char *base)
 		return true;
 	snprintf(pointer, sizeof pointer, "%s%s", base, rel ? rel : "");
 	free(rel);
-	return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
-		      "%.300s holds a value PostgreSQL cannot store (a \\u0000 escape or a "
-		      "number out of range)", pointer);
+	return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
+			   "%.300s holds a value PostgreSQL cannot store (a \\u0000 escape or a "
+			   "number out of range)", pointer);
 }
 
 /* Adds key = value to metadata unless the client set key. */
@@ -115,7 +90,7 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 
 	snprintf(base, sizeof base, "/events/%zu", i);
 	if (!json_object_is_type(ev, json_type_object))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, base, "%s must be an object", base);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, base, "%s must be an object", base);
 	if (!only_known_fields(resp, ev, base, event_fields))
 		return false;
 
@@ -125,28 +100,28 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 		uuidtext_v7(ne->event_id);
 	} else if (!json_object_is_type(v, json_type_string) ||
 		   !uuidtext_parse(json_object_get_string(v), ne->event_id)) {
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
-			      "%s must be a UUID in the 8-4-4-4-12 form", at);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+				   "%s must be a UUID in the 8-4-4-4-12 form", at);
 	}
 	for (size_t j = 0; j < i; j++)
 		if (strcmp(out->events[j].event_id, ne->event_id) == 0)
-			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
-				      "event_id %s appears more than once in this request",
-				      ne->event_id);
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+					   "event_id %s appears more than once in this request",
+					   ne->event_id);
 
 	v = optional_member(ev, "event_type");
 	snprintf(at, sizeof at, "%s/event_type", base);
 	if (!v || !json_object_is_type(v, json_type_string) ||
 	    !router_name_valid(json_object_get_string(v), ROUTER_EVENT_TYPE_MAX))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
-			      "%s is required and must match ^[A-Za-z][A-Za-z0-9_.-]{0,127}$", at);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+				   "%s is required and must match ^[A-Za-z][A-Za-z0-9_.-]{0,127}$", at);
 	ne->event_type = json_object_get_string(v);
 
 	v = optional_member(ev, "payload");
 	snprintf(at, sizeof at, "%s/payload", base);
 	if (!v || !json_object_is_type(v, json_type_object))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
-			      "%s is required and must be a JSON object", at);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+				   "%s is required and must be a JSON object", at);
 	if (!storable(resp, v, at))
 		return false;
 	ne->payload = v;
@@ -154,7 +129,7 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 	v = optional_member(ev, "metadata");
 	snprintf(at, sizeof at, "%s/metadata", base);
 	if (v && !json_object_is_type(v, json_type_object))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at, "%s must be a JSON object", at);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at, "%s must be a JSON object", at);
 	if (v && !storable(resp, v, at))
 		return false;
 	if (!v) {
@@ -174,8 +149,8 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 	ne->occurred_at_usec = now_usec;
 	if (v && (!json_object_is_type(v, json_type_string) ||
 		  !timefmt_parse(json_object_get_string(v), &ne->occurred_at_usec)))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
-			      "%s must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", at);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+				   "%s must be an RFC 3339 date-time such as 2026-11-27T10:00:00Z", at);
 	return true;
 }
 
@@ -191,8 +166,8 @@ static bool parse_expected_version(struct http_resp *resp, json_object *v,
 		int64_t n = json_object_get_int64(v);
 
 		if (n < 0)
-			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
-				      EXPECTED_VERSION_RULE);
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+					   EXPECTED_VERSION_RULE);
 		out->expect = STORE_EXPECT_EXACT;
 		out->expected_version = n;
 	} else if (json_object_is_type(v, json_type_string)) {
@@ -204,12 +179,12 @@ static bool parse_expected_version(struct http_resp *resp, json_object *v,
 		} else if (strcmp(s, "exists") == 0) {
 			out->expect = STORE_EXPECT_EXISTS;
 		} else if (strcmp(s, "any") != 0) {
-			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
-				      EXPECTED_VERSION_RULE);
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+					   EXPECTED_VERSION_RULE);
 		}
 	} else {
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
-			      EXPECTED_VERSION_RULE);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+				   EXPECTED_VERSION_RULE);
 	}
 	out->expected_as_sent = json_object_get(v);
 	return true;
@@ -225,11 +200,11 @@ static bool apply_preconditions(const struct http_req *req, struct http_resp *re
 	bool header = false;
 
 	if (http_parse_if_match(req->if_match, &im) != ES_OK)
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-			      "If-Match must be one stream version such as \"3\", or *");
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "If-Match must be one stream version such as \"3\", or *");
 	if (http_parse_if_none_match_write(req->if_none_match, &inm) != ES_OK)
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-			      "If-None-Match on an append can only be * (the stream must not exist)");
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "If-None-Match on an append can only be * (the stream must not exist)");
 	if (im.kind == HTTP_PRECOND_VERSION) {
 		expect = STORE_EXPECT_EXACT;
 		version = im.version;
@@ -240,8 +215,8 @@ static bool apply_preconditions(const struct http_req *req, struct http_resp *re
 	}
 	if (inm.kind == HTTP_PRECOND_ANY_EXISTS) {
 		if (header && !(expect == STORE_EXPECT_EXACT && version == 0))
-			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-				      "If-Match and If-None-Match: * contradict each other");
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "If-Match and If-None-Match: * contradict each other");
 		expect = STORE_EXPECT_EXACT;
 		version = 0;
 		header = true;
@@ -250,8 +225,8 @@ static bool apply_preconditions(const struct http_req *req, struct http_resp *re
 		return true;
 	if (body_given) {
 		if (out->expect != expect || (expect == STORE_EXPECT_EXACT && out->expected_version != version))
-			return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
-				      "expected_version disagrees with the If-Match/If-None-Match header");
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/expected_version",
+					   "expected_version disagrees with the If-Match/If-None-Match header");
 		return true;
 	}
 	out->expect = expect;
@@ -274,37 +249,37 @@ bool append_request_parse(const struct es_config *cfg, const struct http_req *re
 
 	memset(out, 0, sizeof *out);
 	if (!http_content_type_is_json(req->content_type))
-		return reject(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
-			      "the body must be sent as Content-Type: application/json");
+		return http_reject(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+				   "the body must be sent as Content-Type: application/json");
 	switch (jsondoc_parse_strict(req->body ? req->body : "", req->body_len, cfg->http.max_depth,
 				  &out->body, err, sizeof err)) {
 	case ES_OK:
 		break;
 	case ES_EINVAL:
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL, "%s", err);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL, "%s", err);
 	case ES_ETOOLARGE:
-		return reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, NULL, "the body is too large");
+		return http_reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, NULL, "the body is too large");
 	default:
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		return false;
 	}
 	if (!json_object_is_type(out->body, json_type_object))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "", "the body must be a JSON object");
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "", "the body must be a JSON object");
 	if (!only_known_fields(resp, out->body, "", body_fields))
 		return false;
 
 	events = optional_member(out->body, "events");
 	if (!events || !json_object_is_type(events, json_type_array))
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/events",
-			      "events is required and must be an array");
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/events",
+				   "events is required and must be an array");
 	n = json_object_array_length(events);
 	if (n == 0)
-		return reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/events",
-			      "events must hold at least one event");
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, "/events",
+				   "events must hold at least one event");
 	if (n > (size_t)cfg->http.max_events)
-		return reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, "/events",
-			      "an append carries at most %d events, this one has %zu",
-			      cfg->http.max_events, n);
+		return http_reject(resp, HTTP_PROBLEM_PAYLOAD_TOO_LARGE, "/events",
+				   "an append carries at most %d events, this one has %zu",
+				   cfg->http.max_events, n);
 	out->events = calloc(n, sizeof *out->events);
 	if (!out->events) {
 		http_reply_status(resp, ES_ENOMEM, NULL);
@@ -527,17 +502,17 @@ static bool read_params(struct route_ctx *ctx, int64_t *from, int *limit, bool *
 	if (http_query_get(ctx->query, "from_version", &from_s) != ES_OK ||
 	    http_query_get(ctx->query, "limit", &limit_s) != ES_OK ||
 	    http_query_get(ctx->query, "direction", &dir) != ES_OK)
-		return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-			      "from_version, limit and direction may each be given once");
+		return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "from_version, limit and direction may each be given once");
 	*from = 0;
 	if (from_s && !http_parse_int64(from_s, 1, INT64_MAX, from))
-		return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-			      "from_version must be an integer >= 1");
+		return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "from_version must be an integer >= 1");
 	*limit = cfg->http.default_page;
 	if (limit_s) {
 		if (!http_parse_int64(limit_s, 1, INT64_MAX, &v))
-			return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-				      "limit must be an integer >= 1");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "limit must be an integer >= 1");
 		*limit = v > cfg->http.max_page ? cfg->http.max_page : (int)v;
 	}
 	*backward = false;
@@ -545,15 +520,15 @@ static bool read_params(struct route_ctx *ctx, int64_t *from, int *limit, bool *
 		if (strcmp(dir, "backward") == 0)
 			*backward = true;
 		else if (strcmp(dir, "forward") != 0)
-			return reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
-				      "direction must be forward or backward");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "direction must be forward or backward");
 	}
 	return true;
 }
 
 static void stream_not_found(struct route_ctx *ctx, const char *type, const char *id)
 {
-	reject(ctx->resp, HTTP_PROBLEM_NOT_FOUND, NULL, "no stream %s/%s", type, id);
+	http_reject(ctx->resp, HTTP_PROBLEM_NOT_FOUND, NULL, "no stream %s/%s", type, id);
 }
 
 void route_events_read(struct route_ctx *ctx)

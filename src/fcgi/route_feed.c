@@ -38,13 +38,6 @@ static bool name_list_valid(const char *list, size_t max_len)
 	}
 }
 
-
-static bool bad_param(struct route_ctx *ctx, const char *detail)
-{
-	http_reply_problem(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
-	return false;
-}
-
 /* Fills q and *wait_s from the query string, or sets the 400. */
 static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, int64_t *wait_s)
 {
@@ -61,29 +54,34 @@ static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, 
 		return false;
 
 	if (!feed_cursor_decode(after ? after : "", &q->after))
-		return bad_param(ctx, "after must be a cursor returned as next by this feed");
+		return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "after must be a cursor returned as next by this feed");
 	q->limit = cfg->http.default_page;
 	if (limit) {
 		if (!http_parse_int64(limit, 1, INT64_MAX, &v))
-			return bad_param(ctx, "limit must be an integer >= 1");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "limit must be an integer >= 1");
 		q->limit = v > cfg->http.max_page ? cfg->http.max_page : (int)v;
 	}
 	if (types && *types) {
 		if (!name_list_valid(types, ROUTER_AGGREGATE_TYPE_MAX))
-			return bad_param(ctx, "aggregate_type must be a comma-separated list of "
-					      "names matching ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "aggregate_type must be a comma-separated list of "
+					   "names matching ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
 		q->aggregate_types = types;
 	}
 	if (event_types && *event_types) {
 		if (!name_list_valid(event_types, ROUTER_EVENT_TYPE_MAX))
-			return bad_param(ctx, "event_type must be a comma-separated list of "
-					      "names matching ^[A-Za-z][A-Za-z0-9_.-]{0,127}$");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "event_type must be a comma-separated list of "
+					   "names matching ^[A-Za-z][A-Za-z0-9_.-]{0,127}$");
 		q->event_types = event_types;
 	}
 	*wait_s = 0;
 	if (wait) {
 		if (!http_parse_int64(wait, 0, INT64_MAX, &v))
-			return bad_param(ctx, "wait must be an integer number of seconds >= 0");
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "wait must be an integer number of seconds >= 0");
 		*wait_s = v > cfg->http.max_wait ? cfg->http.max_wait : v;
 	}
 	q->all_tenants = ctx->all_tenants;

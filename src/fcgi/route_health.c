@@ -1,6 +1,7 @@
-/* route_health.c - liveness, readiness and the health summary (API.md
- * section 3, Health). Liveness never touches the database; readiness and
- * the summary share one database probe cached for APP_PROBE_TTL_MS. */
+/* route_health.c - liveness, readiness and the health summary (the
+ * /health paths of doc/openapi.yaml). Liveness never touches the database;
+ * readiness and the summary share one database probe cached for
+ * APP_PROBE_TTL_MS. */
 #include "buildconf.h"
 
 #include <inttypes.h>

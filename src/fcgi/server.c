@@ -31,6 +31,7 @@
 
 #include <fcgiapp.h>
 
+#include "base/fdio.h"
 #include "base/log.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
@@ -310,17 +311,7 @@ static long cgi_read(void *ctx, char *buf, size_t len)
 static bool cgi_write(void *ctx, const char *buf, size_t len)
 {
 	(void)ctx;
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
+	return fdio_write_all(STDOUT_FILENO, buf, len);
 }
 
 /* --- one worker ----------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "auth/auth.h"
+#include "auth/token.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/sbuf.h"
@@ -608,6 +608,39 @@ START_TEST(problem_extra_members)
 }
 END_TEST
 
+/* http_reject: a formatted detail, a pointer member when given, and false. */
+START_TEST(problem_rejects)
+{
+	struct http_resp resp;
+	json_object *doc, *v;
+	char *out;
+
+	http_resp_init(&resp, 1);
+	ck_assert(!http_reject(&resp, HTTP_PROBLEM_INVALID_REQUEST, "/events/2/payload",
+			       "%s is required (%d)", "/events/2/payload", 7));
+	out = render(&resp, "GET");
+	ck_assert_int_eq(out_status(out), 400);
+	doc = parse_json(out_body(out));
+	ck_assert(json_object_object_get_ex(doc, "detail", &v));
+	ck_assert_str_eq(json_object_get_string(v), "/events/2/payload is required (7)");
+	ck_assert(json_object_object_get_ex(doc, "pointer", &v));
+	ck_assert_str_eq(json_object_get_string(v), "/events/2/payload");
+	json_object_put(doc);
+	free(out);
+
+	ck_assert(!http_reject(&resp, HTTP_PROBLEM_NOT_FOUND, NULL, "no stream %s/%s", "Order", "1"));
+	out = render(&resp, "GET");
+	ck_assert_int_eq(out_status(out), 404);
+	doc = parse_json(out_body(out));
+	ck_assert(json_object_object_get_ex(doc, "detail", &v));
+	ck_assert_str_eq(json_object_get_string(v), "no stream Order/1");
+	ck_assert(!json_object_object_get_ex(doc, "pointer", NULL));
+	json_object_put(doc);
+	free(out);
+	http_resp_free(&resp);
+}
+END_TEST
+
 START_TEST(unauthorized_headers)
 {
 	struct http_resp resp;
@@ -1005,10 +1038,11 @@ static void clear_environment(void)
 static char *mint(const char *scope, const char *tenant)
 {
 	char err[256];
-	char *tok = auth_mint(&app.cfg, "alice", scope, tenant, 300, time(NULL), err, sizeof err);
+	char *tok = auth_token_mint(&app.cfg, "alice", scope, tenant, 300, time(NULL), err,
+				    sizeof err);
 	char *header;
 
-	ck_assert_msg(tok != NULL, "auth_mint: %s", err);
+	ck_assert_msg(tok != NULL, "auth_token_mint: %s", err);
 	ck_assert(asprintf(&header, "Bearer %s", tok) > 0);
 	free(tok);
 	return header;
@@ -1332,6 +1366,7 @@ static Suite *http_suite(void)
 	tcase_add_test(resp, status_lines_have_reasons);
 	tcase_add_test(resp, problem_for_status);
 	tcase_add_test(resp, problem_extra_members);
+	tcase_add_test(resp, problem_rejects);
 	tcase_add_test(resp, unauthorized_headers);
 	tcase_add_test(resp, response_framing);
 	suite_add_tcase(s, resp);
