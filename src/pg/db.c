@@ -582,8 +582,10 @@ enum es_status db_prepare_named(struct db *db, const char *name, const char *sql
 	db_clear_error(db);
 	if (types && nparams > 0) {
 		oids = calloc((size_t)nparams, sizeof *oids);
-		if (!oids)
+		if (!oids) {
+			db_set_error(db, "out of memory");
 			return ES_ENOMEM;
+		}
 		for (int i = 0; i < nparams; i++)
 			oids[i] = types[i] == DB_TYPE_JSON ? DB_JSON_OID
 				: types[i] == DB_TYPE_JSONB ? DB_JSONB_OID : 0;
@@ -679,7 +681,7 @@ enum es_status db_pipeline_sync(struct db *db, size_t *failed)
 
 	/* One answer per statement, each followed by a NULL; after a failure
 	 * the rest are PGRES_PIPELINE_ABORTED. Then the sync. */
-	for (size_t k = 0; k < db->pipeline_sent && in_step; k++) {
+	for (size_t k = 0; k < db->pipeline_sent; k++) {
 		PGresult *r = PQgetResult(db->conn);
 
 		if (!r) {
