@@ -148,8 +148,9 @@ enum es_status db_prepare_named(struct db *db, const char *name, const char *sql
  *	rc = db_pipeline_sync(db, &failed);
  *
  * Starts a pipeline on the current session; ES_EUNAVAILABLE when none is
- * open (it never connects: see db_prepare_named). While it is open, only
- * the db_pipeline_* calls may use db. */
+ * open (it never connects: see db_prepare_named) or when the session is
+ * busy with something else (it is then replaced by db_reset). While the
+ * pipeline is open, only the db_pipeline_* calls may use db. */
 enum es_status db_pipeline_begin(struct db *db) ES_MUST_CHECK;
 /* Queues a statement prepared with db_prepare_named, text parameters as
  * for db_exec. Values are copied out before it returns. A failure to send
@@ -170,7 +171,7 @@ void db_pipeline_send_params(struct db *db, const char *sql, int nparams,
  * fault is not one statement's (the session lost on the way, answers out
  * of step) *failed is the number of statements sent, the status
  * ES_EUNAVAILABLE, and a session still open but out of step is replaced
- * by db_reset. */
+ * by db_reset. ES_EINTERNAL when no pipeline was begun. */
 enum es_status db_pipeline_sync(struct db *db, size_t *failed) ES_MUST_CHECK;
 
 #endif
