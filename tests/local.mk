@@ -12,6 +12,7 @@ UNIT_TESTS = \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_store \
+	tests/unit/check_db \
 	tests/unit/check_subhealth \
 	tests/unit/check_jschema \
 	tests/unit/check_jsoncanon \

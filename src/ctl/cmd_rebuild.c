@@ -39,8 +39,8 @@
 	"SELECT 1 FROM evstore.checkpoints WHERE subscription = $1 FOR UPDATE"
 #define CLEAR_DLQ_SQL "DELETE FROM evstore.dlq WHERE subscription = $1"
 /* Partitions 0 .. $2 - 1 back to the start of the feed, rows created when
- * missing. A runner holding the old checkpoint finds it moved (SQLSTATE
- * EVCKP from evstore.checkpoint_advance) and reloads it. */
+ * missing. A runner holding the old checkpoint finds it moved
+ * (evstore.checkpoint_advance raises SQLSTATE V1C01) and reloads it. */
 #define RESET_CHECKPOINTS_SQL \
 	"INSERT INTO evstore.checkpoints (subscription, partition)" \
 	" SELECT $1, p FROM generate_series(0, $2::int - 1) p" \

@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "pg/db.h"
 
@@ -94,7 +93,7 @@ enum es_status checkpoint_save(struct db *db, const char *subscription, int part
 
 	checkpoint_params_fill(&p, subscription, partition, old, new_);
 	rc = db_exec_params(db, "checkpoint_advance", CHECKPOINT_ADVANCE_SQL, 6, p.values, NULL);
-	if (rc != ES_OK && strcmp(db_last_sqlstate(db), "EVCKP") == 0)
+	if (rc == ES_EMOVED)
 		rc = ES_ECONFLICT;
 	return rc;
 }

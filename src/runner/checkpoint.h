@@ -13,8 +13,9 @@
 struct db;
 
 /* The statement that moves a checkpoint from an old to a new cursor,
- * raising SQLSTATE EVCKP when it is not at the old one. Parameters:
- * subscription, partition, old txid, old position, new txid, new position. */
+ * raising SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h; db calls return
+ * ES_EMOVED) when it is not at the old one. Parameters: subscription,
+ * partition, old txid, old position, new txid, new position. */
 #define CHECKPOINT_ADVANCE_SQL \
 	"SELECT evstore.checkpoint_advance($1, $2::int, $3::xid8, $4::bigint, $5::xid8, $6::bigint)"
 
