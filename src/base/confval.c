@@ -506,7 +506,7 @@ static void format_value(const struct confval_option *o, const void *obj, struct
 			count++;
 		if (v >= 0 && v < count)
 			sbuf_puts(b, o->choices[v]);
-		else
+		else if (o->or_number)
 			sbuf_printf(b, "%lld", (long long)*(const int64_t *)((const char *)obj +
 									 o->number_offset));
 		break;
