@@ -2,6 +2,7 @@
 # is named once in UNIT_TESTS; all link the same libraries.
 UNIT_TESTS = \
 	tests/unit/check_config \
+	tests/unit/check_confval \
 	tests/unit/check_json \
 	tests/unit/check_util \
 	tests/unit/check_fdio \

@@ -1,17 +1,20 @@
 /* config.h - evstore.conf: the INI file, EVSTORE_<SECTION>_<KEY> overrides and
  * DATABASE_URL. One table in config.c drives parsing, defaults, the
- * environment and --print-config; the fields below are named like the keys. */
+ * environment and --print-config; the fields below are named like the keys.
+ * Values follow the grammar of confval.h. */
 #ifndef EVSTORE_CONFIG_H
 #define EVSTORE_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include "base/log.h"
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/evstore/evstore.conf"
 
-/* One "[subscription NAME]" section, kept as raw key/value pairs for the
- * runner, which validates them itself. */
+/* One "[subscription NAME]" section, kept as raw key/value pairs (each
+ * key once) with their lines; subs/subscription.c reads them with its own
+ * table of keys, in the same grammar. */
 struct config_kv {
 	char *key;
 	char *value;
@@ -63,13 +66,7 @@ struct es_config {
 		int dlq_critical;
 		int runner_stale_after;    /* seconds */
 	} health;
-	struct {
-		char *target;              /* syslog | stderr */
-		char *level;               /* debug info notice warning error */
-		char *facility;            /* daemon, local0..local7, user */
-		char *audit_facility;
-		char *socket;              /* unix datagram socket; "": syslog(3) */
-	} log;
+	struct log_settings log;   /* target, level, facility, audit_facility, socket */
 	struct {
 		int shutdown_timeout;      /* seconds */
 		int drain_timeout;         /* seconds */
@@ -95,16 +92,20 @@ bool config_load(struct es_config *cfg, const char *path, char *err, size_t errl
 /* Releases everything config_load allocated; safe on a zeroed struct. */
 void config_free(struct es_config *cfg);
 
-/* Writes the effective configuration as an INI file that config_load reads
- * back to the same values, each key preceded by its help as a comment.
- * Secrets are shown as-is except passwords inside database.url, which are
- * masked as "***" (so that one value does not read back). */
+/* Writes the effective global sections (not the subscriptions: see
+ * subscription_print_config) as an INI file that config_load reads back to
+ * the same values, each key preceded by its help as a comment. Secrets are
+ * shown as-is except passwords inside database.url, which are masked as
+ * "***" (so that one value does not read back). */
 void config_print(const struct es_config *cfg, FILE *out);
 
-/* Normalises a database URL from the environment or file: drops a "+driver"
- * part of the scheme ("postgresql+asyncpg://" -> "postgresql://"); anything
- * else, key=value strings included, is copied unchanged.
- * Returns a new string (malloc), NULL when memory runs out. */
-char *config_normalize_db_url(const char *url);
+/* Opens the log with cfg's [log] section: log_open_settings(ident,
+ * &cfg->log, ...). Kept for the callers that still pass a whole
+ * configuration (the runner's reload, tests); borrows cfg. */
+static inline __attribute__((warn_unused_result)) bool
+log_open(const char *ident, const struct es_config *cfg, char *err, size_t errlen)
+{
+	return log_open_settings(ident, cfg ? &cfg->log : NULL, err, errlen);
+}
 
 #endif

@@ -10,4 +10,6 @@ src_base_libbase_a_SOURCES = \
 	src/base/timefmt.c src/base/timefmt.h \
 	src/base/fdio.c src/base/fdio.h \
 	src/base/log.c src/base/log.h \
+	src/base/confval.c src/base/confval.h \
+	src/base/conninfo.c src/base/conninfo.h \
 	src/base/config.c src/base/config.h

@@ -18,7 +18,6 @@
  * record that gets through. */
 #include "buildconf.h"
 #include "base/log.h"
-#include "base/config.h"
 #include "base/fdio.h"
 #include "base/timefmt.h"
 
@@ -180,14 +179,14 @@ static int sock_new(char *err, size_t errlen)
 	return fd;
 }
 
-/* Borrows ident and cfg (copies what it keeps). On false nothing changed. */
-bool log_open(const char *ident, const struct es_config *cfg, char *err, size_t errlen)
+/* Borrows ident and s (copies what it keeps). On false nothing changed. */
+bool log_open_settings(const char *ident, const struct log_settings *s, char *err, size_t errlen)
 {
-	const char *target = cfg && cfg->log.target ? cfg->log.target : "syslog";
-	const char *level = cfg && cfg->log.level ? cfg->log.level : "info";
-	const char *fac = cfg && cfg->log.facility ? cfg->log.facility : "daemon";
-	const char *afac = cfg && cfg->log.audit_facility ? cfg->log.audit_facility : "local5";
-	const char *path = cfg && cfg->log.socket ? cfg->log.socket : "";
+	const char *target = s && s->target ? s->target : "syslog";
+	const char *level = s && s->level ? s->level : "info";
+	const char *fac = s && s->facility ? s->facility : "daemon";
+	const char *afac = s && s->audit_facility ? s->audit_facility : "local5";
+	const char *path = s && s->socket ? s->socket : "";
 	int threshold, facility, audit_facility, sock = -1, old_sock;
 	struct sockaddr_un addr;
 	socklen_t addr_len = 0;
@@ -251,7 +250,7 @@ bool log_open(const char *ident, const struct es_config *cfg, char *err, size_t 
 	return true;
 }
 
-/* Back to the state before log_open: stderr, level info. */
+/* Back to the state before log_open_settings: stderr, level info. */
 void log_close(void)
 {
 	int old_sock;

@@ -10,16 +10,25 @@
 #include <time.h>
 #include <json-c/json.h>
 
-struct es_config;
+/* The [log] keys of evstore.conf (config.h keeps its [log] section in one
+ * of these). A NULL field takes its default: syslog, info, daemon, local5,
+ * no socket. */
+struct log_settings {
+	char *target;              /* syslog | stderr */
+	char *level;               /* debug info notice warning error */
+	char *facility;            /* daemon, local0..local7, user */
+	char *audit_facility;
+	char *socket;              /* unix datagram socket; "": syslog(3) */
+};
 
-/* Opens the log as the config says ([log] target, level, facility,
- * audit_facility, socket), under ident ("evstore-fcgi", ...). Returns false
- * and fills err when a value is unknown or the socket cannot be made; the
- * previous log then stays. Before log_open, records go to stderr.
- * With [log] socket set (and target syslog) records are sent as RFC 3164
+/* Opens the log as s says (NULL: all defaults), under ident
+ * ("evstore-fcgi", ...). Returns false and fills err when a value is
+ * unknown or the socket cannot be made; the previous log then stays.
+ * Before the log is opened, records go to stderr.
+ * With a socket (and target syslog) records are sent as RFC 3164
  * datagrams to that unix socket instead of syslog(3)'s /dev/log; a record
  * the socket does not take within a short wait is dropped and counted. */
-bool log_open(const char *ident, const struct es_config *cfg, char *err, size_t errlen)
+bool log_open_settings(const char *ident, const struct log_settings *s, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void log_close(void);
 

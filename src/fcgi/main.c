@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "fcgi/app.h"
 #include "fcgi/server.h"
+#include "subs/subscription.h"
 
 #define MAX_WORKERS 1024
 
@@ -63,7 +64,11 @@ static int print_config(const char *path)
 		fprintf(stderr, "evstore-fcgi: %s\n", err);
 		return 1;
 	}
-	config_print(&cfg, stdout);
+	if (subscription_print_config(&cfg, stdout, err, sizeof err) != ES_OK) {
+		fprintf(stderr, "evstore-fcgi: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
 	config_free(&cfg);
 	return 0;
 }
@@ -135,7 +140,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "evstore-fcgi: %s\n", err);
 		return 1;
 	}
-	if (!log_open("evstore-fcgi", &app.cfg, err, sizeof err)) {
+	if (!log_open_settings("evstore-fcgi", &app.cfg.log, err, sizeof err)) {
 		fprintf(stderr, "evstore-fcgi: %s\n", err);
 		app_fini(&app);
 		return 1;

@@ -110,7 +110,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "evstore-runner: %s\n", err);
 			rc = 1;
 		} else {
-			config_print(cfg, stdout);
+			if (subscription_print_config(cfg, stdout, err, sizeof err) != ES_OK) {
+				fprintf(stderr, "evstore-runner: %s\n", err);
+				rc = 1;
+			}
 			runner_free_confs(subs, n);
 		}
 		config_free(cfg);
@@ -124,7 +127,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 1;
 	}
-	if (!log_open("evstore-runner", cfg, err, sizeof err)) {
+	if (!log_open_settings("evstore-runner", &cfg->log, err, sizeof err)) {
 		fprintf(stderr, "evstore-runner: %s\n", err);
 		config_free(cfg);
 		free(cfg);

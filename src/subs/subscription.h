@@ -1,14 +1,18 @@
 /* subscription.h - one "[subscription NAME]" section, validated: the keys
- * of API.md section 6, with durations like "500ms", "5s", "2m". */
+ * of API.md section 6, read by a table of keys in the grammar of
+ * base/confval.h (durations like "500ms", "5s", "2min"; a bare number is
+ * seconds). */
 #ifndef EVSTORE_SUBSCRIPTION_H
 #define EVSTORE_SUBSCRIPTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "base/error.h"
 
 struct config_subscription;
+struct es_config;
 
 enum sub_handler { SUB_HANDLER_SQL, SUB_HANDLER_EXEC, SUB_HANDLER_AUDIT, SUB_HANDLER_SNAPSHOTS };
 enum sub_start { SUB_START_CHECKPOINT, SUB_START_BEGINNING, SUB_START_END, SUB_START_POSITION };
@@ -35,22 +39,25 @@ struct subscription {
 	char *fingerprint;            /* every key and value: a change restarts it on reload */
 };
 
-/* Validates raw (borrowed) into out (zeroed first; copies what it keeps).
- * file names the configuration file for messages. On ES_EINVAL err holds
- * "file:line: message" and out is released. Unknown keys, bad values and
- * a missing sql_file/command are refused. */
+/* Validates raw (borrowed) into out (zeroed first; copies what it keeps);
+ * keys not in raw take their defaults. file names the configuration file
+ * for messages. On ES_EINVAL err holds "file:line: key: message" (the
+ * message a global key gets for the same value) or "file:line: [subscription
+ * NAME] ..." for keys that do not fit together, and out is released.
+ * Unknown keys, bad values and a missing handler, sql_file or command are
+ * refused. */
 enum es_status subscription_parse(const struct config_subscription *raw, const char *file,
 			      struct subscription *out, char *err, size_t errlen) ES_MUST_CHECK;
 
 /* Releases what subscription_parse allocated; safe on a zeroed struct. */
 void subscription_free(struct subscription *c);
 
-/* Parses "250ms", "5s", "2m", "1h" or a bare number of seconds into
- * milliseconds (0 .. max_ms). */
-bool subscription_parse_duration_ms(const char *s, long max_ms, long *out);
-
-/* Turns "A, B,C" into the text[] literal {"A","B","C"}: a new string, or
- * NULL when the list names nothing (sets *empty) or memory ran out. */
-char *subscription_list_to_array(const char *csv, bool *empty);
+/* --print-config: checks every [subscription NAME] of cfg, then writes the
+ * global sections (config_print) and each subscription with every key of
+ * the table, each after its help as a comment, defaults included; all of
+ * it reads back to the same values. On failure (ES_EINVAL, ES_ENOMEM) err says why and
+ * nothing was written. Borrows cfg. */
+enum es_status subscription_print_config(const struct es_config *cfg, FILE *out, char *err,
+					 size_t errlen) ES_MUST_CHECK;
 
 #endif

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "base/conninfo.h"
+#include "subs/subscription.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -84,6 +86,20 @@ static char *print_to_string(const struct es_config *cfg)
 
 	ck_assert_ptr_nonnull(f);
 	config_print(cfg, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return text;
+}
+
+/* Returns subscription_print_config's output (the global sections and the
+ * subscriptions) as a new string. */
+static char *print_all_to_string(const struct es_config *cfg)
+{
+	char *text = NULL, err[512] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(subscription_print_config(cfg, f, err, sizeof(err)) == ES_OK, "%s", err);
 	ck_assert_int_eq(fclose(f), 0);
 	return text;
 }
@@ -200,23 +216,27 @@ static const struct { const char *text; const char *line; const char *why; } bad
 	{ "[http]\nmax_page = 10 items\n", ":2: ", "not an integer" },
 	{ "[http]\nmax_page = 1.5\n", ":2: ", "not an integer" },
 	{ "[http]\nmax_page = 0x10\n", ":2: ", "not an integer" },
-	{ "[http]\nmax_page = 99999999999999999999\n", ":2: ", "not an integer" },
+	{ "[http]\nmax_page = 99999999999999999999\n", ":2: ", "out of range" },
 	{ "[http]\nmax_page =\n", ":2: ", "not an integer" },
 	{ "[http]\nmax_depth = 0\n", ":2: ", "out of range" },
 	{ "[http]\nmax_body_bytes = 5 PB\n", ":2: ", "not a size" },
 	{ "[http]\nmax_body_bytes = -1\n", ":2: ", "not a size" },
 	{ "[http]\nmax_body_bytes = 2GiB\n", ":2: ", "out of range" },
-	{ "[http]\nmax_body_bytes = 99999999999999999999999K\n", ":2: ", "not a size" },
+	{ "[http]\nmax_body_bytes = 99999999999999999999999K\n", ":2: ", "out of range" },
 	{ "[http]\nhealth_requires_auth = maybe\n", ":2: ", "not a boolean" },
 	{ "[http]\nbase_path = api\n", ":2: ", "must be empty or start with '/'" },
-	{ "[http]\nmax_wait = 1 day\n", ":2: ", "whole number of seconds" },
+	{ "[http]\nmax_wait = 1 day\n", ":2: ",
+	  "http.max_wait: '1 day' is not a duration: a number of seconds, or a number with ms, s, "
+	  "m, min or h" },
 	{ "[jwt]\nalgorithm = none\n", ":2: ", "'none' is not one of: HS256" },
 	{ "[jwt]\nalgorithm = hs256\n", ":2: ", "not one of" },
 	{ "[log]\nfacility = local9\n", ":2: ", "not a syslog facility" },
 	{ "[log]\ntarget = file\n", ":2: ", "not one of: syslog stderr" },
 	{ "[log]\nlevel = verbose\n", ":2: ", "not one of" },
 	{ "[runner]\nshutdown_timeout = 1500ms\n", ":2: ", "whole number of seconds" },
-	{ "[runner]\npoll_interval_ms = 1x\n", ":2: ", "duration in milliseconds" },
+	{ "[runner]\npoll_interval_ms = 1x\n", ":2: ", "not a duration: a number of milliseconds" },
+	{ "[runner]\npoll_interval_ms = 2h\n", ":2: ", "'2h' is out of range (10ms to 1h)" },
+	{ "[http]\nmax_wait = 2h\n", ":2: ", "'2h' is out of range (0s to 1h)" },
 	{ "[database]\nurl = \"unterminated\n", ":2: ", "unterminated quoted value" },
 	{ "[database]\nurl = \"a\" trailing\n", ":2: ", "unterminated quoted value" },
 	{ "[subscription]\n", ":1: ", "needs a name" },
@@ -278,6 +298,8 @@ static const struct { const char *text, *key, *printed; } good_values[] = {
 	{ "[http]\nmax_wait = 45s\n", "max_wait", "45" },
 	{ "[http]\nmax_wait = 1h\n", "max_wait", "3600" },
 	{ "[http]\nmax_wait = 3000ms\n", "max_wait", "3" },
+	{ "[http]\nmax_wait = 2min\n", "max_wait", "120" },
+	{ "[http]\nmax_wait = 30 s\n", "max_wait", "30" },
 	{ "[runner]\npoll_interval_ms = 2s\n", "poll_interval_ms", "2000" },
 	{ "[runner]\npoll_interval_ms = 250ms\n", "poll_interval_ms", "250" },
 	{ "[http]\nbase_path = /api/\n", "base_path", "/api" },
@@ -491,7 +513,7 @@ static const struct { const char *in, *out; } urls[] = {
 
 START_TEST(normalize_db_url)
 {
-	char *out = config_normalize_db_url(urls[_i].in);
+	char *out = conninfo_normalize(urls[_i].in);
 
 	ck_assert_str_eq(out, urls[_i].out);
 	free(out);
@@ -503,8 +525,9 @@ END_TEST
 START_TEST(print_round_trip)
 {
 	struct es_config a, b;
+	struct subscription sub;
 	char *first, *second;
-	char path2[400];
+	char path2[400], err[512] = "";
 
 	/* every key off its default, and values that need care to print */
 	write_conf("[database]\nurl = postgresql://app@db.internal:5432/evstore?sslmode=verify-full\n"
@@ -523,23 +546,44 @@ START_TEST(print_round_trip)
 		   "audit_facility = local2\n"
 		   "[runner]\nshutdown_timeout = 60\ndrain_timeout = 20\npoll_interval_ms = 100\n"
 		   "[subscription s1]\nhandler = exec\ncommand = \"/usr/bin/handler --x ; y\"\n"
-		   "empty =\nquoted = \"\"inside\"\"\n");
+		   "event_types = \"\"inside\", B,C\"\nstart_from = 42\n"
+		   "checkpoint_strategy = periodic\ncheckpoint_interval = 250ms\n"
+		   "continue_on_error = off\nmax_retries = 0\nretry_initial_delay = 2\n"
+		   "retry_max_delay = 3min\nprocessing_timeout = 1h\npartitions = 4\n"
+		   "[subscription s2]\nhandler = sql\nsql_file = /p.sql\naggregate_types =\n");
 	load_ok(&a, conf_path);
-	first = print_to_string(&a);
+	first = print_all_to_string(&a);
 
 	snprintf(path2, sizeof(path2), "%s/printed.conf", tmp_dir);
 	write_text(path2, first, strlen(first));
 	load_ok(&b, path2);
-	second = print_to_string(&b);
+	second = print_all_to_string(&b);
 	unlink(path2);
 
 	ck_assert_str_eq(body_of(second), body_of(first));
 	ck_assert_str_eq(b.jwt.issuer, "  https://idp ; x  ");
 	ck_assert_str_eq(b.jwt.audience, "#aud");
-	ck_assert_str_eq(b.subscriptions[0].items[1].value, "/usr/bin/handler --x ; y");
-	ck_assert_str_eq(b.subscriptions[0].items[3].value, "\"inside\"");
 	ck_assert_int_eq(b.database.statement_timeout_ms, 2000);
 	ck_assert_int_eq(b.http.max_body_bytes, 262144);
+	ck_assert_uint_eq(b.n_subscriptions, 2);
+	ck_assert_int_eq(subscription_parse(&b.subscriptions[0], b.source_path, &sub, err,
+					    sizeof(err)), ES_OK);
+	ck_assert_str_eq(sub.command, "/usr/bin/handler --x ; y");
+	ck_assert_str_eq(sub.event_types, "{\"\\\"inside\\\"\",\"B\",\"C\"}");
+	ck_assert_int_eq(sub.start_from, SUB_START_POSITION);
+	ck_assert_int_eq(sub.start_position, 42);
+	ck_assert_int_eq(sub.checkpoint_interval_ms, 250);
+	ck_assert(!sub.continue_on_error);
+	ck_assert_int_eq(sub.retry_initial_delay_ms, 2000);
+	ck_assert_int_eq(sub.retry_max_delay_ms, 180000);
+	ck_assert_int_eq(sub.processing_timeout_ms, 3600000);
+	ck_assert_int_eq(sub.partitions, 4);
+	subscription_free(&sub);
+	/* every key is printed, defaults and unset ones (commented out) too */
+	ck_assert_ptr_nonnull(strstr(first, "\n[subscription s2]\n"));
+	ck_assert_ptr_nonnull(strstr(first, "\nbatch_size = 100\n"));
+	ck_assert_ptr_nonnull(strstr(first, "\n;aggregate_types =\n"));
+	ck_assert_ptr_nonnull(strstr(first, "\nretry_max_delay = 3min\n"));
 	free(first);
 	free(second);
 	config_free(&a);
@@ -713,6 +757,36 @@ static void key_documented(const char *key, const char *line, void *arg)
 	dc->keys++;
 }
 
+/* Calls fn for each key of a [subscription NAME] section, as
+ * --print-config writes them (every key of the subscription table). */
+static void for_each_subscription_key(void (*fn)(const char *key, const char *line, void *arg),
+				      void *arg)
+{
+	struct es_config c;
+	char *out, *p, *nl, key[64];
+
+	write_conf("[subscription s]\nhandler = audit\n");
+	load_ok(&c, conf_path);
+	out = print_all_to_string(&c);
+	p = strstr(out, "[subscription s]\n");
+	ck_assert_ptr_nonnull(p);
+	for (p = strchr(p, '\n') + 1; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		if (*p == ';')
+			p++; /* a key without a value, written commented out */
+		if (*p != '#' && *p != '\0') {
+			size_t kl = strcspn(p, " ");
+			ck_assert_uint_lt(kl, sizeof(key));
+			memcpy(key, p, kl);
+			key[kl] = '\0';
+			fn(key, p, arg);
+		}
+	}
+	free(out);
+	config_free(&c);
+}
+
 START_TEST(docs_cover_every_key)
 {
 	struct doc_check man = { read_source_file("doc/evstore.conf.5"), "\n.B %s\n",
@@ -723,6 +797,9 @@ START_TEST(docs_cover_every_key)
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
 	ck_assert_int_eq(man.keys, 37);
+	for_each_subscription_key(key_documented, &man);
+	for_each_subscription_key(key_documented, &md);
+	ck_assert_int_eq(man.keys, 37 + 15);
 	free((char *)man.text);
 	free((char *)md.text);
 }

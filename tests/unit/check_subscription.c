@@ -100,7 +100,7 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 	{ { { "handler", "audit" }, { "start_from", "middle" } }, "evstore.conf:11: start_from:" },
 	{ { { "handler", "audit" }, { "start_from", "-3" } }, "evstore.conf:11: start_from:" },
 	{ { { "handler", "audit" }, { "checkpoint_strategy", "sometimes" } }, "evstore.conf:11: checkpoint_strategy:" },
-	{ { { "handler", "audit" }, { "checkpoint_interval", "5 s" } }, "evstore.conf:11: checkpoint_interval:" },
+	{ { { "handler", "audit" }, { "checkpoint_interval", "5 sec" } }, "evstore.conf:11: checkpoint_interval:" },
 	{ { { "handler", "audit" }, { "retry_max_delay", "1d" } }, "evstore.conf:11: retry_max_delay:" },
 	{ { { "handler", "audit" }, { "processing_timeout", "0ms" } }, "evstore.conf:11: processing_timeout:" },
 	{ { { "handler", "audit" }, { "continue_on_error", "maybe" } }, "evstore.conf:11: continue_on_error:" },
@@ -122,26 +122,40 @@ START_TEST(refused)
 }
 END_TEST
 
-static const struct { const char *in; long ms; } durations[] = {
-	{ "0", 0 }, { "5", 5000 }, { "5s", 5000 }, { "500ms", 500 }, { "2m", 120000 },
-	{ "1h", 3600000 }, { "3min", 180000 },
+/* The duration keys count milliseconds; a bare number is seconds. */
+static const struct { const char *in; int ms; } durations[] = {
+	{ "5", 5000 }, { "5s", 5000 }, { "500ms", 500 }, { "2m", 120000 },
+	{ "1h", 3600000 }, { "3min", 180000 }, { "5 s", 5000 }, { "1ms", 1 }, { "24h", 86400000 },
+	{ "86400", 86400000 },
 };
-static const char *const bad_durations[] = { "", "s", "-1s", "1.5s", "5 s", "5sec", "1d", "99999h" };
+static const char *const bad_durations[] = {
+	"", "s", "-1s", "1.5s", "5sec", "1d", "99999h", "0", "0ms", "86401", "5S",
+	"99999999999999999999s",
+};
 
 START_TEST(duration_ok)
 {
-	long ms = -1;
+	const struct kvs p[] = { { "handler", "audit" }, { "processing_timeout", durations[_i].in },
+				 { NULL, NULL } };
+	struct subscription c;
+	char err[256] = "";
 
-	ck_assert(subscription_parse_duration_ms(durations[_i].in, 86400000L, &ms));
-	ck_assert_int_eq(ms, durations[_i].ms);
+	ck_assert_msg(parse(p, &c, err, sizeof err) == ES_OK, "got '%s'", err);
+	ck_assert_int_eq(c.processing_timeout_ms, durations[_i].ms);
+	subscription_free(&c);
 }
 END_TEST
 
 START_TEST(duration_bad)
 {
-	long ms;
+	const struct kvs p[] = { { "handler", "audit" }, { "processing_timeout", bad_durations[_i] },
+				 { NULL, NULL } };
+	struct subscription c;
+	char err[256] = "";
 
-	ck_assert(!subscription_parse_duration_ms(bad_durations[_i], 86400000L, &ms));
+	ck_assert_int_eq(parse(p, &c, err, sizeof err), ES_EINVAL);
+	ck_assert_msg(strncmp(err, "evstore.conf:11: processing_timeout: '", 38) == 0, "got '%s'",
+		      err);
 }
 END_TEST
 
@@ -162,12 +176,16 @@ START_TEST(snapshots_handler)
 }
 END_TEST
 
+/* A list that names nothing is no filter. */
 START_TEST(list_empty)
 {
-	bool empty = false;
+	const struct kvs p[] = { { "handler", "audit" }, { "event_types", " , ," }, { NULL, NULL } };
+	struct subscription c;
+	char err[256] = "";
 
-	ck_assert_ptr_null(subscription_list_to_array(" , ,", &empty));
-	ck_assert(empty);
+	ck_assert_msg(parse(p, &c, err, sizeof err) == ES_OK, "got '%s'", err);
+	ck_assert_ptr_null(c.event_types);
+	subscription_free(&c);
 }
 END_TEST
 
