@@ -3,7 +3,12 @@
 UNIT_TESTS = \
 	tests/unit/check_config \
 	tests/unit/check_json \
-	tests/unit/check_util \
+	tests/unit/check_uuidtext \
+	tests/unit/check_timefmt \
+	tests/unit/check_feed_cursor \
+	tests/unit/check_sbuf \
+	tests/unit/check_log \
+	tests/unit/check_text \
 	tests/unit/check_auth \
 	tests/unit/check_http \
 	tests/unit/check_router \
@@ -24,4 +29,4 @@ TESTS = $(UNIT_TESTS)
 endif
 # Programs without their own _LDADD (the suites) take these.
 LDADD = src/fcgi/libfcgiapp.a src/runner/librunner.a $(ALL_LIBS) $(CHECK_LIBS) $(FCGI_LIBS)
-EXTRA_DIST += tests/unit/check_run.h
+EXTRA_DIST += tests/unit/test_helpers.h
