@@ -17,6 +17,8 @@ UNIT_TESTS = \
 	tests/unit/check_jschema \
 	tests/unit/check_fold \
 	tests/unit/check_aggdef \
+	tests/unit/check_aggregate \
+	tests/unit/check_snapshot \
 	tests/unit/check_subscription \
 	tests/unit/check_sqlfile \
 	tests/unit/check_exec_proto \

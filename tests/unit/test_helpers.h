@@ -11,6 +11,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,25 @@ static inline struct db *test_db_open(const char *conninfo, const char *app)
 	ck_assert_msg(db_ensure(db) == ES_OK, "%s", db_last_error(db));
 	ck_assert_msg(migrate_apply(db, NULL, NULL, &applied, err, sizeof err) == ES_OK, "%s", err);
 	return db;
+}
+
+/* Runs SQL text that must succeed. */
+static inline void test_sql_exec(struct db *db, const char *sql)
+{
+	ck_assert_msg(db_exec_sql(db, sql, NULL) == ES_OK, "%s: %s", sql, db_last_error(db));
+}
+
+/* The first column of the first row of a query, as an integer. */
+static inline int64_t test_sql_int(struct db *db, const char *sql)
+{
+	PGresult *r;
+	int64_t v;
+
+	ck_assert_msg(db_exec_sql(db, sql, &r) == ES_OK, "%s: %s", sql, db_last_error(db));
+	ck_assert_msg(PQntuples(r) == 1, "%s: %d rows", sql, PQntuples(r));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
 }
 
 #endif
