@@ -1,6 +1,7 @@
 /* test_helpers.h - what the unit suites share: running a suite, a
  * temporary directory with files in it, and, for the suites that need
- * PostgreSQL, a scratch database of their own.
+ * PostgreSQL, a scratch database of their own, migrated connections to it
+ * and one-value queries.
  *
  * Each suite is one file, so everything here is static inline. Helpers
  * that can fail fail the test (ck_assert): call them inside a test or a
@@ -25,6 +26,7 @@
 #include "pg/db.h"
 #include "pg/migrate.h"
 
+/* The entries of a case table, for tcase_add_loop_test. */
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* How every suite ends: runs it, reports in Check's usual lines and
@@ -53,6 +55,7 @@ static inline void test_dir_create(char *dir, size_t len, const char *name)
 	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
 }
 
+/* test_dir_remove's nftw callback. */
 static inline int test_remove_entry(const char *path, const struct stat *st, int flag,
 				    struct FTW *ftw)
 {
