@@ -35,9 +35,4 @@ bool jsondoc_pg_storable(json_object *v, char **pointer);
  * Returns a new string. */
 char *jsondoc_pointer_join(const char *base, const char *token);
 
-/* Type-checked getters: false when absent, null or of another type. */
-bool jsondoc_get_string(json_object *obj, const char *key, const char **out);
-bool jsondoc_get_int64(json_object *obj, const char *key, long long *out);
-bool jsondoc_get_object(json_object *obj, const char *key, json_object **out);
-
 #endif

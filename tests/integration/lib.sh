@@ -5,6 +5,12 @@
 # temporary directory, removed on success and kept (its path printed) on
 # failure.
 #
+# The output is TAP (`ok N - ...`, `not ok N - ...`, `1..N` at the end),
+# which automake's tap-driver.sh counts under `make check`, plus the line
+# `NAME: N passed, N failed` that tests/run-all.sh reads. A test whose
+# prerequisites are not installed is skipped as a whole: `1..0 # SKIP why`
+# and exit 77.
+#
 # Environment: EVSTORE_BUILDDIR (where the binaries are built, default
 # the source tree), EVSTORE_KEEP=1 keeps the directory anyway.
 
@@ -32,10 +38,25 @@ not_ok() {
 # check NAME COMMAND...: passes when the command succeeds.
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "command failed: $*"; fi; }
 
+# it_skip REASON: this test cannot run here; says why and stops.
+it_skip() { echo "1..0 # SKIP $*"; exit 77; }
+# it_require COMMAND...: skips the test unless every command is installed.
+it_require() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || it_skip "$c not installed (packaging/deps.sh test installs it)"
+	done
+}
+
 # --- the stack ---------------------------------------------------------------
 STACK_SRCDIR=$IT_SRCDIR
 STACK_BUILDDIR=$IT_BUILDDIR
 STACK_PG_OPTIONS="-c fsync=off -c full_page_writes=off"
+# The PostgreSQL server binaries: pg_config's, else the newest Debian's.
+if [ -z "${PGBIN:-}" ] && command -v pg_config >/dev/null 2>&1 &&
+	[ -x "$(pg_config --bindir 2>/dev/null)/initdb" ]; then
+	PGBIN=$(pg_config --bindir)
+fi
 . "$IT_SRCDIR/examples/local-stack.sh"
 
 pg_start() { stack_pg_start; }
@@ -51,6 +72,17 @@ fcgi_stop() { stack_fcgi_stop; }
 # IT_EXTRA_CONF is appended to the configuration; IT_NO_SERVERS=1 starts
 # only PostgreSQL.
 it_start() {
+	local b
+	for b in "$FCGI_BIN" "$CTL_BIN"; do
+		[ -x "$b" ] || { echo "Bail out! $b is not built (make, or set EVSTORE_BUILDDIR)"; exit 1; }
+	done
+	[ -x "${PGBIN:-}/initdb" ] && [ -x "$PGBIN/pg_ctl" ] ||
+		it_skip "the PostgreSQL server is not installed (packaging/deps.sh test installs it)"
+	if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+		it_skip "as root PostgreSQL runs as the user postgres, and there is none"
+	fi
+	it_require psql curl jq python3
+	[ "${IT_NO_SERVERS:-}" = 1 ] || it_require nginx
 	IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evstore-it.XXXXXX")
 	STACK_DIR=$IT_DIR
 	chmod 755 "$IT_DIR"
@@ -71,6 +103,7 @@ it_start() {
 
 it_cleanup() {
 	local rc=$?
+	[ -n "${IT_FINISHED:-}" ] || echo "Bail out! $IT_NAME stopped before its end (exit $rc)"
 	stack_nginx_stop
 	stack_fcgi_stop
 	local p
@@ -86,7 +119,8 @@ it_cleanup() {
 	fi
 }
 
-# it_finish: the summary line (read by the suite runner) and the exit status.
+# it_finish: the summary line (read by tests/run-all.sh), the TAP plan and
+# the exit status.
 it_finish() {
 	# A sanitizer report in the server log is a failure even if every
 	# response looked right.
@@ -94,6 +128,8 @@ it_finish() {
 		not_ok "evstore-fcgi ran clean under the sanitizers" "$(grep -m3 -E 'Sanitizer|runtime error' "$IT_DIR/fcgi.log")"
 	fi
 	echo "$IT_NAME: $IT_PASSED passed, $IT_FAILED failed"
+	echo "1..$((IT_PASSED + IT_FAILED))"
+	IT_FINISHED=1
 	[ "$IT_FAILED" -eq 0 ]
 }
 

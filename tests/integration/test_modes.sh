@@ -2,6 +2,7 @@
 # evstore-fcgi's other process modes: a socket on fd 0 (spawn-fcgi, a web
 # server), systemd socket activation (LISTEN_FDS) and plain CGI.
 . "$(dirname "$0")/lib.sh"
+it_require cgi-fcgi spawn-fcgi
 IT_NO_SERVERS=1
 it_start
 CONF=$IT_DIR/evstore.conf

@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/runner_lib.sh"
+it_require nginx
 IT_LOG_LEVEL=debug IT_NO_SERVERS=1 it_start
 
 # The FastCGI app and the runner read the same [aggregates] dir.

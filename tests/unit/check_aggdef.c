@@ -4,7 +4,6 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,7 @@
 #include "aggregate/aggdef.h"
 #include "json/jschema.h"
 #include "json/jsondoc.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#include "test_helpers.h"
 
 #define GOOD \
 	"{\"aggregate_type\":\"Order\",\"schema_version\":2," \
@@ -27,34 +25,16 @@
 	"\"evolve\":[{\"copy\":{\"by\":\"metadata.actor\"}}]}}," \
 	"\"commands\":{\"create\":{\"emits\":\"OrderCreated\"},\"ship\":{\"emits\":\"OrderShipped\"}}}"
 
-static char dir[64];
+static char dir[256];
 
 static void setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof dir, "%.40s/check_aggdef.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_dir_create(dir, sizeof dir, "check_aggdef");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static void write_file(const char *name, const char *text)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	test_dir_remove(dir);
 }
 
 static const struct {
@@ -106,9 +86,9 @@ static const struct {
 START_TEST(aggdef_rejects)
 {
 	struct aggdef_registry *reg = (void *)1;
-	char err[512] = "", want[256];
+	char err[512] = "", want[512];
 
-	write_file("a.json", bad[_i].text);
+	test_file_write(dir, "a.json", bad[_i].text);
 	ck_assert(aggdef_registry_load(dir, &reg, err, sizeof err) != ES_OK);
 	ck_assert_ptr_null(reg);
 	snprintf(want, sizeof want, "%s/a.json: %s", dir, bad[_i].err);
@@ -122,9 +102,9 @@ START_TEST(aggdef_loads_a_registry)
 	const struct aggdef *def;
 	char err[512] = "";
 
-	write_file("order.json", GOOD);
-	write_file("cart.json", "{\"aggregate_type\":\"Cart\",\"events\":{\"ItemAdded\":{}}}");
-	write_file("notes.txt", "not json, not loaded");
+	test_file_write(dir, "order.json", GOOD);
+	test_file_write(dir, "cart.json", "{\"aggregate_type\":\"Cart\",\"events\":{\"ItemAdded\":{}}}");
+	test_file_write(dir, "notes.txt", "not json, not loaded");
 	ck_assert_msg(aggdef_registry_load(dir, &reg, err, sizeof err) == ES_OK, "%s", err);
 	ck_assert_uint_eq(reg->n, 2);
 	def = aggdef_find(reg, "Order");
@@ -148,8 +128,8 @@ START_TEST(aggdef_refuses_a_type_twice)
 	struct aggdef_registry *reg = NULL;
 	char err[512] = "";
 
-	write_file("a.json", "{\"aggregate_type\":\"A\",\"events\":{\"E\":{}}}");
-	write_file("b.json", "{\"aggregate_type\":\"A\",\"events\":{\"F\":{}}}");
+	test_file_write(dir, "a.json", "{\"aggregate_type\":\"A\",\"events\":{\"E\":{}}}");
+	test_file_write(dir, "b.json", "{\"aggregate_type\":\"A\",\"events\":{\"F\":{}}}");
 	ck_assert(aggdef_registry_load(dir, &reg, err, sizeof err) == ES_EINVAL);
 	ck_assert_msg(strstr(err, "b.json: /aggregate_type: \"A\" is already defined by") != NULL, "%s", err);
 }
@@ -158,7 +138,7 @@ END_TEST
 START_TEST(aggdef_missing_dir_is_empty)
 {
 	struct aggdef_registry *reg = NULL;
-	char err[256] = "", path[128];
+	char err[256] = "", path[320];
 
 	snprintf(path, sizeof path, "%s/none", dir);
 	ck_assert(aggdef_registry_load(path, &reg, err, sizeof err) == ES_OK);

@@ -14,7 +14,7 @@
 #include "auth/auth.h"
 #include "auth/keys.h"
 #include "base/config.h"
-#include "check_run.h"
+#include "test_helpers.h"
 #include "auth_fixture.h"
 
 static const char secret_other[] = "other-secret-0123456789abcdefghijklmno";

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "auth/base64.h"
-#include "check_run.h"
+#include "test_helpers.h"
 
 struct dcase {
 	enum base64_alphabet alphabet;

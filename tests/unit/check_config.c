@@ -4,7 +4,6 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "base/config.h"
 #include "base/conninfo.h"
 #include "subs/subscription.h"
+#include "test_helpers.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -23,17 +23,13 @@ static char conf_path[300];
  * environment it changes do not leak into other tests. */
 static void make_tmp_dir(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(tmp_dir, sizeof(tmp_dir), "%s/evstore-conf.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
-	ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+	test_dir_create(tmp_dir, sizeof(tmp_dir), "evstore-conf");
 	snprintf(conf_path, sizeof(conf_path), "%s/evstore.conf", tmp_dir);
 }
 
 static void remove_tmp_dir(void)
 {
-	unlink(conf_path);
-	rmdir(tmp_dir);
+	test_dir_remove(tmp_dir);
 }
 
 static void unset_env(void)

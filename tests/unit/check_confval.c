@@ -6,7 +6,7 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>

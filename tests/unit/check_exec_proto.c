@@ -2,13 +2,11 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 
 #include "runner/handler.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct { const char *line; enum exec_answer kind; const char *msg; } good[] = {
 	{ "ok", EXEC_ANSWER_OK, "" },

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "base/fdio.h"
-#include "check_run.h"
+#include "test_helpers.h"
 
 struct drain {
 	int fd;

@@ -2,7 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +12,6 @@
 #include "aggregate/fold.h"
 #include "json/jschema.h"
 #include "json/jsondoc.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static json_object *parse(const char *text)
 {

@@ -4,15 +4,13 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
 
 #include "json/jschema.h"
 #include "json/jsondoc.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static json_object *parse(const char *text)
 {

@@ -2,7 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,6 @@
 
 #include "json/jsondoc.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define LIT(s) s, sizeof(s) - 1 /* a literal with its length (NULs count) */
 
 /* Returns a new string: n '[' then n ']'. */
@@ -325,34 +324,6 @@ START_TEST(pointer_join)
 }
 END_TEST
 
-START_TEST(typed_getters)
-{
-	const char *doc = "{\"s\":\"x\",\"i\":12,\"d\":1.5,\"si\":\"12\",\"n\":null,"
-			  "\"o\":{},\"a\":[]}";
-	json_object *v = NULL, *o;
-	const char *s;
-	long long i;
-	char err[128];
-
-	ck_assert_int_eq(jsondoc_parse_strict(doc, strlen(doc), 64, &v, err, sizeof(err)), ES_OK);
-	ck_assert(jsondoc_get_string(v, "s", &s));
-	ck_assert_str_eq(s, "x");
-	ck_assert(!jsondoc_get_string(v, "i", &s));
-	ck_assert(!jsondoc_get_string(v, "n", &s));
-	ck_assert(!jsondoc_get_string(v, "missing", &s));
-	ck_assert(jsondoc_get_int64(v, "i", &i));
-	ck_assert_int_eq(i, 12);
-	ck_assert(!jsondoc_get_int64(v, "d", &i));  /* no silent 1.5 -> 1 */
-	ck_assert(!jsondoc_get_int64(v, "si", &i)); /* no silent "12" -> 12 */
-	ck_assert(!jsondoc_get_int64(v, "n", &i));
-	ck_assert(jsondoc_get_object(v, "o", &o));
-	ck_assert(!jsondoc_get_object(v, "a", &o));
-	ck_assert(!jsondoc_get_object(v, "n", &o));
-	ck_assert(!jsondoc_get_string(NULL, "s", &s));
-	json_object_put(v);
-}
-END_TEST
-
 START_TEST(compact_keeps_slashes)
 {
 	json_object *o = json_object_new_object();
@@ -384,7 +355,6 @@ static Suite *json_suite(void)
 
 	tc = tcase_create("helpers");
 	tcase_add_loop_test(tc, pointer_join, 0, N_ELEMS(pointers));
-	tcase_add_test(tc, typed_getters);
 	tcase_add_test(tc, compact_keeps_slashes);
 	suite_add_tcase(s, tc);
 	return s;

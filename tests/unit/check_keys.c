@@ -13,7 +13,7 @@
 #include "auth/auth.h"
 #include "auth/keys.h"
 #include "base/config.h"
-#include "check_run.h"
+#include "test_helpers.h"
 #include "auth_fixture.h"
 
 /* ---- key loading ---------------------------------------------------------- */

@@ -3,13 +3,11 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "runner/partition.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* FNV-1a 32 reference values. */
 static const struct { const char *in; uint32_t h; } known[] = {

@@ -2,7 +2,7 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdbool.h>
 #include <stdlib.h>
 

@@ -9,8 +9,7 @@
 
 #include "fcgi/router.h"
 #include "fcgi/routes.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#include "test_helpers.h"
 
 #define STREAM "/v1/aggregates/{type}/{id}/events"
 #define UUID_LOWER "123e4567-e89b-12d3-a456-426614174000"
@@ -227,11 +226,5 @@ static Suite *router_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(router_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(router_suite());
 }

@@ -2,13 +2,11 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 
 #include "subs/sqlfile.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 START_TEST(sections_and_statements)
 {

@@ -24,6 +24,7 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
+#include "test_helpers.h"
 
 /* key=value connection string of the scratch database */
 static char *test_conninfo;
@@ -992,14 +993,12 @@ END_TEST
 
 START_TEST(test_db_unreachable)
 {
-	const char *tmp = getenv("TMPDIR");
 	char dir[256], conninfo[320];
 	struct db *db;
 	int64_t events, streams;
 
 	/* an empty directory: no server socket will ever be there */
-	snprintf(dir, sizeof dir, "%s/check_store.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_dir_create(dir, sizeof dir, "check_store");
 	snprintf(conninfo, sizeof conninfo, "host=%s port=1 dbname=none user=none", dir);
 	db = db_new(conninfo, 1);
 	ck_assert_int_eq(db_ensure(db), ES_EUNAVAILABLE);
@@ -1010,7 +1009,7 @@ START_TEST(test_db_unreachable)
 	ck_assert(!db_wait_notify(db, 10));
 	ck_assert_ptr_null(db_conn(db));
 	db_free(db);
-	rmdir(dir);
+	test_dir_remove(dir);
 }
 END_TEST
 

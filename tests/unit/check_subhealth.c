@@ -1,7 +1,9 @@
 /* check_subhealth.c - the health judgement of a subscription at every
  * threshold edge (API.md section 3, the seed's defaults). */
+#include "buildconf.h"
+
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 

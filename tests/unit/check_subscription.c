@@ -3,7 +3,7 @@
 #include "buildconf.h"
 
 #include <check.h>
-#include "check_run.h"
+#include "test_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -14,7 +14,7 @@
 #include "auth/keys.h"
 #include "auth/token.h"
 #include "base/config.h"
-#include "check_run.h"
+#include "test_helpers.h"
 #include "auth_fixture.h"
 
 START_TEST(test_mint_round_trip)

@@ -1,0 +1,281 @@
+/* check_snapshot.c - evstore.snapshots through snapshot.c against a real
+ * PostgreSQL: snapshot_save never replacing a newer snapshot (nor an equal
+ * one by the same rules), what it refuses, tenants, snapshot_invalidate's
+ * counts; and snapshot_due at each threshold edge of every mode.
+ * EVSTORE_TEST_DATABASE_URL names a server and a role allowed to create
+ * databases; without it the suite skips (77). */
+#include "buildconf.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "aggregate/aggdef.h"
+#include "aggregate/snapshot.h"
+#include "base/uuidtext.h"
+#include "test_helpers.h"
+
+/* One definition: its type, schema_version, "snapshot" member (may be
+ * empty) and the status its one event sets (the evolve rules, so the
+ * rules_hash). */
+#define DEF(type, schema_version, snapshot, status) \
+	"{\"aggregate_type\":\"" type "\",\"schema_version\":" #schema_version "," snapshot \
+	"\"events\":{\"Happened\":{\"evolve\":[{\"set\":{\"status\":\"" status "\"}}]}}}"
+
+#define TENANT "6f1c2a4e-3b5d-4c6e-8f70-112233445566"
+
+static char *conninfo;      /* the scratch database, while the suite runs */
+static struct db *db;
+
+/* The definition of type in the one text given, loaded through aggdef from a
+ * file in a temporary directory (removed again); *reg holds it. */
+static const struct aggdef *load_def(const char *text, const char *type,
+				     struct aggdef_registry **reg)
+{
+	char dir[256], err[512];
+	const struct aggdef *def;
+
+	test_dir_create(dir, sizeof dir, "check_snapshot");
+	test_file_write(dir, "def.json", text);
+	ck_assert_msg(aggdef_registry_load(dir, reg, err, sizeof err) == ES_OK, "%s", err);
+	test_dir_remove(dir);
+	def = aggdef_find(*reg, type);
+	ck_assert_ptr_nonnull(def);
+	return def;
+}
+
+static void setup(void)
+{
+	db = test_db_open(conninfo, "check_snapshot");
+}
+
+static void teardown(void)
+{
+	db_free(db);
+}
+
+/* Saves {"step": step} as the snapshot of id at version. */
+static enum es_status save_step(const struct aggdef *def, const char *tenant, const char *id,
+				int64_t version, int step, bool *written)
+{
+	json_object *state = json_object_new_object();
+	enum es_status rc;
+
+	json_object_object_add(state, "step", json_object_new_int(step));
+	rc = snapshot_save(db, def, tenant, id, version, state, written);
+	json_object_put(state);
+	return rc;
+}
+
+/* "version schema_version rules_hash step" of the stored snapshot. */
+static void stored(const char *tenant, const char *id, char *out, size_t len)
+{
+	const char *values[2] = { tenant ? tenant : UUIDTEXT_NIL, id };
+	PGresult *r;
+
+	ck_assert_int_eq(db_exec_params(db, "test", "SELECT version || ' ' || schema_version || ' '"
+					" || rules_hash || ' ' || (state->>'step') FROM evstore.snapshots"
+					" WHERE tenant_id = $1::uuid AND aggregate_id = $2::uuid",
+					2, values, &r), ES_OK);
+	ck_assert_int_eq(PQntuples(r), 1);
+	snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* ---- snapshot_save ------------------------------------------------------------ */
+
+enum { RULES_A, RULES_B, SCHEMA_2, N_DEFS };
+
+/* Saves in this order to one stream; case i runs steps 0..i and checks the
+ * last: whether it was written and which step is stored then. */
+static const struct { int def; int64_t version; bool written; int stored_step; } saves[] = {
+	{ RULES_A, 5, true, 0 },
+	{ RULES_A, 5, false, 0 },    /* the same version by the same rules */
+	{ RULES_A, 3, false, 0 },    /* older */
+	{ RULES_B, 5, true, 3 },     /* the same version by other rules replaces */
+	{ RULES_B, 4, false, 3 },    /* older, whatever the rules */
+	{ RULES_A, 4, false, 3 },
+	{ RULES_A, 6, true, 6 },     /* newer */
+	{ SCHEMA_2, 6, true, 7 },    /* the same version by another schema_version */
+	{ RULES_A, 1, false, 7 },
+};
+
+START_TEST(save_keeps_the_newest)
+{
+	static const char *const texts[N_DEFS] = {
+		DEF("Order", 1, "", "a"), DEF("Order", 1, "", "b"), DEF("Order", 2, "", "a"),
+	};
+	struct aggdef_registry *regs[N_DEFS];
+	const struct aggdef *defs[N_DEFS];
+	char id[UUIDTEXT_LEN], got[128], want[128];
+	bool written = false;
+	const struct aggdef *last;
+
+	for (int d = 0; d < N_DEFS; d++)
+		defs[d] = load_def(texts[d], "Order", &regs[d]);
+	ck_assert_str_ne(defs[RULES_A]->rules_hash, defs[RULES_B]->rules_hash);
+	ck_assert_str_eq(defs[RULES_A]->rules_hash, defs[SCHEMA_2]->rules_hash);
+
+	uuidtext_v7(id);
+	for (int step = 0; step <= _i; step++)
+		ck_assert_int_eq(save_step(defs[saves[step].def], NULL, id, saves[step].version, step,
+					   &written), ES_OK);
+	ck_assert_msg(written == saves[_i].written, "step %d: written %d", _i, written);
+	last = defs[saves[saves[_i].stored_step].def];
+	snprintf(want, sizeof want, "%" PRId64 " %d %s %d", saves[saves[_i].stored_step].version,
+		 last->schema_version, last->rules_hash, saves[_i].stored_step);
+	stored(NULL, id, got, sizeof got);
+	ck_assert_str_eq(got, want);
+	for (int d = 0; d < N_DEFS; d++)
+		aggdef_registry_free(regs[d]);
+}
+END_TEST
+
+static const struct { int64_t version; const char *state; } refused[] = {
+	{ 0, "{}" },
+	{ -1, "{}" },
+	{ 1, "[]" },
+	{ 1, "null" },
+	{ 1, "\"text\"" },
+};
+
+START_TEST(save_refuses)
+{
+	struct aggdef_registry *reg;
+	const struct aggdef *def = load_def(DEF("Order", 1, "", "a"), "Order", &reg);
+	json_object *state = json_tokener_parse(refused[_i].state);
+	char id[UUIDTEXT_LEN], sql[256];
+	bool written = true;
+
+	uuidtext_v7(id);
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, refused[_i].version, state, &written),
+			 ES_EINVAL);
+	ck_assert(!written);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM evstore.snapshots WHERE aggregate_id = '%s'", id);
+	ck_assert_int_eq(test_sql_int(db, sql), 0);
+	json_object_put(state);
+	aggdef_registry_free(reg);
+}
+END_TEST
+
+START_TEST(save_per_tenant)
+{
+	struct aggdef_registry *reg;
+	const struct aggdef *def = load_def(DEF("Order", 1, "", "a"), "Order", &reg);
+	char id[UUIDTEXT_LEN], got[128], want[128];
+	bool written;
+
+	uuidtext_v7(id);
+	ck_assert_int_eq(save_step(def, NULL, id, 5, 1, &written), ES_OK);
+	ck_assert(written);
+	/* the same aggregate id in a tenant is another stream: an older
+	 * version is written there */
+	ck_assert_int_eq(save_step(def, TENANT, id, 2, 2, &written), ES_OK);
+	ck_assert(written);
+	stored(NULL, id, got, sizeof got);
+	snprintf(want, sizeof want, "5 1 %s 1", def->rules_hash);
+	ck_assert_str_eq(got, want);
+	stored(TENANT, id, got, sizeof got);
+	snprintf(want, sizeof want, "2 1 %s 2", def->rules_hash);
+	ck_assert_str_eq(got, want);
+	aggdef_registry_free(reg);
+}
+END_TEST
+
+/* ---- snapshot_invalidate --------------------------------------------------------- */
+
+START_TEST(invalidate_counts)
+{
+	struct aggdef_registry *inv_reg, *cart_reg;
+	const struct aggdef *inv = load_def(DEF("Invoice", 1, "", "a"), "Invoice", &inv_reg);
+	const struct aggdef *cart = load_def(DEF("Cart", 1, "", "a"), "Cart", &cart_reg);
+	char id[UUIDTEXT_LEN];
+	int64_t deleted = -1;
+
+	for (int i = 0; i < 3; i++) {
+		uuidtext_v7(id);
+		ck_assert_int_eq(save_step(inv, i == 2 ? TENANT : NULL, id, 1 + i, i, NULL), ES_OK);
+	}
+	ck_assert_int_eq(save_step(cart, NULL, id, 1, 0, NULL), ES_OK);
+
+	ck_assert_int_eq(snapshot_invalidate(db, "Invoice", &deleted), ES_OK);
+	ck_assert_int_eq(deleted, 3); /* every tenant's */
+	ck_assert_int_eq(snapshot_invalidate(db, "Invoice", &deleted), ES_OK);
+	ck_assert_int_eq(deleted, 0);
+	ck_assert_int_eq(snapshot_invalidate(db, "Nothing", &deleted), ES_OK);
+	ck_assert_int_eq(deleted, 0);
+	ck_assert_int_eq(test_sql_int(db, "SELECT count(*) FROM evstore.snapshots"
+				      " WHERE aggregate_type = 'Cart'"), 1);
+	ck_assert_int_eq(snapshot_invalidate(db, "Cart", NULL), ES_OK);
+	ck_assert_int_eq(test_sql_int(db, "SELECT count(*) FROM evstore.snapshots"
+				      " WHERE aggregate_type = 'Cart'"), 0);
+	aggdef_registry_free(inv_reg);
+	aggdef_registry_free(cart_reg);
+}
+END_TEST
+
+/* ---- snapshot_due ------------------------------------------------------------------ */
+
+#define EVERY(n, mode) "\"snapshot\":{\"threshold\":" #n ",\"mode\":\"" mode "\"},"
+
+static const struct { const char *snapshot; int64_t old_version, new_version; bool due; } due[] = {
+	{ EVERY(10, "sync"), 0, 1, false },
+	{ EVERY(10, "sync"), 0, 9, false },
+	{ EVERY(10, "sync"), 0, 10, true },
+	{ EVERY(10, "sync"), 9, 10, true },
+	{ EVERY(10, "sync"), 10, 11, false },
+	{ EVERY(10, "sync"), 10, 19, false },
+	{ EVERY(10, "sync"), 19, 21, true },
+	{ EVERY(10, "sync"), 5, 35, true },     /* crossing several at once */
+	{ EVERY(10, "sync"), 20, 20, false },   /* nothing appended */
+	{ EVERY(1, "sync"), 0, 1, true },       /* every version */
+	{ EVERY(1, "sync"), 7, 8, true },
+	{ EVERY(3, "background"), 2, 3, true }, /* any mode */
+	{ EVERY(3, "background"), 3, 5, false },
+	{ EVERY(3, "manual"), 5, 6, true },
+	{ EVERY(3, "manual"), 6, 7, false },
+	{ "", 0, 1000, false },                 /* no snapshot member: never */
+	{ "", 9, 10, false },
+};
+
+START_TEST(due_at_thresholds)
+{
+	struct aggdef_registry *reg;
+	char text[512];
+	const struct aggdef *def;
+
+	snprintf(text, sizeof text, "{\"aggregate_type\":\"Order\",%s"
+		 "\"events\":{\"Happened\":{}}}", due[_i].snapshot);
+	def = load_def(text, "Order", &reg);
+	ck_assert_msg(snapshot_due(def, due[_i].old_version, due[_i].new_version) == due[_i].due,
+		      "%s %" PRId64 " -> %" PRId64, due[_i].snapshot, due[_i].old_version,
+		      due[_i].new_version);
+	aggdef_registry_free(reg);
+}
+END_TEST
+
+static Suite *snapshot_suite(void)
+{
+	Suite *s = suite_create("snapshot");
+	TCase *tc = tcase_create("save");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, save_keeps_the_newest, 0, N_ELEMS(saves));
+	tcase_add_loop_test(tc, save_refuses, 0, N_ELEMS(refused));
+	tcase_add_test(tc, save_per_tenant);
+	tcase_add_test(tc, invalidate_counts);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("due");
+	tcase_add_loop_test(tc, due_at_thresholds, 0, N_ELEMS(due));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run_db(snapshot_suite(), "check_snapshot", &conninfo);
+}
