@@ -8,6 +8,10 @@ UNIT_TESTS = \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_store \
+	tests/unit/check_feed \
+	tests/unit/check_checkpoint \
+	tests/unit/check_dlq \
+	tests/unit/check_substatus \
 	tests/unit/check_subhealth \
 	tests/unit/check_jschema \
 	tests/unit/check_fold \
@@ -24,4 +28,4 @@ TESTS = $(UNIT_TESTS)
 endif
 # Programs without their own _LDADD (the suites) take these.
 LDADD = src/fcgi/libfcgiapp.a src/runner/librunner.a $(ALL_LIBS) $(CHECK_LIBS) $(FCGI_LIBS)
-EXTRA_DIST += tests/unit/check_run.h
+EXTRA_DIST += tests/unit/check_run.h tests/unit/check_db.h
