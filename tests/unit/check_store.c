@@ -702,6 +702,50 @@ START_TEST(test_tenant_isolation)
 }
 END_TEST
 
+/* The streams of a type, every tenant, in keyset pages. */
+START_TEST(test_list_streams)
+{
+	struct db *db = migrated_db();
+	struct store_stream_key page[2], seen[8], after;
+	struct tev evs[1];
+	char type[32], tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
+	int64_t count;
+	size_t n, total = 0;
+
+	snprintf(type, sizeof type, "ListMe%d", (int)getpid());
+	uuidtext_v7(tenant);
+	for (int i = 0; i < 5; i++) {
+		uuidtext_v7(id);
+		append_new(db, i < 3 ? tenant : NULL, type, id, "Created", 1, evs);
+	}
+	uuidtext_v7(id);
+	append_new(db, tenant, "OtherType", id, "Created", 1, evs);
+	ck_assert_int_eq(store_count_streams(db, type, &count), ES_OK);
+	ck_assert_int_eq(count, 5);
+
+	ck_assert_int_eq(store_list_streams(db, type, NULL, 2, page, &n), ES_OK);
+	while (n > 0) {
+		ck_assert_uint_le(total + n, 8);
+		memcpy(&seen[total], page, n * sizeof page[0]);
+		total += n;
+		after = page[n - 1];
+		ck_assert_int_eq(store_list_streams(db, type, &after, 2, page, &n), ES_OK);
+	}
+	ck_assert_uint_eq(total, 5);
+	ck_assert_str_eq(seen[0].tenant, UUIDTEXT_NIL);  /* the nil UUID sorts first */
+	ck_assert_str_eq(seen[4].tenant, tenant);
+	for (size_t i = 1; i < total; i++) {
+		int c = strcmp(seen[i - 1].tenant, seen[i].tenant);
+
+		ck_assert(c < 0 || (c == 0 && strcmp(seen[i - 1].aggregate_id, seen[i].aggregate_id) < 0));
+	}
+	ck_assert_int_eq(store_list_streams(db, type, NULL, 0, page, &n), ES_EINVAL);
+	ck_assert_int_eq(store_count_streams(db, "NoSuchType", &count), ES_OK);
+	ck_assert_int_eq(count, 0);
+	db_free(db);
+}
+END_TEST
+
 START_TEST(test_counts)
 {
 	struct db *db = migrated_db();
@@ -918,6 +962,7 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_append_race_identical, 0,
 			    (int)(sizeof race_cases / sizeof race_cases[0]));
 	tcase_add_test(tc, test_append_rejects_bad_requests);
+	tcase_add_test(tc, test_list_streams);
 	tcase_add_test(tc, test_counts);
 	suite_add_tcase(s, tc);
 
