@@ -28,4 +28,4 @@ TESTS = $(UNIT_TESTS)
 endif
 # Programs without their own _LDADD (the suites) take these.
 LDADD = src/fcgi/libfcgiapp.a src/runner/librunner.a $(ALL_LIBS) $(CHECK_LIBS) $(FCGI_LIBS)
-EXTRA_DIST += tests/unit/check_run.h tests/unit/check_db.h
+EXTRA_DIST += tests/unit/check_run.h tests/unit/check_scratch.h

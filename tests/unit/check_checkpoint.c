@@ -17,7 +17,7 @@
 #include "subs/dlq.h"
 #include "subs/sqlfile.h"
 #include "subs/subscription.h"
-#include "check_db.h"
+#include "check_scratch.h"
 
 /* A subscription named name (its own per test, so tests do not meet),
  * partitions partitions, starting per start. Strings are borrowed. */

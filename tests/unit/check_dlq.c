@@ -16,7 +16,7 @@
 #include "subs/checkpoint.h"
 #include "subs/dlq.h"
 #include "subs/subscription.h"
-#include "check_db.h"
+#include "check_scratch.h"
 
 static int64_t count_sql(struct db *db, const char *fmt, const char *name)
 {

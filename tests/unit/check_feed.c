@@ -16,7 +16,7 @@
 #include "base/uuidtext.h"
 #include "pg/db.h"
 #include "store/feed.h"
-#include "check_db.h"
+#include "check_scratch.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,5 +1,5 @@
 /* check_store.c - the schema, migrations, db.c and the store queries
- * against a real PostgreSQL (check_db.h: a scratch database, skipped
+ * against a real PostgreSQL (check_scratch.h: a scratch database, skipped
  * without EVSTORE_TEST_DATABASE_URL). The feed is check_feed's. */
 #include "buildconf.h"
 
@@ -24,7 +24,7 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
-#include "check_db.h"
+#include "check_scratch.h"
 
 #define TEST_OCCURRED_AT "2026-11-27T10:00:00.123456Z"
 #define MAX_EVENTS 8

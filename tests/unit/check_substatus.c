@@ -18,7 +18,7 @@
 #include "subs/subhealth.h"
 #include "subs/substatus.h"
 #include "subs/subscription.h"
-#include "check_db.h"
+#include "check_scratch.h"
 
 static void write_row(struct db *db, const char *name, int partition, const char *state,
 		      int64_t processed, const char *last_error)

@@ -1,10 +1,10 @@
-/* check_db.h - what the suites that need PostgreSQL share.
+/* check_scratch.h - what the suites that need PostgreSQL share.
  * EVSTORE_TEST_DATABASE_URL names a server and a role allowed to create
  * databases; a suite works in a scratch database of its own, migrated by
  * the test that needs it, and drops it at the end. Without the variable
  * the suite skips (exit status 77). */
-#ifndef EVSTORE_CHECK_DB_H
-#define EVSTORE_CHECK_DB_H
+#ifndef EVSTORE_CHECK_SCRATCH_H
+#define EVSTORE_CHECK_SCRATCH_H
 
 #include <check.h>
 #include <inttypes.h>
