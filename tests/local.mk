@@ -8,6 +8,7 @@ UNIT_TESTS = \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_store \
+	tests/unit/check_db \
 	tests/unit/check_feed \
 	tests/unit/check_checkpoint \
 	tests/unit/check_dlq \

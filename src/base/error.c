@@ -15,6 +15,7 @@ const char *es_status_name(enum es_status st)
 	case ES_EVALIDATION: return "validation";
 	case ES_EUNAVAILABLE: return "unavailable";
 	case ES_ERETRY: return "retry";
+	case ES_EMOVED: return "moved";
 	case ES_EDB: return "db";
 	case ES_ENOMEM: return "nomem";
 	case ES_EINTERNAL: return "internal";

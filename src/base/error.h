@@ -15,6 +15,7 @@ enum es_status {
 	ES_EVALIDATION,  /* a payload does not match its schema: 422 */
 	ES_EUNAVAILABLE, /* the database is away; retry later: 503 */
 	ES_ERETRY,       /* serialization failure/deadlock: retry the transaction */
+	ES_EMOVED,       /* a subscription checkpoint moved under the caller: reload it */
 	ES_EDB,          /* an unexpected database error: 500 */
 	ES_ENOMEM,       /* allocation failed: 500 */
 	ES_EINTERNAL     /* anything else that is our fault: 500 */

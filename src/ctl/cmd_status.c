@@ -127,7 +127,7 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 		goto report;
 	}
 	s.reachable = true;
-	s.server_version = PQparameterStatus(db_conn(db), "server_version");
+	s.server_version = db_server_version(db);
 	if (!s.server_version)
 		s.server_version = "unknown";
 	if (migrate_current_version(db, &s.schema_version) != ES_OK) {

@@ -589,6 +589,7 @@ enum http_problem http_problem_for(enum es_status st)
 	case ES_EUNAVAILABLE:
 	case ES_ERETRY: return HTTP_PROBLEM_UNAVAILABLE;
 	case ES_OK:
+	case ES_EMOVED: /* checkpoints are the runner's; no route meets one */
 	case ES_EDB:
 	case ES_ENOMEM:
 	case ES_EINTERNAL: break;

@@ -1,6 +1,6 @@
-/* db.c - one persistent libpq connection: connect and reconnect with
- * backoff, statements prepared lazily once per connection, SQLSTATE
- * classification, LISTEN/NOTIFY wake-ups. */
+/* db.c - one persistent libpq session: connect and reconnect with
+ * backoff, statements prepared lazily once per session, failures
+ * classified by sqlstate.c, pipelines, LISTEN/NOTIFY wake-ups. */
 #include "buildconf.h"
 #include "pg/db.h"
 
@@ -13,9 +13,13 @@
 
 #include "base/log.h"
 #include "base/timefmt.h"
+#include "pg/sqlstate.h"
 
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 2000
+
+#define DB_JSON_OID 114
+#define DB_JSONB_OID 3802
 
 struct db {
 	char *conninfo;
@@ -24,7 +28,7 @@ struct db {
 	int statement_timeout_ms;
 
 	PGconn *conn;                 /* NULL when not connected */
-	bool ever_connected;
+	unsigned long sessions;       /* opened so far; the current one's epoch */
 	unsigned long reconnects;
 
 	int64_t retry_at_ms;          /* no connection attempt before (monotonic) */
@@ -37,6 +41,10 @@ struct db {
 
 	char **channels;              /* LISTENed, re-issued after reconnect */
 	size_t n_channels;
+
+	bool in_pipeline;
+	bool pipeline_unsent;         /* a db_pipeline_send_* failed */
+	size_t pipeline_sent;         /* statements queued */
 
 	char sqlstate[6];
 	char constraint[64];
@@ -147,31 +155,12 @@ static void db_drop(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->n_prepared = 0;
-}
-
-/* True when the SQLSTATE says the session is gone: class 08, admin
- * shutdown/crash shutdown/cannot connect now (57P01..3), or none at all. */
-static bool db_sqlstate_lost(const char *state)
-{
-	if (!state || !*state)
-		return true;
-	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+	db->in_pipeline = false;
 }
 
 enum es_status db_classify_sqlstate(const char *sqlstate)
 {
-	if (db_sqlstate_lost(sqlstate))
-		return ES_EUNAVAILABLE;
-	if (strcmp(sqlstate, "23505") == 0)
-		return ES_EDUPLICATE;
-	if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0)
-		return ES_EINVAL;
-	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
-		return ES_ERETRY;
-	if (strncmp(sqlstate, "53", 2) == 0 || strcmp(sqlstate, "57014") == 0)
-		return ES_EUNAVAILABLE;
-	return ES_EDB;
+	return sqlstate_status(sqlstate_classify(sqlstate));
 }
 
 /* Classifies and logs a failed result (res may be NULL when libpq could not
@@ -181,25 +170,35 @@ static enum es_status db_fail(struct db *db, const char *label, const PGresult *
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	enum sqlstate_class cls = sqlstate_classify(state);
 	enum es_status st;
+	int prio;
 
 	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 	snprintf(db->constraint, sizeof db->constraint, "%s", cons ? cons : "");
 	db_set_error(db, msg ? msg : (db->conn ? PQerrorMessage(db->conn) : "no connection"));
 
-	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD || db_sqlstate_lost(state)) {
+	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD || cls == SQLSTATE_SESSION_LOST) {
 		log_kv(LOG_ERR, "db_error", "statement", label, "sqlstate", db->sqlstate,
 		       "message", db->error, "action", "reconnect", NULL);
 		db_drop(db);
 		return ES_EUNAVAILABLE;
 	}
-	st = db_classify_sqlstate(state);
+	st = sqlstate_status(cls);
 	/* Bad input and unique violations are the client's doing (and a racing
-	 * replay's): notices. Data exceptions (class 22) quote the offending
-	 * value in their message: keep it out of the log. */
-	log_kv(st == ES_EDB ? LOG_ERR : (st == ES_EINVAL || st == ES_EDUPLICATE) ? LOG_NOTICE
-	       : LOG_WARNING, "db_error", "statement", label,
-	       "sqlstate", db->sqlstate, "constraint", cons,
+	 * replay's), a moved checkpoint another runner's or a rebuild's: all
+	 * expected, notices. The server short of something is a warning; only
+	 * the unexpected is an error. */
+	switch (cls) {
+	case SQLSTATE_BAD_INPUT:
+	case SQLSTATE_DUPLICATE:
+	case SQLSTATE_MOVED: prio = LOG_NOTICE; break;
+	case SQLSTATE_OTHER: prio = LOG_ERR; break;
+	default: prio = LOG_WARNING; break;
+	}
+	/* Data exceptions (class 22) quote the offending value in their
+	 * message: keep it out of the log. */
+	log_kv(prio, "db_error", "statement", label, "sqlstate", db->sqlstate, "constraint", cons,
 	       "message", strncmp(db->sqlstate, "22", 2) == 0 ? NULL : db->error, NULL);
 	return st;
 }
@@ -286,11 +285,10 @@ static enum es_status db_connect(struct db *db)
 	db->n_prepared = 0;
 	db->backoff_ms = 0;
 	db->retry_at_ms = 0;
-	if (db->ever_connected) {
+	if (db->sessions++ > 0) {
 		db->reconnects++;
 		log_kv(LOG_NOTICE, "db_reconnected", NULL);
 	}
-	db->ever_connected = true;
 	for (size_t i = 0; i < db->n_channels && rc == ES_OK; i++)
 		rc = db_issue_listen(db, db->channels[i]);
 out:
@@ -336,7 +334,7 @@ static enum es_status db_remember(struct db *db, const struct db_statement *st)
 }
 
 /* Prepares st on the current connection unless it already is. */
-static enum es_status db_prepare(struct db *db, const struct db_statement *st)
+static enum es_status db_prepare_statement(struct db *db, const struct db_statement *st)
 {
 	PGresult *res;
 	enum es_status rc;
@@ -366,7 +364,7 @@ enum es_status db_exec(struct db *db, const struct db_statement *st,
 		goto out;
 	db_clear_error(db);
 	for (int attempt = 0;; attempt++) {
-		rc = db_prepare(db, st);
+		rc = db_prepare_statement(db, st);
 		if (rc != ES_OK)
 			goto out;
 		res = PQexecPrepared(db->conn, st->name, st->nparams, values, NULL, NULL, 0);
@@ -533,12 +531,187 @@ void db_drain_notify(struct db *db)
 		db_take_notifies(db);
 }
 
-PGconn *db_conn(struct db *db)
+unsigned long db_session_epoch(const struct db *db)
 {
-	return db->conn && PQstatus(db->conn) == CONNECTION_OK ? db->conn : NULL;
+	return db->conn && PQstatus(db->conn) == CONNECTION_OK ? db->sessions : 0;
+}
+
+bool db_connected(const struct db *db)
+{
+	return db_session_epoch(db) != 0;
 }
 
 unsigned long db_reconnects(const struct db *db)
 {
 	return db->reconnects;
+}
+
+enum es_status db_reset(struct db *db)
+{
+	db_drop(db);
+	return db_ensure(db);
+}
+
+const char *db_server_version(const struct db *db)
+{
+	return db_connected(db) ? PQparameterStatus(db->conn, "server_version") : NULL;
+}
+
+PGconn *db_conn(struct db *db)
+{
+	return db_connected(db) ? db->conn : NULL;
+}
+
+/* Says why there is no session to work on. */
+static enum es_status db_no_session(struct db *db)
+{
+	db_clear_error(db);
+	db_set_error(db, "no connection");
+	return ES_EUNAVAILABLE;
+}
+
+enum es_status db_prepare_named(struct db *db, const char *name, const char *sql, int nparams,
+				const enum db_type *types)
+{
+	Oid *oids = NULL;
+	PGresult *res = NULL;
+	enum es_status rc;
+
+	if (!db_connected(db))
+		return db_no_session(db);
+	db_clear_error(db);
+	if (types && nparams > 0) {
+		oids = calloc((size_t)nparams, sizeof *oids);
+		if (!oids) {
+			db_set_error(db, "out of memory");
+			return ES_ENOMEM;
+		}
+		for (int i = 0; i < nparams; i++)
+			oids[i] = types[i] == DB_TYPE_JSON ? DB_JSON_OID
+				: types[i] == DB_TYPE_JSONB ? DB_JSONB_OID : 0;
+	}
+	res = PQprepare(db->conn, name, sql, nparams, oids);
+	/* 42P05: prepared on this session before (an earlier attempt failed
+	 * half-way); it is usable as it is. */
+	rc = db_result_ok(res) || db_result_sqlstate_is(res, "42P05") ? ES_OK
+	     : db_fail(db, name, res);
+	PQclear(res);
+	free(oids);
+	return rc;
+}
+
+/* The session is in a state nobody knows (what was run is unknown): when
+ * it is still open it is replaced at once, else dropped. what says why
+ * (NULL: "pipeline out of step" or "connection lost"). ES_EUNAVAILABLE,
+ * with the reason in db_last_error. */
+static enum es_status db_pipeline_lost(struct db *db, const char *what)
+{
+	char msg[sizeof db->error];
+	bool open = db->conn && PQstatus(db->conn) == CONNECTION_OK;
+	const char *why = db->conn ? PQerrorMessage(db->conn) : "";
+
+	if (!what)
+		what = open ? "pipeline out of step" : "connection lost";
+	snprintf(msg, sizeof msg, "%s%s%s", what, *why ? ": " : "", why);
+	db_clear_error(db);
+	db_set_error(db, msg);
+	log_kv(LOG_ERR, "db_error", "statement", "pipeline", "message", db->error,
+	       "action", open ? "reset" : "reconnect", NULL);
+	if (open)
+		(void)!db_reset(db); /* a failure leaves it to the next db_ensure */
+	else
+		db_drop(db);
+	db_set_error(db, msg); /* a new session cleared it */
+	return ES_EUNAVAILABLE;
+}
+
+enum es_status db_pipeline_begin(struct db *db)
+{
+	if (!db_connected(db))
+		return db_no_session(db);
+	db_clear_error(db);
+	if (!PQenterPipelineMode(db->conn))
+		return db_pipeline_lost(db, "cannot enter pipeline mode");
+	db->in_pipeline = true;
+	db->pipeline_unsent = false;
+	db->pipeline_sent = 0;
+	return ES_OK;
+}
+
+/* Counts a statement queued (sent is libpq's answer); after a failure the
+ * rest are not even tried. */
+static void db_pipeline_queued(struct db *db, int sent)
+{
+	if (sent)
+		db->pipeline_sent++;
+	else
+		db->pipeline_unsent = true;
+}
+
+void db_pipeline_send_prepared(struct db *db, const char *name, int nparams,
+			       const char *const *values)
+{
+	if (db->in_pipeline && !db->pipeline_unsent)
+		db_pipeline_queued(db, PQsendQueryPrepared(db->conn, name, nparams, values, NULL,
+							   NULL, 0));
+}
+
+void db_pipeline_send_params(struct db *db, const char *sql, int nparams,
+			     const char *const *values)
+{
+	if (db->in_pipeline && !db->pipeline_unsent)
+		db_pipeline_queued(db, PQsendQueryParams(db->conn, sql, nparams, NULL, values, NULL,
+							 NULL, 0));
+}
+
+enum es_status db_pipeline_sync(struct db *db, size_t *failed)
+{
+	PGresult *first = NULL;       /* the first failed statement's answer */
+	enum es_status rc;
+	bool in_step = true;
+
+	*failed = db->pipeline_sent;
+	if (!db->in_pipeline) {
+		db_set_error(db, "no pipeline");
+		return ES_EINTERNAL;
+	}
+	db->in_pipeline = false;
+	if (db->pipeline_unsent || !PQpipelineSync(db->conn))
+		return db_pipeline_lost(db, NULL);
+
+	/* One answer per statement, each followed by a NULL; after a failure
+	 * the rest are PGRES_PIPELINE_ABORTED. Then the sync. */
+	for (size_t k = 0; k < db->pipeline_sent; k++) {
+		PGresult *r = PQgetResult(db->conn);
+
+		if (!r) {
+			in_step = false;
+			break;
+		}
+		if (PQresultStatus(r) == PGRES_FATAL_ERROR && !first) {
+			first = r;
+			*failed = k;
+		} else {
+			PQclear(r);
+		}
+		while ((r = PQgetResult(db->conn)) != NULL)
+			PQclear(r);
+	}
+	if (in_step) {
+		PGresult *r = PQgetResult(db->conn);
+
+		in_step = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+		PQclear(r);
+	}
+	if (in_step && !PQexitPipelineMode(db->conn))
+		in_step = false;
+
+	if (!in_step) {
+		*failed = db->pipeline_sent;
+		rc = db_pipeline_lost(db, NULL);
+	} else {
+		rc = first ? db_fail(db, "pipeline", first) : ES_OK;
+	}
+	PQclear(first);
+	return rc;
 }

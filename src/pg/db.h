@@ -1,10 +1,14 @@
-/* db.h - one persistent libpq connection: connect and reconnect with
- * backoff, statements prepared lazily once per connection, SQLSTATE
- * classification, LISTEN/NOTIFY wake-ups. Not thread-safe: one per process. */
+/* db.h - one persistent libpq session: connect and reconnect with
+ * backoff, statements prepared lazily once per session, failures
+ * classified by one SQLSTATE table (sqlstate.h), pipelines,
+ * LISTEN/NOTIFY wake-ups. The only module that talks to libpq; callers
+ * read the PGresults it hands back and nothing else. Not thread-safe: one
+ * per process. */
 #ifndef EVSTORE_DB_H
 #define EVSTORE_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <libpq-fe.h>
 #include "base/error.h"
 
@@ -42,8 +46,10 @@ enum es_status db_ensure(struct db *db) ES_MUST_CHECK;
 /* Runs a prepared statement (text parameters; NULL values are SQL NULL) and
  * returns its result in *out (the caller PQclear()s it) when status is
  * ES_OK. A lost connection is ES_EUNAVAILABLE, and the next db_ensure
- * reconnects. Other failures are classified by db_classify and logged
- * without parameter values. */
+ * reconnects. Other failures get the status sqlstate_status() gives their
+ * SQLSTATE and are logged without parameter values: unexpected ones
+ * (ES_EDB) as errors, a moved checkpoint (ES_EMOVED), bad input and
+ * duplicates as notices. */
 enum es_status db_exec(struct db *db, const struct db_statement *st,
 		       const char *const *values, PGresult **out) ES_MUST_CHECK;
 
@@ -57,15 +63,11 @@ enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out) ES_MU
 enum es_status db_exec_params(struct db *db, const char *label, const char *sql, int nparams,
 			      const char *const *values, PGresult **out) ES_MUST_CHECK;
 
-/* SQLSTATE -> status: 23505 unique violation -> ES_EDUPLICATE, 22xxx and
- * 23xxx data errors -> ES_EINVAL, 40001/40P01 -> ES_ERETRY, 08xxx, 57P01..3
- * and a dead connection (NULL or "") -> ES_EUNAVAILABLE; the server being
- * short of resources (53xxx) or a statement cancelled by statement_timeout
- * (57014) -> ES_EUNAVAILABLE too (the connection stays); anything else
- * ES_EDB. */
+/* The status a failure with this SQLSTATE returns:
+ * sqlstate_status(sqlstate_classify(sqlstate)), see sqlstate.h. */
 enum es_status db_classify_sqlstate(const char *sqlstate);
 
-/* The SQLSTATE and constraint name of the last failed db_exec ("" if none). */
+/* The SQLSTATE and constraint name of the last failed call ("" if none). */
 const char *db_last_sqlstate(const struct db *db);
 const char *db_last_constraint(const struct db *db);
 /* The server's or libpq's message for the last failure of a connection
@@ -82,9 +84,94 @@ bool db_wait_notify(struct db *db, int timeout_ms);
 /* Throws away notifications already received. */
 void db_drain_notify(struct db *db);
 
-/* The live connection or NULL; borrowed until the next db_* call. */
-PGconn *db_conn(struct db *db);
-/* Number of successful reconnects after the first connection (a metric). */
+/* ---- sessions ---- */
+
+/* The current session's number: 0 when none is open (never connected, or
+ * lost and not replaced yet), otherwise a number no later session of this
+ * db repeats (a reconnect or db_reset opens a new one). Whoever keeps
+ * something that lives in a session (statements it prepared with
+ * db_prepare_named, advisory locks) records the number and compares: a
+ * different one means that session, and what lived in it, is gone. Asks
+ * libpq only, never the server. */
+unsigned long db_session_epoch(const struct db *db);
+/* True when a session is open and libpq has not seen it break. */
+bool db_connected(const struct db *db);
+/* Number of sessions opened after the first one (a metric). */
 unsigned long db_reconnects(const struct db *db);
+
+/* Closes the session and opens a new one (honouring the backoff, as
+ * db_ensure does): LISTENing again on every channel, nothing prepared, a
+ * new db_session_epoch. For a session left in a state nobody knows, such
+ * as a pipeline whose answers are out of step. ES_EUNAVAILABLE when the
+ * new session cannot be opened; the next db_ensure tries again. */
+enum es_status db_reset(struct db *db) ES_MUST_CHECK;
+
+/* The server's version ("15.8 (Debian 15.8-0+deb12u1)") as it announced it
+ * when the session opened; NULL when no session is open. Borrowed until
+ * the session ends. */
+const char *db_server_version(const struct db *db);
+
+/* Going away: the live connection or NULL, borrowed until the next db_*
+ * call. Use db_connected and db_session_epoch instead of comparing
+ * connections; left for runner.c, cmd_rebuild.c and check_store.c. */
+PGconn *db_conn(struct db *db);
+
+/* ---- statements named by the caller, pipelines ---- */
+
+/* A parameter's type for db_prepare_named. */
+enum db_type {
+	DB_TYPE_UNSPECIFIED, /* the server infers it from the statement */
+	DB_TYPE_JSON,
+	DB_TYPE_JSONB
+};
+
+/* Prepares sql as the statement name on the current session, with
+ * nparams parameters of types[0..nparams) (types may be NULL: all
+ * inferred). Unlike struct db_statement, db remembers nothing: the caller
+ * prepares again whenever db_session_epoch has changed. A name this
+ * session already knows (42P05) counts as prepared. ES_EUNAVAILABLE when
+ * no session is open (call db_ensure first; this never connects, so that
+ * the statements and their first use meet on one session); other
+ * failures as for db_exec, with the server's message in db_last_error.
+ * Copies everything it needs. */
+enum es_status db_prepare_named(struct db *db, const char *name, const char *sql, int nparams,
+				const enum db_type *types) ES_MUST_CHECK;
+
+/* A pipeline sends several statements at once and reads their answers in
+ * one round trip. The statements between db_pipeline_begin and
+ * db_pipeline_sync form one implicit transaction: it commits when all of
+ * them succeed and not at all otherwise.
+ *
+ *	if (db_pipeline_begin(db) != ES_OK) ...
+ *	db_pipeline_send_prepared(db, name, 1, values);     any number, in order
+ *	db_pipeline_send_params(db, sql, 6, values);
+ *	rc = db_pipeline_sync(db, &failed);
+ *
+ * Starts a pipeline on the current session; ES_EUNAVAILABLE when none is
+ * open (it never connects: see db_prepare_named) or when the session is
+ * busy with something else (it is then replaced by db_reset). While the
+ * pipeline is open, only the db_pipeline_* calls may use db. */
+enum es_status db_pipeline_begin(struct db *db) ES_MUST_CHECK;
+/* Queues a statement prepared with db_prepare_named, text parameters as
+ * for db_exec. Values are copied out before it returns. A failure to send
+ * is remembered and returned by db_pipeline_sync. */
+void db_pipeline_send_prepared(struct db *db, const char *name, int nparams,
+			       const char *const *values);
+/* Queues one statement given as text (with $1.. parameters, text values),
+ * otherwise as db_pipeline_send_prepared. */
+void db_pipeline_send_params(struct db *db, const char *sql, int nparams,
+			     const char *const *values);
+/* Ends the transaction, reads every answer and closes the pipeline.
+ * ES_OK when every statement succeeded (and the transaction committed).
+ * Otherwise nothing was committed, unless the session was lost after the
+ * sync went out (then nobody knows: the caller's own check, such as a
+ * checkpoint compared and moved in the same transaction, must tell).
+ * *failed is the index, in send order, of the statement that failed, and
+ * the status, SQLSTATE and message are as for db_exec's failure; when the
+ * fault is not one statement's (the session lost on the way, answers out
+ * of step) *failed is the number of statements sent, the status
+ * ES_EUNAVAILABLE, and a session still open but out of step is replaced
+ * by db_reset. ES_EINTERNAL when no pipeline was begun. */
+enum es_status db_pipeline_sync(struct db *db, size_t *failed) ES_MUST_CHECK;
 
 #endif

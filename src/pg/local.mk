@@ -3,7 +3,8 @@
 MIGRATIONS = \
 	sql/001_init.sql \
 	sql/002_snapshots.sql \
-	sql/003_subscriptions.sql
+	sql/003_subscriptions.sql \
+	sql/004_sqlstate.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)
@@ -17,5 +18,6 @@ CLEANFILES += src/pg/migrations_data.c
 noinst_LIBRARIES += src/pg/libpg.a
 src_pg_libpg_a_SOURCES = \
 	src/pg/db.c src/pg/db.h \
+	src/pg/sqlstate.c src/pg/sqlstate.h \
 	src/pg/migrate.c src/pg/migrate.h
 nodist_src_pg_libpg_a_SOURCES = src/pg/migrations_data.c

@@ -67,7 +67,7 @@ static void migrate_rollback(struct db *db)
 {
 	enum es_status rc;
 
-	if (!db_conn(db))
+	if (!db_connected(db))
 		return;
 	rc = db_exec_sql(db, "ROLLBACK", NULL);
 	(void)rc; /* nothing more to do if even this fails */

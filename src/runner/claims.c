@@ -29,7 +29,8 @@ static void claims_remove(struct claims *c, struct unit_host *h, size_t i, bool 
 
 	c->units[i] = c->units[--c->n];
 	unit_stop(h, u);
-	if (release && db_conn(c->lockdb) && partition_release(c->lockdb, name, partition) != ES_OK)
+	if (release && db_connected(c->lockdb) &&
+	    partition_release(c->lockdb, name, partition) != ES_OK)
 		log_kv(LOG_WARNING, "partition_release_failed", "subscription", name, NULL);
 }
 
@@ -46,17 +47,15 @@ void claims_round(struct claims *c, struct unit_host *h, struct sub *const *subs
 	int runners = 1;
 
 	c->last_round_ms = time_mono_ms();
-	if (c->lock_conn && (db_conn(c->lockdb) != c->lock_conn ||
-			     db_reconnects(c->lockdb) != c->lock_gen)) {
+	if (c->lock_epoch && db_session_epoch(c->lockdb) != c->lock_epoch) {
 		log_kv(LOG_WARNING, "partition_claims_lost", NULL);
 		while (c->n)
 			claims_remove(c, h, c->n - 1, false);
-		c->lock_conn = NULL;
+		c->lock_epoch = 0;
 	}
 	if (db_ensure(c->lockdb) != ES_OK || db_ensure(h->db) != ES_OK)
 		return;
-	c->lock_conn = db_conn(c->lockdb);
-	c->lock_gen = db_reconnects(c->lockdb);
+	c->lock_epoch = db_session_epoch(c->lockdb);
 	if (partition_count_runners(c->lockdb, &runners) != ES_OK)
 		return;
 	for (size_t s = 0; s < n_subs; s++) {

@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <libpq-fe.h>
 
 struct db;
 struct sub;
@@ -17,9 +16,8 @@ struct unit;
 struct unit_host;
 
 struct claims {
-	struct db *lockdb;            /* the lock session; borrowed */
-	PGconn *lock_conn;            /* the connection the claims live on, NULL: none */
-	unsigned long lock_gen;       /* and its db_reconnects() count */
+	struct db *lockdb;            /* the lock connection; borrowed */
+	unsigned long lock_epoch;     /* the session the claims live in (db_session_epoch), 0: none */
 	struct unit **units;          /* n units, in claim order */
 	size_t n;
 	int64_t last_round_ms;        /* time_mono_ms of the last claims_round */

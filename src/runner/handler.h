@@ -43,7 +43,8 @@ void handler_sql_free(struct handler_sql *h);
  * every event in ev[0..n) whose type has a section (others are skipped),
  * then the tail statements. On failure nothing is committed; *failed is the
  * index of the failing event (n when a tail statement failed) and err the
- * server's message. HANDLER_MOVED when a tail statement raised EVCKP. */
+ * server's message. HANDLER_MOVED when a tail statement raised
+ * SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h). */
 enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const struct event *ev,
 				    size_t n, const struct sql_tail *tail, size_t n_tail,
 				    size_t *failed, char *err, size_t errlen);

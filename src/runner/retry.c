@@ -1,25 +1,6 @@
-/* retry.c - backoff with jitter and failure classification. */
+/* retry.c - backoff with jitter. */
 #include "buildconf.h"
 #include "runner/retry.h"
-
-#include <string.h>
-
-enum retry_class retry_classify_sqlstate(const char *sqlstate)
-{
-	if (!sqlstate || !*sqlstate)
-		return RETRY_TRANSIENT;
-	if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
-	    strcmp(sqlstate, "57P01") == 0 || strcmp(sqlstate, "57P02") == 0 ||
-	    strcmp(sqlstate, "57P03") == 0 || strcmp(sqlstate, "57014") == 0 ||
-	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
-		return RETRY_TRANSIENT;
-	return RETRY_PERMANENT;
-}
-
-enum retry_class retry_classify_status(enum es_status st)
-{
-	return st == ES_EUNAVAILABLE || st == ES_ERETRY ? RETRY_TRANSIENT : RETRY_PERMANENT;
-}
 
 /* xorshift32: small, good enough for jitter. */
 static uint32_t retry_next_random(uint32_t *seed)

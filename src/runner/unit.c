@@ -198,7 +198,7 @@ static void unit_save(struct unit_host *h, struct unit *u)
 		u->saved = u->done;
 		u->last_ckpt_ms = time_mono_ms();
 		h->checkpoints_saved++;
-	} else if (rc == ES_ECONFLICT) {
+	} else if (rc == ES_EMOVED) {
 		unit_moved(h, u);
 	}
 }
@@ -316,7 +316,7 @@ static bool unit_failed_event(struct unit_host *h, struct unit *u, const struct 
 	 * the checkpoint past ev. */
 	unit_save(h, u);
 	rc = unit_park(h, u, ev, err);
-	if (rc == ES_ECONFLICT) {
+	if (rc == ES_EMOVED) {
 		if (checkpoint_load(h->db, &u->sub->conf, u->partition, &u->saved) == ES_OK)
 			u->done = u->scan = u->saved;
 		return false;

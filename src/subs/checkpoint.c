@@ -115,12 +115,7 @@ void checkpoint_move_init(struct checkpoint_move *m, const char *subscription, i
 
 enum es_status checkpoint_move_run(struct db *db, const struct checkpoint_move *m)
 {
-	enum es_status rc = db_exec_params(db, "checkpoint_advance", m->sql, m->nparams, m->values,
-					   NULL);
-
-	if (rc != ES_OK && strcmp(db_last_sqlstate(db), "EVCKP") == 0)
-		rc = ES_ECONFLICT;
-	return rc;
+	return db_exec_params(db, "checkpoint_advance", m->sql, m->nparams, m->values, NULL);
 }
 
 enum es_status checkpoint_save(struct db *db, const char *subscription, int partition,
@@ -185,7 +180,7 @@ enum es_status checkpoint_rebuild(struct db *db, const struct subscription *c,
 			snprintf(err, errlen, "%s", db_last_error(db));
 	}
 	if (rc != ES_OK) {
-		if (db_conn(db))
+		if (db_connected(db))
 			(void)!db_exec_sql(db, "ROLLBACK", NULL);
 		memset(out, 0, sizeof *out);
 	}

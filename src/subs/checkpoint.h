@@ -6,9 +6,10 @@
  *   it in the transaction of its read model, the other handlers after
  *   handling.
  * - Every move names the cursor it starts from; evstore.checkpoint_advance
- *   raises SQLSTATE EVCKP when the stored checkpoint is elsewhere (another
- *   runner, or a rebuild, moved it), and the mover's transaction rolls back
- *   with everything in it. So a read model is updated exactly once, even
+ *   raises SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h; calls return
+ *   ES_EMOVED) when the stored checkpoint is elsewhere (another runner, or
+ *   a rebuild, moved it), and the mover's transaction rolls back with
+ *   everything in it. So a read model is updated exactly once, even
  *   across kill -9 or two runners.
  * - A rebuild locks the subscription's checkpoint rows first and resets
  *   them in the transaction that empties the read model: a runner in the
@@ -51,12 +52,12 @@ struct checkpoint_move {
 void checkpoint_move_init(struct checkpoint_move *m, const char *subscription, int partition,
 			  const struct feed_cursor *from, const struct feed_cursor *to);
 
-/* Runs m (in the open transaction, if any). ES_ECONFLICT when the
+/* Runs m (in the open transaction, if any). ES_EMOVED when the
  * checkpoint was not at m's from cursor. */
 enum es_status checkpoint_move_run(struct db *db, const struct checkpoint_move *m) ES_MUST_CHECK;
 
 /* Moves the checkpoint from `from` to `to` in a transaction of its own.
- * ES_ECONFLICT when it was not at `from` (someone else moved it). */
+ * ES_EMOVED when it was not at `from` (someone else moved it). */
 enum es_status checkpoint_save(struct db *db, const char *subscription, int partition,
 			       const struct feed_cursor *from,
 			       const struct feed_cursor *to) ES_MUST_CHECK;

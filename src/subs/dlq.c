@@ -353,7 +353,7 @@ enum es_status dlq_park(struct db *db, const struct dlq_failure *f,
 		rc = park_steps(db, f, move);
 	if (rc == ES_OK)
 		rc = db_exec_sql(db, "COMMIT", NULL);
-	if (rc != ES_OK && db_conn(db))
+	if (rc != ES_OK && db_connected(db))
 		(void)!db_exec_sql(db, "ROLLBACK", NULL);
 	return rc;
 }

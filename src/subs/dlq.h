@@ -133,7 +133,7 @@ struct dlq_failure {
 
 /* Parks f's event as 'failed' (parking it again after a failed retry
  * updates its entry) and makes move (past the event) in the same
- * transaction. ES_ECONFLICT when the checkpoint was not at move's from
+ * transaction. ES_EMOVED when the checkpoint was not at move's from
  * cursor: nothing is parked. Borrows f and move. */
 enum es_status dlq_park(struct db *db, const struct dlq_failure *f,
 			const struct checkpoint_move *move) ES_MUST_CHECK;

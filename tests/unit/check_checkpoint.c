@@ -12,6 +12,7 @@
 
 #include "base/uuidtext.h"
 #include "pg/db.h"
+#include "pg/sqlstate.h"
 #include "store/feed.h"
 #include "subs/checkpoint.h"
 #include "subs/dlq.h"
@@ -116,11 +117,11 @@ START_TEST(test_save_and_conflict)
 	cur = stored(db, "ck_save", 0);
 	ck_assert(checkpoint_equal(&cur, &a));
 	/* from a cursor it is not at */
-	ck_assert_int_eq(checkpoint_save(db, "ck_save", 0, &zero, &b), ES_ECONFLICT);
+	ck_assert_int_eq(checkpoint_save(db, "ck_save", 0, &zero, &b), ES_EMOVED);
 	cur = stored(db, "ck_save", 0);
 	ck_assert(checkpoint_equal(&cur, &a));
 	/* a partition without a row is not at any cursor */
-	ck_assert_int_eq(checkpoint_save(db, "ck_save", 3, &zero, &b), ES_ECONFLICT);
+	ck_assert_int_eq(checkpoint_save(db, "ck_save", 3, &zero, &b), ES_EMOVED);
 	ck_assert_int_eq(checkpoint_save(db, "ck_save", 0, &a, &b), ES_OK);
 	ck_assert_int_eq(checkpoint_load(db, &c, 0, &cur), ES_OK);
 	ck_assert(checkpoint_equal(&cur, &b));
@@ -154,8 +155,8 @@ START_TEST(test_move_in_transaction)
 	checkpoint_move_init(&m, "ck_txn", 0, &elsewhere, &a);
 	exec_ok(db, "BEGIN");
 	exec_ok(db, "INSERT INTO ck_model VALUES (2)");
-	ck_assert_int_eq(checkpoint_move_run(db, &m), ES_ECONFLICT);
-	ck_assert_str_eq(db_last_sqlstate(db), "EVCKP");
+	ck_assert_int_eq(checkpoint_move_run(db, &m), ES_EMOVED);
+	ck_assert_str_eq(db_last_sqlstate(db), SQLSTATE_CHECKPOINT_MOVED);
 	exec_ok(db, "ROLLBACK");
 	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM ck_model"), 0);
 
@@ -233,7 +234,7 @@ START_TEST(test_rebuild)
 		ck_assert(checkpoint_equal(&cur, &(struct feed_cursor){ 0, 0 }));
 	}
 	/* a runner that read partition 1 before the reset cannot move it on */
-	ck_assert_int_eq(checkpoint_save(db, "ck_rebuild", 1, &at, &t.last), ES_ECONFLICT);
+	ck_assert_int_eq(checkpoint_save(db, "ck_rebuild", 1, &at, &t.last), ES_EMOVED);
 
 	/* a truncate statement that fails: nothing changed */
 	ck_assert_int_eq(checkpoint_save(db, "ck_rebuild", 1, &zero, &at), ES_OK);

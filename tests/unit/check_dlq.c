@@ -140,7 +140,7 @@ START_TEST(test_park)
 	/* from a checkpoint that moved: refused, the entry as it was */
 	checkpoint_move_init(&m, "dq_park", 1, &elsewhere, &to);
 	fail.error = "refused";
-	ck_assert_int_eq(dlq_park(db, &fail, &m), ES_ECONFLICT);
+	ck_assert_int_eq(dlq_park(db, &fail, &m), ES_EMOVED);
 	dlq_entries_free(&list);
 	ck_assert_int_eq(dlq_list(db, &f, &list), ES_OK);
 	ck_assert_uint_eq(list.count, 2);

@@ -1,4 +1,4 @@
-/* check_retry.c - backoff bounds and jitter, failure classification. */
+/* check_retry.c - backoff bounds and jitter. */
 #include "buildconf.h"
 
 #include <check.h>
@@ -50,30 +50,6 @@ START_TEST(delay_has_jitter)
 }
 END_TEST
 
-static const struct { const char *state; enum retry_class cls; } states[] = {
-	{ NULL, RETRY_TRANSIENT }, { "", RETRY_TRANSIENT }, { "08006", RETRY_TRANSIENT },
-	{ "08001", RETRY_TRANSIENT }, { "57P01", RETRY_TRANSIENT }, { "57P03", RETRY_TRANSIENT },
-	{ "57014", RETRY_TRANSIENT }, { "53300", RETRY_TRANSIENT }, { "40001", RETRY_TRANSIENT },
-	{ "40P01", RETRY_TRANSIENT }, { "22P02", RETRY_PERMANENT }, { "22012", RETRY_PERMANENT },
-	{ "23505", RETRY_PERMANENT }, { "23502", RETRY_PERMANENT }, { "42P01", RETRY_PERMANENT },
-	{ "P0001", RETRY_PERMANENT },
-};
-
-START_TEST(classify_sqlstate)
-{
-	ck_assert_int_eq(retry_classify_sqlstate(states[_i].state), states[_i].cls);
-}
-END_TEST
-
-START_TEST(classify_status)
-{
-	ck_assert_int_eq(retry_classify_status(ES_EUNAVAILABLE), RETRY_TRANSIENT);
-	ck_assert_int_eq(retry_classify_status(ES_ERETRY), RETRY_TRANSIENT);
-	ck_assert_int_eq(retry_classify_status(ES_EINVAL), RETRY_PERMANENT);
-	ck_assert_int_eq(retry_classify_status(ES_EDB), RETRY_PERMANENT);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("retry");
@@ -81,8 +57,6 @@ int main(void)
 
 	tcase_add_loop_test(tc, delay_within_bounds, 0, N_ELEMS(delays));
 	tcase_add_test(tc, delay_has_jitter);
-	tcase_add_loop_test(tc, classify_sqlstate, 0, N_ELEMS(states));
-	tcase_add_test(tc, classify_status);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

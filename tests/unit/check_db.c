@@ -1,0 +1,662 @@
+/* check_db.c - the pg layer's own contract: the SQLSTATE table, session
+ * epochs across reconnects and resets, typed statements, pipelines, and
+ * the checkpoint-moved status of the migrated schema. The table cases run
+ * anywhere; the rest need EVSTORE_TEST_DATABASE_URL (a server and a role
+ * allowed to create databases) and work in a scratch database of their
+ * own, dropped at the end. */
+#include "buildconf.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "base/sbuf.h"
+#include "pg/db.h"
+#include "pg/migrate.h"
+#include "pg/sqlstate.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* key=value connection string of the scratch database */
+static char *test_conninfo;
+
+/* ---- the SQLSTATE table ------------------------------------------------- */
+
+static const struct {
+	const char *state;
+	enum sqlstate_class cls;
+} sqlstate_cases[] = {
+	/* no answer from the server at all */
+	{ NULL, SQLSTATE_SESSION_LOST }, { "", SQLSTATE_SESSION_LOST },
+	/* class 08 */
+	{ "08000", SQLSTATE_SESSION_LOST }, { "08006", SQLSTATE_SESSION_LOST },
+	{ "08P01", SQLSTATE_SESSION_LOST },
+	/* class 57, where db.c and the runner used to disagree: the five FATAL
+	 * codes end the session; the rest of the class is not assumed */
+	{ "57P01", SQLSTATE_SESSION_LOST }, { "57P02", SQLSTATE_SESSION_LOST },
+	{ "57P03", SQLSTATE_SESSION_LOST }, { "57P04", SQLSTATE_SESSION_LOST },
+	{ "57P05", SQLSTATE_SESSION_LOST }, { "57P06", SQLSTATE_OTHER },
+	{ "57000", SQLSTATE_OTHER }, { "57014", SQLSTATE_UNAVAILABLE },
+	/* class 53 */
+	{ "53000", SQLSTATE_UNAVAILABLE }, { "53100", SQLSTATE_UNAVAILABLE },
+	{ "53200", SQLSTATE_UNAVAILABLE }, { "53300", SQLSTATE_UNAVAILABLE },
+	{ "53400", SQLSTATE_UNAVAILABLE },
+	/* class 40: two codes, not the class */
+	{ "40001", SQLSTATE_RETRY }, { "40P01", SQLSTATE_RETRY },
+	{ "40000", SQLSTATE_OTHER }, { "40002", SQLSTATE_OTHER },
+	/* classes 22 and 23 */
+	{ "23505", SQLSTATE_DUPLICATE }, { "23502", SQLSTATE_BAD_INPUT },
+	{ "23503", SQLSTATE_BAD_INPUT }, { "23514", SQLSTATE_BAD_INPUT },
+	{ "23P01", SQLSTATE_BAD_INPUT }, { "22P02", SQLSTATE_BAD_INPUT },
+	{ "22012", SQLSTATE_BAD_INPUT }, { "22001", SQLSTATE_BAD_INPUT },
+	/* ours: the code, the one before migration 004, nothing else of V1 */
+	{ SQLSTATE_CHECKPOINT_MOVED, SQLSTATE_MOVED }, { "V1C01", SQLSTATE_MOVED },
+	{ "EVCKP", SQLSTATE_MOVED }, { "V1C02", SQLSTATE_OTHER }, { "V1000", SQLSTATE_OTHER },
+	{ "EV000", SQLSTATE_OTHER },
+	/* everything else */
+	{ "42P01", SQLSTATE_OTHER }, { "42601", SQLSTATE_OTHER }, { "26000", SQLSTATE_OTHER },
+	{ "25P02", SQLSTATE_OTHER }, { "P0001", SQLSTATE_OTHER }, { "XX000", SQLSTATE_OTHER },
+	/* a two-character class entry matches only a whole code */
+	{ "08", SQLSTATE_OTHER }, { "2", SQLSTATE_OTHER },
+};
+
+static const struct {
+	enum sqlstate_class cls;
+	enum es_status status;
+} status_cases[] = {
+	{ SQLSTATE_OTHER, ES_EDB }, { SQLSTATE_SESSION_LOST, ES_EUNAVAILABLE },
+	{ SQLSTATE_UNAVAILABLE, ES_EUNAVAILABLE }, { SQLSTATE_RETRY, ES_ERETRY },
+	{ SQLSTATE_DUPLICATE, ES_EDUPLICATE }, { SQLSTATE_BAD_INPUT, ES_EINVAL },
+	{ SQLSTATE_MOVED, ES_EMOVED },
+};
+
+START_TEST(test_sqlstate_classify)
+{
+	const char *s = sqlstate_cases[_i].state;
+	enum sqlstate_class got = sqlstate_classify(s);
+
+	ck_assert_msg(got == sqlstate_cases[_i].cls, "%s: class %d, wanted %d", s ? s : "NULL",
+		      (int)got, (int)sqlstate_cases[_i].cls);
+	/* db.c answers with the status of the same class */
+	ck_assert_int_eq(db_classify_sqlstate(s), sqlstate_status(got));
+}
+END_TEST
+
+START_TEST(test_sqlstate_status)
+{
+	ck_assert_int_eq(sqlstate_status(status_cases[_i].cls), status_cases[_i].status);
+}
+END_TEST
+
+START_TEST(test_moved_status_name)
+{
+	ck_assert_str_eq(es_status_name(ES_EMOVED), "moved");
+}
+END_TEST
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct db *test_db(void)
+{
+	struct db *db = db_new(test_conninfo, 5);
+
+	ck_assert_ptr_nonnull(db);
+	db_set_application_name(db, "check_db");
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	return db;
+}
+
+static struct db *migrated_db(void)
+{
+	struct db *db = test_db();
+	char err[512];
+	int applied, version;
+
+	ck_assert_msg(migrate_apply(db, NULL, NULL, &applied, err, sizeof err) == ES_OK, "%s", err);
+	ck_assert_int_eq(migrate_current_version(db, &version), ES_OK);
+	ck_assert_int_eq(version, migrate_expected_version());
+	return db;
+}
+
+static void exec_ok(struct db *db, const char *sql)
+{
+	ck_assert_msg(db_exec_sql(db, sql, NULL) == ES_OK, "%s: %s", sql, db_last_error(db));
+}
+
+/* The first column of the first row, as a new string. */
+static char *sql_text(struct db *db, const char *sql)
+{
+	PGresult *r;
+	char *v;
+
+	ck_assert_msg(db_exec_sql(db, sql, &r) == ES_OK, "%s: %s", sql, db_last_error(db));
+	ck_assert_int_eq(PQntuples(r), 1);
+	v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static long sql_long(struct db *db, const char *sql)
+{
+	char *s = sql_text(db, sql);
+	long v = strtol(s, NULL, 10);
+
+	free(s);
+	return v;
+}
+
+/* Ends victim's session from a second one, as an operator would. */
+static void terminate_session(struct db *victim)
+{
+	struct db *admin = test_db();
+	long pid = sql_long(victim, "SELECT pg_backend_pid()");
+	char sql[96];
+
+	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld, 5000)", pid);
+	exec_ok(admin, sql);
+	db_free(admin);
+}
+
+/* Sends stderr (where the log goes before log_open) to a new file until
+ * log_capture_end, which returns what was written (a new string). */
+struct log_capture {
+	int saved;
+	char path[64];
+};
+
+static void log_capture_begin(struct log_capture *c)
+{
+	int fd;
+
+	snprintf(c->path, sizeof c->path, "/tmp/check_db_log.XXXXXX");
+	fd = mkstemp(c->path);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	c->saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(c->saved, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	close(fd);
+}
+
+static char *log_capture_end(struct log_capture *c)
+{
+	FILE *f;
+	struct sbuf b = SBUF_INIT;
+	char line[1024];
+	char *s;
+
+	fflush(stderr);
+	ck_assert_int_ge(dup2(c->saved, STDERR_FILENO), 0);
+	close(c->saved);
+	f = fopen(c->path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f))
+		sbuf_puts(&b, line);
+	fclose(f);
+	unlink(c->path);
+	s = strdup(sbuf_cstr(&b));
+	sbuf_free(&b);
+	return s;
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+/* Every new session has a new epoch, a lost one none; the metric counts
+ * the sessions after the first. */
+START_TEST(test_epoch_follows_the_session)
+{
+	struct db *db = db_new(test_conninfo, 5);
+	unsigned long first, second, third;
+
+	ck_assert_uint_eq(db_session_epoch(db), 0);
+	ck_assert(!db_connected(db));
+	ck_assert_ptr_null(db_server_version(db));
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	first = db_session_epoch(db);
+	ck_assert_uint_ne(first, 0);
+	ck_assert(db_connected(db));
+	ck_assert_uint_eq(db_session_epoch(db), first); /* asking changes nothing */
+
+	terminate_session(db);
+	/* the statement that meets the dead session fails, and the epoch
+	 * says at once that there is none... */
+	ck_assert_int_eq(db_exec_sql(db, "SELECT 1", NULL), ES_EUNAVAILABLE);
+	ck_assert_uint_eq(db_session_epoch(db), 0);
+	ck_assert(!db_connected(db));
+	/* ...and the next session has a number of its own */
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	second = db_session_epoch(db);
+	ck_assert_uint_ne(second, 0);
+	ck_assert_uint_ne(second, first);
+	ck_assert_uint_eq(db_reconnects(db), 1);
+
+	ck_assert_int_eq(db_reset(db), ES_OK);
+	third = db_session_epoch(db);
+	ck_assert_uint_ne(third, 0);
+	ck_assert_uint_ne(third, first);
+	ck_assert_uint_ne(third, second);
+	ck_assert_uint_eq(db_reconnects(db), 2);
+	db_free(db);
+}
+END_TEST
+
+/* A reset opens a new server session that LISTENs on the same channels
+ * and has none of the old one's prepared statements. */
+START_TEST(test_reset_listens_again_and_forgets_statements)
+{
+	struct db *db = test_db();
+	long pid_before, pid_after;
+	char *channels;
+
+	ck_assert_int_eq(db_listen(db, "check_db_channel"), ES_OK);
+	ck_assert_int_eq(db_prepare_named(db, "check_db_reset", "SELECT 1", 0, NULL), ES_OK);
+	ck_assert_int_eq(sql_long(db, "SELECT count(*) FROM pg_prepared_statements"
+				  " WHERE name = 'check_db_reset'"), 1);
+	pid_before = sql_long(db, "SELECT pg_backend_pid()");
+
+	ck_assert_int_eq(db_reset(db), ES_OK);
+	pid_after = sql_long(db, "SELECT pg_backend_pid()");
+	ck_assert_int_ne(pid_before, pid_after);
+	channels = sql_text(db, "SELECT string_agg(c, ',') FROM pg_listening_channels() c");
+	ck_assert_str_eq(channels, "check_db_channel");
+	free(channels);
+	ck_assert_int_eq(sql_long(db, "SELECT count(*) FROM pg_prepared_statements"
+				  " WHERE name = 'check_db_reset'"), 0);
+	/* db.c's own statements are prepared again on the new session */
+	ck_assert_int_eq(migrate_current_version(db, &(int){ 0 }), ES_OK);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_server_version)
+{
+	struct db *db = test_db();
+	const char *v = db_server_version(db);
+	char *shown;
+
+	ck_assert_ptr_nonnull(v);
+	shown = sql_text(db, "SHOW server_version");
+	ck_assert_str_eq(v, shown);
+	free(shown);
+	db_free(db);
+}
+END_TEST
+
+/* ---- statements named by the caller -------------------------------------- */
+
+static const struct {
+	enum db_type type;
+	const char *sql;
+	const char *want;   /* pg_prepared_statements.parameter_types */
+} typed_cases[] = {
+	{ DB_TYPE_JSON, "SELECT $1::text", "{json}" },
+	{ DB_TYPE_JSONB, "SELECT $1::text", "{jsonb}" },
+	{ DB_TYPE_UNSPECIFIED, "SELECT $1::int + 1", "{integer}" },
+};
+
+START_TEST(test_prepare_named_types)
+{
+	struct db *db = test_db();
+	char name[32], sql[160];
+	char *types;
+
+	snprintf(name, sizeof name, "check_db_typed_%d", _i);
+	ck_assert_int_eq(db_prepare_named(db, name, typed_cases[_i].sql, 1, &typed_cases[_i].type),
+			 ES_OK);
+	snprintf(sql, sizeof sql, "SELECT parameter_types::text FROM pg_prepared_statements"
+		 " WHERE name = '%s'", name);
+	types = sql_text(db, sql);
+	ck_assert_str_eq(types, typed_cases[_i].want);
+	free(types);
+	/* a name the session knows already is fine */
+	ck_assert_int_eq(db_prepare_named(db, name, typed_cases[_i].sql, 1, &typed_cases[_i].type),
+			 ES_OK);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_prepare_named_failures)
+{
+	struct db *db = db_new(test_conninfo, 5);
+	const enum db_type t = DB_TYPE_JSONB;
+
+	/* it never connects by itself */
+	ck_assert_int_eq(db_prepare_named(db, "check_db_nosession", "SELECT 1", 0, NULL),
+			 ES_EUNAVAILABLE);
+	ck_assert_uint_eq(db_session_epoch(db), 0);
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	ck_assert_int_eq(db_prepare_named(db, "check_db_syntax", "SELEC $1", 1, &t), ES_EDB);
+	ck_assert_str_eq(db_last_sqlstate(db), "42601");
+	ck_assert_str_ne(db_last_error(db), "");
+	ck_assert_int_eq(db_prepare_named(db, "check_db_notable", "SELECT $1 FROM no_such_table",
+					  1, &t), ES_EDB);
+	ck_assert_str_eq(db_last_sqlstate(db), "42P01");
+	ck_assert_uint_eq(db_reconnects(db), 0);
+	db_free(db);
+}
+END_TEST
+
+/* ---- pipelines ------------------------------------------------------------ */
+
+#define PIPE_TABLE "CREATE TABLE IF NOT EXISTS check_db_pipe (id int PRIMARY KEY, " \
+	"v int NOT NULL CHECK (v >= 0), doc jsonb)"
+#define PIPE_INSERT "INSERT INTO check_db_pipe (id, v) VALUES ($1::int, $2::int)"
+
+/* Sends one insert of (id, v) as text parameters. */
+static void send_insert(struct db *db, const char *id, const char *v)
+{
+	const char *values[2] = { id, v };
+
+	db_pipeline_send_params(db, PIPE_INSERT, 2, values);
+}
+
+static long pipe_rows(struct db *db)
+{
+	return sql_long(db, "SELECT count(*) FROM check_db_pipe");
+}
+
+START_TEST(test_pipeline_commits_together)
+{
+	struct db *db = test_db();
+	const enum db_type t = DB_TYPE_JSONB;
+	const char *doc[1] = { "{\"id\": 12}" };
+	unsigned long epoch;
+	size_t failed = 99;
+
+	exec_ok(db, PIPE_TABLE);
+	exec_ok(db, "TRUNCATE check_db_pipe");
+	ck_assert_int_eq(db_prepare_named(db, "check_db_pipe_doc",
+					  "INSERT INTO check_db_pipe (id, v, doc)"
+					  " VALUES (($1->>'id')::int, 0, $1)", 1, &t), ES_OK);
+	epoch = db_session_epoch(db);
+	ck_assert_int_eq(db_pipeline_begin(db), ES_OK);
+	send_insert(db, "10", "1");
+	send_insert(db, "11", "2");
+	db_pipeline_send_prepared(db, "check_db_pipe_doc", 1, doc);
+	ck_assert_int_eq(db_pipeline_sync(db, &failed), ES_OK);
+	ck_assert_int_eq(pipe_rows(db), 3);
+	ck_assert_int_eq(sql_long(db, "SELECT (doc->>'id')::int FROM check_db_pipe WHERE id = 12"),
+			 12);
+	ck_assert_uint_eq(db_session_epoch(db), epoch);
+	db_free(db);
+}
+END_TEST
+
+/* A statement failing in the middle: its index, its class, and nothing of
+ * the batch committed, the statements before it included; the session
+ * stays and takes the next pipeline. */
+static const struct {
+	const char *id, *v;         /* the middle insert */
+	enum es_status want;
+	const char *sqlstate;
+} middle_cases[] = {
+	{ "21", "-1", ES_EINVAL, "23514" },      /* check constraint */
+	{ "20", "1", ES_EDUPLICATE, "23505" },   /* the first insert's key */
+	{ "21", "x", ES_EINVAL, "22P02" },       /* not an integer */
+};
+
+START_TEST(test_pipeline_failure_in_the_middle)
+{
+	struct db *db = test_db();
+	unsigned long epoch;
+	size_t failed = 99;
+	struct log_capture cap;
+	char *log;
+
+	exec_ok(db, PIPE_TABLE);
+	exec_ok(db, "TRUNCATE check_db_pipe");
+	epoch = db_session_epoch(db);
+	ck_assert_int_eq(db_pipeline_begin(db), ES_OK);
+	send_insert(db, "20", "1");
+	send_insert(db, middle_cases[_i].id, middle_cases[_i].v);
+	send_insert(db, "22", "3");
+	log_capture_begin(&cap);
+	ck_assert_int_eq(db_pipeline_sync(db, &failed), middle_cases[_i].want);
+	log = log_capture_end(&cap);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_str_eq(db_last_sqlstate(db), middle_cases[_i].sqlstate);
+	/* bad input is the caller's doing: a notice, not an error */
+	ck_assert_msg(strstr(log, "\"level\":\"notice\"") && !strstr(log, "\"level\":\"error\""),
+		      "%s", log);
+	free(log);
+	ck_assert_int_eq(pipe_rows(db), 0);
+	ck_assert_uint_eq(db_session_epoch(db), epoch);
+
+	ck_assert_int_eq(db_pipeline_begin(db), ES_OK);
+	send_insert(db, "20", "1");
+	ck_assert_int_eq(db_pipeline_sync(db, &failed), ES_OK);
+	ck_assert_int_eq(pipe_rows(db), 1);
+	db_free(db);
+}
+END_TEST
+
+/* The session dies before the pipeline: unavailable, no statement to
+ * blame, nothing committed, and the next session works. */
+START_TEST(test_pipeline_session_lost)
+{
+	struct db *db = test_db();
+	unsigned long epoch;
+	size_t failed = 99;
+
+	exec_ok(db, PIPE_TABLE);
+	exec_ok(db, "TRUNCATE check_db_pipe");
+	epoch = db_session_epoch(db);
+	terminate_session(db);
+	if (db_pipeline_begin(db) == ES_OK) { /* libpq may not have noticed yet */
+		send_insert(db, "30", "1");
+		send_insert(db, "31", "1");
+		ck_assert_int_eq(db_pipeline_sync(db, &failed), ES_EUNAVAILABLE);
+		ck_assert(failed == 2 || failed == 0);
+	}
+	ck_assert_uint_ne(db_session_epoch(db), epoch);
+	ck_assert_int_eq(db_ensure(db), ES_OK);
+	ck_assert_uint_ne(db_session_epoch(db), epoch);
+	ck_assert_int_eq(pipe_rows(db), 0);
+	ck_assert_int_eq(db_pipeline_begin(db), ES_OK);
+	send_insert(db, "30", "1");
+	ck_assert_int_eq(db_pipeline_sync(db, &failed), ES_OK);
+	ck_assert_int_eq(pipe_rows(db), 1);
+	db_free(db);
+}
+END_TEST
+
+START_TEST(test_pipeline_needs_a_session)
+{
+	struct db *db = db_new(test_conninfo, 5);
+
+	ck_assert_int_eq(db_pipeline_begin(db), ES_EUNAVAILABLE);
+	ck_assert_uint_eq(db_session_epoch(db), 0); /* it did not connect */
+	db_free(db);
+}
+END_TEST
+
+/* ---- the migrated checkpoint function ------------------------------------ */
+
+#define ADVANCE_SQL \
+	"SELECT evstore.checkpoint_advance($1, 0, $2::xid8, $3::bigint, $4::xid8, $5::bigint)"
+
+/* evstore.checkpoint_advance from a place the checkpoint is not at raises
+ * the checkpoint-moved code: ES_EMOVED, logged as a notice, never an
+ * error; in a pipeline it takes the batch's other statements with it. */
+START_TEST(test_checkpoint_moved)
+{
+	struct db *db = migrated_db();
+	const char *stale[5] = { "check_db_sub", "5", "1", "6", "2" };
+	const char *fresh[5] = { "check_db_sub", "0", "0", "7", "3" };
+	struct log_capture cap;
+	size_t failed = 99;
+	char *log;
+
+	exec_ok(db, PIPE_TABLE);
+	exec_ok(db, "TRUNCATE check_db_pipe");
+	exec_ok(db, "INSERT INTO evstore.checkpoints (subscription, partition)"
+		" VALUES ('check_db_sub', 0) ON CONFLICT DO NOTHING");
+
+	log_capture_begin(&cap);
+	ck_assert_int_eq(db_exec_params(db, "checkpoint_advance", ADVANCE_SQL, 5, stale, NULL),
+			 ES_EMOVED);
+	log = log_capture_end(&cap);
+	ck_assert_str_eq(db_last_sqlstate(db), SQLSTATE_CHECKPOINT_MOVED);
+	ck_assert_msg(strstr(log, "\"sqlstate\":\"V1C01\"") && strstr(log, "\"level\":\"notice\"")
+		      && !strstr(log, "\"level\":\"error\""), "%s", log);
+	free(log);
+
+	ck_assert_int_eq(db_pipeline_begin(db), ES_OK);
+	send_insert(db, "40", "1");
+	db_pipeline_send_params(db, ADVANCE_SQL, 5, stale);
+	ck_assert_int_eq(db_pipeline_sync(db, &failed), ES_EMOVED);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(pipe_rows(db), 0);
+
+	/* from where it is, it moves, with the batch */
+	ck_assert_int_eq(db_pipeline_begin(db), ES_OK);
+	send_insert(db, "40", "1");
+	db_pipeline_send_params(db, ADVANCE_SQL, 5, fresh);
+	ck_assert_int_eq(db_pipeline_sync(db, &failed), ES_OK);
+	ck_assert_int_eq(pipe_rows(db), 1);
+	ck_assert_int_eq(sql_long(db, "SELECT position FROM evstore.checkpoints"
+				  " WHERE subscription = 'check_db_sub'"), 3);
+	db_free(db);
+}
+END_TEST
+
+/* ---- the suite ---------------------------------------------------------- */
+
+static Suite *db_suite(bool with_server)
+{
+	Suite *s = suite_create("db");
+	TCase *tc = tcase_create("sqlstate");
+
+	tcase_add_loop_test(tc, test_sqlstate_classify, 0, (int)N_ELEMS(sqlstate_cases));
+	tcase_add_loop_test(tc, test_sqlstate_status, 0, (int)N_ELEMS(status_cases));
+	tcase_add_test(tc, test_moved_status_name);
+	suite_add_tcase(s, tc);
+	if (!with_server)
+		return s;
+
+	tc = tcase_create("sessions");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_epoch_follows_the_session);
+	tcase_add_test(tc, test_reset_listens_again_and_forgets_statements);
+	tcase_add_test(tc, test_server_version);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("statements");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_prepare_named_types, 0, (int)N_ELEMS(typed_cases));
+	tcase_add_test(tc, test_prepare_named_failures);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pipelines");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pipeline_commits_together);
+	tcase_add_loop_test(tc, test_pipeline_failure_in_the_middle, 0, (int)N_ELEMS(middle_cases));
+	tcase_add_test(tc, test_pipeline_session_lost);
+	tcase_add_test(tc, test_pipeline_needs_a_session);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("checkpoints");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_checkpoint_moved);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- the scratch database ---------------------------------------------------- */
+
+/* Appends key='value' with quotes and backslashes escaped. */
+static void conninfo_add(struct sbuf *b, const char *key, const char *value)
+{
+	if (b->len)
+		sbuf_putc(b, ' ');
+	sbuf_printf(b, "%s='", key);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			sbuf_putc(b, '\\');
+		sbuf_putc(b, *p);
+	}
+	sbuf_putc(b, '\'');
+}
+
+/* The connection string of url with its database replaced by dbname;
+ * a new string, or NULL if url does not parse. */
+static char *conninfo_with_db(const char *url, const char *dbname)
+{
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	struct sbuf b = SBUF_INIT;
+	char *s;
+
+	if (!opts)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (o->val && *o->val && strcmp(o->keyword, "dbname") != 0)
+			conninfo_add(&b, o->keyword, o->val);
+	conninfo_add(&b, "dbname", dbname);
+	PQconninfoFree(opts);
+	s = strdup(sbuf_cstr(&b));
+	sbuf_free(&b);
+	return s;
+}
+
+/* Runs sql on the server url names, outside db.c (it creates and drops the
+ * database db.c is tested in). */
+static bool admin_exec(const char *url, const char *sql)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r = NULL;
+	bool ok = PQstatus(c) == CONNECTION_OK;
+
+	if (ok) {
+		r = PQexec(c, sql);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	}
+	if (!ok)
+		fprintf(stderr, "check_db: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+int main(void)
+{
+	const char *url = getenv("EVSTORE_TEST_DATABASE_URL");
+	char dbname[64], sql[128];
+	SRunner *sr;
+	int failed;
+
+	if (!url || !*url)
+		printf("check_db: EVSTORE_TEST_DATABASE_URL is not set: the SQLSTATE table only\n");
+	if (url && *url) {
+		srand((unsigned)time(NULL) ^ (unsigned)getpid());
+		snprintf(dbname, sizeof dbname, "evstore_checkdb_%ld_%04x", (long)getpid(),
+			 rand() & 0xffff);
+		test_conninfo = conninfo_with_db(url, dbname);
+		if (!test_conninfo) {
+			fprintf(stderr, "check_db: EVSTORE_TEST_DATABASE_URL does not parse\n");
+			return 1;
+		}
+		snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+		if (!admin_exec(url, sql)) {
+			free(test_conninfo);
+			return 1;
+		}
+	}
+
+	sr = srunner_create(db_suite(test_conninfo != NULL));
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+
+	if (test_conninfo) {
+		snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
+		if (!admin_exec(url, sql))
+			failed++;
+		free(test_conninfo);
+	}
+	return failed == 0 ? 0 : 1;
+}
