@@ -305,5 +305,5 @@ static Suite *checkpoint_suite(void)
 
 int main(void)
 {
-	return check_db_run("check_checkpoint", checkpoint_suite);
+	return check_scratch_run("check_checkpoint", checkpoint_suite);
 }

@@ -397,5 +397,5 @@ static Suite *dlq_suite(void)
 
 int main(void)
 {
-	return check_db_run("check_dlq", dlq_suite);
+	return check_scratch_run("check_dlq", dlq_suite);
 }

@@ -658,5 +658,5 @@ static Suite *feed_suite(void)
 
 int main(void)
 {
-	return check_db_run("check_feed", feed_suite);
+	return check_scratch_run("check_feed", feed_suite);
 }

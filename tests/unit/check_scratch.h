@@ -177,7 +177,7 @@ static inline bool admin_exec(const char *url, const char *sql)
 
 /* A suite's main: creates the scratch database, runs the suite make()
  * returns, drops the database. name is the program's, for messages. */
-static inline int check_db_run(const char *name, Suite *(*make)(void))
+static inline int check_scratch_run(const char *name, Suite *(*make)(void))
 {
 	const char *url = getenv("EVSTORE_TEST_DATABASE_URL");
 	char dbname[64], sql[128];

@@ -986,5 +986,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	return check_db_run("check_store", store_suite);
+	return check_scratch_run("check_store", store_suite);
 }

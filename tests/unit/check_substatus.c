@@ -293,5 +293,5 @@ static Suite *substatus_suite(void)
 
 int main(void)
 {
-	return check_db_run("check_substatus", substatus_suite);
+	return check_scratch_run("check_substatus", substatus_suite);
 }
