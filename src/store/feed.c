@@ -69,6 +69,17 @@ static const struct db_statement st_positions = {
 	1
 };
 
+/* The horizon, and the first event at or after position $1 (none when $1
+ * is NULL). */
+static const struct db_statement st_start = {
+	"feed_start",
+	"SELECT pg_snapshot_xmin(pg_current_snapshot())::text, f.t::text, f.p"
+	" FROM (SELECT 1) one LEFT JOIN LATERAL ("
+	"   SELECT e.transaction_id AS t, e.position AS p FROM evstore.events e"
+	"   WHERE e.position >= $1::bigint ORDER BY e.position LIMIT 1) f ON true",
+	1
+};
+
 /* The events below the horizon that pass the filters $1, $2: how many, and
  * the last one. */
 #define FEED_BACKLOG_WHERE \
@@ -96,6 +107,15 @@ void feed_page_free(struct feed_page *p)
 struct feed_cursor feed_event_cursor(const struct event *e)
 {
 	struct feed_cursor c = { e->txid_num, e->position };
+	return c;
+}
+
+/* The cursor after everything below xmin x (text). */
+static struct feed_cursor feed_horizon_of(const char *x)
+{
+	uint64_t v = strtoull(x, NULL, 10);
+	struct feed_cursor c = { v > 0 ? v - 1 : 0, v > 0 ? INT64_MAX : 0 };
+
 	return c;
 }
 
@@ -137,7 +157,6 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 				q->tenant ? q->tenant : UUIDTEXT_NIL };
 	PGresult *r = NULL;
 	enum es_status rc;
-	uint64_t x;
 
 	memset(out, 0, sizeof *out);
 	if (q->limit < 1)
@@ -154,11 +173,10 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 		return rc;
 	}
 	out->full = out->n >= (size_t)q->limit;
-	x = PQntuples(r) > 0 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-	/* Every transaction below x is finished: the feed is complete up to
-	 * (x - 1, the largest position). */
-	out->horizon.txid = x > 0 ? x - 1 : 0;
-	out->horizon.position = x > 0 ? INT64_MAX : 0;
+	/* Every transaction below xmin is finished: the feed is complete up
+	 * to (xmin - 1, the largest position). */
+	if (PQntuples(r) > 0)
+		out->horizon = feed_horizon_of(PQgetvalue(r, 0, 0));
 	return ES_OK;
 }
 
@@ -267,6 +285,41 @@ out:
 	sbuf_free(&types);
 	sbuf_free(&etypes);
 	return rc;
+}
+
+/* The start before position (NULL: the horizon). */
+static enum es_status feed_start(struct db *db, const int64_t *position, struct feed_cursor *out)
+{
+	char pos[24];
+	const char *vals[1] = { position ? pos : NULL };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	memset(out, 0, sizeof *out);
+	if (position)
+		snprintf(pos, sizeof pos, "%" PRId64, *position);
+	rc = db_exec(db, &st_start, vals, &r);
+	if (rc != ES_OK)
+		goto out;
+	if (PQgetisnull(r, 0, 1)) {
+		*out = feed_horizon_of(PQgetvalue(r, 0, 0));
+	} else {
+		out->txid = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+		out->position = strtoll(PQgetvalue(r, 0, 2), NULL, 10) - 1;
+	}
+out:
+	PQclear(r);
+	return rc;
+}
+
+enum es_status feed_horizon(struct db *db, struct feed_cursor *out)
+{
+	return feed_start(db, NULL, out);
+}
+
+enum es_status feed_cursor_before(struct db *db, int64_t position, struct feed_cursor *out)
+{
+	return feed_start(db, &position, out);
 }
 
 enum es_status feed_backlog(struct db *db, const char *aggregate_types, const char *event_types,

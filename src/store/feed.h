@@ -94,6 +94,13 @@ struct feed_request {
 enum es_status feed_read_json(struct db *db, const struct feed_request *q, struct sbuf *out,
 			      size_t *count, struct feed_cursor *next) ES_MUST_CHECK;
 
+/* Where a reader starts: feed_horizon, after everything committed now (it
+ * gets what commits from then on); feed_cursor_before, just before the
+ * first event at or after position, or the horizon when there is none. */
+enum es_status feed_horizon(struct db *db, struct feed_cursor *out) ES_MUST_CHECK;
+enum es_status feed_cursor_before(struct db *db, int64_t position,
+				  struct feed_cursor *out) ES_MUST_CHECK;
+
 /* What a replay from the start of the feed has to get through: the events
  * committed before now (below the horizon) that pass the filters (text[]
  * literals or NULL, as in struct feed_query): how many, and the cursor of

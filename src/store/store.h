@@ -19,6 +19,11 @@ struct sbuf;
 /* The NOTIFY channel appends signal (payload empty: a wake-up hint only). */
 #define STORE_NOTIFY_CHANNEL "evstore_events"
 
+/* The newest event's position (0: none) as an SQL expression, for a
+ * statement of another module that reports a lag in the same round trip
+ * (the runner's status rows). */
+#define STORE_NEWEST_POSITION_SQL "COALESCE((SELECT max(position) FROM evstore.events), 0)"
+
 enum store_expect {
 	STORE_EXPECT_ANY,     /* no check */
 	STORE_EXPECT_EXACT,   /* the stream is at expected_version (0: must not exist) */

@@ -25,21 +25,11 @@ static const struct db_statement st_get = {
 	2
 };
 
-/* The initial row: $3 is the start mode, $4 the position for 'position'.
- * 'end' and an unmatched position: everything below the horizon now. */
+/* The first row, unless another runner was quicker. */
 static const struct db_statement st_init = {
 	"checkpoint_init",
 	"INSERT INTO evstore.checkpoints (subscription, partition, transaction_id, position)"
-	" SELECT $1, $2::int, s.t, s.p FROM ("
-	"   SELECT '0'::xid8 AS t, 0::bigint AS p WHERE $3 = 'beginning'"
-	"   UNION ALL"
-	"   SELECT COALESCE(f.t, h.t), COALESCE(f.p, h.p) FROM"
-	"     (SELECT ((pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text)::xid8 AS t,"
-	"             9223372036854775807::bigint AS p) h"
-	"     LEFT JOIN (SELECT e.transaction_id AS t, e.position - 1 AS p FROM evstore.events e"
-	"                WHERE $3 = 'position' AND e.position >= $4::bigint"
-	"                ORDER BY e.position LIMIT 1) f ON true"
-	"   WHERE $3 <> 'beginning') s"
+	" VALUES ($1, $2::int, $3::xid8, $4::bigint)"
 	" ON CONFLICT (subscription, partition) DO NOTHING",
 	4
 };
@@ -60,25 +50,51 @@ static const struct db_statement st_init = {
 	" transaction_id > $2::xid8 OR (transaction_id = $2::xid8 AND position >= $3::bigint))" \
 	" FROM evstore.checkpoints WHERE subscription = $1 AND partition < $4::int"
 
+/* Where a partition without a checkpoint starts, per c->start_from. */
+static enum es_status checkpoint_start(struct db *db, const struct subscription *c,
+				       struct feed_cursor *out)
+{
+	memset(out, 0, sizeof *out);
+	if (c->start_from == SUB_START_END)
+		return feed_horizon(db, out);
+	if (c->start_from == SUB_START_POSITION)
+		return feed_cursor_before(db, c->start_position, out);
+	return ES_OK;
+}
+
+/* Creates the checkpoint of (c->name, part) at c's start unless it exists. */
+static enum es_status checkpoint_init(struct db *db, const struct subscription *c,
+				      const char *part)
+{
+	struct feed_cursor start;
+	char tx[24], pos[24];
+	const char *vals[4] = { c->name, part, tx, pos };
+	PGresult *r = NULL;
+	enum es_status rc = checkpoint_start(db, c, &start);
+
+	if (rc != ES_OK)
+		return rc;
+	snprintf(tx, sizeof tx, "%" PRIu64, start.txid);
+	snprintf(pos, sizeof pos, "%" PRId64, start.position);
+	rc = db_exec(db, &st_init, vals, &r);
+	PQclear(r);
+	return rc;
+}
+
 enum es_status checkpoint_load(struct db *db, const struct subscription *c, int partition,
 			       struct feed_cursor *out)
 {
-	char part[16], pos[24];
-	const char *mode = c->start_from == SUB_START_END ? "end"
-			   : c->start_from == SUB_START_POSITION ? "position" : "beginning";
-	const char *vals[4] = { c->name, part, mode, pos };
+	char part[16];
+	const char *vals[2] = { c->name, part };
 	PGresult *r = NULL;
 	enum es_status rc;
 
 	snprintf(part, sizeof part, "%d", partition);
-	snprintf(pos, sizeof pos, "%" PRId64, c->start_position);
 	rc = db_exec(db, &st_get, vals, &r);
 	if (rc == ES_OK && PQntuples(r) == 0) {
 		PQclear(r);
 		r = NULL;
-		rc = db_exec(db, &st_init, vals, &r);
-		PQclear(r);
-		r = NULL;
+		rc = checkpoint_init(db, c, part);
 		if (rc == ES_OK)
 			rc = db_exec(db, &st_get, vals, &r);
 	}

@@ -9,6 +9,7 @@
 
 #include "base/sbuf.h"
 #include "pg/db.h"
+#include "store/store.h"
 
 static const struct db_statement st_write = {
 	"substatus_write",
@@ -16,7 +17,7 @@ static const struct db_statement st_write = {
 	" events_processed, events_failed, error_rate_per_min, lag_events, last_error,"
 	" last_event_at, started_at, heartbeat_at)"
 	" VALUES ($1, $2::int, $3, $4, $5::bigint, $6::bigint, $7::double precision,"
-	"  GREATEST(0, COALESCE((SELECT max(position) FROM evstore.events), 0) - $8::bigint),"
+	"  GREATEST(0, " STORE_NEWEST_POSITION_SQL " - $8::bigint),"
 	"  $9, CASE WHEN $10::bigint > 0 THEN to_timestamp($10::double precision / 1e6) END,"
 	"  to_timestamp($11::double precision / 1e6), now())"
 	" ON CONFLICT (subscription, partition) DO UPDATE SET runner_id = EXCLUDED.runner_id,"

@@ -444,6 +444,43 @@ START_TEST(test_positions)
 }
 END_TEST
 
+/* Where a reader starts: after everything committed now, or just before
+ * a position. */
+START_TEST(test_start_cursors)
+{
+	struct db *db = migrated_db();
+	struct feed_query q = { .all_tenants = true, .limit = 10 };
+	struct feed_page pg;
+	struct feed_cursor c;
+	char id[UUIDTEXT_LEN], ids[3][UUIDTEXT_LEN];
+	int64_t pos[3];
+
+	uuidtext_v7(id);
+	append_events(db, NULL, "Order", id, "OrderCreated", 3, ids, pos);
+	await_horizon(db);
+	/* the horizon: nothing committed so far is after it */
+	ck_assert_int_eq(feed_horizon(db, &c), ES_OK);
+	ck_assert_int_eq(c.position, INT64_MAX);
+	q.after = c;
+	ck_assert_int_eq(feed_read(db, &q, &pg), ES_OK);
+	ck_assert_uint_eq(pg.n, 0);
+	feed_page_free(&pg);
+	/* before the second event: it and the third come next */
+	ck_assert_int_eq(feed_cursor_before(db, pos[1], &c), ES_OK);
+	ck_assert_int_eq(c.position, pos[1] - 1);
+	q.after = c;
+	ck_assert_int_eq(feed_read(db, &q, &pg), ES_OK);
+	ck_assert_uint_ge(pg.n, 2);
+	ck_assert_str_eq(pg.ev[0].event_id, ids[1]);
+	ck_assert_str_eq(pg.ev[1].event_id, ids[2]);
+	feed_page_free(&pg);
+	/* a position past every event: the horizon */
+	ck_assert_int_eq(feed_cursor_before(db, INT64_MAX - 1, &c), ES_OK);
+	ck_assert_int_eq(c.position, INT64_MAX);
+	db_free(db);
+}
+END_TEST
+
 /* What a rebuild replays: the matching events below the horizon, and the
  * last of them. */
 START_TEST(test_backlog)
@@ -646,6 +683,7 @@ static Suite *feed_suite(void)
 	tcase_add_test(tc, test_page_fields_and_horizon);
 	tcase_add_test(tc, test_page_filters);
 	tcase_add_test(tc, test_positions);
+	tcase_add_test(tc, test_start_cursors);
 	tcase_add_test(tc, test_backlog);
 	suite_add_tcase(s, tc);
 
