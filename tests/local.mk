@@ -21,7 +21,12 @@ UNIT_TESTS = \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_store \
+	tests/unit/check_sqlstate \
 	tests/unit/check_db \
+	tests/unit/check_feed \
+	tests/unit/check_checkpoint \
+	tests/unit/check_dlq \
+	tests/unit/check_substatus \
 	tests/unit/check_subhealth \
 	tests/unit/check_jschema \
 	tests/unit/check_jsoncanon \
@@ -62,12 +67,22 @@ TESTS += $(UNIT_TESTS)
 endif
 TESTS += $(INTEGRATION_TESTS)
 # The suites using PostgreSQL share one server, where a transaction in
-# progress in any database holds back the feed's horizon (store.c): so that
-# none hides check_store's events from its feed, they run one at a time
+# progress in any database holds back the feed's horizon: so that none hides
+# another's events from its feed, they run one at a time, in this order
 # (named through variables: a plain rule would replace automake's own).
+db_suite_db_log = tests/unit/check_db.log
+db_suite_feed_log = tests/unit/check_feed.log
+db_suite_checkpoint_log = tests/unit/check_checkpoint.log
+db_suite_dlq_log = tests/unit/check_dlq.log
+db_suite_substatus_log = tests/unit/check_substatus.log
 db_suite_aggregate_log = tests/unit/check_aggregate.log
 db_suite_snapshot_log = tests/unit/check_snapshot.log
-$(db_suite_aggregate_log): tests/unit/check_store.log
+$(db_suite_db_log): tests/unit/check_store.log
+$(db_suite_feed_log): $(db_suite_db_log)
+$(db_suite_checkpoint_log): $(db_suite_feed_log)
+$(db_suite_dlq_log): $(db_suite_checkpoint_log)
+$(db_suite_substatus_log): $(db_suite_dlq_log)
+$(db_suite_aggregate_log): $(db_suite_substatus_log)
 $(db_suite_snapshot_log): $(db_suite_aggregate_log)
 # Programs without their own _LDADD (the suites) take these.
 LDADD = src/fcgi/libfcgiapp.a src/runner/librunner.a $(ALL_LIBS) $(CHECK_LIBS) $(FCGI_LIBS)
@@ -85,6 +100,6 @@ AM_TESTS_ENVIRONMENT = EVSTORE_BUILDDIR='$(abs_top_builddir)'; export EVSTORE_BU
 	: "$${LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0}"; \
 	export LSAN_OPTIONS;
 
-EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h $(INTEGRATION_TESTS) \
+EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h $(INTEGRATION_TESTS) \
 	tests/integration/lib.sh tests/integration/runner_lib.sh examples/local-stack.sh \
 	tests/lsan.supp tests/run-all.sh packaging/deps.sh

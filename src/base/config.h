@@ -99,13 +99,4 @@ void config_free(struct es_config *cfg);
  * "***" (so that one value does not read back). */
 void config_print(const struct es_config *cfg, FILE *out);
 
-/* Opens the log with cfg's [log] section: log_open_settings(ident,
- * &cfg->log, ...). Kept for the callers that still pass a whole
- * configuration (the runner's reload, tests); borrows cfg. */
-static inline __attribute__((warn_unused_result)) bool
-log_open(const char *ident, const struct es_config *cfg, char *err, size_t errlen)
-{
-	return log_open_settings(ident, cfg ? &cfg->log : NULL, err, errlen);
-}
-
 #endif

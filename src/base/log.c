@@ -180,7 +180,7 @@ static int sock_new(char *err, size_t errlen)
 }
 
 /* Borrows ident and s (copies what it keeps). On false nothing changed. */
-bool log_open_settings(const char *ident, const struct log_settings *s, char *err, size_t errlen)
+bool log_open(const char *ident, const struct log_settings *s, char *err, size_t errlen)
 {
 	const char *target = s && s->target ? s->target : "syslog";
 	const char *level = s && s->level ? s->level : "info";
@@ -250,7 +250,7 @@ bool log_open_settings(const char *ident, const struct log_settings *s, char *er
 	return true;
 }
 
-/* Back to the state before log_open_settings: stderr, level info. */
+/* Back to the state before log_open: stderr, level info. */
 void log_close(void)
 {
 	int old_sock;

@@ -28,7 +28,7 @@ struct log_settings {
  * With a socket (and target syslog) records are sent as RFC 3164
  * datagrams to that unix socket instead of syslog(3)'s /dev/log; a record
  * the socket does not take within a short wait is dropped and counted. */
-bool log_open_settings(const char *ident, const struct log_settings *s, char *err, size_t errlen)
+bool log_open(const char *ident, const struct log_settings *s, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void log_close(void);
 

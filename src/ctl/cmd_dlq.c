@@ -118,21 +118,21 @@ static void dlq_print_flat(const char *s)
 		putchar(*s == '\n' || *s == '\t' ? ' ' : *s);
 }
 
-static int dlq_list(struct db *db, const struct dlq_args *a)
+static int dlq_print(struct db *db, const struct dlq_args *a)
 {
-	struct dlqstore_filter f = { .subscription = a->subscription, .status = a->status,
+	struct dlq_filter f = { .subscription = a->subscription, .status = a->status,
 				     .scope = { .all_tenants = true } };
-	struct dlqstore_list list;
+	struct dlq_entries list;
 
-	if (dlqstore_list(db, &f, &list) != ES_OK) {
+	if (dlq_list(db, &f, &list) != ES_OK) {
 		ctl_error("dlq list: %s", db_last_error(db));
-		dlqstore_list_free(&list);
+		dlq_entries_free(&list);
 		return CTL_EXIT_FAILURE;
 	}
 	printf("ID\tSUBSCRIPTION\tPARTITION\tPOSITION\tEVENT_TYPE\tAGGREGATE_TYPE\tAGGREGATE_ID"
 	       "\tSTATUS\tATTEMPTS\tLAST_FAILED_AT\tERROR\n");
 	for (size_t i = 0; i < list.count; i++) {
-		const struct dlqstore_entry *e = &list.items[i];
+		const struct dlq_entry *e = &list.items[i];
 
 		/* Whole seconds: "2026-11-27T10:00:00" of "2026-11-27T10:00:00.123456Z". */
 		printf("%" PRId64 "\t%s\t%d\t%" PRId64 "\t%s\t%s\t%s\t%s\t%d\t%.19sZ\t",
@@ -141,7 +141,7 @@ static int dlq_list(struct db *db, const struct dlq_args *a)
 		dlq_print_flat(e->error);
 		printf("\n");
 	}
-	dlqstore_list_free(&list);
+	dlq_entries_free(&list);
 	return CTL_EXIT_OK;
 }
 
@@ -149,7 +149,7 @@ static int dlq_list(struct db *db, const struct dlq_args *a)
  * named by id was not changed. */
 static int dlq_change(struct db *db, const struct dlq_args *a)
 {
-	const struct dlqstore_scope any = { .all_tenants = true };
+	const struct dlq_scope any = { .all_tenants = true };
 	int64_t id = a->id ? strtoll(a->id, NULL, 10) : 0;
 	int64_t changed = 0;
 	const char *done;
@@ -157,21 +157,21 @@ static int dlq_change(struct db *db, const struct dlq_args *a)
 	bool one = false;
 
 	if (!strcmp(a->action, "retry") && a->all) {
-		rc = dlqstore_retry_all(db, a->subscription, &any, &changed);
+		rc = dlq_retry_all(db, a->subscription, &any, &changed);
 		done = "requeued";
 	} else if (!strcmp(a->action, "retry")) {
-		rc = dlqstore_retry(db, NULL, &any, id, &one, NULL);
+		rc = dlq_retry(db, NULL, &any, id, &one, NULL);
 		/* Not found or resolved: nothing was requeued, as for a retrying one. */
 		if (rc == ES_ENOTFOUND || rc == ES_ESTATE)
 			rc = ES_OK;
 		changed = one;
 		done = "requeued";
 	} else if (!strcmp(a->action, "resolve")) {
-		rc = dlqstore_resolve(db, id, &one);
+		rc = dlq_resolve(db, id, &one);
 		changed = one;
 		done = "resolved";
 	} else {
-		rc = dlqstore_purge(db, a->subscription, a->resolved_only, &changed);
+		rc = dlq_purge(db, a->subscription, a->resolved_only, &changed);
 		done = "purged";
 	}
 	if (rc != ES_OK) {
@@ -203,7 +203,7 @@ int cmd_dlq(const struct ctl *ctl, int argc, char **argv)
 		rc = CTL_EXIT_FAILURE;
 		goto out;
 	}
-	rc = !strcmp(a.action, "list") ? dlq_list(db, &a) : dlq_change(db, &a);
+	rc = !strcmp(a.action, "list") ? dlq_print(db, &a) : dlq_change(db, &a);
 out:
 	db_free(db);
 	config_free(&cfg);

@@ -7,141 +7,98 @@
 #include "buildconf.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 
 #include "base/config.h"
 #include "pg/db.h"
-#include "base/sbuf.h"
 #include "subs/subscription.h"
+#include "subs/substatus.h"
 #include "ctl/commands.h"
 
-/* Parameters: configured names (text[]), their partition counts (int[]),
- * the one subscription asked for (or NULL), runner_stale_after seconds.
- * Partitions come from the configuration and from the checkpoints (a
- * subscription removed from the file still shows while its rows stay). */
-#define PARTITIONS_SQL \
-	"WITH conf AS (SELECT n AS subscription, p AS partition FROM unnest($1::text[], $2::int[]) AS c(n, k)," \
-	"                generate_series(0, c.k - 1) AS p)," \
-	" parts AS (SELECT subscription, partition FROM conf" \
-	"           UNION SELECT subscription, partition FROM evstore.checkpoints)" \
-	" SELECT p.subscription, p.partition, s.runner_id," \
-	"  CASE WHEN s.subscription IS NULL THEN 'unclaimed'" \
-	"       WHEN s.state <> 'stopped' AND s.heartbeat_at < now() - make_interval(secs => $4::int)" \
-	"       THEN 'stale' ELSE s.state END," \
-	"  floor(extract(epoch FROM now() - s.heartbeat_at))::bigint," \
-	"  NULLIF(c.position, 9223372036854775807), c.position = 9223372036854775807," \
-	"  s.lag_events, s.events_processed," \
-	"  (SELECT count(*) FROM evstore.dlq d WHERE d.subscription = p.subscription" \
-	"     AND d.partition = p.partition AND d.status <> 'resolved')," \
-	"  EXISTS (SELECT 1 FROM conf WHERE conf.subscription = p.subscription)" \
-	" FROM parts p" \
-	" LEFT JOIN evstore.checkpoints c USING (subscription, partition)" \
-	" LEFT JOIN evstore.subscription_status s USING (subscription, partition)" \
-	" WHERE $3::text IS NULL OR p.subscription = $3" \
-	" ORDER BY 1, 2"
-
-enum { COL_SUB, COL_PART, COL_RUNNER, COL_STATE, COL_AGE, COL_POSITION, COL_AT_HORIZON, COL_LAG,
-       COL_PROCESSED, COL_DLQ, COL_CONFIGURED };
-
-/* The configured subscriptions as two PostgreSQL array literals: names and
- * partition counts. A section that does not parse is reported and left
- * out. */
-static bool partitions_from_config(const struct es_config *cfg, struct sbuf *names,
-				   struct sbuf *counts)
+/* The configured subscriptions, parsed into confs[0..*n) (the caller
+ * releases each with subscription_free), their names and partition counts
+ * into names and counts. A section that does not parse is reported and
+ * left out. */
+static void partitions_from_config(const struct es_config *cfg, struct subscription *confs,
+				   const char **names, int *counts, size_t *n)
 {
-	sbuf_putc(names, '{');
-	sbuf_putc(counts, '{');
-	for (size_t i = 0, kept = 0; i < cfg->n_subscriptions; i++) {
-		struct subscription c;
+	*n = 0;
+	for (size_t i = 0; i < cfg->n_subscriptions; i++) {
 		char err[512];
 
-		if (subscription_parse(&cfg->subscriptions[i], cfg->source_path, &c, err, sizeof err) != ES_OK) {
+		if (subscription_parse(&cfg->subscriptions[i], cfg->source_path, &confs[*n], err,
+				       sizeof err) != ES_OK) {
 			ctl_error("%s (left out)", err);
 			continue;
 		}
-		/* Names are [A-Za-z0-9_.-] (subscription.c): no quoting needed. */
-		sbuf_printf(names, "%s\"%s\"", kept ? "," : "", c.name);
-		sbuf_printf(counts, "%s%d", kept ? "," : "", c.partitions);
-		kept++;
-		subscription_free(&c);
+		names[*n] = confs[*n].name;
+		counts[*n] = confs[*n].partitions;
+		(*n)++;
 	}
-	sbuf_putc(names, '}');
-	sbuf_putc(counts, '}');
-	return !names->failed && !counts->failed;
 }
 
-static const char *cell(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? "-" : PQgetvalue(r, row, col);
-}
-
-static bool is_true(const PGresult *r, int row, int col)
-{
-	return strcmp(PQgetvalue(r, row, col), "t") == 0;
-}
-
-static void partitions_print_text(const PGresult *r)
+static void partitions_print_text(const struct substatus_partitions *l)
 {
 	printf("%-24s %4s  %-28s %-11s %9s %12s %8s %5s\n", "SUBSCRIPTION", "PART", "RUNNER", "STATE",
 	       "HEARTBEAT", "CHECKPOINT", "LAG", "DLQ");
-	for (int i = 0; i < PQntuples(r); i++) {
-		char age[24] = "-", name[64];
+	for (size_t i = 0; i < l->count; i++) {
+		const struct substatus_partition *p = &l->items[i];
+		char age[32] = "-", name[64], part[16], position[24] = "-", lag[24] = "-", dlq[24];
 
-		if (!PQgetisnull(r, i, COL_AGE))
-			snprintf(age, sizeof age, "%ss ago", PQgetvalue(r, i, COL_AGE));
-		snprintf(name, sizeof name, "%s%s", PQgetvalue(r, i, COL_SUB),
-			 is_true(r, i, COL_CONFIGURED) ? "" : " (removed)");
-		printf("%-24s %4s  %-28s %-11s %9s %12s %8s %5s\n", name, PQgetvalue(r, i, COL_PART),
-		       cell(r, i, COL_RUNNER), cell(r, i, COL_STATE), age,
-		       is_true(r, i, COL_AT_HORIZON) ? "horizon" : cell(r, i, COL_POSITION),
-		       cell(r, i, COL_LAG), PQgetvalue(r, i, COL_DLQ));
+		if (p->has_status) {
+			snprintf(age, sizeof age, "%" PRId64 "s ago", p->heartbeat_age_seconds);
+			snprintf(lag, sizeof lag, "%" PRId64, p->lag_events);
+		}
+		if (p->has_position)
+			snprintf(position, sizeof position, "%" PRId64, p->checkpoint_position);
+		snprintf(name, sizeof name, "%s%s", p->subscription, p->configured ? "" : " (removed)");
+		snprintf(part, sizeof part, "%d", p->partition);
+		snprintf(dlq, sizeof dlq, "%" PRId64, p->dlq_count);
+		printf("%-24s %4s  %-28s %-11s %9s %12s %8s %5s\n", name, part,
+		       p->has_status ? p->runner_id : "-", p->state, age,
+		       p->checkpoint_at_horizon ? "horizon" : position, lag, dlq);
 	}
 }
 
-/* Adds the column as a JSON integer, string or null. */
-static void json_add(json_object *o, const char *key, const PGresult *r, int row, int col,
-		     bool integer)
+static json_object *int_or_null(bool has, int64_t v)
 {
-	json_object *v = NULL;
-
-	if (!PQgetisnull(r, row, col)) {
-		const char *s = PQgetvalue(r, row, col);
-
-		v = integer ? json_object_new_int64(strtoll(s, NULL, 10)) : json_object_new_string(s);
-	}
-	json_object_object_add(o, key, v);
+	return has ? json_object_new_int64(v) : NULL;
 }
 
-static int partitions_print_json(const PGresult *r)
+static int partitions_print_json(const struct substatus_partitions *l)
 {
 	json_object *arr = json_object_new_array();
 
 	if (!arr)
 		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
+	for (size_t i = 0; i < l->count; i++) {
+		const struct substatus_partition *p = &l->items[i];
 		json_object *o = json_object_new_object();
 
 		if (!o)
 			break;
-		json_add(o, "subscription", r, i, COL_SUB, false);
-		json_add(o, "partition", r, i, COL_PART, true);
-		json_add(o, "runner_id", r, i, COL_RUNNER, false);
-		json_add(o, "state", r, i, COL_STATE, false);
-		json_add(o, "heartbeat_age_seconds", r, i, COL_AGE, true);
-		json_add(o, "checkpoint_position", r, i, COL_POSITION, true);
+		json_object_object_add(o, "subscription", json_object_new_string(p->subscription));
+		json_object_object_add(o, "partition", json_object_new_int64(p->partition));
+		json_object_object_add(o, "runner_id",
+				       p->has_status ? json_object_new_string(p->runner_id) : NULL);
+		json_object_object_add(o, "state", json_object_new_string(p->state));
+		json_object_object_add(o, "heartbeat_age_seconds",
+				       int_or_null(p->has_status, p->heartbeat_age_seconds));
+		json_object_object_add(o, "checkpoint_position",
+				       int_or_null(p->has_position, p->checkpoint_position));
 		json_object_object_add(o, "checkpoint_at_horizon",
-				       json_object_new_boolean(is_true(r, i, COL_AT_HORIZON)));
-		json_add(o, "lag_events", r, i, COL_LAG, true);
-		json_add(o, "events_processed", r, i, COL_PROCESSED, true);
-		json_add(o, "dlq_count", r, i, COL_DLQ, true);
-		json_object_object_add(o, "configured",
-				       json_object_new_boolean(is_true(r, i, COL_CONFIGURED)));
+				       json_object_new_boolean(p->checkpoint_at_horizon));
+		json_object_object_add(o, "lag_events", int_or_null(p->has_status, p->lag_events));
+		json_object_object_add(o, "events_processed",
+				       int_or_null(p->has_status, p->events_processed));
+		json_object_object_add(o, "dlq_count", json_object_new_int64(p->dlq_count));
+		json_object_object_add(o, "configured", json_object_new_boolean(p->configured));
 		json_object_array_add(arr, o);
 	}
 	printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
@@ -156,12 +113,14 @@ int cmd_partitions(const struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct sbuf names = SBUF_INIT, counts = SBUF_INIT;
-	const char *vals[4];
-	char stale[16];
+	struct substatus_partitions list = { 0 };
+	struct subscription *confs = NULL;
+	const char **names = NULL;
+	const char *only;
+	int *counts = NULL;
+	size_t n = 0;
 	struct es_config cfg;
 	struct db *db = NULL;
-	PGresult *r = NULL;
 	bool json = false;
 	int opt, rc = CTL_EXIT_FAILURE;
 
@@ -183,36 +142,40 @@ int cmd_partitions(const struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("partitions", "unexpected argument '%s'", argv[optind + 1]);
 	if (!ctl_load_config(ctl, &cfg))
 		return CTL_EXIT_FAILURE;
-	if (!partitions_from_config(&cfg, &names, &counts)) {
+	confs = calloc(cfg.n_subscriptions + 1, sizeof *confs);
+	names = calloc(cfg.n_subscriptions + 1, sizeof *names);
+	counts = calloc(cfg.n_subscriptions + 1, sizeof *counts);
+	if (!confs || !names || !counts) {
 		ctl_error("out of memory");
 		goto out;
 	}
+	partitions_from_config(&cfg, confs, names, counts, &n);
 	db = ctl_db_connect(&cfg);
 	if (!db)
 		goto out;
-	snprintf(stale, sizeof stale, "%d", cfg.health.runner_stale_after);
-	vals[0] = sbuf_cstr(&names);
-	vals[1] = sbuf_cstr(&counts);
-	vals[2] = optind < argc ? argv[optind] : NULL;
-	vals[3] = stale;
-	if (db_exec_params(db, "partitions", PARTITIONS_SQL, 4, vals, &r) != ES_OK) {
+	only = optind < argc ? argv[optind] : NULL;
+	if (substatus_partitions(db, names, counts, n, only, cfg.health.runner_stale_after,
+				 &list) != ES_OK) {
 		ctl_error("cannot read the partitions: %s", db_last_error(db));
 		goto out;
 	}
-	if (vals[2] && PQntuples(r) == 0) {
-		ctl_error("no subscription %s: not configured and no checkpoint", vals[2]);
+	if (only && list.count == 0) {
+		ctl_error("no subscription %s: not configured and no checkpoint", only);
 		goto out;
 	}
-	if (json ? partitions_print_json(r) != 0 : (partitions_print_text(r), false)) {
+	if (json ? partitions_print_json(&list) != 0 : (partitions_print_text(&list), false)) {
 		ctl_error("out of memory");
 		goto out;
 	}
 	rc = CTL_EXIT_OK;
 out:
-	PQclear(r);
+	substatus_partitions_free(&list);
+	for (size_t i = 0; i < n; i++)
+		subscription_free(&confs[i]);
+	free(confs);
+	free(names);
+	free(counts);
 	db_free(db);
-	sbuf_free(&names);
-	sbuf_free(&counts);
 	config_free(&cfg);
 	return rc;
 }

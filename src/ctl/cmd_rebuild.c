@@ -22,12 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "base/config.h"
 #include "pg/db.h"
+#include "subs/checkpoint.h"
 #include "subs/sqlfile.h"
 #include "subs/subscription.h"
+#include "subs/substatus.h"
 #include "base/timefmt.h"
 #include "ctl/commands.h"
 #include "ctl/progress.h"
@@ -35,52 +35,10 @@
 #define POLL_MS 200
 #define RUNNER_CHECK_MS 2000
 
-#define LOCK_CHECKPOINTS_SQL \
-	"SELECT 1 FROM evstore.checkpoints WHERE subscription = $1 FOR UPDATE"
-#define CLEAR_DLQ_SQL "DELETE FROM evstore.dlq WHERE subscription = $1"
-/* Partitions 0 .. $2 - 1 back to the start of the feed, rows created when
- * missing. A runner holding the old checkpoint finds it moved
- * (evstore.checkpoint_advance raises SQLSTATE V1C01) and reloads it. */
-#define RESET_CHECKPOINTS_SQL \
-	"INSERT INTO evstore.checkpoints (subscription, partition)" \
-	" SELECT $1, p FROM generate_series(0, $2::int - 1) p" \
-	" ON CONFLICT (subscription, partition) DO UPDATE" \
-	" SET transaction_id = '0', position = 0, updated_at = now()"
-/* What the replay has to get through: the subscription's events committed
- * before now (below the xid8 horizon). Parameters: aggregate_types,
- * event_types (text[] or NULL). The count, then the last one's cursor. */
-#define REPLAY_FILTER \
-	" FROM evstore.events" \
-	" WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())" \
-	"   AND ($1::text[] IS NULL OR aggregate_type = ANY ($1::text[]))" \
-	"   AND ($2::text[] IS NULL OR event_type = ANY ($2::text[]))"
-#define REPLAY_COUNT_SQL "SELECT count(*)" REPLAY_FILTER
-#define REPLAY_LAST_SQL \
-	"SELECT transaction_id::text, position" REPLAY_FILTER \
-	" ORDER BY transaction_id DESC, position DESC LIMIT 1"
-/* How far the partitions 0 .. $4 - 1 have got: the smallest checkpoint
- * position, and whether all of them are at or past ($2, $3). */
-#define REPLAY_PROGRESS_SQL \
-	"SELECT coalesce(min(position), 0), count(*) = $4::int AND bool_and(" \
-	" transaction_id > $2::xid8 OR (transaction_id = $2::xid8 AND position >= $3::bigint))" \
-	" FROM evstore.checkpoints WHERE subscription = $1 AND partition < $4::int"
-/* Partitions of the subscription a runner with a fresh heartbeat owns.
- * Parameters: subscription, [health] runner_stale_after in seconds. */
-#define RUNNER_ALIVE_SQL \
-	"SELECT count(*) FROM evstore.subscription_status WHERE subscription = $1" \
-	" AND state <> 'stopped' AND heartbeat_at > now() - make_interval(secs => $2::int)"
-
 struct rebuild_args {
 	const char *name;
 	bool yes;                     /* --yes: no question asked */
 	bool wait;                    /* false with --no-wait */
-};
-
-/* What the reset left for the runner to replay. */
-struct replay_target {
-	int64_t events;
-	char txid[24];                /* the last event's cursor, "" when none */
-	char position[24];
 };
 
 static volatile sig_atomic_t rebuild_interrupted;
@@ -186,115 +144,53 @@ static int rebuild_confirm(const struct rebuild_args *a, const struct subscripti
 	return -1;
 }
 
-/* The reset, in one transaction. */
+/* The reset, in one transaction (checkpoint_rebuild). */
 static bool rebuild_reset(struct db *db, const struct subscription *conf, const struct sqlfile *file,
-			  struct replay_target *t, int64_t *dlq_cleared)
+			  struct checkpoint_rebuild *t)
 {
-	char parts[16], err[512];
-	const char *name_only[1] = { conf->name };
-	const char *reset[2] = { conf->name, parts };
-	const char *filters[2] = { conf->aggregate_types, conf->event_types };
-	PGresult *r = NULL;
-	bool ok = false;
+	char err[512];
 
-	snprintf(parts, sizeof parts, "%d", conf->partitions);
-	if (db_exec_sql(db, "BEGIN", NULL) != ES_OK ||
-	    db_exec_params(db, "rebuild_lock", LOCK_CHECKPOINTS_SQL, 1, name_only, NULL) != ES_OK) {
-		snprintf(err, sizeof err, "%s", db_last_error(db));
-		goto out;
-	}
-	for (size_t i = 0; i < file->truncate.n_statements; i++) {
-		if (db_exec_sql(db, file->truncate.statements[i], NULL) != ES_OK) {
-			snprintf(err, sizeof err, "%s: truncate: %s", conf->sql_file, db_last_error(db));
-			goto out;
-		}
-	}
-	if (db_exec_params(db, "rebuild_dlq", CLEAR_DLQ_SQL, 1, name_only, &r) != ES_OK) {
-		snprintf(err, sizeof err, "%s", db_last_error(db));
-		goto out;
-	}
-	*dlq_cleared = strtoll(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	r = NULL;
-	if (db_exec_params(db, "rebuild_reset", RESET_CHECKPOINTS_SQL, 2, reset, NULL) != ES_OK ||
-	    db_exec_params(db, "rebuild_count", REPLAY_COUNT_SQL, 2, filters, &r) != ES_OK) {
-		snprintf(err, sizeof err, "%s", db_last_error(db));
-		goto out;
-	}
-	t->events = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	r = NULL;
-	if (db_exec_params(db, "rebuild_last", REPLAY_LAST_SQL, 2, filters, &r) != ES_OK) {
-		snprintf(err, sizeof err, "%s", db_last_error(db));
-		goto out;
-	}
-	if (PQntuples(r) == 1) {
-		snprintf(t->txid, sizeof t->txid, "%s", PQgetvalue(r, 0, 0));
-		snprintf(t->position, sizeof t->position, "%s", PQgetvalue(r, 0, 1));
-	}
-	if (db_exec_sql(db, "COMMIT", NULL) != ES_OK) {
-		snprintf(err, sizeof err, "%s", db_last_error(db));
-		goto out;
-	}
-	ok = true;
-out:
-	PQclear(r);
-	if (!ok) {
-		if (db_conn(db))
-			(void)!db_exec_sql(db, "ROLLBACK", NULL);
-		ctl_error("rebuild of %s failed, nothing was changed: %s", conf->name, err);
-	}
-	return ok;
+	if (checkpoint_rebuild(db, conf, &file->truncate, t, err, sizeof err) == ES_OK)
+		return true;
+	ctl_error("rebuild of %s failed, nothing was changed: %s", conf->name, err);
+	return false;
 }
 
 /* How many partitions of the subscription a live runner owns; -1 when the
  * database did not answer. */
 static int rebuild_runner_partitions(struct db *db, const char *name, int stale_after)
 {
-	char secs[16];
-	const char *vals[2] = { name, secs };
-	PGresult *r = NULL;
-	int n = -1;
+	int n;
 
-	snprintf(secs, sizeof secs, "%d", stale_after);
-	if (db_exec_params(db, "rebuild_alive", RUNNER_ALIVE_SQL, 2, vals, &r) == ES_OK)
-		n = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return n;
+	return substatus_live_partitions(db, name, stale_after, &n) == ES_OK ? n : -1;
 }
 
 /* Follows the checkpoints until every partition has passed the target. */
 static int rebuild_follow(struct db *db, const struct es_config *cfg, const struct subscription *conf,
-			  const struct replay_target *t)
+			  const struct checkpoint_rebuild *t)
 {
-	char parts[16], label[96], count[32];
-	const char *vals[4] = { conf->name, t->txid, t->position, parts };
-	int64_t target_pos = strtoll(t->position, NULL, 10), pos = 0, started = time_mono_ms();
+	char label[96], count[32];
+	int64_t target_pos = t->last.position, pos = 0, started = time_mono_ms();
 	int64_t last_check = started;
 	struct sigaction sa, old;
 	struct progress bar;
 	int rc = CTL_EXIT_FAILURE;
 
-	snprintf(parts, sizeof parts, "%d", conf->partitions);
 	snprintf(label, sizeof label, "rebuild %s", conf->name);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = rebuild_on_sigint;
 	sigaction(SIGINT, &sa, &old);
 	progress_start(&bar, label, target_pos);
 	while (!rebuild_interrupted) {
-		PGresult *r = NULL;
 		bool done;
 
-		if (db_exec_params(db, "rebuild_progress", REPLAY_PROGRESS_SQL, 4, vals, &r) != ES_OK) {
+		if (checkpoint_progress(db, conf->name, conf->partitions, &t->last, &pos,
+					&done) != ES_OK) {
 			progress_finish(&bar, pos);
 			ctl_error("lost the database while following the rebuild: %s; the runner"
 				  " goes on with it", db_last_error(db));
-			PQclear(r);
 			goto out;
 		}
-		pos = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		done = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
-		PQclear(r);
 		progress_update(&bar, pos);
 		if (done) {
 			rc = CTL_EXIT_OK;
@@ -331,10 +227,9 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 	struct es_config cfg;
 	struct subscription conf = { 0 };
 	struct sqlfile file = { 0 };
-	struct replay_target t = { 0 };
+	struct checkpoint_rebuild t = { 0 };
 	struct db *db = NULL;
 	char count[32];
-	int64_t cleared = 0;
 	int rc, runners;
 
 	rc = rebuild_parse(argc, argv, &a);
@@ -350,15 +245,15 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	rc = CTL_EXIT_FAILURE;
 	db = ctl_db_connect(&cfg);
-	if (!db || !rebuild_reset(db, &conf, &file, &t, &cleared))
+	if (!db || !rebuild_reset(db, &conf, &file, &t))
 		goto out;
 	progress_format_count(t.events, count, sizeof count);
 	printf("%s: read model emptied, %" PRId64 " dead-letter entr%s cleared, checkpoint reset;"
-	       " %s event%s to replay\n", a.name, cleared, cleared == 1 ? "y" : "ies", count,
-	       t.events == 1 ? "" : "s");
+	       " %s event%s to replay\n", a.name, t.dlq_cleared, t.dlq_cleared == 1 ? "y" : "ies",
+	       count, t.events == 1 ? "" : "s");
 	fflush(stdout);
 	rc = CTL_EXIT_OK;
-	if (!a.wait || !t.txid[0])
+	if (!a.wait || !t.have_last)
 		goto out;
 	runners = rebuild_runner_partitions(db, a.name, cfg.health.runner_stale_after);
 	if (runners == 0) {

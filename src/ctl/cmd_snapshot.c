@@ -16,49 +16,40 @@
 #include "aggregate/aggregate.h"
 #include "aggregate/snapshot.h"
 #include "base/uuidtext.h"
+#include "store/store.h"
 #include "ctl/commands.h"
 #include "ctl/progress.h"
 
 /* Streams of one type read per statement by --all (keyset pages). */
 #define SNAPSHOT_PAGE 1000
 
-static const char *const sql_count =
-	"SELECT count(*) FROM evstore.streams WHERE aggregate_type = $1";
-static const char *const sql_page =
-	"SELECT tenant_id, aggregate_id FROM evstore.streams"
-	" WHERE aggregate_type = $1"
-	"   AND ($2::uuid IS NULL OR (tenant_id, aggregate_id) > ($2::uuid, $3::uuid))"
-	" ORDER BY tenant_id, aggregate_id LIMIT $4::int";
-
 /* Snapshots every stream of def's type, with a progress line on stderr
  * when it is a terminal. */
 static int snapshot_all(struct db *db, const struct aggdef *def)
 {
-	char last_tenant[UUIDTEXT_LEN], last_id[UUIDTEXT_LEN], lim[16];
-	const char *values[4] = { def->aggregate_type, last_tenant, last_id, lim };
+	struct store_stream_key *page = calloc(SNAPSHOT_PAGE, sizeof *page), after = { "", "" };
 	struct progress bar;
 	int64_t total = 0, done = 0, failed = 0;
-	PGresult *r = NULL;
-	int rows, rc = CTL_EXIT_FAILURE;
+	size_t rows = 0;
+	int rc = CTL_EXIT_FAILURE;
 
-	snprintf(lim, sizeof lim, "%d", SNAPSHOT_PAGE);
-	if (db_exec_params(db, "snapshot_count", sql_count, 1, values, &r) != ES_OK) {
+	if (!page) {
+		ctl_error("out of memory");
+		goto out;
+	}
+	if (store_count_streams(db, def->aggregate_type, &total) != ES_OK) {
 		ctl_error("cannot count the streams: %s", db_last_error(db));
 		goto out;
 	}
-	total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	progress_start(&bar, "snapshots", total);
-	values[1] = values[2] = NULL; /* the first page */
 	do {
-		PQclear(r);
-		r = NULL;
-		if (db_exec_params(db, "snapshot_page", sql_page, 4, values, &r) != ES_OK) {
+		if (store_list_streams(db, def->aggregate_type, *after.tenant ? &after : NULL,
+				       SNAPSHOT_PAGE, page, &rows) != ES_OK) {
 			ctl_error("cannot list the streams: %s", db_last_error(db));
 			goto out;
 		}
-		rows = PQntuples(r);
-		for (int i = 0; i < rows; i++) {
-			const char *tenant = PQgetvalue(r, i, 0), *id = PQgetvalue(r, i, 1);
+		for (size_t i = 0; i < rows; i++) {
+			const char *tenant = page[i].tenant, *id = page[i].aggregate_id;
 			enum es_status st = aggregate_snapshot(db, def, tenant, id, NULL);
 
 			if (st != ES_OK && st != ES_ENOTFOUND) {
@@ -68,12 +59,8 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 			}
 			progress_update(&bar, ++done);
 		}
-		if (rows > 0) {
-			snprintf(last_tenant, sizeof last_tenant, "%s", PQgetvalue(r, rows - 1, 0));
-			snprintf(last_id, sizeof last_id, "%s", PQgetvalue(r, rows - 1, 1));
-			values[1] = last_tenant;
-			values[2] = last_id;
-		}
+		if (rows > 0)
+			after = page[rows - 1];
 	} while (rows == SNAPSHOT_PAGE);
 	progress_finish(&bar, done);
 	printf("%" PRId64 " snapshot%s of %s written", done - failed, done - failed == 1 ? "" : "s",
@@ -83,7 +70,7 @@ static int snapshot_all(struct db *db, const struct aggdef *def)
 	printf("\n");
 	rc = failed ? CTL_EXIT_FAILURE : CTL_EXIT_OK;
 out:
-	PQclear(r);
+	free(page);
 	return rc;
 }
 

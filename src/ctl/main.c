@@ -198,7 +198,7 @@ bool ctl_load_config(const struct ctl *ctl, struct es_config *cfg)
 		ctl_error("%s", err);
 		return false;
 	}
-	if (!log_open_settings("evstorectl", &cfg->log, err, sizeof err)) {
+	if (!log_open("evstorectl", &cfg->log, err, sizeof err)) {
 		ctl_error("%s", err);
 		config_free(cfg);
 		return false;

@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "evstore-fcgi: %s\n", err);
 		return 1;
 	}
-	if (!log_open_settings("evstore-fcgi", &app.cfg.log, err, sizeof err)) {
+	if (!log_open("evstore-fcgi", &app.cfg.log, err, sizeof err)) {
 		fprintf(stderr, "evstore-fcgi: %s\n", err);
 		app_fini(&app);
 		return 1;

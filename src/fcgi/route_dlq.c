@@ -23,6 +23,7 @@
 
 #include "base/config.h"
 #include "subs/dlq.h"
+#include "subs/substatus.h"
 #include "json/jsondoc.h"
 #include "fcgi/app.h"
 #include "fcgi/routes.h"
@@ -38,7 +39,7 @@ static void put_field(struct sbuf *b, const char *key, const char *value)
 }
 
 /* Appends one entry as its JSON object. */
-static void render_entry(struct sbuf *b, const struct dlqstore_entry *e)
+static void render_entry(struct sbuf *b, const struct dlq_entry *e)
 {
 	sbuf_printf(b, "{\"id\":%" PRId64, e->id);
 	put_field(b, "subscription", e->subscription);
@@ -58,9 +59,9 @@ static void render_entry(struct sbuf *b, const struct dlqstore_entry *e)
 	sbuf_putc(b, '}');
 }
 
-static struct dlqstore_scope request_scope(const struct route_ctx *ctx)
+static struct dlq_scope request_scope(const struct route_ctx *ctx)
 {
-	struct dlqstore_scope s = { .all_tenants = ctx->all_tenants, .tenant = ctx->tenant };
+	struct dlq_scope s = { .all_tenants = ctx->all_tenants, .tenant = ctx->tenant };
 
 	return s;
 }
@@ -84,7 +85,7 @@ static bool subscription_exists(struct route_ctx *ctx, const char *name)
 	for (size_t i = 0; i < cfg->n_subscriptions; i++)
 		if (strcmp(cfg->subscriptions[i].name, name) == 0)
 			return true;
-	st = dlqstore_subscription_known(ctx->app->db, name, &known);
+	st = substatus_known(ctx->app->db, name, &known);
 	if (st != ES_OK) {
 		http_reply_status(ctx->resp, st, NULL);
 		return false;
@@ -95,7 +96,7 @@ static bool subscription_exists(struct route_ctx *ctx, const char *name)
 }
 
 /* Fills f from status, limit and after, or sets the 400. */
-static bool list_params(struct route_ctx *ctx, struct dlqstore_filter *f)
+static bool list_params(struct route_ctx *ctx, struct dlq_filter *f)
 {
 	const struct es_config *cfg = &ctx->app->cfg;
 	const struct http_query *qs = ctx->query;
@@ -110,7 +111,7 @@ static bool list_params(struct route_ctx *ctx, struct dlqstore_filter *f)
 	if (status) {
 		if (strcmp(status, "all") == 0)
 			f->status = NULL;
-		else if (dlqstore_status_valid(status))
+		else if (dlq_status_valid(status))
 			f->status = status;
 		else
 			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
@@ -133,13 +134,13 @@ void route_dlq_list(struct route_ctx *ctx)
 {
 	struct http_resp *resp = ctx->resp;
 	const char *name = route_param(ctx->match, "name");
-	struct dlqstore_filter f = { .subscription = name, .scope = request_scope(ctx) };
-	struct dlqstore_list list = { 0 };
+	struct dlq_filter f = { .subscription = name, .scope = request_scope(ctx) };
+	struct dlq_entries list = { 0 };
 	enum es_status st;
 
 	if (!list_params(ctx, &f))
 		goto out;
-	st = dlqstore_list(ctx->app->db, &f, &list);
+	st = dlq_list(ctx->app->db, &f, &list);
 	if (st != ES_OK) {
 		http_reply_status(resp, st, NULL);
 		goto out;
@@ -162,7 +163,7 @@ void route_dlq_list(struct route_ctx *ctx)
 	else
 		sbuf_puts(&resp->body, "null}");
 out:
-	dlqstore_list_free(&list);
+	dlq_entries_free(&list);
 }
 
 /* The requeue routes take no input. A body, if sent, must be JSON and an
@@ -212,8 +213,8 @@ void route_dlq_retry(struct route_ctx *ctx)
 	struct http_resp *resp = ctx->resp;
 	const char *name = route_param(ctx->match, "name");
 	const char *entry = route_param(ctx->match, "entry");
-	struct dlqstore_scope scope = request_scope(ctx);
-	struct dlqstore_list now = { 0 };
+	struct dlq_scope scope = request_scope(ctx);
+	struct dlq_entries now = { 0 };
 	char detail[160];
 	bool requeued = false;
 	int64_t id;
@@ -226,7 +227,7 @@ void route_dlq_retry(struct route_ctx *ctx)
 	}
 	if (!body_empty(ctx))
 		goto out;
-	st = dlqstore_retry(ctx->app->db, name, &scope, id, &requeued, &now);
+	st = dlq_retry(ctx->app->db, name, &scope, id, &requeued, &now);
 	switch (st) {
 	case ES_OK:
 		http_resp_json(resp, 202);
@@ -245,14 +246,14 @@ void route_dlq_retry(struct route_ctx *ctx)
 		break;
 	}
 out:
-	dlqstore_list_free(&now);
+	dlq_entries_free(&now);
 }
 
 void route_dlq_retry_all(struct route_ctx *ctx)
 {
 	struct http_resp *resp = ctx->resp;
 	const char *name = route_param(ctx->match, "name");
-	struct dlqstore_scope scope = request_scope(ctx);
+	struct dlq_scope scope = request_scope(ctx);
 	int64_t requeued = 0;
 	enum es_status st;
 
@@ -260,7 +261,7 @@ void route_dlq_retry_all(struct route_ctx *ctx)
 		return;
 	/* Batches already requeued stay so when a later one fails; a second
 	 * call picks up the rest. */
-	st = dlqstore_retry_all(ctx->app->db, name, &scope, &requeued);
+	st = dlq_retry_all(ctx->app->db, name, &scope, &requeued);
 	if (st != ES_OK) {
 		http_reply_status(resp, st, NULL);
 		return;

@@ -7,6 +7,7 @@
 
 #include "store/feed_cursor.h"
 #include "pg/db.h"
+#include "store/feed.h"
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
@@ -39,7 +40,7 @@ static bool name_list_valid(const char *list, size_t max_len)
 }
 
 /* Fills q and *wait_s from the query string, or sets the 400. */
-static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, int64_t *wait_s)
+static bool feed_parse_query(struct route_ctx *ctx, struct feed_request *q, int64_t *wait_s)
 {
 	const struct es_config *cfg = &ctx->app->cfg;
 	const struct http_query *qs = ctx->query;
@@ -90,19 +91,19 @@ static bool feed_parse_query(struct route_ctx *ctx, struct store_feed_query *q, 
 }
 
 /* Reads one page into events (emptied first). */
-static enum es_status feed_page(struct db *db, const struct store_feed_query *q,
+static enum es_status feed_page(struct db *db, const struct feed_request *q,
 				struct sbuf *events, size_t *count, struct feed_cursor *next)
 {
 	sbuf_reset(events);
 	*count = 0;
-	return store_read_feed(db, q, events, count, next);
+	return feed_read_json(db, q, events, count, next);
 }
 
 void route_feed_read(struct route_ctx *ctx)
 {
 	struct app *app = ctx->app;
 	struct http_resp *resp = ctx->resp;
-	struct store_feed_query q;
+	struct feed_request q;
 	struct sbuf events = SBUF_INIT;
 	struct feed_cursor next;
 	char cursor[FEED_CURSOR_LEN];

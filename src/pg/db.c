@@ -557,11 +557,6 @@ const char *db_server_version(const struct db *db)
 	return db_connected(db) ? PQparameterStatus(db->conn, "server_version") : NULL;
 }
 
-PGconn *db_conn(struct db *db)
-{
-	return db_connected(db) ? db->conn : NULL;
-}
-
 /* Says why there is no session to work on. */
 static enum es_status db_no_session(struct db *db)
 {

@@ -111,11 +111,6 @@ enum es_status db_reset(struct db *db) ES_MUST_CHECK;
  * the session ends. */
 const char *db_server_version(const struct db *db);
 
-/* Going away: the live connection or NULL, borrowed until the next db_*
- * call. Use db_connected and db_session_epoch instead of comparing
- * connections; left for runner.c, cmd_rebuild.c and check_store.c. */
-PGconn *db_conn(struct db *db);
-
 /* ---- statements named by the caller, pipelines ---- */
 
 /* A parameter's type for db_prepare_named. */

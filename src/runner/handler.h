@@ -9,23 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/error.h"
+#include "store/feed.h"           /* struct event: what a handler is handed */
 
 struct db;
-
-/* One event read from the feed. The strings are borrowed from the page
- * that holds them (see loop.h). */
-struct event {
-	const char *json;             /* evstore.event_json(e): what handlers get */
-	const char *txid;             /* transaction_id as text */
-	uint64_t txid_num;
-	int64_t position;
-	const char *event_id;
-	const char *event_type;
-	const char *aggregate_type;
-	const char *aggregate_id;
-	const char *tenant_id;        /* "" when none */
-	int64_t version;              /* the event's version in its stream */
-};
 
 enum handler_result {
 	HANDLER_OK,
@@ -36,7 +22,8 @@ enum handler_result {
 };
 
 /* A statement run after the events' statements in the same transaction
- * (the checkpoint advance, a DLQ update). Borrowed. */
+ * (the checkpoint move of subs/checkpoint.h, a requeued entry's settling
+ * of subs/dlq.h). Borrowed. */
 struct sql_tail {
 	const char *sql;
 	int nparams;

@@ -9,10 +9,9 @@ src_runner_librunner_a_SOURCES = \
 	src/runner/handler_snapshots.c \
 	src/runner/retry.c src/runner/retry.h \
 	src/runner/partition.c src/runner/partition.h \
-	src/runner/checkpoint.c src/runner/checkpoint.h \
-	src/runner/loop.c src/runner/loop.h \
-	src/runner/dlq.c src/runner/dlq.h \
-	src/runner/status.c src/runner/status.h \
+	src/runner/sub.c src/runner/sub.h \
+	src/runner/unit.c src/runner/unit.h \
+	src/runner/claims.c src/runner/claims.h \
 	src/runner/runner.c src/runner/runner.h
 
 bin_PROGRAMS += src/runner/evstore-runner

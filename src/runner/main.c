@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 1;
 	}
-	if (!log_open_settings("evstore-runner", &cfg->log, err, sizeof err)) {
+	if (!log_open("evstore-runner", &cfg->log, err, sizeof err)) {
 		fprintf(stderr, "evstore-runner: %s\n", err);
 		config_free(cfg);
 		free(cfg);

@@ -1,6 +1,7 @@
 # store: events and streams (append, stream reads, counts), the global feed
-# and its cursor. Uses pg, json and base.
+# (feed) and its cursor. Uses pg, json and base.
 noinst_LIBRARIES += src/store/libstore.a
 src_store_libstore_a_SOURCES = \
 	src/store/store.c src/store/store.h \
+	src/store/feed.c src/store/feed.h \
 	src/store/feed_cursor.c src/store/feed_cursor.h

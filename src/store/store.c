@@ -59,30 +59,17 @@ static const struct db_statement st_stream_version = {
 	3
 };
 
-/* The feed, one statement per shape so that each plan uses its index:
- * (transaction_id, position) for all tenants, (tenant_id, transaction_id,
- * position) for one. Only transactions below the snapshot's xmin are
- * finished for good: nothing later can commit behind the cursor. */
-#define STORE_FEED_TAIL \
-	" AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)" \
-	" AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())" \
-	" AND ($3::text[] IS NULL OR e.aggregate_type = ANY ($3::text[]))" \
-	" AND ($4::text[] IS NULL OR e.event_type = ANY ($4::text[]))" \
-	" ORDER BY e.transaction_id, e.position LIMIT $5::int"
-
-static const struct db_statement st_feed_all = {
-	"store_feed_all",
-	"SELECT evstore.event_json(e)::text, e.transaction_id::text, e.position"
-	" FROM evstore.events e WHERE true" STORE_FEED_TAIL,
-	5
-};
-
-static const struct db_statement st_feed_tenant = {
-	"store_feed_tenant",
-	"SELECT evstore.event_json(e)::text, e.transaction_id::text, e.position"
-	" FROM evstore.events e WHERE e.tenant_id = $6::uuid" STORE_FEED_TAIL,
-	6
-};
+/* The streams of a type, for tools (evstorectl snapshot --all): run
+ * unprepared, planned for the values at hand, since a generic plan of the
+ * optional keyset condition could not start the index scan at the key. */
+#define STORE_COUNT_STREAMS_SQL \
+	"SELECT count(*) FROM evstore.streams WHERE aggregate_type = $1"
+/* $2, $3: the key to continue after, NULL for the first page. */
+#define STORE_LIST_STREAMS_SQL \
+	"SELECT tenant_id, aggregate_id FROM evstore.streams" \
+	" WHERE aggregate_type = $1" \
+	"   AND ($2::uuid IS NULL OR (tenant_id, aggregate_id) > ($2::uuid, $3::uuid))" \
+	" ORDER BY tenant_id, aggregate_id LIMIT $4::int"
 
 static const struct db_statement st_counts = {
 	"store_counts",
@@ -348,94 +335,46 @@ out:
 	return rc;
 }
 
-/* Writes a comma-separated list ("A, B") as a text[] literal ({"A","B"}),
- * items trimmed, empty ones dropped. Returns false when it names nothing. */
-static bool store_text_array(const char *csv, struct sbuf *b)
+enum es_status store_count_streams(struct db *db, const char *aggregate_type, int64_t *count)
 {
-	const char *p = csv;
-	bool any = false;
+	const char *values[1] = { aggregate_type };
+	PGresult *r = NULL;
+	enum es_status rc;
 
-	sbuf_putc(b, '{');
-	while (*p) {
-		const char *start, *end;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		start = p;
-		while (*p && *p != ',')
-			p++;
-		end = p;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end > start) {
-			if (any)
-				sbuf_putc(b, ',');
-			sbuf_putc(b, '"');
-			for (const char *q = start; q < end; q++) {
-				if (*q == '"' || *q == '\\')
-					sbuf_putc(b, '\\');
-				sbuf_putc(b, *q);
-			}
-			sbuf_putc(b, '"');
-			any = true;
-		}
-		if (*p == ',')
-			p++;
-	}
-	sbuf_putc(b, '}');
-	return any;
+	*count = 0;
+	rc = db_exec_params(db, "store_count_streams", STORE_COUNT_STREAMS_SQL, 1, values, &r);
+	if (rc == ES_OK)
+		*count = store_int64(r, 0, 0);
+	PQclear(r);
+	return rc;
 }
 
-enum es_status store_read_feed(struct db *db, const struct store_feed_query *q,
-			       struct sbuf *out, size_t *count,
-			       struct feed_cursor *next)
+enum es_status store_list_streams(struct db *db, const char *aggregate_type,
+				  const struct store_stream_key *after, int limit,
+				  struct store_stream_key *out, size_t *n)
 {
-	struct sbuf types = SBUF_INIT, etypes = SBUF_INIT;
+	char lim[16];
+	const char *values[4] = { aggregate_type, after ? after->tenant : NULL,
+				  after ? after->aggregate_id : NULL, lim };
 	PGresult *r = NULL;
-	char txid[24], pos[24], lim[16];
-	const char *values[6];
 	enum es_status rc;
 	int rows;
 
-	*count = 0;
-	*next = q->after;
-	if (q->limit < 1)
+	*n = 0;
+	if (limit < 1)
 		return ES_EINVAL;
-	snprintf(txid, sizeof txid, "%" PRIu64, q->after.txid);
-	snprintf(pos, sizeof pos, "%" PRId64, q->after.position);
-	snprintf(lim, sizeof lim, "%d", q->limit);
-	values[0] = txid;
-	values[1] = pos;
-	values[2] = q->aggregate_types && store_text_array(q->aggregate_types, &types)
-		    ? sbuf_cstr(&types) : NULL;
-	values[3] = q->event_types && store_text_array(q->event_types, &etypes)
-		    ? sbuf_cstr(&etypes) : NULL;
-	values[4] = lim;
-	values[5] = q->tenant ? q->tenant : UUIDTEXT_NIL;
-	if (types.failed || etypes.failed) {
-		rc = ES_ENOMEM;
-		goto out;
-	}
-
-	rc = db_exec(db, q->all_tenants ? &st_feed_all : &st_feed_tenant, values, &r);
+	snprintf(lim, sizeof lim, "%d", limit);
+	rc = db_exec_params(db, "store_list_streams", STORE_LIST_STREAMS_SQL, 4, values, &r);
 	if (rc != ES_OK)
 		goto out;
 	rows = PQntuples(r);
-	for (int i = 0; i < rows; i++) {
-		if (i > 0)
-			sbuf_putc(out, ',');
-		sbuf_append(out, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+	for (int i = 0; i < rows && i < limit; i++) {
+		snprintf(out[i].tenant, sizeof out[i].tenant, "%s", PQgetvalue(r, i, 0));
+		snprintf(out[i].aggregate_id, sizeof out[i].aggregate_id, "%s", PQgetvalue(r, i, 1));
+		(*n)++;
 	}
-	if (rows > 0) {
-		next->txid = strtoull(PQgetvalue(r, rows - 1, 1), NULL, 10);
-		next->position = store_int64(r, rows - 1, 2);
-	}
-	*count = (size_t)rows;
-	rc = out->failed ? ES_ENOMEM : ES_OK;
 out:
 	PQclear(r);
-	sbuf_free(&types);
-	sbuf_free(&etypes);
 	return rc;
 }
 

@@ -1,7 +1,8 @@
-/* store.h - the event store's queries: append with compare-and-set on the
- * streams row, stream reads, and the gap-free global feed behind the xid8
- * horizon. Events are rendered to JSON by one SQL function
- * (evstore.event_json) so that every reader sees the same object. */
+/* store.h - the event store's queries on events and streams: append with
+ * compare-and-set on the streams row, stream reads, the streams of a type,
+ * counts. The global feed is feed.h's. Events are rendered to JSON by one
+ * SQL function (evstore.event_json) so that every reader sees the same
+ * object. */
 #ifndef EVSTORE_STORE_H
 #define EVSTORE_STORE_H
 
@@ -11,13 +12,17 @@
 #include <json-c/json.h>
 #include "base/error.h"
 #include "base/uuidtext.h"
-#include "store/feed_cursor.h"
 
 struct db;
 struct sbuf;
 
 /* The NOTIFY channel appends signal (payload empty: a wake-up hint only). */
 #define STORE_NOTIFY_CHANNEL "evstore_events"
+
+/* The newest event's position (0: none) as an SQL expression, for a
+ * statement of another module that reports a lag in the same round trip
+ * (the runner's status rows). */
+#define STORE_NEWEST_POSITION_SQL "COALESCE((SELECT max(position) FROM evstore.events), 0)"
 
 enum store_expect {
 	STORE_EXPECT_ANY,     /* no check */
@@ -104,26 +109,23 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 enum es_status store_stream_version(struct db *db, const char *tenant, const char *aggregate_type,
 				    const char *aggregate_id, int64_t *version) ES_MUST_CHECK;
 
-struct store_feed_query {
-	bool all_tenants;             /* admin without a tenant: every tenant */
-	const char *tenant;           /* otherwise: this tenant, NULL = no tenant */
-	struct feed_cursor after;
-	int limit;
-	const char *aggregate_types;  /* comma-separated filter or NULL */
-	const char *event_types;      /* comma-separated filter or NULL */
+/* A stream's key within its aggregate type. */
+struct store_stream_key {
+	char tenant[UUIDTEXT_LEN];    /* the nil UUID for no tenant */
+	char aggregate_id[UUIDTEXT_LEN];
 };
 
-/* Reads the next page of the global feed: events whose writing transaction
- * is below the snapshot's xmin horizon, ordered by (transaction_id,
- * position), after the cursor. Appends JSON objects separated by commas to
- * out; *next is the cursor after the last event returned (or q->after on an
- * empty page). The filters are comma-separated names, items trimmed; one
- * that names nothing ("", ",") does not filter. ES_EINVAL when limit < 1.
- * A transaction left open anywhere on the server holds the feed back until
- * it ends: that is what makes the feed gap-free. */
-enum es_status store_read_feed(struct db *db, const struct store_feed_query *q,
-			       struct sbuf *out, size_t *count,
-			       struct feed_cursor *next) ES_MUST_CHECK;
+/* How many streams of aggregate_type there are, in every tenant. */
+enum es_status store_count_streams(struct db *db, const char *aggregate_type,
+				   int64_t *count) ES_MUST_CHECK;
+
+/* Lists up to limit streams of aggregate_type, every tenant, in key order
+ * after `after` (NULL: from the first) into out[0..*n): keyset pages, so a
+ * caller walks any number of streams one page at a time. ES_EINVAL when
+ * limit < 1. */
+enum es_status store_list_streams(struct db *db, const char *aggregate_type,
+				  const struct store_stream_key *after, int limit,
+				  struct store_stream_key *out, size_t *n) ES_MUST_CHECK;
 
 /* Counts for `evstorectl status`: events, streams. */
 enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams) ES_MUST_CHECK;

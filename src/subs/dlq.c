@@ -1,25 +1,26 @@
-/* dlq.c - the operators' queries on evstore.dlq.
+/* dlq.c - the queries on evstore.dlq.
  *
- * These statements run rarely (an operator or an admin route) and carry
- * optional filters ("$1 IS NULL OR ..."), so they go as unnamed statements,
- * planned for the values at hand, rather than prepared ones whose generic
- * plan could not use the (subscription, status, id) index. */
+ * The operators' statements run rarely (an operator or an admin route) and
+ * carry optional filters ("$1 IS NULL OR ..."), so they go as unnamed
+ * statements, planned for the values at hand, rather than prepared ones
+ * whose generic plan could not use the (subscription, status, id) index.
+ * The runner's run often and are prepared. */
 #include "buildconf.h"
+#include "subs/dlq.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "pg/db.h"
-#include "subs/dlq.h"
+#include "store/feed.h"
+#include "subs/checkpoint.h"
 
 #define DLQ_TS(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-/* The columns of struct dlqstore_entry, in its order. */
+/* The columns of struct dlq_entry, in its order. */
 #define DLQ_COLUMNS \
 	"id, subscription, partition, position, event_id, event_type, aggregate_type," \
 	" aggregate_id, tenant_id, error, error_class, attempts, " \
@@ -81,13 +82,51 @@
 	" SELECT (SELECT count(*) FROM batch), (SELECT COALESCE(max(id), 0) FROM batch)," \
 	" (SELECT count(*) FROM purged)"
 
-/* Parameter: name. */
-#define DLQ_KNOWN_SQL \
-	"SELECT EXISTS (SELECT 1 FROM evstore.subscription_status WHERE subscription = $1::text)" \
-	" OR EXISTS (SELECT 1 FROM evstore.checkpoints WHERE subscription = $1::text)" \
-	" OR EXISTS (SELECT 1 FROM evstore.dlq WHERE subscription = $1::text)"
+/* Parameter: subscription. */
+#define DLQ_CLEAR_SQL "DELETE FROM evstore.dlq WHERE subscription = $1"
 
-bool dlqstore_status_valid(const char *status)
+/* Parks an event. Parameters: subscription, partition, position,
+ * transaction_id, event_id, event_type, aggregate_type, aggregate_id,
+ * tenant_id ("" for none), error, error_class, attempts, first_failed_at
+ * (microseconds since the epoch). */
+static const struct db_statement st_park = {
+	"dlq_park",
+	"INSERT INTO evstore.dlq AS d (subscription, partition, position, transaction_id, event_id,"
+	" event_type, aggregate_type, aggregate_id, tenant_id, error, error_class, attempts,"
+	" first_failed_at, last_failed_at, status)"
+	" VALUES ($1, $2::int, $3::bigint, $4::xid8, $5::uuid, $6, $7, $8::uuid,"
+	" NULLIF($9, '')::uuid, $10, $11, $12::int, to_timestamp($13::double precision / 1e6),"
+	" now(), 'failed')"
+	" ON CONFLICT (subscription, event_id) DO UPDATE SET status = 'failed',"
+	" attempts = d.attempts + EXCLUDED.attempts, error = EXCLUDED.error,"
+	" error_class = EXCLUDED.error_class, last_failed_at = now(), resolved_at = NULL",
+	13
+};
+
+/* Parameters: subscription, partition, limit. */
+static const struct db_statement st_requeued = {
+	"dlq_requeued",
+	"SELECT id, position FROM evstore.dlq WHERE subscription = $1 AND partition = $2::int"
+	" AND status = 'retrying' ORDER BY id LIMIT $3::int",
+	3
+};
+
+/* Parameter: id. */
+#define DLQ_RETRY_DONE_SQL \
+	"UPDATE evstore.dlq SET status = 'resolved', resolved_at = now()," \
+	" attempts = attempts + 1 WHERE id = $1::bigint"
+
+static const struct db_statement st_retry_done = { "dlq_retry_done", DLQ_RETRY_DONE_SQL, 1 };
+
+/* Parameters: id, error. */
+static const struct db_statement st_retry_failed = {
+	"dlq_retry_failed",
+	"UPDATE evstore.dlq SET status = 'failed', attempts = attempts + 1,"
+	" last_failed_at = now(), error = $2 WHERE id = $1::bigint",
+	2
+};
+
+bool dlq_status_valid(const char *status)
 {
 	return status && (strcmp(status, "failed") == 0 || strcmp(status, "retrying") == 0 ||
 			  strcmp(status, "resolved") == 0);
@@ -98,9 +137,9 @@ static const char *value_or_null(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
-/* Takes r (cleared by dlqstore_list_free, even on failure) and points
+/* Takes r (cleared by dlq_entries_free, even on failure) and points
  * out's entries into it; r's first DLQ_NCOLUMNS columns are DLQ_COLUMNS. */
-static enum es_status list_from_result(PGresult *r, struct dlqstore_list *out)
+static enum es_status list_from_result(PGresult *r, struct dlq_entries *out)
 {
 	int rows = PQntuples(r);
 
@@ -109,7 +148,7 @@ static enum es_status list_from_result(PGresult *r, struct dlqstore_list *out)
 	if (!out->items)
 		return ES_ENOMEM;
 	for (int i = 0; i < rows; i++) {
-		struct dlqstore_entry *e = &out->items[i];
+		struct dlq_entry *e = &out->items[i];
 
 		e->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 		e->subscription = PQgetvalue(r, i, 1);
@@ -132,8 +171,7 @@ static enum es_status list_from_result(PGresult *r, struct dlqstore_list *out)
 	return ES_OK;
 }
 
-enum es_status dlqstore_list(struct db *db, const struct dlqstore_filter *f,
-			     struct dlqstore_list *out)
+enum es_status dlq_list(struct db *db, const struct dlq_filter *f, struct dlq_entries *out)
 {
 	char after[24], limit[16];
 	const char *values[6] = { f->subscription, f->status, after, f->limit > 0 ? limit : NULL,
@@ -150,7 +188,7 @@ enum es_status dlqstore_list(struct db *db, const struct dlqstore_filter *f,
 	return list_from_result(r, out);
 }
 
-void dlqstore_list_free(struct dlqstore_list *list)
+void dlq_entries_free(struct dlq_entries *list)
 {
 	if (!list)
 		return;
@@ -159,14 +197,13 @@ void dlqstore_list_free(struct dlqstore_list *list)
 	memset(list, 0, sizeof *list);
 }
 
-enum es_status dlqstore_retry(struct db *db, const char *subscription,
-			      const struct dlqstore_scope *scope, int64_t id, bool *requeued,
-			      struct dlqstore_list *out)
+enum es_status dlq_retry(struct db *db, const char *subscription, const struct dlq_scope *scope,
+			 int64_t id, bool *requeued, struct dlq_entries *out)
 {
 	char idbuf[24];
 	const char *values[4] = { idbuf, subscription, scope->all_tenants ? "true" : "false",
 				  scope->tenant };
-	struct dlqstore_list found = { 0 };
+	struct dlq_entries found = { 0 };
 	PGresult *r = NULL;
 	const char *was;
 	enum es_status rc;
@@ -198,7 +235,7 @@ enum es_status dlqstore_retry(struct db *db, const char *subscription,
 		memset(&found, 0, sizeof found);
 	}
 out:
-	dlqstore_list_free(&found);
+	dlq_entries_free(&found);
 	PQclear(r);
 	return rc;
 }
@@ -224,26 +261,26 @@ static enum es_status run_batches(struct db *db, const char *label, const char *
 		snprintf(after, sizeof after, "%s", PQgetvalue(r, 0, 1));
 		*total += strtoll(PQgetvalue(r, 0, 2), NULL, 10);
 		PQclear(r);
-		if (looked_at < DLQSTORE_BATCH)
+		if (looked_at < DLQ_BATCH)
 			break;
 	}
 	values[after_slot] = NULL;
 	return rc;
 }
 
-enum es_status dlqstore_retry_all(struct db *db, const char *subscription,
-				  const struct dlqstore_scope *scope, int64_t *requeued)
+enum es_status dlq_retry_all(struct db *db, const char *subscription,
+			     const struct dlq_scope *scope, int64_t *requeued)
 {
 	char batch[16];
 	const char *values[5] = { subscription, NULL, batch, scope->all_tenants ? "true" : "false",
 				  scope->tenant };
 
 	*requeued = 0;
-	snprintf(batch, sizeof batch, "%d", DLQSTORE_BATCH);
+	snprintf(batch, sizeof batch, "%d", DLQ_BATCH);
 	return run_batches(db, "dlq_retry_batch", DLQ_RETRY_BATCH_SQL, 5, values, 1, requeued);
 }
 
-enum es_status dlqstore_resolve(struct db *db, int64_t id, bool *changed)
+enum es_status dlq_resolve(struct db *db, int64_t id, bool *changed)
 {
 	char idbuf[24];
 	const char *values[1] = { idbuf };
@@ -259,27 +296,121 @@ enum es_status dlqstore_resolve(struct db *db, int64_t id, bool *changed)
 	return rc;
 }
 
-enum es_status dlqstore_purge(struct db *db, const char *subscription, bool resolved_only,
-			      int64_t *purged)
+enum es_status dlq_purge(struct db *db, const char *subscription, bool resolved_only,
+			 int64_t *purged)
 {
 	char batch[16];
 	const char *values[4] = { subscription, resolved_only ? "true" : "false", NULL, batch };
 
 	*purged = 0;
-	snprintf(batch, sizeof batch, "%d", DLQSTORE_BATCH);
+	snprintf(batch, sizeof batch, "%d", DLQ_BATCH);
 	return run_batches(db, "dlq_purge_batch", DLQ_PURGE_BATCH_SQL, 4, values, 2, purged);
 }
 
-enum es_status dlqstore_subscription_known(struct db *db, const char *name, bool *known)
+enum es_status dlq_clear(struct db *db, const char *subscription, int64_t *deleted)
 {
-	const char *values[1] = { name };
+	const char *values[1] = { subscription };
 	PGresult *r = NULL;
 	enum es_status rc;
 
-	*known = false;
-	rc = db_exec_params(db, "dlq_known", DLQ_KNOWN_SQL, 1, values, &r);
+	*deleted = 0;
+	rc = db_exec_params(db, "dlq_clear", DLQ_CLEAR_SQL, 1, values, &r);
 	if (rc == ES_OK)
-		*known = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		*deleted = strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+/* The steps of dlq_park inside its transaction. */
+static enum es_status park_steps(struct db *db, const struct dlq_failure *f,
+				 const struct checkpoint_move *move)
+{
+	char part[16], pos[24], attempts[16], first[24];
+	const struct event *ev = f->ev;
+	const char *vals[13] = { f->subscription, part, pos, ev->txid, ev->event_id,
+				 ev->event_type, ev->aggregate_type, ev->aggregate_id, ev->tenant_id,
+				 f->error, f->error_class, attempts, first };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	snprintf(part, sizeof part, "%d", f->partition);
+	snprintf(pos, sizeof pos, "%" PRId64, ev->position);
+	snprintf(attempts, sizeof attempts, "%d", f->attempts);
+	snprintf(first, sizeof first, "%" PRId64, f->first_failed_usec);
+	rc = db_exec(db, &st_park, vals, &r);
+	PQclear(r);
+	if (rc == ES_OK)
+		rc = checkpoint_move_run(db, move);
+	return rc;
+}
+
+enum es_status dlq_park(struct db *db, const struct dlq_failure *f,
+			const struct checkpoint_move *move)
+{
+	enum es_status rc = db_exec_sql(db, "BEGIN", NULL);
+
+	if (rc == ES_OK)
+		rc = park_steps(db, f, move);
+	if (rc == ES_OK)
+		rc = db_exec_sql(db, "COMMIT", NULL);
+	if (rc != ES_OK && db_connected(db))
+		(void)!db_exec_sql(db, "ROLLBACK", NULL);
+	return rc;
+}
+
+enum es_status dlq_list_requeued(struct db *db, const char *subscription, int partition,
+				 struct dlq_requeued *out, size_t max, size_t *n)
+{
+	char part[16], lim[24];
+	const char *vals[3] = { subscription, part, lim };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	*n = 0;
+	snprintf(part, sizeof part, "%d", partition);
+	snprintf(lim, sizeof lim, "%zu", max);
+	rc = db_exec(db, &st_requeued, vals, &r);
+	if (rc != ES_OK)
+		goto out;
+	for (int i = 0; i < PQntuples(r) && (size_t)i < max; i++) {
+		out[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		out[i].position = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+		(*n)++;
+	}
+out:
+	PQclear(r);
+	return rc;
+}
+
+void dlq_retry_done_init(struct dlq_retry_done *s, int64_t id)
+{
+	snprintf(s->id_, sizeof s->id_, "%" PRId64, id);
+	s->sql = DLQ_RETRY_DONE_SQL;
+	s->nparams = 1;
+	s->values[0] = s->id_;
+}
+
+enum es_status dlq_mark_retry_done(struct db *db, int64_t id)
+{
+	struct dlq_retry_done s;
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	dlq_retry_done_init(&s, id);
+	rc = db_exec(db, &st_retry_done, s.values, &r);
+	PQclear(r);
+	return rc;
+}
+
+enum es_status dlq_mark_retry_failed(struct db *db, int64_t id, const char *error)
+{
+	char idbuf[24];
+	const char *vals[2] = { idbuf, error };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+	rc = db_exec(db, &st_retry_failed, vals, &r);
 	PQclear(r);
 	return rc;
 }

@@ -1,7 +1,7 @@
-/* dlq.h - the queries on the dead-letter queue (evstore.dlq) that
- * operators run: list, requeue one or all, resolve, purge. Shared by the
- * HTTP admin routes and `evstorectl dlq`; the runner's own statements
- * (parking an event, settling a requeued one) stay in src/runner/dlq.h.
+/* dlq.h - the dead-letter queue (evstore.dlq): what the runner does with
+ * it (park an event, take up the requeued entries, settle them) and what
+ * operators do, through the HTTP admin routes and `evstorectl dlq` (list,
+ * requeue one or all, resolve, purge), and the clearing a rebuild does.
  *
  * Decisions:
  * - Listing is oldest first, by entry id (the order the runner retries
@@ -9,17 +9,17 @@
  * - Requeueing sets status 'retrying'; the runner owning the partition
  *   handles the event again without moving its checkpoint, and marks the
  *   entry 'resolved' or parks it again as 'failed'.
- * - Requeueing or purging many entries runs in batches of
- *   DLQSTORE_BATCH, each its own short transaction, so a queue of a million
- *   entries never becomes one giant transaction: the runner starts on the
- *   first batch while later ones are still being requeued. Entries are
+ * - Requeueing or purging many entries runs in batches of DLQ_BATCH, each
+ *   its own short transaction, so a queue of a million entries never
+ *   becomes one giant transaction: the runner starts on the first batch
+ *   while later ones are still being requeued. Entries are
  *   visited in id order and each at most once per call, so an entry that
  *   fails again during the call is not requeued twice.
  * - Tenancy: a scope either spans every tenant or names one tenant (NULL:
  *   the no-tenant space); an entry outside the scope does not exist for the
  *   caller. */
-#ifndef EVSTORE_DLQSTORE_H
-#define EVSTORE_DLQSTORE_H
+#ifndef EVSTORE_DLQ_H
+#define EVSTORE_DLQ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,29 +27,31 @@
 #include "base/error.h"
 
 struct db;
+struct event;
+struct checkpoint_move;
 
 /* Entries one requeue or purge statement touches at most. */
-#define DLQSTORE_BATCH 1000
+#define DLQ_BATCH 1000
 
 /* Whose entries a call may see and change. */
-struct dlqstore_scope {
+struct dlq_scope {
 	bool all_tenants;          /* true: every tenant, tenant ignored */
 	const char *tenant;        /* lowercase UUID, or NULL: the no-tenant space */
 };
 
 /* What to list. */
-struct dlqstore_filter {
+struct dlq_filter {
 	const char *subscription;  /* NULL: every subscription */
 	const char *status;        /* failed, retrying, resolved; NULL: any */
 	int64_t after_id;          /* only entries with a larger id (0: from the start) */
 	int limit;                 /* at most this many; 0: no limit */
-	struct dlqstore_scope scope;
+	struct dlq_scope scope;
 };
 
 /* One entry. Every string is borrowed from the list that holds it (valid
- * until dlqstore_list_free); timestamps are RFC 3339 in UTC with
+ * until dlq_entries_free); timestamps are RFC 3339 in UTC with
  * microseconds ("2026-11-27T10:00:00.000000Z"). */
-struct dlqstore_entry {
+struct dlq_entry {
 	int64_t id;
 	const char *subscription;
 	int partition;
@@ -68,21 +70,21 @@ struct dlqstore_entry {
 	const char *resolved_at;   /* NULL until resolved */
 };
 
-struct dlqstore_list {
-	struct dlqstore_entry *items;
+struct dlq_entries {
+	struct dlq_entry *items;
 	size_t count;
 	void *result_;             /* the query result the strings live in */
 };
 
 /* True for failed, retrying and resolved. */
-bool dlqstore_status_valid(const char *status);
+bool dlq_status_valid(const char *status);
 
 /* Reads the entries f selects in id order into out. On ES_OK out is
- * filled (count 0 when none); release it with dlqstore_list_free, which is
+ * filled (count 0 when none); release it with dlq_entries_free, which is
  * also safe after a failure. Borrows f. */
-enum es_status dlqstore_list(struct db *db, const struct dlqstore_filter *f,
-			     struct dlqstore_list *out) ES_MUST_CHECK;
-void dlqstore_list_free(struct dlqstore_list *list);
+enum es_status dlq_list(struct db *db, const struct dlq_filter *f,
+			struct dlq_entries *out) ES_MUST_CHECK;
+void dlq_entries_free(struct dlq_entries *list);
 
 /* Requeues entry id: a 'failed' entry becomes 'retrying'. subscription
  * (NULL: any) and scope narrow which entries count as existing.
@@ -90,34 +92,78 @@ void dlqstore_list_free(struct dlqstore_list *list);
  * it is already resolved (nothing changes). On ES_OK, *requeued says
  * whether this call changed it (false: it was already 'retrying'), and
  * when out is not NULL it holds the entry as it is now (release with
- * dlqstore_list_free; it is filled on ES_ESTATE too). */
-enum es_status dlqstore_retry(struct db *db, const char *subscription,
-			      const struct dlqstore_scope *scope, int64_t id, bool *requeued,
-			      struct dlqstore_list *out) ES_MUST_CHECK;
+ * dlq_entries_free; it is filled on ES_ESTATE too). */
+enum es_status dlq_retry(struct db *db, const char *subscription, const struct dlq_scope *scope,
+			 int64_t id, bool *requeued, struct dlq_entries *out) ES_MUST_CHECK;
 
 /* Requeues every 'failed' entry of subscription within scope, in batches
- * of DLQSTORE_BATCH (see the decisions above). *requeued counts the entries
+ * of DLQ_BATCH (see the decisions above). *requeued counts the entries
  * changed, also when a later batch failed (those before it stay
  * requeued). */
-enum es_status dlqstore_retry_all(struct db *db, const char *subscription,
-				  const struct dlqstore_scope *scope,
-				  int64_t *requeued) ES_MUST_CHECK;
+enum es_status dlq_retry_all(struct db *db, const char *subscription,
+			     const struct dlq_scope *scope, int64_t *requeued) ES_MUST_CHECK;
 
 /* Marks entry id resolved by hand (an operator dealt with the event).
  * *changed is false when there is no such entry or it was resolved
  * already. Any tenant. */
-enum es_status dlqstore_resolve(struct db *db, int64_t id, bool *changed) ES_MUST_CHECK;
+enum es_status dlq_resolve(struct db *db, int64_t id, bool *changed) ES_MUST_CHECK;
 
 /* Deletes subscription's entries (only the resolved ones with
- * resolved_only), in batches of DLQSTORE_BATCH; *purged counts them, also
+ * resolved_only), in batches of DLQ_BATCH; *purged counts them, also
  * when a later batch failed. Any tenant. */
-enum es_status dlqstore_purge(struct db *db, const char *subscription, bool resolved_only,
-			      int64_t *purged) ES_MUST_CHECK;
+enum es_status dlq_purge(struct db *db, const char *subscription, bool resolved_only,
+			 int64_t *purged) ES_MUST_CHECK;
 
-/* Whether the runner knows subscription name: it has a status row, a
- * checkpoint or DLQ entries (of any tenant: subscriptions are not
- * per tenant). */
-enum es_status dlqstore_subscription_known(struct db *db, const char *name,
-					   bool *known) ES_MUST_CHECK;
+/* Deletes every entry of subscription, in the caller's transaction (a
+ * rebuild's); *deleted counts them. */
+enum es_status dlq_clear(struct db *db, const char *subscription, int64_t *deleted) ES_MUST_CHECK;
+
+/* ---- the runner ---- */
+
+/* An event that failed for good, and why. */
+struct dlq_failure {
+	const char *subscription;
+	int partition;
+	const struct event *ev;
+	const char *error;
+	const char *error_class;   /* permanent | transient */
+	int attempts;
+	int64_t first_failed_usec; /* microseconds since the epoch */
+};
+
+/* Parks f's event as 'failed' (parking it again after a failed retry
+ * updates its entry) and makes move (past the event) in the same
+ * transaction. ES_EMOVED when the checkpoint was not at move's from
+ * cursor: nothing is parked. Borrows f and move. */
+enum es_status dlq_park(struct db *db, const struct dlq_failure *f,
+			const struct checkpoint_move *move) ES_MUST_CHECK;
+
+struct dlq_requeued {
+	int64_t id;
+	int64_t position;          /* the event's */
+};
+
+/* The requeued ('retrying') entries of a subscription partition, oldest
+ * first: up to max of them into out[0..*n). */
+enum es_status dlq_list_requeued(struct db *db, const char *subscription, int partition,
+				 struct dlq_requeued *out, size_t max, size_t *n) ES_MUST_CHECK;
+
+/* A requeued entry handled: 'resolved', one more attempt. As a statement
+ * and its parameters, for a caller that runs it inside a transaction of its
+ * own (the sql handler's pipeline, with the event's statements); sql and
+ * values point into the struct itself. */
+struct dlq_retry_done {
+	const char *sql;
+	int nparams;
+	const char *values[1];
+	char id_[24];
+};
+void dlq_retry_done_init(struct dlq_retry_done *s, int64_t id);
+
+/* The same, run on its own. */
+enum es_status dlq_mark_retry_done(struct db *db, int64_t id) ES_MUST_CHECK;
+
+/* A requeued entry failed again: 'failed', one more attempt, error kept. */
+enum es_status dlq_mark_retry_failed(struct db *db, int64_t id, const char *error) ES_MUST_CHECK;
 
 #endif

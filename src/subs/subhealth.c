@@ -1,30 +1,15 @@
-/* subhealth.c - subscription health from the runner's status rows. */
+/* subhealth.c - subscription health from the runner's status rows
+ * (substatus.h). */
 #include "buildconf.h"
+#include "subs/subhealth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/config.h"
-#include "pg/db.h"
 #include "base/sbuf.h"
-#include "subs/subhealth.h"
-
-/* One row per partition; the DLQ count per subscription rides along. */
-static const struct db_statement st_status = {
-	"subhealth_status",
-	"SELECT s.subscription, s.state, s.events_processed, s.events_failed,"
-	"       s.error_rate_per_min, s.lag_events, s.last_error,"
-	"       to_char(s.last_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	"       floor(extract(epoch FROM now() - s.started_at))::bigint,"
-	"       extract(epoch FROM now() - s.heartbeat_at) > $2::double precision,"
-	"       (SELECT count(*) FROM evstore.dlq d"
-	"         WHERE d.subscription = s.subscription AND d.status <> 'resolved')"
-	"  FROM evstore.subscription_status s"
-	" WHERE $1::text IS NULL OR s.subscription = $1::text"
-	" ORDER BY s.subscription, s.partition",
-	2
-};
+#include "subs/substatus.h"
 
 /* Larger is worse; how partitions' states combine. */
 static int state_rank(const char *state)
@@ -80,32 +65,30 @@ const char *subhealth_status_name(enum subhealth_status st)
 	return "unhealthy";
 }
 
-static char *dup_or_null(const PGresult *r, int row, int col)
+static char *dup_or_null(const char *s)
 {
-	return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+	return s ? strdup(s) : NULL;
 }
 
-/* Folds partition row `row` into s (a new subscription when s->name is NULL). */
-static void add_partition(struct subhealth *s, const PGresult *r, int row)
+/* Folds partition row e into s (a new subscription when s->name is NULL). */
+static void add_partition(struct subhealth *s, const struct substatus_entry *e)
 {
-	const char *state = PQgetvalue(r, row, 1);
-	char *last_event_at = dup_or_null(r, row, 7);
-	int64_t uptime = strtoll(PQgetvalue(r, row, 8), NULL, 10);
+	char *last_event_at = dup_or_null(e->last_event_at);
 
 	if (!s->name) {
-		s->name = strdup(PQgetvalue(r, row, 0));
-		snprintf(s->state, sizeof s->state, "%s", state);
-		s->uptime_seconds = uptime;
-		s->dlq_count = strtoll(PQgetvalue(r, row, 10), NULL, 10);
-	} else if (state_rank(state) > state_rank(s->state)) {
-		snprintf(s->state, sizeof s->state, "%s", state);
+		s->name = strdup(e->subscription);
+		snprintf(s->state, sizeof s->state, "%s", e->state);
+		s->uptime_seconds = e->uptime_seconds;
+		s->dlq_count = e->dlq_count;
+	} else if (state_rank(e->state) > state_rank(s->state)) {
+		snprintf(s->state, sizeof s->state, "%s", e->state);
 	}
-	s->events_processed += strtoll(PQgetvalue(r, row, 2), NULL, 10);
-	s->events_failed += strtoll(PQgetvalue(r, row, 3), NULL, 10);
-	s->error_rate += strtod(PQgetvalue(r, row, 4), NULL);
-	s->lag_events += strtoll(PQgetvalue(r, row, 5), NULL, 10);
-	if (!PQgetisnull(r, row, 6) && !s->last_error)
-		s->last_error = strdup(PQgetvalue(r, row, 6));
+	s->events_processed += e->events_processed;
+	s->events_failed += e->events_failed;
+	s->error_rate += e->error_rate_per_min;
+	s->lag_events += e->lag_events;
+	if (e->last_error && !s->last_error)
+		s->last_error = strdup(e->last_error);
 	/* RFC 3339 in UTC with a fixed width compares as text. */
 	if (last_event_at && (!s->last_event_at || strcmp(last_event_at, s->last_event_at) > 0)) {
 		free(s->last_event_at);
@@ -113,45 +96,41 @@ static void add_partition(struct subhealth *s, const PGresult *r, int row)
 		last_event_at = NULL;
 	}
 	free(last_event_at);
-	if (uptime > s->uptime_seconds)
-		s->uptime_seconds = uptime;
-	if (strcmp(PQgetvalue(r, row, 9), "t") == 0)
+	if (e->uptime_seconds > s->uptime_seconds)
+		s->uptime_seconds = e->uptime_seconds;
+	if (e->stale)
 		s->stale = true;
 }
 
 enum es_status subhealth_load(struct db *db, const struct es_config *cfg, const char *name,
 			      struct subhealth_list *out)
 {
-	char stale_after[32];
-	const char *values[2] = { name, stale_after };
-	PGresult *r = NULL;
+	struct substatus_list rows;
 	enum es_status rc;
 
 	memset(out, 0, sizeof *out);
-	snprintf(stale_after, sizeof stale_after, "%d", cfg->health.runner_stale_after);
-	rc = db_exec(db, &st_status, values, &r);
+	rc = substatus_read(db, name, cfg->health.runner_stale_after, &rows);
 	if (rc != ES_OK)
-		return rc;
-
-	int rows = PQntuples(r);
-	out->items = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out->items);
+		goto out;
+	out->items = calloc(rows.count ? rows.count : 1, sizeof *out->items);
 	if (!out->items) {
 		rc = ES_ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i < rows; i++) {
+	for (size_t i = 0; i < rows.count; i++) {
+		const struct substatus_entry *e = &rows.items[i];
 		struct subhealth *cur = out->count ? &out->items[out->count - 1] : NULL;
 
-		if (!cur || strcmp(cur->name, PQgetvalue(r, i, 0)) != 0)
+		if (!cur || strcmp(cur->name, e->subscription) != 0)
 			cur = &out->items[out->count++];
-		add_partition(cur, r, i);
-		if (strcmp(PQgetvalue(r, i, 9), "f") == 0 && strcmp(PQgetvalue(r, i, 1), "stopped") != 0)
+		add_partition(cur, e);
+		if (!e->stale && strcmp(e->state, "stopped") != 0)
 			out->running = true;
 	}
 	for (size_t i = 0; i < out->count; i++)
 		out->items[i].status = subhealth_judge(&out->items[i], cfg);
 out:
-	PQclear(r);
+	substatus_list_free(&rows);
 	if (rc != ES_OK)
 		subhealth_list_free(out);
 	return rc;

@@ -1,7 +1,6 @@
 /* subhealth.h - the health of subscriptions, as the runner's status rows
- * (evstore.subscription_status, evstore.dlq) tell it, judged against the
- * [health] thresholds (API.md section 3). Read by the HTTP health routes
- * and evstorectl. */
+ * (substatus.h) tell it, judged against the [health] thresholds (API.md
+ * section 3). Read by the HTTP health routes. */
 #ifndef EVSTORE_SUBHEALTH_H
 #define EVSTORE_SUBHEALTH_H
 

@@ -1,9 +1,7 @@
-/* check_db.c - the pg layer's own contract: the SQLSTATE table, session
- * epochs across reconnects and resets, typed statements, pipelines, and
- * the checkpoint-moved status of the migrated schema. The table cases run
- * anywhere; the rest need EVSTORE_TEST_DATABASE_URL (a server and a role
- * allowed to create databases) and work in a scratch database of their
- * own, dropped at the end. */
+/* check_db.c - the one door to libpq against a real server: session epochs
+ * across reconnects and resets, typed statements, pipelines, and the
+ * checkpoint-moved status of the migrated schema. Runs in a scratch
+ * database (test_helpers.h); the SQLSTATE table is check_sqlstate. */
 #include "buildconf.h"
 
 #include <check.h>
@@ -19,85 +17,10 @@
 #include "pg/db.h"
 #include "pg/migrate.h"
 #include "pg/sqlstate.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#include "test_helpers.h"
 
 /* key=value connection string of the scratch database */
 static char *test_conninfo;
-
-/* ---- the SQLSTATE table ------------------------------------------------- */
-
-static const struct {
-	const char *state;
-	enum sqlstate_class cls;
-} sqlstate_cases[] = {
-	/* no answer from the server at all */
-	{ NULL, SQLSTATE_SESSION_LOST }, { "", SQLSTATE_SESSION_LOST },
-	/* class 08 */
-	{ "08000", SQLSTATE_SESSION_LOST }, { "08006", SQLSTATE_SESSION_LOST },
-	{ "08P01", SQLSTATE_SESSION_LOST },
-	/* class 57, where db.c and the runner used to disagree: the five FATAL
-	 * codes end the session; the rest of the class is not assumed */
-	{ "57P01", SQLSTATE_SESSION_LOST }, { "57P02", SQLSTATE_SESSION_LOST },
-	{ "57P03", SQLSTATE_SESSION_LOST }, { "57P04", SQLSTATE_SESSION_LOST },
-	{ "57P05", SQLSTATE_SESSION_LOST }, { "57P06", SQLSTATE_OTHER },
-	{ "57000", SQLSTATE_OTHER }, { "57014", SQLSTATE_UNAVAILABLE },
-	/* class 53 */
-	{ "53000", SQLSTATE_UNAVAILABLE }, { "53100", SQLSTATE_UNAVAILABLE },
-	{ "53200", SQLSTATE_UNAVAILABLE }, { "53300", SQLSTATE_UNAVAILABLE },
-	{ "53400", SQLSTATE_UNAVAILABLE },
-	/* class 40: two codes, not the class */
-	{ "40001", SQLSTATE_RETRY }, { "40P01", SQLSTATE_RETRY },
-	{ "40000", SQLSTATE_OTHER }, { "40002", SQLSTATE_OTHER },
-	/* classes 22 and 23 */
-	{ "23505", SQLSTATE_DUPLICATE }, { "23502", SQLSTATE_BAD_INPUT },
-	{ "23503", SQLSTATE_BAD_INPUT }, { "23514", SQLSTATE_BAD_INPUT },
-	{ "23P01", SQLSTATE_BAD_INPUT }, { "22P02", SQLSTATE_BAD_INPUT },
-	{ "22012", SQLSTATE_BAD_INPUT }, { "22001", SQLSTATE_BAD_INPUT },
-	/* ours: the code, the one before migration 004, nothing else of V1 */
-	{ SQLSTATE_CHECKPOINT_MOVED, SQLSTATE_MOVED }, { "V1C01", SQLSTATE_MOVED },
-	{ "EVCKP", SQLSTATE_MOVED }, { "V1C02", SQLSTATE_OTHER }, { "V1000", SQLSTATE_OTHER },
-	{ "EV000", SQLSTATE_OTHER },
-	/* everything else */
-	{ "42P01", SQLSTATE_OTHER }, { "42601", SQLSTATE_OTHER }, { "26000", SQLSTATE_OTHER },
-	{ "25P02", SQLSTATE_OTHER }, { "P0001", SQLSTATE_OTHER }, { "XX000", SQLSTATE_OTHER },
-	/* a two-character class entry matches only a whole code */
-	{ "08", SQLSTATE_OTHER }, { "2", SQLSTATE_OTHER },
-};
-
-static const struct {
-	enum sqlstate_class cls;
-	enum es_status status;
-} status_cases[] = {
-	{ SQLSTATE_OTHER, ES_EDB }, { SQLSTATE_SESSION_LOST, ES_EUNAVAILABLE },
-	{ SQLSTATE_UNAVAILABLE, ES_EUNAVAILABLE }, { SQLSTATE_RETRY, ES_ERETRY },
-	{ SQLSTATE_DUPLICATE, ES_EDUPLICATE }, { SQLSTATE_BAD_INPUT, ES_EINVAL },
-	{ SQLSTATE_MOVED, ES_EMOVED },
-};
-
-START_TEST(test_sqlstate_classify)
-{
-	const char *s = sqlstate_cases[_i].state;
-	enum sqlstate_class got = sqlstate_classify(s);
-
-	ck_assert_msg(got == sqlstate_cases[_i].cls, "%s: class %d, wanted %d", s ? s : "NULL",
-		      (int)got, (int)sqlstate_cases[_i].cls);
-	/* db.c answers with the status of the same class */
-	ck_assert_int_eq(db_classify_sqlstate(s), sqlstate_status(got));
-}
-END_TEST
-
-START_TEST(test_sqlstate_status)
-{
-	ck_assert_int_eq(sqlstate_status(status_cases[_i].cls), status_cases[_i].status);
-}
-END_TEST
-
-START_TEST(test_moved_status_name)
-{
-	ck_assert_str_eq(es_status_name(ES_EMOVED), "moved");
-}
-END_TEST
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -113,20 +36,15 @@ static struct db *test_db(void)
 
 static struct db *migrated_db(void)
 {
-	struct db *db = test_db();
-	char err[512];
-	int applied, version;
+	struct db *db = test_db_open(test_conninfo, "check_db");
+	int version;
 
-	ck_assert_msg(migrate_apply(db, NULL, NULL, &applied, err, sizeof err) == ES_OK, "%s", err);
 	ck_assert_int_eq(migrate_current_version(db, &version), ES_OK);
 	ck_assert_int_eq(version, migrate_expected_version());
 	return db;
 }
 
-static void exec_ok(struct db *db, const char *sql)
-{
-	ck_assert_msg(db_exec_sql(db, sql, NULL) == ES_OK, "%s: %s", sql, db_last_error(db));
-}
+#define exec_ok test_sql_exec
 
 /* The first column of the first row, as a new string. */
 static char *sql_text(struct db *db, const char *sql)
@@ -527,19 +445,10 @@ END_TEST
 
 /* ---- the suite ---------------------------------------------------------- */
 
-static Suite *db_suite(bool with_server)
+static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
-	TCase *tc = tcase_create("sqlstate");
-
-	tcase_add_loop_test(tc, test_sqlstate_classify, 0, (int)N_ELEMS(sqlstate_cases));
-	tcase_add_loop_test(tc, test_sqlstate_status, 0, (int)N_ELEMS(status_cases));
-	tcase_add_test(tc, test_moved_status_name);
-	suite_add_tcase(s, tc);
-	if (!with_server)
-		return s;
-
-	tc = tcase_create("sessions");
+	TCase *tc = tcase_create("sessions");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_epoch_follows_the_session);
 	tcase_add_test(tc, test_reset_listens_again_and_forgets_statements);
@@ -567,96 +476,7 @@ static Suite *db_suite(bool with_server)
 	return s;
 }
 
-/* ---- the scratch database ---------------------------------------------------- */
-
-/* Appends key='value' with quotes and backslashes escaped. */
-static void conninfo_add(struct sbuf *b, const char *key, const char *value)
-{
-	if (b->len)
-		sbuf_putc(b, ' ');
-	sbuf_printf(b, "%s='", key);
-	for (const char *p = value; *p; p++) {
-		if (*p == '\'' || *p == '\\')
-			sbuf_putc(b, '\\');
-		sbuf_putc(b, *p);
-	}
-	sbuf_putc(b, '\'');
-}
-
-/* The connection string of url with its database replaced by dbname;
- * a new string, or NULL if url does not parse. */
-static char *conninfo_with_db(const char *url, const char *dbname)
-{
-	PQconninfoOption *opts = PQconninfoParse(url, NULL);
-	struct sbuf b = SBUF_INIT;
-	char *s;
-
-	if (!opts)
-		return NULL;
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (o->val && *o->val && strcmp(o->keyword, "dbname") != 0)
-			conninfo_add(&b, o->keyword, o->val);
-	conninfo_add(&b, "dbname", dbname);
-	PQconninfoFree(opts);
-	s = strdup(sbuf_cstr(&b));
-	sbuf_free(&b);
-	return s;
-}
-
-/* Runs sql on the server url names, outside db.c (it creates and drops the
- * database db.c is tested in). */
-static bool admin_exec(const char *url, const char *sql)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = NULL;
-	bool ok = PQstatus(c) == CONNECTION_OK;
-
-	if (ok) {
-		r = PQexec(c, sql);
-		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	}
-	if (!ok)
-		fprintf(stderr, "check_db: %s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok;
-}
-
 int main(void)
 {
-	const char *url = getenv("EVSTORE_TEST_DATABASE_URL");
-	char dbname[64], sql[128];
-	SRunner *sr;
-	int failed;
-
-	if (!url || !*url)
-		printf("check_db: EVSTORE_TEST_DATABASE_URL is not set: the SQLSTATE table only\n");
-	if (url && *url) {
-		srand((unsigned)time(NULL) ^ (unsigned)getpid());
-		snprintf(dbname, sizeof dbname, "evstore_checkdb_%ld_%04x", (long)getpid(),
-			 rand() & 0xffff);
-		test_conninfo = conninfo_with_db(url, dbname);
-		if (!test_conninfo) {
-			fprintf(stderr, "check_db: EVSTORE_TEST_DATABASE_URL does not parse\n");
-			return 1;
-		}
-		snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-		if (!admin_exec(url, sql)) {
-			free(test_conninfo);
-			return 1;
-		}
-	}
-
-	sr = srunner_create(db_suite(test_conninfo != NULL));
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	if (test_conninfo) {
-		snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
-		if (!admin_exec(url, sql))
-			failed++;
-		free(test_conninfo);
-	}
-	return failed == 0 ? 0 : 1;
+	return check_run_db(db_suite(), "check_db", &test_conninfo);
 }

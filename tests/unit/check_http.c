@@ -1068,7 +1068,7 @@ static void pipeline_setup(void)
 		 tmpdir, key_path);
 	write_file(conf_path, conf);
 	ck_assert_msg(app_init(&app, conf_path, err, sizeof err), "app_init: %s", err);
-	ck_assert(log_open_settings("check_http", &app.cfg.log, err, sizeof err));
+	ck_assert(log_open("check_http", &app.cfg.log, err, sizeof err));
 	ck_assert(app_open_db(&app));
 
 	tokens[TOK_NONE] = NULL;

@@ -85,7 +85,7 @@ static void open_stderr_log(const char *level)
 	cfg.log.level = (char *)level;
 	cfg.log.facility = (char *)"daemon";
 	cfg.log.audit_facility = (char *)"local5";
-	ck_assert_msg(log_open_settings("evstore-test", &cfg.log, err, sizeof(err)), "%s", err);
+	ck_assert_msg(log_open("evstore-test", &cfg.log, err, sizeof(err)), "%s", err);
 }
 
 START_TEST(log_before_open_goes_to_stderr)
@@ -190,7 +190,7 @@ START_TEST(log_open_rejects)
 	cfg.log.level = (char *)log_bad[_i].level;
 	cfg.log.facility = (char *)log_bad[_i].facility;
 	cfg.log.audit_facility = (char *)log_bad[_i].audit;
-	ck_assert(!log_open_settings("evstore-test", &cfg.log, err, sizeof(err)));
+	ck_assert(!log_open("evstore-test", &cfg.log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, log_bad[_i].what) != NULL, "message '%s'", err);
 }
 END_TEST
@@ -261,7 +261,7 @@ START_TEST(log_open_rejects_socket)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.log.target = (char *)log_bad_socket[_i].target;
 	cfg.log.socket = (char *)log_bad_socket[_i].socket;
-	ck_assert(!log_open_settings("evstore-test", &cfg.log, err, sizeof(err)));
+	ck_assert(!log_open("evstore-test", &cfg.log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "[log] socket") && strstr(err, log_bad_socket[_i].what),
 		      "message '%s'", err);
 }
@@ -328,7 +328,7 @@ static void open_socket_log(void)
 	cfg.log.facility = (char *)"daemon";
 	cfg.log.audit_facility = (char *)"local5";
 	cfg.log.socket = sock_path;
-	ck_assert_msg(log_open_settings("evstore-test", &cfg.log, err, sizeof(err)), "%s", err);
+	ck_assert_msg(log_open("evstore-test", &cfg.log, err, sizeof(err)), "%s", err);
 }
 
 START_TEST(log_socket_datagrams)

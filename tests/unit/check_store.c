@@ -1,7 +1,6 @@
 /* check_store.c - the schema, migrations, db.c and the store queries
- * against a real PostgreSQL. EVSTORE_TEST_DATABASE_URL names a server and a
- * role allowed to create databases; the suite works in a scratch database
- * of its own and drops it at the end. Without the variable it skips (77). */
+ * against a real PostgreSQL (check_scratch.h: a scratch database, skipped
+ * without EVSTORE_TEST_DATABASE_URL). The feed is check_feed's. */
 #include "buildconf.h"
 
 #include <check.h>
@@ -17,6 +16,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "store/feed.h"
 #include "store/feed_cursor.h"
 #include "pg/db.h"
 #include "pg/migrate.h"
@@ -24,48 +24,12 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
-#include "test_helpers.h"
-
-/* key=value connection string of the scratch database */
-static char *test_conninfo;
-
-static char *conninfo_with_db(const char *url, const char *dbname);
+#include "check_scratch.h"
 
 #define TEST_OCCURRED_AT "2026-11-27T10:00:00.123456Z"
 #define MAX_EVENTS 8
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static struct db *test_db(void)
-{
-	struct db *db = db_new(test_conninfo, 5);
-
-	ck_assert_ptr_nonnull(db);
-	db_set_application_name(db, "check_store");
-	ck_assert_int_eq(db_ensure(db), ES_OK);
-	return db;
-}
-
-static struct db *migrated_db(void)
-{
-	struct db *db = test_db();
-	char err[512];
-	int applied;
-
-	ck_assert_msg(migrate_apply(db, NULL, NULL, &applied, err, sizeof err) == ES_OK, "%s", err);
-	return db;
-}
-
-static int64_t sql_int(struct db *db, const char *sql)
-{
-	PGresult *r;
-	int64_t v;
-
-	ck_assert_int_eq(db_exec_sql(db, sql, &r), ES_OK);
-	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
 
 static int64_t tenant_event_count(struct db *db, const char *tenant)
 {
@@ -78,11 +42,6 @@ static int64_t tenant_event_count(struct db *db, const char *tenant)
 	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return v;
-}
-
-static void exec_ok(struct db *db, const char *sql)
-{
-	ck_assert_msg(db_exec_sql(db, sql, NULL) == ES_OK, "%s: %s", sql, db_last_error(db));
 }
 
 struct tev {
@@ -259,10 +218,12 @@ START_TEST(test_migrate_concurrent_runs)
 {
 	struct db *admin = test_db();
 	char name[96], sql[160], *conninfo;
-	const char *dbname = PQdb(db_conn(admin));
+	PGresult *r;
 
-	snprintf(name, sizeof name, "%s_race", dbname);
-	conninfo = conninfo_with_db(test_conninfo, name);
+	ck_assert_int_eq(db_exec_sql(admin, "SELECT current_database()", &r), ES_OK);
+	snprintf(name, sizeof name, "%s_race", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	conninfo = test_conninfo_for(test_conninfo, name);
 	ck_assert_ptr_nonnull(conninfo);
 	for (int round = 0; round < 3; round++) {
 		pid_t pids[2];
@@ -693,7 +654,7 @@ START_TEST(test_tenant_isolation)
 	struct tev a[2], b[2];
 	struct store_append_res res;
 	struct store_stream_page page;
-	struct store_feed_query q;
+	struct feed_request q;
 	struct feed_cursor next;
 	struct sbuf out = SBUF_INIT;
 	char ta[UUIDTEXT_LEN], tb[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
@@ -728,10 +689,11 @@ START_TEST(test_tenant_isolation)
 	ck_assert_int_eq(tenant_event_count(db, tb), 2);
 
 	/* B's feed holds B's events only */
+	await_horizon(db);
 	memset(&q, 0, sizeof q);
 	q.tenant = tb;
 	q.limit = 100;
-	ck_assert_int_eq(store_read_feed(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
 	ck_assert_uint_eq(count, 2);
 	arr = page_array(&out);
 	for (size_t i = 0; i < 2; i++)
@@ -742,177 +704,46 @@ START_TEST(test_tenant_isolation)
 }
 END_TEST
 
-/* ---- the global feed --------------------------------------------------------- */
-
-/* Reads the feed from q->after in pages of q->limit until an empty page;
- * appends the event ids seen to ids (n_ids in/out). Returns the last cursor. */
-static struct feed_cursor feed_drain(struct db *db, struct store_feed_query *q,
-				     char (*ids)[UUIDTEXT_LEN], size_t max_ids, size_t *n_ids)
+/* The streams of a type, every tenant, in keyset pages. */
+START_TEST(test_list_streams)
 {
-	struct sbuf out = SBUF_INIT;
-	struct feed_cursor next;
-	size_t count;
-
-	for (;;) {
-		json_object *arr;
-
-		sbuf_reset(&out);
-		ck_assert_int_eq(store_read_feed(db, q, &out, &count, &next), ES_OK);
-		if (count == 0) {
-			ck_assert_int_eq(next.txid, q->after.txid);
-			ck_assert_int_eq(next.position, q->after.position);
-			break;
-		}
-		ck_assert_uint_le(count, (size_t)q->limit);
-		arr = page_array(&out);
-		ck_assert_uint_eq(json_object_array_length(arr), count);
-		for (size_t i = 0; i < count; i++) {
-			ck_assert_uint_lt(*n_ids, max_ids);
-			snprintf(ids[(*n_ids)++], UUIDTEXT_LEN, "%s",
-				 member_string(json_object_array_get_idx(arr, i), "event_id"));
-		}
-		json_object_put(arr);
-		ck_assert(next.txid > q->after.txid ||
-			  (next.txid == q->after.txid && next.position > q->after.position));
-		q->after = next;
-	}
-	sbuf_free(&out);
-	return q->after;
-}
-
-static bool ids_contain(char (*ids)[UUIDTEXT_LEN], size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
-			return true;
-	return false;
-}
-
-START_TEST(test_feed_pages_and_filters)
-{
-	static const struct {
-		const char *aggregate_types;
-		const char *event_types;
-		size_t want;           /* of the 7 events below */
-	} filters[] = {
-		{ NULL, NULL, 7 },
-		{ "Order", NULL, 5 },
-		{ " Invoice , Order ", NULL, 7 },
-		{ "Invoice", "InvoiceSent", 2 },
-		{ NULL, "OrderShipped,InvoiceSent", 4 },
-		{ "Order", "InvoiceSent", 0 },
-		{ "Nothing", NULL, 0 },
-		{ ",", NULL, 7 },              /* names nothing: no filter */
-		{ "Or\"der", NULL, 0 },        /* quoting stays inside the literal */
-	};
 	struct db *db = migrated_db();
-	struct tev o1[3], o2[2], inv[2];
-	struct store_feed_query q;
-	char tenant[UUIDTEXT_LEN], id1[UUIDTEXT_LEN], id2[UUIDTEXT_LEN], id3[UUIDTEXT_LEN];
-	char ids[16][UUIDTEXT_LEN];
-	size_t n;
+	struct store_stream_key page[2], seen[8], after;
+	struct tev evs[1];
+	char type[32], tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
+	int64_t count;
+	size_t n, total = 0;
 
+	snprintf(type, sizeof type, "ListMe%d", (int)getpid());
 	uuidtext_v7(tenant);
-	uuidtext_v7(id1);
-	uuidtext_v7(id2);
-	uuidtext_v7(id3);
-	append_new(db, tenant, "Order", id1, "OrderCreated", 3, o1);
-	append_new(db, tenant, "Invoice", id3, "InvoiceSent", 2, inv);
-	append_new(db, tenant, "Order", id2, "OrderShipped", 2, o2);
-
-	/* pages of 2 see all 7 in commit order, none twice */
-	memset(&q, 0, sizeof q);
-	q.tenant = tenant;
-	q.limit = 2;
-	n = 0;
-	feed_drain(db, &q, ids, 16, &n);
-	ck_assert_uint_eq(n, 7);
-	for (size_t i = 0; i < 3; i++)
-		ck_assert_str_eq(ids[i], o1[i].id);
-	ck_assert_str_eq(ids[3], inv[0].id);
-	ck_assert_str_eq(ids[4], inv[1].id);
-	ck_assert_str_eq(ids[5], o2[0].id);
-	ck_assert_str_eq(ids[6], o2[1].id);
-
-	for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
-		memset(&q, 0, sizeof q);
-		q.tenant = tenant;
-		q.limit = 3;
-		q.aggregate_types = filters[f].aggregate_types;
-		q.event_types = filters[f].event_types;
-		n = 0;
-		feed_drain(db, &q, ids, 16, &n);
-		ck_assert_msg(n == filters[f].want, "filter %zu: %zu events, wanted %zu", f, n,
-			      filters[f].want);
+	for (int i = 0; i < 5; i++) {
+		uuidtext_v7(id);
+		append_new(db, i < 3 ? tenant : NULL, type, id, "Created", 1, evs);
 	}
-
-	/* all tenants: this tenant's events are among them */
-	memset(&q, 0, sizeof q);
-	q.all_tenants = true;
-	q.limit = 1000;
-	{
-		static char all[4096][UUIDTEXT_LEN];
-
-		n = 0;
-		feed_drain(db, &q, all, 4096, &n);
-		ck_assert(ids_contain(all, n, o1[0].id));
-		ck_assert(ids_contain(all, n, inv[1].id));
-	}
-	db_free(db);
-}
-END_TEST
-
-/* A transaction that appended and is still open holds the feed back: an
- * event committed after it is not returned past it, and once it commits the
- * reader gets both from the same cursor, nothing skipped. */
-START_TEST(test_feed_horizon)
-{
-	struct db *db = migrated_db(), *slow = test_db();
-	struct tev early[1], late_open[1], late_done[1];
-	struct store_append_res res;
-	struct store_feed_query q;
-	struct feed_cursor cursor;
-	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN];
-	char ids[8][UUIDTEXT_LEN];
-	size_t n = 0;
-
-	uuidtext_v7(tenant);
 	uuidtext_v7(id);
-	append_new(db, tenant, "Order", id, "OrderCreated", 1, early);
+	append_new(db, tenant, "OtherType", id, "Created", 1, evs);
+	ck_assert_int_eq(store_count_streams(db, type, &count), ES_OK);
+	ck_assert_int_eq(count, 5);
 
-	memset(&q, 0, sizeof q);
-	q.tenant = tenant;
-	q.limit = 1;
-	cursor = feed_drain(db, &q, ids, 8, &n);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_str_eq(ids[0], early[0].id);
-
-	exec_ok(slow, "BEGIN");
-	new_events(late_open, 1, "OrderShipped");
-	{
-		char other[UUIDTEXT_LEN];
-
-		uuidtext_v7(other);
-		ck_assert_int_eq(append(slow, tenant, "Order", other, STORE_EXPECT_ANY, 0, late_open, 1,
-					&res), ES_OK);
-		store_append_res_free(&res);
+	ck_assert_int_eq(store_list_streams(db, type, NULL, 2, page, &n), ES_OK);
+	while (n > 0) {
+		ck_assert_uint_le(total + n, 8);
+		memcpy(&seen[total], page, n * sizeof page[0]);
+		total += n;
+		after = page[n - 1];
+		ck_assert_int_eq(store_list_streams(db, type, &after, 2, page, &n), ES_OK);
 	}
-	append_new(db, tenant, "Order", id, "OrderShipped", 1, late_done);
+	ck_assert_uint_eq(total, 5);
+	ck_assert_str_eq(seen[0].tenant, UUIDTEXT_NIL);  /* the nil UUID sorts first */
+	ck_assert_str_eq(seen[4].tenant, tenant);
+	for (size_t i = 1; i < total; i++) {
+		int c = strcmp(seen[i - 1].tenant, seen[i].tenant);
 
-	/* the later commit is behind the open transaction: not returned yet */
-	n = 0;
-	q.after = cursor;
-	ck_assert(feed_drain(db, &q, ids, 8, &n).position == cursor.position);
-	ck_assert_uint_eq(n, 0);
-
-	exec_ok(slow, "COMMIT");
-	n = 0;
-	q.after = cursor;
-	feed_drain(db, &q, ids, 8, &n);
-	ck_assert_uint_eq(n, 2);
-	ck_assert_str_eq(ids[0], late_open[0].id);
-	ck_assert_str_eq(ids[1], late_done[0].id);
-	db_free(slow);
+		ck_assert(c < 0 || (c == 0 && strcmp(seen[i - 1].aggregate_id, seen[i].aggregate_id) < 0));
+	}
+	ck_assert_int_eq(store_list_streams(db, type, NULL, 0, page, &n), ES_EINVAL);
+	ck_assert_int_eq(store_count_streams(db, "NoSuchType", &count), ES_OK);
+	ck_assert_int_eq(count, 0);
 	db_free(db);
 }
 END_TEST
@@ -941,8 +772,8 @@ static void terminate_backend(struct db *victim)
 	struct db *admin = test_db();
 	char sql[96];
 
-	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d, 5000)",
-		 PQbackendPID(db_conn(victim)));
+	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld, 5000)",
+		 (long long)sql_int(victim, "SELECT pg_backend_pid()"));
 	ck_assert_int_eq(db_exec_sql(admin, sql, NULL), ES_OK);
 	db_free(admin);
 }
@@ -993,12 +824,14 @@ END_TEST
 
 START_TEST(test_db_unreachable)
 {
+	const char *tmp = getenv("TMPDIR");
 	char dir[256], conninfo[320];
 	struct db *db;
 	int64_t events, streams;
 
 	/* an empty directory: no server socket will ever be there */
-	test_dir_create(dir, sizeof dir, "check_store");
+	snprintf(dir, sizeof dir, "%s/check_store.XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(conninfo, sizeof conninfo, "host=%s port=1 dbname=none user=none", dir);
 	db = db_new(conninfo, 1);
 	ck_assert_int_eq(db_ensure(db), ES_EUNAVAILABLE);
@@ -1007,9 +840,9 @@ START_TEST(test_db_unreachable)
 	ck_assert_int_eq(store_counts(db, &events, &streams), ES_EUNAVAILABLE);
 	ck_assert_str_ne(db_last_error(db), "");
 	ck_assert(!db_wait_notify(db, 10));
-	ck_assert_ptr_null(db_conn(db));
+	ck_assert(!db_connected(db));
 	db_free(db);
-	test_dir_remove(dir);
+	rmdir(dir);
 }
 END_TEST
 
@@ -1131,18 +964,13 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, test_append_race_identical, 0,
 			    (int)(sizeof race_cases / sizeof race_cases[0]));
 	tcase_add_test(tc, test_append_rejects_bad_requests);
+	tcase_add_test(tc, test_list_streams);
 	tcase_add_test(tc, test_counts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tenancy");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_tenant_isolation);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("feed");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_feed_pages_and_filters);
-	tcase_add_test(tc, test_feed_horizon);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("db");
@@ -1158,91 +986,7 @@ static Suite *store_suite(void)
 	return s;
 }
 
-/* ---- the scratch database ---------------------------------------------------- */
-
-/* Appends key='value' with quotes and backslashes escaped. */
-static void conninfo_add(struct sbuf *b, const char *key, const char *value)
-{
-	if (b->len)
-		sbuf_putc(b, ' ');
-	sbuf_printf(b, "%s='", key);
-	for (const char *p = value; *p; p++) {
-		if (*p == '\'' || *p == '\\')
-			sbuf_putc(b, '\\');
-		sbuf_putc(b, *p);
-	}
-	sbuf_putc(b, '\'');
-}
-
-/* The connection string of url with its database replaced by dbname;
- * a new string, or NULL if url does not parse. */
-static char *conninfo_with_db(const char *url, const char *dbname)
-{
-	PQconninfoOption *opts = PQconninfoParse(url, NULL);
-	struct sbuf b = SBUF_INIT;
-	char *s;
-
-	if (!opts)
-		return NULL;
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (o->val && *o->val && strcmp(o->keyword, "dbname") != 0)
-			conninfo_add(&b, o->keyword, o->val);
-	conninfo_add(&b, "dbname", dbname);
-	PQconninfoFree(opts);
-	s = strdup(sbuf_cstr(&b));
-	sbuf_free(&b);
-	return s;
-}
-
-static bool admin_exec(const char *url, const char *sql)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = NULL;
-	bool ok = PQstatus(c) == CONNECTION_OK;
-
-	if (ok) {
-		r = PQexec(c, sql);
-		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	}
-	if (!ok)
-		fprintf(stderr, "check_store: %s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-	return ok;
-}
-
 int main(void)
 {
-	const char *url = getenv("EVSTORE_TEST_DATABASE_URL");
-	char dbname[64], sql[128];
-	SRunner *sr;
-	int failed;
-
-	if (!url || !*url) {
-		printf("check_store: EVSTORE_TEST_DATABASE_URL is not set: skipped\n");
-		return 77;
-	}
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	snprintf(dbname, sizeof dbname, "evstore_check_%ld_%04x", (long)getpid(), rand() & 0xffff);
-	test_conninfo = conninfo_with_db(url, dbname);
-	if (!test_conninfo) {
-		fprintf(stderr, "check_store: EVSTORE_TEST_DATABASE_URL does not parse\n");
-		return 1;
-	}
-	snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-	if (!admin_exec(url, sql)) {
-		free(test_conninfo);
-		return 1;
-	}
-
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
-	snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", dbname);
-	if (!admin_exec(url, sql))
-		failed++;
-	free(test_conninfo);
-	return failed == 0 ? 0 : 1;
+	return check_scratch_run("check_store", store_suite);
 }

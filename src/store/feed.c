@@ -1,0 +1,347 @@
+/* feed.c - the global feed's statements. One builder makes them all, so
+ * that the HTTP feed, the runner and evstorectl rebuild read the same rows
+ * the same way.
+ *
+ * The type filters are written as COALESCE(... = ANY ($n), true) (a NULL
+ * list matches everything) rather than "$n IS NULL OR ...": the planner
+ * cannot estimate them, so it keeps reading the feed index in order and
+ * stops at the limit. Written plainly, a table without statistics yet (a
+ * bulk load before autovacuum's analyze) made it expect a handful of
+ * matches and sort every event after the cursor, rendering each one's
+ * JSON, for every page: a runner catching up over 200k fresh events ran at
+ * a few hundred events/s instead of tens of thousands, and an HTTP client
+ * paging with ?aggregate_type= paid the same. check_feed holds the plans
+ * to this.
+ *
+ * One statement returns the horizon (pg_snapshot_xmin) and the page, so an
+ * empty page still tells how far the feed is known to be complete. */
+#include "buildconf.h"
+#include "store/feed.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sbuf.h"
+#include "base/uuidtext.h"
+#include "pg/db.h"
+
+/* The columns of struct event, after the horizon column. */
+#define FEED_COLUMNS \
+	"evstore.event_json(e)::text AS j, e.transaction_id AS t, e.position AS p," \
+	" e.event_id::text AS i, e.event_type AS et, e.aggregate_type AS at," \
+	" e.aggregate_id::text AS a," \
+	" COALESCE(NULLIF(e.tenant_id, '00000000-0000-0000-0000-000000000000')::text, '') AS tn," \
+	" e.version AS v"
+
+/* The type filters, planner-safe (see above); AT and ET are text[]. */
+#define FEED_FILTERS(AT, ET) \
+	" COALESCE(e.aggregate_type = ANY (" AT "::text[]), true)" \
+	" AND COALESCE(e.event_type = ANY (" ET "::text[]), true)"
+
+/* A page: $1, $2 the cursor, $3, $4 the filters, $5 the limit; TENANT is
+ * empty or a condition on e.tenant_id followed by AND. Each shape has its
+ * index: (transaction_id, position) for every tenant, (tenant_id,
+ * transaction_id, position) for one. */
+#define FEED_PAGE_SQL(TENANT) \
+	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)" \
+	" SELECT h.x::text, ev.j, ev.t::text, ev.p, ev.i, ev.et, ev.at, ev.a, ev.tn, ev.v" \
+	" FROM h LEFT JOIN LATERAL (" \
+	"   SELECT " FEED_COLUMNS " FROM evstore.events e" \
+	"   WHERE " TENANT "(e.transaction_id, e.position) > ($1::xid8, $2::bigint)" \
+	"     AND e.transaction_id < h.x AND" FEED_FILTERS("$3", "$4") \
+	"   ORDER BY e.transaction_id, e.position LIMIT $5::int) ev ON true" \
+	" ORDER BY ev.t, ev.p"
+
+static const struct db_statement st_page_all = {
+	"feed_page_all", FEED_PAGE_SQL(""), 5
+};
+
+static const struct db_statement st_page_tenant = {
+	"feed_page_tenant", FEED_PAGE_SQL("e.tenant_id = $6::uuid AND "), 6
+};
+
+static const struct db_statement st_positions = {
+	"feed_positions",
+	"SELECT '0', " FEED_COLUMNS " FROM evstore.events e"
+	" WHERE e.position = ANY ($1::bigint[]) ORDER BY e.transaction_id, e.position",
+	1
+};
+
+/* The horizon, and the first event at or after position $1 (none when $1
+ * is NULL). */
+static const struct db_statement st_start = {
+	"feed_start",
+	"SELECT pg_snapshot_xmin(pg_current_snapshot())::text, f.t::text, f.p"
+	" FROM (SELECT 1) one LEFT JOIN LATERAL ("
+	"   SELECT e.transaction_id AS t, e.position AS p FROM evstore.events e"
+	"   WHERE e.position >= $1::bigint ORDER BY e.position LIMIT 1) f ON true",
+	1
+};
+
+/* The events below the horizon that pass the filters $1, $2: how many, and
+ * the last one. */
+#define FEED_BACKLOG_WHERE \
+	" FROM evstore.events e WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())" \
+	" AND" FEED_FILTERS("$1", "$2")
+
+static const struct db_statement st_backlog = {
+	"feed_backlog",
+	"SELECT (SELECT count(*)" FEED_BACKLOG_WHERE "), l.t::text, l.p"
+	" FROM (SELECT 1) one LEFT JOIN LATERAL ("
+	"   SELECT e.transaction_id AS t, e.position AS p" FEED_BACKLOG_WHERE
+	"   ORDER BY e.transaction_id DESC, e.position DESC LIMIT 1) l ON true",
+	2
+};
+
+void feed_page_free(struct feed_page *p)
+{
+	if (!p)
+		return;
+	PQclear(p->result_);
+	free(p->ev);
+	memset(p, 0, sizeof *p);
+}
+
+struct feed_cursor feed_event_cursor(const struct event *e)
+{
+	struct feed_cursor c = { e->txid_num, e->position };
+	return c;
+}
+
+/* The cursor after everything below xmin x (text). */
+static struct feed_cursor feed_horizon_of(const char *x)
+{
+	uint64_t v = strtoull(x, NULL, 10);
+	struct feed_cursor c = { v > 0 ? v - 1 : 0, v > 0 ? INT64_MAX : 0 };
+
+	return c;
+}
+
+/* Takes r (cleared by feed_page_free, even on failure) and points out's
+ * events into it; column 0 is the horizon, a row whose event columns are
+ * NULL the empty page's. */
+static enum es_status feed_rows(PGresult *r, struct feed_page *out)
+{
+	int rows = PQntuples(r);
+
+	out->result_ = r;
+	out->ev = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out->ev);
+	if (!out->ev)
+		return ES_ENOMEM;
+	for (int i = 0; i < rows; i++) {
+		struct event *e;
+
+		if (PQgetisnull(r, i, 1))
+			continue;
+		e = &out->ev[out->n++];
+		e->json = PQgetvalue(r, i, 1);
+		e->txid = PQgetvalue(r, i, 2);
+		e->txid_num = strtoull(e->txid, NULL, 10);
+		e->position = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+		e->event_id = PQgetvalue(r, i, 4);
+		e->event_type = PQgetvalue(r, i, 5);
+		e->aggregate_type = PQgetvalue(r, i, 6);
+		e->aggregate_id = PQgetvalue(r, i, 7);
+		e->tenant_id = PQgetvalue(r, i, 8);
+		e->version = strtoll(PQgetvalue(r, i, 9), NULL, 10);
+	}
+	return ES_OK;
+}
+
+enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_page *out)
+{
+	char tx[24], pos[24], lim[16];
+	const char *vals[6] = { tx, pos, q->aggregate_types, q->event_types, lim,
+				q->tenant ? q->tenant : UUIDTEXT_NIL };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	memset(out, 0, sizeof *out);
+	if (q->limit < 1)
+		return ES_EINVAL;
+	snprintf(tx, sizeof tx, "%" PRIu64, q->after.txid);
+	snprintf(pos, sizeof pos, "%" PRId64, q->after.position);
+	snprintf(lim, sizeof lim, "%d", q->limit);
+	rc = db_exec(db, q->all_tenants ? &st_page_all : &st_page_tenant, vals, &r);
+	if (rc != ES_OK)
+		return rc;
+	rc = feed_rows(r, out);
+	if (rc != ES_OK) {
+		feed_page_free(out);
+		return rc;
+	}
+	out->full = out->n >= (size_t)q->limit;
+	/* Every transaction below xmin is finished: the feed is complete up
+	 * to (xmin - 1, the largest position). */
+	if (PQntuples(r) > 0)
+		out->horizon = feed_horizon_of(PQgetvalue(r, 0, 0));
+	return ES_OK;
+}
+
+enum es_status feed_read_positions(struct db *db, const int64_t *positions, size_t n,
+				   struct feed_page *out)
+{
+	struct sbuf arr = SBUF_INIT;
+	const char *vals[1];
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	memset(out, 0, sizeof *out);
+	sbuf_putc(&arr, '{');
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(&arr, "%s%" PRId64, i ? "," : "", positions[i]);
+	sbuf_putc(&arr, '}');
+	if (arr.failed) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	vals[0] = sbuf_cstr(&arr);
+	rc = db_exec(db, &st_positions, vals, &r);
+	if (rc != ES_OK)
+		goto out;
+	rc = feed_rows(r, out);
+	if (rc != ES_OK)
+		feed_page_free(out);
+out:
+	sbuf_free(&arr);
+	return rc;
+}
+
+/* Writes a comma-separated list ("A, B") as a text[] literal ({"A","B"}),
+ * items trimmed, empty ones dropped. Returns false when it names nothing. */
+static bool feed_list_array(const char *csv, struct sbuf *b)
+{
+	const char *p = csv;
+	bool any = false;
+
+	sbuf_putc(b, '{');
+	while (*p) {
+		const char *start, *end;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > start) {
+			if (any)
+				sbuf_putc(b, ',');
+			sbuf_putc(b, '"');
+			for (const char *c = start; c < end; c++) {
+				if (*c == '"' || *c == '\\')
+					sbuf_putc(b, '\\');
+				sbuf_putc(b, *c);
+			}
+			sbuf_putc(b, '"');
+			any = true;
+		}
+		if (*p == ',')
+			p++;
+	}
+	sbuf_putc(b, '}');
+	return any;
+}
+
+enum es_status feed_read_json(struct db *db, const struct feed_request *q, struct sbuf *out,
+			      size_t *count, struct feed_cursor *next)
+{
+	struct sbuf types = SBUF_INIT, etypes = SBUF_INIT;
+	struct feed_query fq = {
+		.all_tenants = q->all_tenants, .tenant = q->tenant, .after = q->after,
+		.limit = q->limit,
+	};
+	struct feed_page pg = { 0 };
+	enum es_status rc;
+
+	*count = 0;
+	*next = q->after;
+	if (q->aggregate_types && feed_list_array(q->aggregate_types, &types))
+		fq.aggregate_types = sbuf_cstr(&types);
+	if (q->event_types && feed_list_array(q->event_types, &etypes))
+		fq.event_types = sbuf_cstr(&etypes);
+	if (types.failed || etypes.failed) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	rc = feed_read(db, &fq, &pg);
+	if (rc != ES_OK)
+		goto out;
+	for (size_t i = 0; i < pg.n; i++) {
+		if (i > 0)
+			sbuf_putc(out, ',');
+		sbuf_puts(out, pg.ev[i].json);
+	}
+	if (pg.n > 0)
+		*next = feed_event_cursor(&pg.ev[pg.n - 1]);
+	*count = pg.n;
+	rc = out->failed ? ES_ENOMEM : ES_OK;
+out:
+	feed_page_free(&pg);
+	sbuf_free(&types);
+	sbuf_free(&etypes);
+	return rc;
+}
+
+/* The start before position (NULL: the horizon). */
+static enum es_status feed_start(struct db *db, const int64_t *position, struct feed_cursor *out)
+{
+	char pos[24];
+	const char *vals[1] = { position ? pos : NULL };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	memset(out, 0, sizeof *out);
+	if (position)
+		snprintf(pos, sizeof pos, "%" PRId64, *position);
+	rc = db_exec(db, &st_start, vals, &r);
+	if (rc != ES_OK)
+		goto out;
+	if (PQgetisnull(r, 0, 1)) {
+		*out = feed_horizon_of(PQgetvalue(r, 0, 0));
+	} else {
+		out->txid = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+		out->position = strtoll(PQgetvalue(r, 0, 2), NULL, 10) - 1;
+	}
+out:
+	PQclear(r);
+	return rc;
+}
+
+enum es_status feed_horizon(struct db *db, struct feed_cursor *out)
+{
+	return feed_start(db, NULL, out);
+}
+
+enum es_status feed_cursor_before(struct db *db, int64_t position, struct feed_cursor *out)
+{
+	return feed_start(db, &position, out);
+}
+
+enum es_status feed_backlog(struct db *db, const char *aggregate_types, const char *event_types,
+			    int64_t *count, struct feed_cursor *last, bool *have_last)
+{
+	const char *vals[2] = { aggregate_types, event_types };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	*count = 0;
+	*have_last = false;
+	memset(last, 0, sizeof *last);
+	rc = db_exec(db, &st_backlog, vals, &r);
+	if (rc != ES_OK)
+		goto out;
+	*count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (!PQgetisnull(r, 0, 1)) {
+		last->txid = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+		last->position = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		*have_last = true;
+	}
+out:
+	PQclear(r);
+	return rc;
+}
