@@ -11,50 +11,10 @@
 #include "aggregate/fold.h"
 #include "base/log.h"
 #include "aggregate/snapshot.h"
-#include "base/uuidtext.h"
 
 /* Nesting a stored payload can have: bodies are parsed with a depth limit
  * of at most this, so a stored document always parses back. */
 #define AGGREGATE_PARSE_DEPTH 1024
-
-/* The stream's version, the newest usable snapshot and the first page of
- * events after it, in one statement (one snapshot of the database). Rows of
- * kind 0 (exactly one when the stream exists): stream version, -, snapshot
- * state, -, snapshot version. Rows of kind 1: event version, event type,
- * payload, metadata (only when $7 asks), -. */
-static const struct db_statement st_load_head = {
-	"aggregate_load_head",
-	"WITH s AS (SELECT version FROM evstore.streams"
-	"   WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid),"
-	" sn AS (SELECT version, state FROM evstore.snapshots"
-	"   WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid"
-	"     AND schema_version = $4::int AND rules_hash = $5::text"
-	"     AND version <= LEAST((SELECT version FROM s), $6::bigint))"
-	" SELECT 0 AS kind, s.version, NULL::text, sn.state::text, NULL::text, sn.version"
-	"   FROM s LEFT JOIN sn ON true"
-	" UNION ALL"
-	" (SELECT 1, e.version, e.event_type, e.payload::text,"
-	"         CASE WHEN $7::bool THEN e.metadata::text END, NULL::bigint"
-	"   FROM evstore.events e"
-	"   WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
-	"     AND e.version > COALESCE((SELECT version FROM sn), 0)"
-	"     AND e.version <= LEAST((SELECT version FROM s), $6::bigint)"
-	"   ORDER BY e.version LIMIT $8::int)"
-	" ORDER BY 1, 2",
-	8
-};
-
-/* The next page of events: versions in ($4, $5]. */
-static const struct db_statement st_load_page = {
-	"aggregate_load_page",
-	"SELECT e.version, e.event_type, e.payload::text,"
-	"       CASE WHEN $6::bool THEN e.metadata::text END"
-	" FROM evstore.events e"
-	" WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
-	"   AND e.version > $4::bigint AND e.version <= $5::bigint"
-	" ORDER BY e.version LIMIT $7::int",
-	7
-};
 
 /* Parses stored JSON text (trusted: it came out of jsonb). */
 static json_object *parse_stored(json_tokener *tok, const char *text, int len)
@@ -105,12 +65,11 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			      const char *aggregate_type, const char *aggregate_id,
 			      int64_t at_version, struct aggregate_state *out)
 {
-	char schema[16], upto[24], after[24], page[16];
-	const char *values[8];
 	json_tokener *tok = json_tokener_new_ex(AGGREGATE_PARSE_DEPTH);
+	bool with_metadata = def && def->uses_metadata;
 	PGresult *r = NULL;
 	enum es_status rc;
-	int64_t target, last = 0;
+	int64_t upto = at_version > 0 ? at_version : INT64_MAX, target, last = 0;
 
 	memset(out, 0, sizeof *out);
 	out->state = json_object_new_object();
@@ -118,18 +77,8 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 		rc = ES_ENOMEM;
 		goto out;
 	}
-	snprintf(schema, sizeof schema, "%d", def ? def->schema_version : 0);
-	snprintf(upto, sizeof upto, "%" PRId64, at_version > 0 ? at_version : INT64_MAX);
-	snprintf(page, sizeof page, "%d", AGGREGATE_PAGE_EVENTS);
-	values[0] = tenant ? tenant : UUIDTEXT_NIL;
-	values[1] = aggregate_type;
-	values[2] = aggregate_id;
-	values[3] = def ? schema : NULL;
-	values[4] = def ? def->rules_hash : NULL;
-	values[5] = upto;
-	values[6] = def && def->uses_metadata ? "true" : "false";
-	values[7] = page;
-	rc = db_exec(db, &st_load_head, values, &r);
+	rc = snapshot_read_head(db, def, tenant, aggregate_type, aggregate_id, upto, with_metadata,
+				AGGREGATE_PAGE_EVENTS, &r);
 	if (rc != ES_OK)
 		goto out;
 	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), "0") != 0)
@@ -150,18 +99,13 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 		last = out->snapshot_version;
 	}
 	rc = fold_rows(def, tok, r, 1, 1, &out->state, &last);
-	values[3] = after;
-	values[4] = upto;
-	values[5] = values[6];
-	values[6] = page;
-	snprintf(upto, sizeof upto, "%" PRId64, target);
 	while (rc == ES_OK && last < target) {
 		int64_t before = last;
 
 		PQclear(r);
 		r = NULL;
-		snprintf(after, sizeof after, "%" PRId64, last);
-		rc = db_exec(db, &st_load_page, values, &r);
+		rc = store_read_stream_rows(db, tenant, aggregate_type, aggregate_id, last, target,
+					    with_metadata, AGGREGATE_PAGE_EVENTS, &r);
 		if (rc == ES_OK)
 			rc = fold_rows(def, tok, r, 0, 0, &out->state, &last);
 		if (rc == ES_OK && last == before)

@@ -1,4 +1,5 @@
-/* snapshot.c - writing and dropping aggregate snapshots. */
+/* snapshot.c - evstore.snapshots: the head of a state read (a stream's
+ * newest usable snapshot and the events after it), writing and dropping. */
 #include "buildconf.h"
 #include "aggregate/snapshot.h"
 
@@ -10,6 +11,33 @@
 #include "pg/db.h"
 #include "json/jsondoc.h"
 #include "base/uuidtext.h"
+
+/* The stream's version, the newest usable snapshot and the first page of
+ * events after it, in one statement (one snapshot of the database). Rows of
+ * kind 0 (exactly one when the stream exists): stream version, -, snapshot
+ * state, -, snapshot version. Rows of kind 1: event version, event type,
+ * payload, metadata (only when $7 asks), -. */
+static const struct db_statement st_read_head = {
+	"snapshot_read_head",
+	"WITH s AS (SELECT version FROM evstore.streams"
+	"   WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid),"
+	" sn AS (SELECT version, state FROM evstore.snapshots"
+	"   WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid"
+	"     AND schema_version = $4::int AND rules_hash = $5::text"
+	"     AND version <= LEAST((SELECT version FROM s), $6::bigint))"
+	" SELECT 0 AS kind, s.version, NULL::text, sn.state::text, NULL::text, sn.version"
+	"   FROM s LEFT JOIN sn ON true"
+	" UNION ALL"
+	" (SELECT 1, e.version, e.event_type, e.payload::text,"
+	"         CASE WHEN $7::bool THEN e.metadata::text END, NULL::bigint"
+	"   FROM evstore.events e"
+	"   WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
+	"     AND e.version > COALESCE((SELECT version FROM sn), 0)"
+	"     AND e.version <= LEAST((SELECT version FROM s), $6::bigint)"
+	"   ORDER BY e.version LIMIT $8::int)"
+	" ORDER BY 1, 2",
+	8
+};
 
 static const struct db_statement st_snapshot_put = {
 	"snapshot_put",
@@ -77,4 +105,25 @@ bool snapshot_due(const struct aggdef *def, int64_t old_version, int64_t new_ver
 	if (def->snapshot_mode == AGGDEF_SNAPSHOT_NONE || def->snapshot_threshold < 1)
 		return false;
 	return old_version / def->snapshot_threshold < new_version / def->snapshot_threshold;
+}
+
+enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const char *tenant,
+				  const char *aggregate_type, const char *aggregate_id,
+				  int64_t upto, bool with_metadata, int limit, PGresult **out)
+{
+	char schema[16], upto_s[24], page[16];
+	const char *values[8];
+
+	snprintf(schema, sizeof schema, "%d", def ? def->schema_version : 0);
+	snprintf(upto_s, sizeof upto_s, "%" PRId64, upto);
+	snprintf(page, sizeof page, "%d", limit);
+	values[0] = tenant ? tenant : UUIDTEXT_NIL;
+	values[1] = aggregate_type;
+	values[2] = aggregate_id;
+	values[3] = def ? schema : NULL;
+	values[4] = def ? def->rules_hash : NULL;
+	values[5] = upto_s;
+	values[6] = with_metadata ? "true" : "false";
+	values[7] = page;
+	return db_exec(db, &st_read_head, values, out);
 }

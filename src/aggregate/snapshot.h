@@ -9,10 +9,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include <libpq-fe.h>
 #include "aggregate/aggdef.h"
 #include "base/error.h"
 
 struct db;
+
+/* The head of reading a stream's state, in one statement so that all of it
+ * comes from one snapshot of the database: a row of kind 0 (exactly one
+ * when the stream exists: 0, stream version, -, the snapshot's state, -,
+ * its version or NULL) for the newest snapshot usable by def (its
+ * schema_version and rules_hash, at or below upto; def NULL: none is), then
+ * rows of kind 1 (1, version, event type, payload, metadata or NULL unless
+ * with_metadata, -) for the first limit events after it up to upto. On
+ * ES_OK *out is the result; the caller PQclear()s it. Borrows everything. */
+enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const char *tenant,
+				  const char *aggregate_type, const char *aggregate_id,
+				  int64_t upto, bool with_metadata, int limit,
+				  PGresult **out) ES_MUST_CHECK;
 
 /* Stores state (an object) as the snapshot of one stream at version.
  * *written (may be NULL) says whether the row was written (false: a newer

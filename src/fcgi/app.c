@@ -198,8 +198,10 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 	struct route_ctx ctx;
 	const char *pattern = NULL;
 	char err[256];
+	size_t n_routes;
+	const struct route *table = routes_table(&n_routes);
 
-	switch (router_match(req->method, req->path, &m)) {
+	switch (router_match(table, n_routes, req->method, req->path, &m)) {
 	case ROUTER_OK:
 		break;
 	case ROUTER_NOT_FOUND:

@@ -5,7 +5,7 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/app.c src/fcgi/app.h \
 	src/fcgi/http.c src/fcgi/http.h \
 	src/fcgi/router.c src/fcgi/router.h \
-	src/fcgi/routes.h \
+	src/fcgi/routes.c src/fcgi/routes.h \
 	src/fcgi/route_events.c \
 	src/fcgi/route_aggregates.c \
 	src/fcgi/route_feed.c \

@@ -1,4 +1,4 @@
-/* router.c - the route table and path matching. */
+/* router.c - matching a method and a path against a route table. */
 #include "buildconf.h"
 #include "fcgi/router.h"
 
@@ -8,19 +8,6 @@
 
 #include "base/uuidtext.h"
 #include "fcgi/http.h"
-#include "fcgi/routes.h"
-
-#define ROUTE_ENTRY(method, pattern, handler, auth) { method, pattern, handler, auth },
-static const struct route routes[] = {
-	EVSTORE_ROUTES(ROUTE_ENTRY)
-};
-#undef ROUTE_ENTRY
-
-const struct route *router_table(size_t *count)
-{
-	*count = sizeof routes / sizeof routes[0];
-	return routes;
-}
 
 bool router_name_valid(const char *s, size_t max_len)
 {
@@ -157,7 +144,8 @@ static enum router_result validate_params(struct route_match *m)
 	return ROUTER_OK;
 }
 
-enum router_result router_match(const char *method, const char *path, struct route_match *m)
+enum router_result router_match(const struct route *routes, size_t n_routes, const char *method,
+				 const char *path, struct route_match *m)
 {
 	enum router_result rr;
 	bool shape = false;
@@ -171,7 +159,7 @@ enum router_result router_match(const char *method, const char *path, struct rou
 		return rr;
 
 	head = strcmp(method, "HEAD") == 0;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+	for (size_t i = 0; i < n_routes; i++) {
 		const struct route *r = &routes[i];
 		bool is_get = strcmp(r->method, "GET") == 0;
 

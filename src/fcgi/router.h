@@ -1,5 +1,5 @@
-/* router.h - maps a method and a raw path to a route of the table in
- * routes.h. The path is split into segments first and each segment is
+/* router.h - maps a method and a raw path to a route of a table (the
+ * application's is in routes.h). The path is split into segments first and each segment is
  * percent-decoded on its own, so "%2F" stays inside its segment. Path
  * parameters are validated by name: {type} is an aggregate type, {id} a
  * canonical UUID (lowercased in the match); anything else invalid is 400,
@@ -43,7 +43,7 @@ enum router_result {
 };
 
 struct route_match {
-	const struct route *route;             /* borrowed from the static table */
+	const struct route *route;             /* borrowed from the table */
 	char *buf;                             /* the decoded segments, owned */
 	size_t nseg;
 	const char *seg[ROUTER_MAX_SEGMENTS];  /* into buf */
@@ -58,17 +58,16 @@ struct route_match {
 };
 
 /* Matches method and path (raw, without the query; may be NULL, which is
- * 404). m is filled in any case and must be released with
- * route_match_free(). */
-enum router_result router_match(const char *method, const char *path, struct route_match *m);
+ * 404) against routes[0..n_routes), the first match winning. m is filled
+ * in any case and must be released with route_match_free(); m->route is
+ * borrowed from routes. */
+enum router_result router_match(const struct route *routes, size_t n_routes, const char *method,
+				const char *path, struct route_match *m);
 void route_match_free(struct route_match *m);
 
 /* The decoded value of the path parameter {name}, borrowed from m; NULL if
  * the route has no such parameter. */
 const char *route_param(const struct route_match *m, const char *name);
-
-/* The route table, for tools that list it. */
-const struct route *router_table(size_t *count);
 
 /* ^[A-Za-z][A-Za-z0-9_.-]{0,max_len-1}$: aggregate types use 64, event
  * types 128. */

@@ -2,7 +2,7 @@
  *
  * Adding a route is one line in EVSTORE_ROUTES plus a handler in a
  * route_*.c file: the line declares the handler and puts it in the table
- * router.c matches against (in this order; the first route whose pattern
+ * (routes.c) that router_match is given (in this order; the first route whose pattern
  * and method match wins). A handler always leaves a reply in ctx->resp: a
  * JSON body with http_resp_json() or a problem with http_reply_*(). */
 #ifndef EVSTORE_FCGI_ROUTES_H
@@ -53,6 +53,10 @@ struct route_ctx {
 #define ROUTE_DECLARE(method, pattern, handler, auth) void handler(struct route_ctx *ctx);
 EVSTORE_ROUTES(ROUTE_DECLARE)
 #undef ROUTE_DECLARE
+
+/* The table of EVSTORE_ROUTES, in order, for router_match; *count gets its
+ * length. Static: never freed. */
+const struct route *routes_table(size_t *count);
 
 /* --- the append body, validated (route_events.c) -------------------------- */
 

@@ -71,6 +71,18 @@ static const struct db_statement st_stream_version = {
 	"   AND ($2::uuid IS NULL OR (tenant_id, aggregate_id) > ($2::uuid, $3::uuid))" \
 	" ORDER BY tenant_id, aggregate_id LIMIT $4::int"
 
+/* A page of one stream's events for folding: versions in ($4, $5]. */
+static const struct db_statement st_stream_rows = {
+	"store_stream_rows",
+	"SELECT e.version, e.event_type, e.payload::text,"
+	"       CASE WHEN $6::bool THEN e.metadata::text END"
+	" FROM evstore.events e"
+	" WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
+	"   AND e.version > $4::bigint AND e.version <= $5::bigint"
+	" ORDER BY e.version LIMIT $7::int",
+	7
+};
+
 static const struct db_statement st_counts = {
 	"store_counts",
 	"SELECT (SELECT count(*) FROM evstore.events), (SELECT count(*) FROM evstore.streams)",
@@ -393,4 +405,18 @@ enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams)
 out:
 	PQclear(r);
 	return rc;
+}
+
+enum es_status store_read_stream_rows(struct db *db, const char *tenant, const char *aggregate_type,
+				      const char *aggregate_id, int64_t after, int64_t upto,
+				      bool with_metadata, int limit, PGresult **out)
+{
+	char after_s[24], upto_s[24], limit_s[16];
+	const char *values[7] = { tenant ? tenant : UUIDTEXT_NIL, aggregate_type, aggregate_id,
+				  after_s, upto_s, with_metadata ? "true" : "false", limit_s };
+
+	snprintf(after_s, sizeof after_s, "%" PRId64, after);
+	snprintf(upto_s, sizeof upto_s, "%" PRId64, upto);
+	snprintf(limit_s, sizeof limit_s, "%d", limit);
+	return db_exec(db, &st_stream_rows, values, out);
 }

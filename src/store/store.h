@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include <libpq-fe.h>
 #include "base/error.h"
 #include "base/uuidtext.h"
 
@@ -126,6 +127,14 @@ enum es_status store_count_streams(struct db *db, const char *aggregate_type,
 enum es_status store_list_streams(struct db *db, const char *aggregate_type,
 				  const struct store_stream_key *after, int limit,
 				  struct store_stream_key *out, size_t *n) ES_MUST_CHECK;
+
+/* Events of one stream with versions in (after, upto], at most limit,
+ * oldest first, for folding: rows of version, event type, payload,
+ * metadata (NULL unless with_metadata). tenant NULL is no tenant. On ES_OK
+ * *out is the result; the caller PQclear()s it. Borrows everything. */
+enum es_status store_read_stream_rows(struct db *db, const char *tenant, const char *aggregate_type,
+				      const char *aggregate_id, int64_t after, int64_t upto,
+				      bool with_metadata, int limit, PGresult **out) ES_MUST_CHECK;
 
 /* Counts for `evstorectl status`: events, streams. */
 enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams) ES_MUST_CHECK;
