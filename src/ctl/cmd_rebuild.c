@@ -25,6 +25,7 @@
 #include "base/config.h"
 #include "pg/db.h"
 #include "subs/checkpoint.h"
+#include "subs/rebuild.h"
 #include "subs/sqlfile.h"
 #include "subs/subscription.h"
 #include "subs/substatus.h"
@@ -144,13 +145,13 @@ static int rebuild_confirm(const struct rebuild_args *a, const struct subscripti
 	return -1;
 }
 
-/* The reset, in one transaction (checkpoint_rebuild). */
-static bool rebuild_reset(struct db *db, const struct subscription *conf, const struct sqlfile *file,
-			  struct checkpoint_rebuild *t)
+/* The reset, in one transaction (rebuild_reset); says why when it fails. */
+static bool rebuild_start(struct db *db, const struct subscription *conf, const struct sqlfile *file,
+			  struct rebuild_reset *t)
 {
 	char err[512];
 
-	if (checkpoint_rebuild(db, conf, &file->truncate, t, err, sizeof err) == ES_OK)
+	if (rebuild_reset(db, conf, &file->truncate, t, err, sizeof err) == ES_OK)
 		return true;
 	ctl_error("rebuild of %s failed, nothing was changed: %s", conf->name, err);
 	return false;
@@ -167,7 +168,7 @@ static int rebuild_runner_partitions(struct db *db, const char *name, int stale_
 
 /* Follows the checkpoints until every partition has passed the target. */
 static int rebuild_follow(struct db *db, const struct es_config *cfg, const struct subscription *conf,
-			  const struct checkpoint_rebuild *t)
+			  const struct rebuild_reset *t)
 {
 	char label[96], count[32];
 	int64_t target_pos = t->last.position, pos = 0, started = time_mono_ms();
@@ -227,7 +228,7 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 	struct es_config cfg;
 	struct subscription conf = { 0 };
 	struct sqlfile file = { 0 };
-	struct checkpoint_rebuild t = { 0 };
+	struct rebuild_reset t = { 0 };
 	struct db *db = NULL;
 	char count[32];
 	int rc, runners;
@@ -245,7 +246,7 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	rc = CTL_EXIT_FAILURE;
 	db = ctl_db_connect(&cfg);
-	if (!db || !rebuild_reset(db, &conf, &file, &t))
+	if (!db || !rebuild_start(db, &conf, &file, &t))
 		goto out;
 	progress_format_count(t.events, count, sizeof count);
 	printf("%s: read model emptied, %" PRId64 " dead-letter entr%s cleared, checkpoint reset;"

@@ -9,8 +9,6 @@
 
 #include "pg/db.h"
 #include "store/feed.h"
-#include "subs/dlq.h"
-#include "subs/sqlfile.h"
 #include "subs/subscription.h"
 
 /* Parameters: subscription, partition, from txid, from position, to txid,
@@ -143,64 +141,20 @@ enum es_status checkpoint_save(struct db *db, const char *subscription, int part
 	return checkpoint_move_run(db, &m);
 }
 
-/* The steps of checkpoint_rebuild inside its transaction. */
-static enum es_status rebuild_steps(struct db *db, const struct subscription *c,
-				    const struct sqlfile_section *truncate,
-				    struct checkpoint_rebuild *out, char *err, size_t errlen)
+enum es_status checkpoint_lock_all(struct db *db, const char *subscription)
 {
-	char parts[16];
-	const char *name_only[1] = { c->name };
-	const char *reset[2] = { c->name, parts };
-	enum es_status rc;
+	const char *vals[1] = { subscription };
 
-	snprintf(parts, sizeof parts, "%d", c->partitions);
-	rc = db_exec_params(db, "checkpoint_lock", CHECKPOINT_LOCK_SQL, 1, name_only, NULL);
-	if (rc != ES_OK)
-		goto failed;
-	for (size_t i = 0; i < truncate->n_statements; i++) {
-		rc = db_exec_sql(db, truncate->statements[i], NULL);
-		if (rc != ES_OK) {
-			snprintf(err, errlen, "%s: truncate: %s", c->sql_file, db_last_error(db));
-			return rc;
-		}
-	}
-	rc = dlq_clear(db, c->name, &out->dlq_cleared);
-	if (rc == ES_OK)
-		rc = db_exec_params(db, "checkpoint_reset", CHECKPOINT_RESET_SQL, 2, reset, NULL);
-	if (rc == ES_OK)
-		rc = feed_backlog(db, c->aggregate_types, c->event_types, &out->events, &out->last,
-				  &out->have_last);
-	if (rc == ES_OK)
-		return ES_OK;
-failed:
-	snprintf(err, errlen, "%s", db_last_error(db));
-	return rc;
+	return db_exec_params(db, "checkpoint_lock", CHECKPOINT_LOCK_SQL, 1, vals, NULL);
 }
 
-enum es_status checkpoint_rebuild(struct db *db, const struct subscription *c,
-				  const struct sqlfile_section *truncate,
-				  struct checkpoint_rebuild *out, char *err, size_t errlen)
+enum es_status checkpoint_reset_all(struct db *db, const char *subscription, int partitions)
 {
-	enum es_status rc;
+	char parts[16];
+	const char *vals[2] = { subscription, parts };
 
-	memset(out, 0, sizeof *out);
-	rc = db_exec_sql(db, "BEGIN", NULL);
-	if (rc != ES_OK) {
-		snprintf(err, errlen, "%s", db_last_error(db));
-		return rc;
-	}
-	rc = rebuild_steps(db, c, truncate, out, err, errlen);
-	if (rc == ES_OK) {
-		rc = db_exec_sql(db, "COMMIT", NULL);
-		if (rc != ES_OK)
-			snprintf(err, errlen, "%s", db_last_error(db));
-	}
-	if (rc != ES_OK) {
-		if (db_connected(db))
-			(void)!db_exec_sql(db, "ROLLBACK", NULL);
-		memset(out, 0, sizeof *out);
-	}
-	return rc;
+	snprintf(parts, sizeof parts, "%d", partitions);
+	return db_exec_params(db, "checkpoint_reset", CHECKPOINT_RESET_SQL, 2, vals, NULL);
 }
 
 enum es_status checkpoint_progress(struct db *db, const char *subscription, int partitions,

@@ -25,7 +25,6 @@
 
 struct db;
 struct subscription;
-struct sqlfile_section;
 
 static inline bool checkpoint_equal(const struct feed_cursor *a, const struct feed_cursor *b)
 {
@@ -62,27 +61,14 @@ enum es_status checkpoint_save(struct db *db, const char *subscription, int part
 			       const struct feed_cursor *from,
 			       const struct feed_cursor *to) ES_MUST_CHECK;
 
-/* What a rebuild's reset did and left for the runner to replay. */
-struct checkpoint_rebuild {
-	int64_t dlq_cleared;          /* dead-letter entries deleted */
-	int64_t events;               /* events to replay (feed_backlog) */
-	bool have_last;
-	struct feed_cursor last;      /* the last of them, when have_last */
-};
+/* Locks every checkpoint row of subscription until the transaction ends
+ * (a rebuild's first step: a runner mid-batch then fails its advance). */
+enum es_status checkpoint_lock_all(struct db *db, const char *subscription) ES_MUST_CHECK;
 
-/* evstorectl rebuild's reset of c, in one transaction: locks c's
- * checkpoint rows, runs truncate's statements (the projection file's
- * "-- truncate" section, which empties the read model), deletes c's
- * dead-letter entries (the replay handles those events again; retrying a
- * stale entry afterwards would apply its event twice), puts partitions
- * 0 .. c->partitions - 1 back to the start of the feed (rows created when
- * missing) and measures the backlog. On failure nothing changed and err
- * says why ("SQL_FILE: truncate: message" when a truncate statement
- * failed). Borrows c and truncate. */
-enum es_status checkpoint_rebuild(struct db *db, const struct subscription *c,
-				  const struct sqlfile_section *truncate,
-				  struct checkpoint_rebuild *out, char *err,
-				  size_t errlen) ES_MUST_CHECK;
+/* Puts partitions 0 .. partitions - 1 of subscription back to the start of
+ * the feed, creating the rows that are missing. */
+enum es_status checkpoint_reset_all(struct db *db, const char *subscription,
+				    int partitions) ES_MUST_CHECK;
 
 /* How far partitions 0 .. partitions - 1 of subscription have got: the
  * smallest checkpoint position, and whether every one of them has a

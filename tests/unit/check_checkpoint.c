@@ -15,6 +15,7 @@
 #include "pg/sqlstate.h"
 #include "store/feed.h"
 #include "subs/checkpoint.h"
+#include "subs/rebuild.h"
 #include "subs/dlq.h"
 #include "subs/sqlfile.h"
 #include "subs/subscription.h"
@@ -198,7 +199,7 @@ START_TEST(test_rebuild)
 	struct subscription c = sub_conf("ck_rebuild", 3, SUB_START_BEGINNING, 0);
 	char *statements[] = { (char *)"DELETE FROM ck_rm", (char *)"INSERT INTO ck_rm VALUES (0)" };
 	struct sqlfile_section truncate = { NULL, statements, 2 };
-	struct checkpoint_rebuild t;
+	struct rebuild_reset t;
 	struct feed_cursor zero, at, cur;
 	char id[UUIDTEXT_LEN], type[32], filter[48], err[256];
 	int64_t pos[4];
@@ -221,7 +222,7 @@ START_TEST(test_rebuild)
 	park_one(db, "ck_rebuild", pos[2]);
 	ck_assert_int_eq(count_where(db, "evstore.dlq", "ck_rebuild"), 2);
 
-	ck_assert_msg(checkpoint_rebuild(db, &c, &truncate, &t, err, sizeof err) == ES_OK, "%s", err);
+	ck_assert_msg(rebuild_reset(db, &c, &truncate, &t, err, sizeof err) == ES_OK, "%s", err);
 	ck_assert_int_eq(t.dlq_cleared, 2);
 	ck_assert_int_eq(t.events, 4);
 	ck_assert(t.have_last);
@@ -240,7 +241,7 @@ START_TEST(test_rebuild)
 	ck_assert_int_eq(checkpoint_save(db, "ck_rebuild", 1, &zero, &at), ES_OK);
 	park_one(db, "ck_rebuild", pos[0]);
 	statements[1] = (char *)"INSERT INTO ck_no_such_table VALUES (0)";
-	ck_assert_int_ne(checkpoint_rebuild(db, &c, &truncate, &t, err, sizeof err), ES_OK);
+	ck_assert_int_ne(rebuild_reset(db, &c, &truncate, &t, err, sizeof err), ES_OK);
 	ck_assert_msg(strncmp(err, "proj.sql: truncate: ", 20) == 0, "%s", err);
 	ck_assert_ptr_nonnull(strstr(err, "ck_no_such_table"));
 	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM ck_rm"), 1);
