@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fdio.h"
 #include "base/log.h"
 #include "base/timefmt.h"
 
@@ -164,21 +165,6 @@ fail:
 	return false;
 }
 
-static bool exec_write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* Reads one line into line (NUL-terminated) before deadline. 1: a line,
  * 0: timeout, -1: the child closed its stdout or the line is too long,
  * -2: the abort check said to give up. */
@@ -242,8 +228,8 @@ enum handler_result handler_exec_handle(struct handler_exec *h, const struct eve
 		snprintf(err, errlen, "cannot start the handler: %s", strerror(errno));
 		return HANDLER_RETRY;
 	}
-	if (!exec_write_all(h->to_child, ev->json, strlen(ev->json)) ||
-	    !exec_write_all(h->to_child, "\n", 1)) {
+	if (!fdio_write_all(h->to_child, ev->json, strlen(ev->json)) ||
+	    !fdio_write_all(h->to_child, "\n", 1)) {
 		snprintf(err, errlen, "the handler exited");
 		exec_stop(h, 100);
 		return HANDLER_RETRY;

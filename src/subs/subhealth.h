@@ -1,6 +1,6 @@
 /* subhealth.h - the health of subscriptions, as the runner's status rows
- * (substatus.h) tell it, judged against the [health] thresholds (API.md
- * section 3). Read by the HTTP health routes. */
+ * (substatus.h) tell it, judged against the [health] thresholds
+ * (doc/configuration.md, [health]). Read by the HTTP health routes. */
 #ifndef EVSTORE_SUBHEALTH_H
 #define EVSTORE_SUBHEALTH_H
 

@@ -1,5 +1,5 @@
 /* subscription.h - one "[subscription NAME]" section, validated: the keys
- * of API.md section 6, read by a table of keys in the grammar of
+ * of doc/configuration.md ([subscription NAME]), read by a table of keys in the grammar of
  * base/confval.h (durations like "500ms", "5s", "2min"; a bare number is
  * seconds). */
 #ifndef EVSTORE_SUBSCRIPTION_H

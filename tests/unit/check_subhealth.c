@@ -1,5 +1,5 @@
 /* check_subhealth.c - the health judgement of a subscription at every
- * threshold edge (API.md section 3, the seed's defaults). */
+ * threshold edge (the [health] defaults of doc/configuration.md). */
 #include "buildconf.h"
 
 #include <check.h>
