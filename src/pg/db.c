@@ -428,6 +428,19 @@ enum es_status db_exec_params(struct db *db, const char *label, const char *sql,
 	return db_run(db, label, sql, nparams, values, out);
 }
 
+enum es_status db_exec_params_int64(struct db *db, const char *label, const char *sql,
+				    int nparams, const char *const *values, int64_t *out)
+{
+	PGresult *r = NULL;
+	enum es_status rc = db_run(db, label, sql, nparams, values, &r);
+
+	*out = 0;
+	if (rc == ES_OK && PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0))
+		*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
 const char *db_last_sqlstate(const struct db *db)
 {
 	return db->sqlstate;

@@ -8,6 +8,7 @@
 #define EVSTORE_DB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <libpq-fe.h>
 #include "base/error.h"
@@ -62,6 +63,13 @@ enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out) ES_MU
  * errors as for db_exec; out may be NULL. */
 enum es_status db_exec_params(struct db *db, const char *label, const char *sql, int nparams,
 			      const char *const *values, PGresult **out) ES_MUST_CHECK;
+
+/* db_exec_params for a statement answering one number (a count, a sum):
+ * *out gets the first column of its first row (0 when there is no row or
+ * it is NULL). */
+enum es_status db_exec_params_int64(struct db *db, const char *label, const char *sql,
+				    int nparams, const char *const *values,
+				    int64_t *out) ES_MUST_CHECK;
 
 /* The status a failure with this SQLSTATE returns:
  * sqlstate_status(sqlstate_classify(sqlstate)), see sqlstate.h. */

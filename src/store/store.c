@@ -350,15 +350,9 @@ out:
 enum es_status store_count_streams(struct db *db, const char *aggregate_type, int64_t *count)
 {
 	const char *values[1] = { aggregate_type };
-	PGresult *r = NULL;
-	enum es_status rc;
 
-	*count = 0;
-	rc = db_exec_params(db, "store_count_streams", STORE_COUNT_STREAMS_SQL, 1, values, &r);
-	if (rc == ES_OK)
-		*count = store_int64(r, 0, 0);
-	PQclear(r);
-	return rc;
+	return db_exec_params_int64(db, "store_count_streams", STORE_COUNT_STREAMS_SQL, 1, values,
+				    count);
 }
 
 enum es_status store_list_streams(struct db *db, const char *aggregate_type,

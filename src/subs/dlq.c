@@ -83,7 +83,9 @@
 	" (SELECT count(*) FROM purged)"
 
 /* Parameter: subscription. */
-#define DLQ_CLEAR_SQL "DELETE FROM evstore.dlq WHERE subscription = $1"
+#define DLQ_CLEAR_SQL \
+	"WITH d AS (DELETE FROM evstore.dlq WHERE subscription = $1 RETURNING 1)" \
+	" SELECT count(*) FROM d"
 
 /* Parks an event. Parameters: subscription, partition, position,
  * transaction_id, event_id, event_type, aggregate_type, aggregate_id,
@@ -310,15 +312,8 @@ enum es_status dlq_purge(struct db *db, const char *subscription, bool resolved_
 enum es_status dlq_clear(struct db *db, const char *subscription, int64_t *deleted)
 {
 	const char *values[1] = { subscription };
-	PGresult *r = NULL;
-	enum es_status rc;
 
-	*deleted = 0;
-	rc = db_exec_params(db, "dlq_clear", DLQ_CLEAR_SQL, 1, values, &r);
-	if (rc == ES_OK)
-		*deleted = strtoll(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	return rc;
+	return db_exec_params_int64(db, "dlq_clear", DLQ_CLEAR_SQL, 1, values, deleted);
 }
 
 /* The steps of dlq_park inside its transaction. */

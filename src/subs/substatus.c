@@ -263,15 +263,12 @@ enum es_status substatus_live_partitions(struct db *db, const char *subscription
 {
 	char secs[16];
 	const char *vals[2] = { subscription, secs };
-	PGresult *r = NULL;
+	int64_t live;
 	enum es_status rc;
 
-	*n = 0;
 	snprintf(secs, sizeof secs, "%d", stale_after);
-	rc = db_exec_params(db, "substatus_live", SUBSTATUS_LIVE_SQL, 2, vals, &r);
-	if (rc == ES_OK)
-		*n = (int)int64_at(r, 0, 0);
-	PQclear(r);
+	rc = db_exec_params_int64(db, "substatus_live", SUBSTATUS_LIVE_SQL, 2, vals, &live);
+	*n = (int)live;
 	return rc;
 }
 

@@ -205,6 +205,28 @@ START_TEST(test_server_version)
 }
 END_TEST
 
+/* A statement answering one number: its value, 0 for no row or NULL, and
+ * a failure's status. */
+START_TEST(test_exec_params_int64)
+{
+	struct db *db = test_db();
+	const char *five[1] = { "5" };
+	int64_t v = -1;
+
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT count(*) FROM generate_series(1, $1::int)",
+					      1, five, &v), ES_OK);
+	ck_assert_int_eq(v, 5);
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT 1 WHERE false", 0, NULL, &v), ES_OK);
+	ck_assert_int_eq(v, 0);
+	v = -1;
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT NULL::bigint", 0, NULL, &v), ES_OK);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT 'x'::int", 0, NULL, &v), ES_EINVAL);
+	ck_assert_int_eq(v, 0);
+	db_free(db);
+}
+END_TEST
+
 /* ---- statements named by the caller -------------------------------------- */
 
 static const struct {
@@ -453,6 +475,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_epoch_follows_the_session);
 	tcase_add_test(tc, test_reset_listens_again_and_forgets_statements);
 	tcase_add_test(tc, test_server_version);
+	tcase_add_test(tc, test_exec_params_int64);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("statements");
