@@ -22,29 +22,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Parses "obj,obj" as a JSON array; a new reference. */
-static json_object *page_array(struct sbuf *b)
-{
-	struct sbuf text = SBUF_INIT;
-	json_object *a;
-
-	sbuf_putc(&text, '[');
-	sbuf_append(&text, b->data ? b->data : "", b->len);
-	sbuf_putc(&text, ']');
-	a = json_tokener_parse(sbuf_cstr(&text));
-	sbuf_free(&text);
-	ck_assert_msg(a && json_object_is_type(a, json_type_array), "not JSON: %s", sbuf_cstr(b));
-	return a;
-}
-
-static const char *member_string(json_object *o, const char *key)
-{
-	json_object *v;
-
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no member %s", key);
-	return json_object_get_string(v);
-}
-
 /* Reads the HTTP feed from q->after in pages of q->limit until an empty
  * page; appends the event ids seen to ids (n_ids in/out). Returns the last
  * cursor. */

@@ -103,6 +103,30 @@ static inline void append_events(struct db *db, const char *tenant, const char *
 	free(ne);
 }
 
+/* Parses "obj,obj" (a page of rendered events) as a JSON array; a new
+ * reference. */
+static inline json_object *page_array(struct sbuf *b)
+{
+	struct sbuf text = SBUF_INIT;
+	json_object *a;
+
+	sbuf_putc(&text, '[');
+	sbuf_append(&text, b->data ? b->data : "", b->len);
+	sbuf_putc(&text, ']');
+	a = json_tokener_parse(sbuf_cstr(&text));
+	sbuf_free(&text);
+	ck_assert_msg(a && json_object_is_type(a, json_type_array), "not JSON: %s", sbuf_cstr(b));
+	return a;
+}
+
+static inline const char *member_string(json_object *o, const char *key)
+{
+	json_object *v;
+
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no member %s", key);
+	return json_object_get_string(v);
+}
+
 /* A suite's main: runs the suite make() returns in a scratch database of
  * its own (check_run_db). name is the program's, for messages. */
 static inline int check_scratch_run(const char *name, Suite *(*make)(void))

@@ -121,29 +121,6 @@ static void append_new(struct db *db, const char *tenant, const char *agg_type,
 	store_append_res_free(&res);
 }
 
-/* Parses "obj,obj" as a JSON array; a new reference. */
-static json_object *page_array(struct sbuf *b)
-{
-	struct sbuf text = SBUF_INIT;
-	json_object *a;
-
-	sbuf_putc(&text, '[');
-	sbuf_append(&text, b->data ? b->data : "", b->len);
-	sbuf_putc(&text, ']');
-	a = json_tokener_parse(sbuf_cstr(&text));
-	sbuf_free(&text);
-	ck_assert_msg(a && json_object_is_type(a, json_type_array), "not JSON: %s", sbuf_cstr(b));
-	return a;
-}
-
-static const char *member_string(json_object *o, const char *key)
-{
-	json_object *v;
-
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no member %s", key);
-	return json_object_get_string(v);
-}
-
 static int64_t member_int(json_object *o, const char *key)
 {
 	json_object *v;
