@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "test_helpers.h"
 
 #define NOW 1700000000L
 /* times relative to NOW, as JSON text */
@@ -127,17 +128,9 @@ static inline void fixture_create(const char *suite)
 	write_secret("badname/a..b", secret_kid_a);
 }
 
-static inline int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static inline void fixture_remove(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(tmpdir, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(rsa_priv);
 	free(rsa_pub);
 	free(ec256_priv);

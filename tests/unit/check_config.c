@@ -14,7 +14,6 @@
 #include "subs/subscription.h"
 #include "test_helpers.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static char tmp_dir[256];
 static char conf_path[300];

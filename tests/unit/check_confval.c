@@ -18,7 +18,6 @@
 #include "base/confval.h"
 #include "subs/subscription.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 struct sample {
 	char *text;

@@ -19,8 +19,8 @@
 #include "fcgi/app.h"
 #include "fcgi/http.h"
 #include "fcgi/routes.h"
+#include "test_helpers.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 extern char **environ;
 
@@ -1006,15 +1006,6 @@ static char *tokens[N_TOK];
 #define TENANT_A "6f1c2a4e-3b5d-4c6e-8f70-112233445566"
 #define TENANT_B "0a0b0c0d-1111-2222-3333-444455556666"
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Keeps an EVSTORE_* or DATABASE_URL from the environment out of the test. */
 static void clear_environment(void)
 {
@@ -1050,15 +1041,13 @@ static char *mint(const char *scope, const char *tenant)
 
 static void pipeline_setup(void)
 {
-	const char *base = getenv("TMPDIR");
 	char conf[1024], err[512];
 
 	clear_environment();
-	snprintf(tmpdir, sizeof tmpdir, "%s/check_http.XXXXXX", base && *base ? base : P_tmpdir);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_dir_create(tmpdir, sizeof tmpdir, "check_http");
 	snprintf(key_path, sizeof key_path, "%s/hmac.key", tmpdir);
 	snprintf(conf_path, sizeof conf_path, "%s/evstore.conf", tmpdir);
-	write_file(key_path, "a test secret that is comfortably longer than 32 bytes\n");
+	test_file_write(tmpdir, "hmac.key", "a test secret that is comfortably longer than 32 bytes\n");
 	/* The database socket directory does not exist: every connection fails. */
 	snprintf(conf, sizeof conf,
 		 "[database]\nurl = host=%s/no-database dbname=evstore\nconnect_timeout = 1\n"
@@ -1066,7 +1055,7 @@ static void pipeline_setup(void)
 		 "[jwt]\nkey_file = %s\n"
 		 "[log]\ntarget = stderr\nlevel = error\n",
 		 tmpdir, key_path);
-	write_file(conf_path, conf);
+	test_file_write(tmpdir, "evstore.conf", conf);
 	ck_assert_msg(app_init(&app, conf_path, err, sizeof err), "app_init: %s", err);
 	ck_assert(log_open("check_http", &app.cfg.log, err, sizeof err));
 	ck_assert(app_open_db(&app));
@@ -1089,9 +1078,7 @@ static void pipeline_teardown(void)
 	}
 	app_fini(&app);
 	log_close();
-	unlink(key_path);
-	unlink(conf_path);
-	rmdir(tmpdir);
+	test_dir_remove(tmpdir);
 }
 
 #define STREAM_URI "/v1/aggregates/Order/123e4567-e89b-12d3-a456-426614174000/events"
@@ -1390,11 +1377,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(http_suite());
 }

@@ -10,7 +10,6 @@
 #include "json/jsoncanon.h"
 #include "json/jsondoc.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct {
 	const char *in;

@@ -8,7 +8,6 @@
 
 #include "runner/retry.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct { int attempt, initial, max; int64_t lo, hi; } delays[] = {
 	{ 1, 1000, 60000, 1000, 1000 },

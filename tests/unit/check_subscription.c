@@ -10,7 +10,6 @@
 #include "base/config.h"
 #include "subs/subscription.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_KV 8
 
 struct kvs { const char *k, *v; };
