@@ -18,7 +18,6 @@
 #include "store/feed.h"
 #include "check_scratch.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers ------------------------------------------------------------ */
 
