@@ -6,7 +6,7 @@
 UNIT_TESTS = \
 	tests/unit/check_config \
 	tests/unit/check_confval \
-	tests/unit/check_json \
+	tests/unit/check_jsondoc \
 	tests/unit/check_uuidtext \
 	tests/unit/check_timefmt \
 	tests/unit/check_feed_cursor \

@@ -1,7 +1,7 @@
 /* check_checkpoint.c - subscription checkpoints (subs/checkpoint.h)
  * against a real PostgreSQL: the first row per start_from, moves and their
- * refusal, a move inside a caller's transaction, and a rebuild's reset and
- * progress. */
+ * refusal, a move inside a caller's transaction, progress, and the reset
+ * of subs/rebuild.h, which is checkpoints first (it shares their fixtures). */
 #include "buildconf.h"
 
 #include <check.h>

@@ -1,4 +1,4 @@
-/* check_json.c - strict parsing of untrusted JSON and the jsonb guard. */
+/* check_jsondoc.c - strict parsing of untrusted JSON and the jsonb guard. */
 #include "buildconf.h"
 
 #include <check.h>
@@ -336,7 +336,7 @@ END_TEST
 
 static Suite *json_suite(void)
 {
-	Suite *s = suite_create("jsonutil");
+	Suite *s = suite_create("jsondoc");
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_loop_test(tc, parse_rejects, 0, N_ELEMS(reject));
