@@ -12,6 +12,10 @@
 #include "subs/sqlfile.h"
 #include "subs/subscription.h"
 
+/* Tries of the reset when PostgreSQL cancels it to break a deadlock
+ * (ES_ERETRY: 40P01, 40001). */
+#define REBUILD_ATTEMPTS 5
+
 /* The steps of rebuild_reset inside its transaction. */
 static enum es_status rebuild_steps(struct db *db, const struct subscription *c,
 				    const struct sqlfile_section *truncate,
@@ -42,9 +46,10 @@ failed:
 	return rc;
 }
 
-enum es_status rebuild_reset(struct db *db, const struct subscription *c,
-				  const struct sqlfile_section *truncate,
-				  struct rebuild_reset *out, char *err, size_t errlen)
+/* One attempt at the reset's transaction; rolled back on failure. */
+static enum es_status rebuild_attempt(struct db *db, const struct subscription *c,
+				      const struct sqlfile_section *truncate,
+				      struct rebuild_reset *out, char *err, size_t errlen)
 {
 	enum es_status rc;
 
@@ -66,4 +71,21 @@ enum es_status rebuild_reset(struct db *db, const struct subscription *c,
 		memset(out, 0, sizeof *out);
 	}
 	return rc;
+}
+
+enum es_status rebuild_reset(struct db *db, const struct subscription *c,
+			     const struct sqlfile_section *truncate, struct rebuild_reset *out,
+			     char *err, size_t errlen)
+{
+	enum es_status rc;
+
+	/* A runner mid-batch holds read-model rows and then asks for its
+	 * checkpoint row, which the reset locked first: PostgreSQL breaks that
+	 * deadlock by failing one side. When it picks the reset, nothing was
+	 * changed and the runner's batch is through by now: try again. */
+	for (int attempt = 1;; attempt++) {
+		rc = rebuild_attempt(db, c, truncate, out, err, errlen);
+		if (rc != ES_ERETRY || attempt == REBUILD_ATTEMPTS)
+			return rc;
+	}
 }

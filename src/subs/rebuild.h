@@ -29,7 +29,9 @@ struct rebuild_reset {
  * event twice), puts partitions 0 .. c->partitions - 1 back to the start
  * of the feed (rows created when missing) and measures the backlog. On
  * failure nothing changed and err says why ("SQL_FILE: truncate: message"
- * when a truncate statement failed). Borrows c and truncate. */
+ * when a truncate statement failed). A transaction PostgreSQL cancels to
+ * break a deadlock with a runner's batch is tried again, a few times.
+ * Borrows c and truncate. */
 enum es_status rebuild_reset(struct db *db, const struct subscription *c,
 			     const struct sqlfile_section *truncate, struct rebuild_reset *out,
 			     char *err, size_t errlen) ES_MUST_CHECK;
