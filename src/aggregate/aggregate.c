@@ -56,7 +56,7 @@ static enum es_status fold_rows(const struct aggdef *def, json_tokener *tok, con
 		json_object_put(metadata);
 		if (rc != ES_OK)
 			return rc;
-		*last = strtoll(PQgetvalue(r, i, col), NULL, 10);
+		*last = db_value_int64(r, i, col);
 	}
 	return ES_OK;
 }
@@ -83,7 +83,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 		goto out;
 	if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), "0") != 0)
 		goto out; /* no stream */
-	out->stream_version = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	out->stream_version = db_value_int64(r, 0, 1);
 	target = at_version > 0 && at_version < out->stream_version ? at_version : out->stream_version;
 	if (!PQgetisnull(r, 0, 5)) {
 		json_object *snap = parse_stored(tok, PQgetvalue(r, 0, 3), PQgetlength(r, 0, 3));
@@ -95,7 +95,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 		}
 		json_object_put(out->state);
 		out->state = snap;
-		out->snapshot_version = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+		out->snapshot_version = db_value_int64(r, 0, 5);
 		last = out->snapshot_version;
 	}
 	rc = fold_rows(def, tok, r, 1, 1, &out->state, &last);

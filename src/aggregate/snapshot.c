@@ -80,7 +80,7 @@ enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char
 	values[6] = text;
 	rc = db_exec(db, &st_snapshot_put, values, &r);
 	if (rc == ES_OK && written)
-		*written = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		*written = PQntuples(r) == 1 && db_value_bool(r, 0, 0);
 	PQclear(r);
 	return rc;
 }
@@ -95,7 +95,7 @@ enum es_status snapshot_invalidate(struct db *db, const char *aggregate_type, in
 		*deleted = 0;
 	rc = db_exec(db, &st_snapshot_invalidate, values, &r);
 	if (rc == ES_OK && deleted && PQntuples(r) == 1)
-		*deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		*deleted = db_value_int64(r, 0, 0);
 	PQclear(r);
 	return rc;
 }

@@ -723,3 +723,18 @@ enum es_status db_pipeline_sync(struct db *db, size_t *failed)
 	PQclear(first);
 	return rc;
 }
+
+int64_t db_value_int64(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool db_value_bool(const PGresult *r, int row, int col)
+{
+	return strcmp(PQgetvalue(r, row, col), "t") == 0;
+}
+
+const char *db_value_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}

@@ -71,6 +71,13 @@ enum es_status db_exec_params_int64(struct db *db, const char *label, const char
 				    int nparams, const char *const *values,
 				    int64_t *out) ES_MUST_CHECK;
 
+/* Reading a result's text values (rows and columns from 0): a number, a
+ * boolean as PostgreSQL spells it ("t"), or the text with SQL NULL as
+ * NULL (borrowed from r). */
+int64_t db_value_int64(const PGresult *r, int row, int col);
+bool db_value_bool(const PGresult *r, int row, int col);
+const char *db_value_or_null(const PGresult *r, int row, int col);
+
 /* The status a failure with this SQLSTATE returns:
  * sqlstate_status(sqlstate_classify(sqlstate)), see sqlstate.h. */
 enum es_status db_classify_sqlstate(const char *sqlstate);

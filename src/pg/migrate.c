@@ -38,7 +38,7 @@ static enum es_status migrate_have_table(struct db *db, bool *have)
 			 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 			 " WHERE n.nspname = 'evstore' AND c.relname = 'schema_migrations')", &r);
 	if (rc == ES_OK)
-		*have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		*have = db_value_bool(r, 0, 0);
 	PQclear(r);
 	return rc;
 }

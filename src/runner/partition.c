@@ -50,7 +50,7 @@ enum es_status partition_try_claim(struct db *lockdb, const char *subscription, 
 	rc = db_exec_params(lockdb, "partition_claim",
 			    "SELECT pg_try_advisory_lock($1::int, $2::int)", 2, vals, &r);
 	if (rc == ES_OK)
-		*got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		*got = db_value_bool(r, 0, 0);
 	PQclear(r);
 	return rc;
 }

@@ -139,13 +139,13 @@ static enum es_status feed_rows(PGresult *r, struct feed_page *out)
 		e->json = PQgetvalue(r, i, 1);
 		e->txid = PQgetvalue(r, i, 2);
 		e->txid_num = strtoull(e->txid, NULL, 10);
-		e->position = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+		e->position = db_value_int64(r, i, 3);
 		e->event_id = PQgetvalue(r, i, 4);
 		e->event_type = PQgetvalue(r, i, 5);
 		e->aggregate_type = PQgetvalue(r, i, 6);
 		e->aggregate_id = PQgetvalue(r, i, 7);
 		e->tenant_id = PQgetvalue(r, i, 8);
-		e->version = strtoll(PQgetvalue(r, i, 9), NULL, 10);
+		e->version = db_value_int64(r, i, 9);
 	}
 	return ES_OK;
 }
@@ -305,7 +305,7 @@ static enum es_status feed_start(struct db *db, const int64_t *position, struct 
 		*out = feed_horizon_of(PQgetvalue(r, 0, 0));
 	} else {
 		out->txid = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-		out->position = strtoll(PQgetvalue(r, 0, 2), NULL, 10) - 1;
+		out->position = db_value_int64(r, 0, 2) - 1;
 	}
 out:
 	PQclear(r);
@@ -335,10 +335,10 @@ enum es_status feed_backlog(struct db *db, const char *aggregate_types, const ch
 	rc = db_exec(db, &st_backlog, vals, &r);
 	if (rc != ES_OK)
 		goto out;
-	*count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*count = db_value_int64(r, 0, 0);
 	if (!PQgetisnull(r, 0, 1)) {
 		last->txid = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-		last->position = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		last->position = db_value_int64(r, 0, 2);
 		*have_last = true;
 	}
 out:

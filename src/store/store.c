@@ -89,11 +89,6 @@ static const struct db_statement st_counts = {
 	0
 };
 
-static int64_t store_int64(const PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
 /* Writes the request's events as the JSON array evstore.append() takes. */
 static enum es_status store_events_json(const struct store_append_req *req, struct sbuf *b)
 {
@@ -144,7 +139,7 @@ static enum es_status store_append_result(const PGresult *r, struct store_append
 		return ES_EINTERNAL;
 	result = PQgetvalue(r, 0, 0);
 	if (strcmp(result, "conflict") == 0) {
-		res->current_version = store_int64(r, 0, 1);
+		res->current_version = db_value_int64(r, 0, 1);
 		return ES_ECONFLICT;
 	}
 	if (strcmp(result, "duplicate") == 0)
@@ -153,7 +148,7 @@ static enum es_status store_append_result(const PGresult *r, struct store_append
 		return ES_EINTERNAL;
 
 	res->replayed = strcmp(result, "replay") == 0;
-	res->version = store_int64(r, 0, 1);
+	res->version = db_value_int64(r, 0, 1);
 	res->events = calloc((size_t)rows, sizeof *res->events);
 	if (!res->events)
 		return ES_ENOMEM;
@@ -161,8 +156,8 @@ static enum es_status store_append_result(const PGresult *r, struct store_append
 	for (int i = 0; i < rows; i++) {
 		snprintf(res->events[i].event_id, sizeof res->events[i].event_id, "%s",
 			 PQgetvalue(r, i, 2));
-		res->events[i].version = store_int64(r, i, 3);
-		res->events[i].position = store_int64(r, i, 4);
+		res->events[i].version = db_value_int64(r, i, 3);
+		res->events[i].position = db_value_int64(r, i, 4);
 	}
 	return ES_OK;
 }
@@ -304,14 +299,14 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 		rc = ES_ENOTFOUND;
 		goto out;
 	}
-	page->current_version = store_int64(r, 0, 0);
+	page->current_version = db_value_int64(r, 0, 0);
 	for (int i = 0; i < rows; i++) {
 		if (PQgetisnull(r, i, 1))
 			continue; /* the stream exists, nothing in range */
 		if (page->count > 0)
 			sbuf_putc(out, ',');
 		sbuf_append(out, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
-		last = store_int64(r, i, 1);
+		last = db_value_int64(r, i, 1);
 		page->count++;
 	}
 	if (page->count > 0) {
@@ -341,7 +336,7 @@ enum es_status store_stream_version(struct db *db, const char *tenant, const cha
 		rc = ES_ENOTFOUND;
 		goto out;
 	}
-	*version = store_int64(r, 0, 0);
+	*version = db_value_int64(r, 0, 0);
 out:
 	PQclear(r);
 	return rc;
@@ -394,8 +389,8 @@ enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams)
 	rc = db_exec(db, &st_counts, NULL, &r);
 	if (rc != ES_OK)
 		goto out;
-	*events = store_int64(r, 0, 0);
-	*streams = store_int64(r, 0, 1);
+	*events = db_value_int64(r, 0, 0);
+	*streams = db_value_int64(r, 0, 1);
 out:
 	PQclear(r);
 	return rc;

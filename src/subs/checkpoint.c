@@ -103,7 +103,7 @@ enum es_status checkpoint_load(struct db *db, const struct subscription *c, int 
 		goto out;
 	}
 	out->txid = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-	out->position = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	out->position = db_value_int64(r, 0, 1);
 out:
 	PQclear(r);
 	return rc;
@@ -173,8 +173,8 @@ enum es_status checkpoint_progress(struct db *db, const char *subscription, int 
 	snprintf(pos, sizeof pos, "%" PRId64, target->position);
 	rc = db_exec_params(db, "checkpoint_progress", CHECKPOINT_PROGRESS_SQL, 4, vals, &r);
 	if (rc == ES_OK) {
-		*min_position = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		*passed = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		*min_position = db_value_int64(r, 0, 0);
+		*passed = db_value_bool(r, 0, 1);
 	}
 	PQclear(r);
 	return rc;

@@ -134,11 +134,6 @@ bool dlq_status_valid(const char *status)
 			  strcmp(status, "resolved") == 0);
 }
 
-static const char *value_or_null(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
-}
-
 /* Takes r (cleared by dlq_entries_free, even on failure) and points
  * out's entries into it; r's first DLQ_NCOLUMNS columns are DLQ_COLUMNS. */
 static enum es_status list_from_result(PGresult *r, struct dlq_entries *out)
@@ -152,22 +147,22 @@ static enum es_status list_from_result(PGresult *r, struct dlq_entries *out)
 	for (int i = 0; i < rows; i++) {
 		struct dlq_entry *e = &out->items[i];
 
-		e->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		e->id = db_value_int64(r, i, 0);
 		e->subscription = PQgetvalue(r, i, 1);
 		e->partition = (int)strtol(PQgetvalue(r, i, 2), NULL, 10);
-		e->position = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+		e->position = db_value_int64(r, i, 3);
 		e->event_id = PQgetvalue(r, i, 4);
 		e->event_type = PQgetvalue(r, i, 5);
 		e->aggregate_type = PQgetvalue(r, i, 6);
 		e->aggregate_id = PQgetvalue(r, i, 7);
-		e->tenant_id = value_or_null(r, i, 8);
+		e->tenant_id = db_value_or_null(r, i, 8);
 		e->error = PQgetvalue(r, i, 9);
 		e->error_class = PQgetvalue(r, i, 10);
 		e->attempts = (int)strtol(PQgetvalue(r, i, 11), NULL, 10);
 		e->first_failed_at = PQgetvalue(r, i, 12);
 		e->last_failed_at = PQgetvalue(r, i, 13);
 		e->status = PQgetvalue(r, i, 14);
-		e->resolved_at = value_or_null(r, i, 15);
+		e->resolved_at = db_value_or_null(r, i, 15);
 	}
 	out->count = (size_t)rows;
 	return ES_OK;
@@ -261,7 +256,7 @@ static enum es_status run_batches(struct db *db, const char *label, const char *
 			break;
 		looked_at = strtol(PQgetvalue(r, 0, 0), NULL, 10);
 		snprintf(after, sizeof after, "%s", PQgetvalue(r, 0, 1));
-		*total += strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		*total += db_value_int64(r, 0, 2);
 		PQclear(r);
 		if (looked_at < DLQ_BATCH)
 			break;
@@ -368,8 +363,8 @@ enum es_status dlq_list_requeued(struct db *db, const char *subscription, int pa
 	if (rc != ES_OK)
 		goto out;
 	for (int i = 0; i < PQntuples(r) && (size_t)i < max; i++) {
-		out[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-		out[i].position = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+		out[i].id = db_value_int64(r, i, 0);
+		out[i].position = db_value_int64(r, i, 1);
 		(*n)++;
 	}
 out:

@@ -105,21 +105,6 @@ enum es_status substatus_write(struct db *db, const struct substatus_row *row)
 	return rc;
 }
 
-static const char *value_or_null(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
-}
-
-static int64_t int64_at(const PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static bool true_at(const PGresult *r, int row, int col)
-{
-	return strcmp(PQgetvalue(r, row, col), "t") == 0;
-}
-
 enum es_status substatus_read(struct db *db, const char *name, int stale_after,
 			      struct substatus_list *out)
 {
@@ -143,17 +128,17 @@ enum es_status substatus_read(struct db *db, const char *name, int stale_after,
 		struct substatus_entry *e = &out->items[i];
 
 		e->subscription = PQgetvalue(r, i, 0);
-		e->partition = (int)int64_at(r, i, 1);
+		e->partition = (int)db_value_int64(r, i, 1);
 		e->state = PQgetvalue(r, i, 2);
-		e->events_processed = int64_at(r, i, 3);
-		e->events_failed = int64_at(r, i, 4);
+		e->events_processed = db_value_int64(r, i, 3);
+		e->events_failed = db_value_int64(r, i, 4);
 		e->error_rate_per_min = strtod(PQgetvalue(r, i, 5), NULL);
-		e->lag_events = int64_at(r, i, 6);
-		e->last_error = value_or_null(r, i, 7);
-		e->last_event_at = value_or_null(r, i, 8);
-		e->uptime_seconds = int64_at(r, i, 9);
-		e->stale = true_at(r, i, 10);
-		e->dlq_count = int64_at(r, i, 11);
+		e->lag_events = db_value_int64(r, i, 6);
+		e->last_error = db_value_or_null(r, i, 7);
+		e->last_event_at = db_value_or_null(r, i, 8);
+		e->uptime_seconds = db_value_int64(r, i, 9);
+		e->stale = db_value_bool(r, i, 10);
+		e->dlq_count = db_value_int64(r, i, 11);
 	}
 	out->count = (size_t)rows;
 	return ES_OK;
@@ -226,21 +211,21 @@ enum es_status substatus_partitions(struct db *db, const char *const *names,
 		struct substatus_partition *p = &out->items[i];
 
 		p->subscription = PQgetvalue(r, i, P_SUB);
-		p->partition = (int)int64_at(r, i, P_PART);
+		p->partition = (int)db_value_int64(r, i, P_PART);
 		p->has_status = !PQgetisnull(r, i, P_RUNNER);
 		if (p->has_status) {
 			p->runner_id = PQgetvalue(r, i, P_RUNNER);
-			p->heartbeat_age_seconds = int64_at(r, i, P_AGE);
-			p->lag_events = int64_at(r, i, P_LAG);
-			p->events_processed = int64_at(r, i, P_PROCESSED);
+			p->heartbeat_age_seconds = db_value_int64(r, i, P_AGE);
+			p->lag_events = db_value_int64(r, i, P_LAG);
+			p->events_processed = db_value_int64(r, i, P_PROCESSED);
 		}
 		p->state = PQgetvalue(r, i, P_STATE);
 		p->has_position = !PQgetisnull(r, i, P_POSITION);
 		if (p->has_position)
-			p->checkpoint_position = int64_at(r, i, P_POSITION);
-		p->checkpoint_at_horizon = true_at(r, i, P_AT_HORIZON);
-		p->dlq_count = int64_at(r, i, P_DLQ);
-		p->configured = true_at(r, i, P_CONFIGURED);
+			p->checkpoint_position = db_value_int64(r, i, P_POSITION);
+		p->checkpoint_at_horizon = db_value_bool(r, i, P_AT_HORIZON);
+		p->dlq_count = db_value_int64(r, i, P_DLQ);
+		p->configured = db_value_bool(r, i, P_CONFIGURED);
 	}
 	out->count = (size_t)rows;
 out:
@@ -281,7 +266,7 @@ enum es_status substatus_known(struct db *db, const char *name, bool *known)
 	*known = false;
 	rc = db_exec_params(db, "substatus_known", SUBSTATUS_KNOWN_SQL, 1, values, &r);
 	if (rc == ES_OK)
-		*known = true_at(r, 0, 0);
+		*known = db_value_bool(r, 0, 0);
 	PQclear(r);
 	return rc;
 }

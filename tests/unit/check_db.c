@@ -227,6 +227,23 @@ START_TEST(test_exec_params_int64)
 }
 END_TEST
 
+/* Reading values of a result: numbers, booleans, NULL. */
+START_TEST(test_result_values)
+{
+	struct db *db = test_db();
+	PGresult *r;
+
+	ck_assert_int_eq(db_exec_sql(db, "SELECT -42::bigint, true, false, NULL::text, 'x'", &r), ES_OK);
+	ck_assert_int_eq(db_value_int64(r, 0, 0), -42);
+	ck_assert(db_value_bool(r, 0, 1));
+	ck_assert(!db_value_bool(r, 0, 2));
+	ck_assert_ptr_null(db_value_or_null(r, 0, 3));
+	ck_assert_str_eq(db_value_or_null(r, 0, 4), "x");
+	PQclear(r);
+	db_free(db);
+}
+END_TEST
+
 /* ---- statements named by the caller -------------------------------------- */
 
 static const struct {
@@ -476,6 +493,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_reset_listens_again_and_forgets_statements);
 	tcase_add_test(tc, test_server_version);
 	tcase_add_test(tc, test_exec_params_int64);
+	tcase_add_test(tc, test_result_values);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("statements");
