@@ -149,7 +149,7 @@ static enum es_status list_from_result(PGresult *r, struct dlq_entries *out)
 
 		e->id = db_value_int64(r, i, 0);
 		e->subscription = PQgetvalue(r, i, 1);
-		e->partition = (int)strtol(PQgetvalue(r, i, 2), NULL, 10);
+		e->partition = (int)db_value_int64(r, i, 2);
 		e->position = db_value_int64(r, i, 3);
 		e->event_id = PQgetvalue(r, i, 4);
 		e->event_type = PQgetvalue(r, i, 5);
@@ -158,7 +158,7 @@ static enum es_status list_from_result(PGresult *r, struct dlq_entries *out)
 		e->tenant_id = db_value_or_null(r, i, 8);
 		e->error = PQgetvalue(r, i, 9);
 		e->error_class = PQgetvalue(r, i, 10);
-		e->attempts = (int)strtol(PQgetvalue(r, i, 11), NULL, 10);
+		e->attempts = (int)db_value_int64(r, i, 11);
 		e->first_failed_at = PQgetvalue(r, i, 12);
 		e->last_failed_at = PQgetvalue(r, i, 13);
 		e->status = PQgetvalue(r, i, 14);
@@ -254,7 +254,7 @@ static enum es_status run_batches(struct db *db, const char *label, const char *
 		rc = db_exec_params(db, label, sql, nparams, values, &r);
 		if (rc != ES_OK)
 			break;
-		looked_at = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		looked_at = db_value_int64(r, 0, 0);
 		snprintf(after, sizeof after, "%s", PQgetvalue(r, 0, 1));
 		*total += db_value_int64(r, 0, 2);
 		PQclear(r);

@@ -17,80 +17,80 @@
 #include "test_helpers.h"
 #include "auth_fixture.h"
 
+/* Verifies tok as a bearer token under cfg at now, with cfg's keys
+ * loaded afresh: what a worker would answer. *p and *why as auth_verify. */
+static enum auth_result verify_minted(const struct es_config *cfg, const char *tok, long now,
+				      struct auth_principal *p, const char **why)
+{
+	char err[512] = "", hdr[2048];
+	struct auth_keys *keys = auth_keys_load(cfg, err, sizeof err);
+	enum auth_result rc;
+
+	ck_assert_msg(keys != NULL, "%s", err);
+	snprintf(hdr, sizeof hdr, "Bearer %s", tok);
+	rc = auth_verify(keys, cfg, hdr, now, p, why);
+	return rc;
+}
+
 START_TEST(test_mint_round_trip)
 {
 	struct es_config cfg;
-	struct auth_keys *keys;
 	struct auth_principal p;
 	const char *why = NULL;
-	char err[512] = "", hdr[2048];
+	char err[512] = "";
 	char *tok;
 
 	profile_config(P_ISSAUD, &cfg);
 	tok = auth_token_mint(&cfg, "ops@example.com", "events:read events:write", TENANT_UC, 3600,
 			      NOW, err, sizeof err);
 	ck_assert_msg(tok != NULL, "%s", err);
-	keys = auth_keys_load(&cfg, err, sizeof err);
-	ck_assert_ptr_nonnull(keys);
-	snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW, &p, &why), AUTH_OK);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW, &p, &why), AUTH_OK);
 	ck_assert_str_eq(p.sub, "ops@example.com");
 	ck_assert_uint_eq(p.scopes, AUTH_SCOPE_READ | AUTH_SCOPE_WRITE);
 	ck_assert(p.has_tenant);
 	ck_assert_str_eq(p.tenant, TENANT);
 	/* exp is iat + ttl: valid until the leeway after the hour runs out */
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW + 3600 + 29, &p, &why), AUTH_OK);
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW + 3600 + 30, &p, &why), AUTH_INVALID);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW + 3600 + 29, &p, &why), AUTH_OK);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW + 3600 + 30, &p, &why), AUTH_INVALID);
 	ck_assert_str_eq(why, "token expired");
 	/* iat is the minting time */
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW - 31, &p, &why), AUTH_INVALID);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW - 31, &p, &why), AUTH_INVALID);
 	ck_assert_str_eq(why, "issued in the future");
 	free(tok);
-	auth_keys_free(keys);
 }
 END_TEST
 
 START_TEST(test_mint_without_tenant)
 {
 	struct es_config cfg;
-	struct auth_keys *keys;
 	struct auth_principal p;
 	const char *why = NULL;
-	char err[512] = "", hdr[2048];
+	char err[512] = "";
 	char *tok;
 
 	profile_config(P_HS256, &cfg);
 	tok = auth_token_mint(&cfg, "cli", "admin", NULL, 60, NOW, err, sizeof err);
 	ck_assert_msg(tok != NULL, "%s", err);
-	keys = auth_keys_load(&cfg, err, sizeof err);
-	ck_assert_ptr_nonnull(keys);
-	snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW, &p, &why), AUTH_OK);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW, &p, &why), AUTH_OK);
 	ck_assert(!p.has_tenant);
 	ck_assert_uint_eq(p.scopes, AUTH_SCOPE_READ | AUTH_SCOPE_WRITE | AUTH_SCOPE_ADMIN);
 	free(tok);
-	auth_keys_free(keys);
 
 	/* the same token under require_tenant is a 403, not a 401 */
 	profile_config(P_TENANT, &cfg);
 	tok = auth_token_mint(&cfg, "cli", "admin", NULL, 60, NOW, err, sizeof err);
 	ck_assert_ptr_nonnull(tok);
-	keys = auth_keys_load(&cfg, err, sizeof err);
-	ck_assert_ptr_nonnull(keys);
-	snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW, &p, &why), AUTH_FORBIDDEN);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW, &p, &why), AUTH_FORBIDDEN);
 	free(tok);
-	auth_keys_free(keys);
 }
 END_TEST
 
 START_TEST(test_mint_keys_dir_uses_last_kid)
 {
 	struct es_config cfg;
-	struct auth_keys *keys;
 	struct auth_principal p;
 	const char *why = NULL;
-	char err[512] = "", hdr[2048];
+	char err[512] = "";
 	char *tok;
 	jwt_t *jwt = NULL;
 
@@ -102,14 +102,10 @@ START_TEST(test_mint_keys_dir_uses_last_kid)
 				    (int)strlen(secret_kid_b)), 0);
 	ck_assert_str_eq(jwt_get_header(jwt, "kid"), "key-b");
 	jwt_free(jwt);
-	keys = auth_keys_load(&cfg, err, sizeof err);
-	ck_assert_ptr_nonnull(keys);
-	snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-	ck_assert_int_eq(auth_verify(keys, &cfg, hdr, NOW, &p, &why), AUTH_OK);
+	ck_assert_int_eq(verify_minted(&cfg, tok, NOW, &p, &why), AUTH_OK);
 	ck_assert_str_eq(p.sub, "rotator");
 	ck_assert_uint_eq(p.scopes, AUTH_SCOPE_WRITE);
 	free(tok);
-	auth_keys_free(keys);
 }
 END_TEST
 
