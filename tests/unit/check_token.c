@@ -29,6 +29,7 @@ static enum auth_result verify_minted(const struct es_config *cfg, const char *t
 	ck_assert_msg(keys != NULL, "%s", err);
 	snprintf(hdr, sizeof hdr, "Bearer %s", tok);
 	rc = auth_verify(keys, cfg, hdr, now, p, why);
+	auth_keys_free(keys);
 	return rc;
 }
 
