@@ -14,6 +14,7 @@ UNIT_TESTS = \
 	tests/unit/check_log \
 	tests/unit/check_text \
 	tests/unit/check_fdio \
+	tests/unit/check_sdnotify \
 	tests/unit/check_base64 \
 	tests/unit/check_keys \
 	tests/unit/check_auth \

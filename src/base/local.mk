@@ -1,5 +1,5 @@
-# base: errors, buffers, text, UUIDs, time, whole writes, logging,
-# configuration.
+# base: errors, buffers, text, UUIDs, time, whole writes, systemd
+# notifications, logging, configuration.
 # Depends on nothing of ours.
 noinst_LIBRARIES += src/base/libbase.a
 src_base_libbase_a_SOURCES = \
@@ -9,6 +9,7 @@ src_base_libbase_a_SOURCES = \
 	src/base/uuidtext.c src/base/uuidtext.h \
 	src/base/timefmt.c src/base/timefmt.h \
 	src/base/fdio.c src/base/fdio.h \
+	src/base/sdnotify.c src/base/sdnotify.h \
 	src/base/log.c src/base/log.h \
 	src/base/confval.c src/base/confval.h \
 	src/base/conninfo.c src/base/conninfo.h \

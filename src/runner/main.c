@@ -1,17 +1,18 @@
 /* main.c - evstore-runner: parses the command line, loads the
- * configuration, tells systemd it is ready, and runs the loop. */
+ * configuration, tells systemd it is ready (sdnotify.h), and runs the
+ * loop. */
 #include "buildconf.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/sdnotify.h"
 #include "subs/subscription.h"
 #include "runner/runner.h"
 
@@ -30,30 +31,6 @@ static void usage(FILE *out)
 		"      --print-config  print the effective configuration and exit\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n", CONFIG_DEFAULT_PATH);
-}
-
-/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void notify_ready(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa;
-	socklen_t len;
-	int fd;
-
-	if (!path || !*path || strlen(path) >= sizeof sa.sun_path)
-		return;
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0'; /* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
-		log_kv(LOG_WARNING, "notify_failed", NULL);
-	close(fd);
 }
 
 int main(int argc, char **argv)
@@ -140,7 +117,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	runner_install_signals();
-	notify_ready();
+	if (sdnotify_send("READY=1") < 0)
+		log_kv(LOG_WARNING, "notify_failed", "error", strerror(errno), NULL);
 	rc = runner_run(r);
 	runner_free(r);
 	log_close();

@@ -1,7 +1,9 @@
 /* runner.c - the daemon's one loop, its lifecycle and its reloads. One
  * thread: the claimed units (unit.h, claims.h) take turns a page at a
  * time; when no unit found work the loop sleeps on LISTEN until a
- * notification, the poll interval, a retry or a heartbeat. */
+ * notification, the poll interval, a retry or a heartbeat. Under systemd
+ * the loop reports its state (sdnotify.h) and, with WatchdogSec=, pings
+ * the watchdog each time it turns, so a runner stuck anywhere is restarted. */
 #include "buildconf.h"
 #include "runner/runner.h"
 
@@ -17,6 +19,7 @@
 #include "aggregate/aggdef.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "base/sdnotify.h"
 #include "base/timefmt.h"
 #include "pg/db.h"
 #include "store/store.h"
@@ -46,6 +49,9 @@ struct runner {
 	int64_t stop_at_ms;           /* when the first stop signal was seen */
 	int64_t events_drained;
 	bool forced;
+	int64_t watchdog_ms;          /* ping interval: half of WATCHDOG_USEC; 0: none */
+	int64_t watchdog_next_ms;     /* when the next ping is due */
+	char status[128];             /* the last STATUS= sent */
 };
 
 /* ---------------------------------------------------------------- signals */
@@ -90,6 +96,36 @@ static bool runner_forced(struct runner *r)
 	if (sig_stop > 1 || time_mono_ms() - r->stop_at_ms > (int64_t)r->cfg->runner.drain_timeout * 1000)
 		r->forced = true;
 	return r->forced;
+}
+
+/* ---------------------------------------------------------------- systemd */
+
+/* WATCHDOG=1 when half the interval has passed since the last one. Called
+ * from the loop only: a runner that stops turning stops pinging. */
+static void runner_watchdog(struct runner *r)
+{
+	int64_t now;
+
+	if (!r->watchdog_ms)
+		return;
+	now = time_mono_ms();
+	if (now < r->watchdog_next_ms)
+		return;
+	(void)sdnotify_send("WATCHDOG=1");
+	r->watchdog_next_ms = now + r->watchdog_ms;
+}
+
+/* STATUS= for systemctl status, sent when it says something new. */
+static void runner_status(struct runner *r, const char *phase)
+{
+	char status[sizeof r->status];
+
+	snprintf(status, sizeof status, "%s: %zu subscriptions, %zu partitions claimed", phase,
+		 r->n_subs, r->claims.n);
+	if (strcmp(status, r->status) == 0)
+		return;
+	memcpy(r->status, status, sizeof status);
+	(void)sdnotify_sendf("STATUS=%s", status);
 }
 
 /* ---------------------------------------------------- configurations */
@@ -306,6 +342,9 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 	r->host.forced = runner_abort_wait;
 	r->host.forced_arg = r;
 	claims_init(&r->claims, r->lockdb);
+	r->watchdog_ms = (int64_t)(sdnotify_watchdog_usec() / 2000);
+	if (r->watchdog_ms == 0 && sdnotify_watchdog_usec() > 0)
+		r->watchdog_ms = 1;
 	return r;
 fail_oom:
 	snprintf(err, errlen, "out of memory");
@@ -348,6 +387,8 @@ static int64_t runner_idle_wait(struct runner *r)
 		if (due - now < wait)
 			wait = due - now;
 	}
+	if (r->watchdog_ms && r->watchdog_next_ms - now < wait)
+		wait = r->watchdog_next_ms - now;
 	return wait < 1 ? 1 : wait;
 }
 
@@ -365,6 +406,8 @@ static int runner_shutdown(struct runner *r)
 			r->forced = true;
 			break;
 		}
+		runner_watchdog(r);
+		runner_status(r, "stopping");
 		claims_drop_last(&r->claims, &r->host);
 	}
 	phase = r->forced ? "forced" : "stopped";
@@ -395,8 +438,15 @@ int runner_run(struct runner *r)
 	while (!sig_stop) {
 		bool worked = false;
 
-		if (sig_reload)
+		runner_watchdog(r);
+		if (sig_reload) {
+			(void)sdnotify_sendf("RELOADING=1\nMONOTONIC_USEC=%lld",
+					     (long long)time_mono_ms() * 1000);
 			runner_reload(r);
+			r->status[0] = '\0';
+			(void)sdnotify_send("READY=1");
+		}
+		runner_status(r, "running");
 		if (db_ensure(r->db) != ES_OK) {
 			runner_nap(200);
 			continue;
@@ -417,6 +467,7 @@ int runner_run(struct runner *r)
 	}
 	if (!r->stop_at_ms)
 		r->stop_at_ms = time_mono_ms();
+	(void)sdnotify_send("STOPPING=1");
 	log_kv(LOG_NOTICE, "runner_stopping", "phase", "draining", NULL);
 	return runner_shutdown(r);
 }
