@@ -105,6 +105,8 @@ static const struct confval_option config_options[] = {
 	     "require a token for /health and /health/subscriptions/NAME"),
 	SECONDS("http", "retry_after", http.retry_after, "1", 0, 3600,
 		"seconds sent in Retry-After with a 503"),
+	SECONDS("http", "drain_delay", http.drain_delay, "5", 0, 3600,
+		"seconds the pool answers /health/ready with 503 after SIGTERM before it stops (0: none)"),
 
 	CHOICE("jwt", "algorithm", jwt.algorithm, "HS256", jwt_algorithms,
 	       "the only signature algorithm accepted"),

@@ -42,6 +42,7 @@ struct es_config {
 		int max_wait;              /* long-poll cap in seconds */
 		bool health_requires_auth; /* close /health and /health/subscriptions/NAME */
 		int retry_after;           /* seconds in Retry-After on 503 */
+		int drain_delay;           /* seconds /health/ready says 503 before a pool stops */
 	} http;
 	struct {
 		char *algorithm;           /* HS256 HS384 HS512 RS256 RS384 RS512 ES256 ES384 */

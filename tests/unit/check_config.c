@@ -134,6 +134,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.http.max_wait, 30);
 	ck_assert(!c.http.health_requires_auth);
 	ck_assert_int_eq(c.http.retry_after, 1);
+	ck_assert_int_eq(c.http.drain_delay, 5);
 	ck_assert_str_eq(c.jwt.algorithm, "HS256");
 	ck_assert_str_eq(c.jwt.key_file, "");
 	ck_assert_str_eq(c.jwt.keys_dir, "");
@@ -529,7 +530,7 @@ START_TEST(print_round_trip)
 		   "connect_timeout = 5\nstatement_timeout_ms = 2s\n"
 		   "[http]\nbase_path = /events-api\nmax_body_bytes = 256K\nmax_events = 50\n"
 		   "max_depth = 32\ndefault_page = 20\nmax_page = 200\nmax_wait = 10\n"
-		   "health_requires_auth = true\nretry_after = 3\n"
+		   "health_requires_auth = true\nretry_after = 3\ndrain_delay = 0\n"
 		   "[jwt]\nalgorithm = RS256\nkey_file = /etc/evstore/jwt.pem\n"
 		   "keys_dir = /etc/evstore/keys.d\nissuer = \"  https://idp ; x  \"\n"
 		   "audience = \"#aud\"\nleeway = 5\ntenant_claim = org\nrequire_tenant = yes\n"
@@ -722,7 +723,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert(*dl == '\0' && *sl == '\0');
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
-	ck_assert_int_eq(keys, 37); /* every key of the table, once */
+	ck_assert_int_eq(keys, 38); /* every key of the table, once */
 
 	free(sp);
 	free(dp);
@@ -791,10 +792,10 @@ START_TEST(docs_cover_every_key)
 
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 37);
+	ck_assert_int_eq(man.keys, 38);
 	for_each_subscription_key(key_documented, &man);
 	for_each_subscription_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 37 + 15);
+	ck_assert_int_eq(man.keys, 38 + 15);
 	free((char *)man.text);
 	free((char *)md.text);
 }
