@@ -59,7 +59,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_input.sh \
 	tests/integration/test_concurrency.sh \
 	tests/integration/test_runner_reload.sh \
-	tests/integration/test_modes.sh
+	tests/integration/test_modes.sh \
+	tests/integration/test_drain.sh
 
 TESTS =
 if HAVE_CHECK

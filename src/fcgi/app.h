@@ -16,6 +16,7 @@ struct aggdef_registry;
 struct auth_keys;
 struct db;
 struct http_io;
+struct poolstats;
 
 /* The readiness probe's last answer, kept for APP_PROBE_TTL_MS. */
 struct app_probe {
@@ -36,6 +37,8 @@ struct app {
 	bool listening;                    /* LISTEN issued on db (the feed's wake-up) */
 	struct app_probe probe;
 	volatile sig_atomic_t *stop;       /* set when the process must stop; may be NULL */
+	struct poolstats *pool;            /* the pool's shared state; NULL outside a pool */
+	int pool_slot;                     /* this worker's slot in pool */
 };
 
 /* Loads the configuration (config_path NULL: the default file), the

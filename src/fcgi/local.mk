@@ -11,7 +11,9 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/route_feed.c \
 	src/fcgi/route_health.c \
 	src/fcgi/route_dlq.c \
-	src/fcgi/server.c src/fcgi/server.h
+	src/fcgi/server.c src/fcgi/server.h \
+	src/fcgi/pool.c src/fcgi/pool.h \
+	src/fcgi/poolstats.c src/fcgi/poolstats.h
 
 bin_PROGRAMS += src/fcgi/evstore-fcgi
 src_fcgi_evstore_fcgi_SOURCES = src/fcgi/main.c

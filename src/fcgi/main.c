@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "fcgi/app.h"
+#include "fcgi/pool.h"
 #include "fcgi/server.h"
 #include "subs/subscription.h"
 

@@ -1,7 +1,8 @@
 /* route_health.c - liveness, readiness and the health summary (the
  * /health paths of doc/openapi.yaml). Liveness never touches the database;
  * readiness and the summary share one database probe cached for
- * APP_PROBE_TTL_MS. */
+ * APP_PROBE_TTL_MS. A pool that drains before it stops (SIGTERM, [http]
+ * drain_delay) is not ready, so load balancers take the host out. */
 #include "buildconf.h"
 
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include "subs/subhealth.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
+#include "fcgi/poolstats.h"
 #include "fcgi/routes.h"
 
 /* The subscription side of the summary. With no subscription registered it
@@ -51,29 +53,42 @@ static void probe_database(struct app *app)
 		app->probe.checked_ms = 1;
 }
 
-void route_health_ready(struct route_ctx *ctx)
+/* Why the process cannot take traffic now, or NULL when it can; reason
+ * holds it. */
+static const char *not_ready_reason(struct app *app, char *reason, size_t len)
 {
-	struct app *app = ctx->app;
-	struct http_resp *resp = ctx->resp;
-	char reason[96];
 	int expected = migrate_expected_version();
-	bool ready = false;
 
+	/* A draining pool is about to stop: the load balancer should stop
+	 * sending, whatever the database says. */
+	if (poolstats_draining(app->pool)) {
+		snprintf(reason, len, "draining");
+		return reason;
+	}
 	probe_database(app);
 	if (!app->probe.database_ok) {
-		snprintf(reason, sizeof reason, "database unreachable");
-	} else if (app->probe.schema_version != expected) {
-		snprintf(reason, sizeof reason, "schema at version %d, this build expects %d",
-			 app->probe.schema_version, expected);
-	} else {
-		snprintf(reason, sizeof reason, "ok");
-		ready = true;
+		snprintf(reason, len, "database unreachable");
+		return reason;
 	}
-	http_resp_json(resp, ready ? 200 : 503);
-	if (!ready)
+	if (app->probe.schema_version != expected) {
+		snprintf(reason, len, "schema at version %d, this build expects %d",
+			 app->probe.schema_version, expected);
+		return reason;
+	}
+	return NULL;
+}
+
+void route_health_ready(struct route_ctx *ctx)
+{
+	struct http_resp *resp = ctx->resp;
+	char buf[96];
+	const char *reason = not_ready_reason(ctx->app, buf, sizeof buf);
+
+	http_resp_json(resp, reason ? 503 : 200);
+	if (reason)
 		http_resp_header(resp, "Retry-After", "%d", resp->retry_after);
-	sbuf_printf(&resp->body, "{\"ready\":%s,\"reason\":", ready ? "true" : "false");
-	sbuf_json_string(&resp->body, reason);
+	sbuf_printf(&resp->body, "{\"ready\":%s,\"reason\":", reason ? "false" : "true");
+	sbuf_json_string(&resp->body, reason ? reason : "ok");
 	sbuf_putc(&resp->body, '}');
 }
 

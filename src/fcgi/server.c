@@ -1,5 +1,5 @@
-/* server.c - sockets, the worker accept loop, the pre-fork supervisor and
- * plain CGI.
+/* server.c - sockets, the worker accept loop and plain CGI (the pre-fork
+ * supervisor is pool.c).
  *
  * Stopping without losing a request: a worker keeps SIGTERM, SIGINT and
  * SIGHUP blocked except while it waits in ppoll() for a connection (the
@@ -21,11 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,18 +31,13 @@
 
 #include "base/fdio.h"
 #include "base/log.h"
+#include "base/sdnotify.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/http.h"
+#include "fcgi/poolstats.h"
 
 #define SD_LISTEN_FDS_START 3
-
-/* A worker that exits sooner than this after its start counts as a crash
- * loop; its replacement waits RESTART_DELAY_MIN_MS doubling up to
- * RESTART_DELAY_MAX_MS. */
-#define YOUNG_EXIT_MS 2000
-#define RESTART_DELAY_MIN_MS 100
-#define RESTART_DELAY_MAX_MS 5000
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -59,11 +52,6 @@ static void on_reload(int sig)
 {
 	(void)sig;
 	reload_requested = 1;
-}
-
-static void on_child(int sig)
-{
-	(void)sig;
 }
 
 static void set_handler(int sig, void (*fn)(int), int flags)
@@ -316,7 +304,7 @@ static bool cgi_write(void *ctx, const char *buf, size_t len)
 
 /* --- one worker ----------------------------------------------------------------- */
 
-static void worker_reload(struct app *app)
+void server_reload(struct app *app)
 {
 	char err[512];
 
@@ -326,11 +314,15 @@ static void worker_reload(struct app *app)
 		log_kv(LOG_ERR, "config_reload_failed", "error", err, (const char *)NULL);
 }
 
-int server_run_worker(struct app *app, int listen_fd)
+/* The accept loop. A worker of a pool (ready_fd >= 0) reports its pid on
+ * ready_fd when it reaches the loop; a process serving alone speaks to
+ * systemd itself. */
+static int run_worker(struct app *app, int listen_fd, int ready_fd)
 {
 	FCGX_Request req;
 	struct http_io io = { fcgx_param, fcgx_read, fcgx_write, NULL };
 	sigset_t control, open_mask;
+	bool alone = ready_fd < 0;
 	int flags, status = 0;
 
 	set_handler(SIGTERM, on_stop, SA_RESTART);
@@ -356,13 +348,29 @@ int server_run_worker(struct app *app, int listen_fd)
 	}
 	io.ctx = &req;
 
+	if (alone) {
+		(void)sdnotify_send("READY=1");
+	} else {
+		pid_t self = getpid();
+
+		/* One write of a few bytes to a pipe is atomic: reports of
+		 * several workers never interleave. */
+		(void)fdio_write_all(ready_fd, &self, sizeof self);
+		close(ready_fd);
+	}
+
 	while (!stop_requested) {
 		struct pollfd pfd;
 		int rc;
 
 		if (reload_requested) {
 			reload_requested = 0;
-			worker_reload(app);
+			if (alone)
+				(void)sdnotify_sendf("RELOADING=1\nMONOTONIC_USEC=%lld",
+						     (long long)time_mono_ms() * 1000);
+			server_reload(app);
+			if (alone)
+				(void)sdnotify_send("READY=1");
 		}
 		/* A connection the web server keeps open (fastcgi_keep_conn)
 		 * carries the next request; libfcgi reads it before accepting. */
@@ -380,8 +388,10 @@ int server_run_worker(struct app *app, int listen_fd)
 		sigprocmask(SIG_SETMASK, &open_mask, NULL);
 		rc = FCGX_Accept_r(&req);
 		if (rc == 0) {
+			poolstats_request_begin(app->pool, app->pool_slot);
 			app_handle(app, &io);
 			FCGX_Finish_r(&req);
+			poolstats_request_end(app->pool, app->pool_slot);
 		}
 		sigprocmask(SIG_BLOCK, &control, NULL);
 
@@ -395,8 +405,20 @@ int server_run_worker(struct app *app, int listen_fd)
 			poll(NULL, 0, 100);
 		}
 	}
+	if (alone)
+		(void)sdnotify_send("STOPPING=1");
 	FCGX_Free(&req, 1);
 	return status;
+}
+
+int server_run_worker(struct app *app, int listen_fd)
+{
+	return run_worker(app, listen_fd, -1);
+}
+
+int server_run_pool_worker(struct app *app, int listen_fd, int ready_fd)
+{
+	return run_worker(app, listen_fd, ready_fd);
 }
 
 int server_run_cgi(struct app *app)
@@ -409,202 +431,5 @@ int server_run_cgi(struct app *app)
 		return 1;
 	}
 	app_handle(app, &io);
-	return 0;
-}
-
-/* --- the supervisor ------------------------------------------------------------- */
-
-struct worker_slot {
-	pid_t pid;                 /* 0: not running */
-	int64_t started_ms;
-	int64_t restart_at_ms;     /* when to start a replacement */
-	unsigned young_exits;      /* consecutive exits soon after start */
-};
-
-struct pool {
-	struct app *app;
-	int listen_fd;
-	struct worker_slot *slots;
-	int n;
-	sigset_t parent_mask;      /* the mask before the pool blocked signals */
-};
-
-static void spawn_worker(struct pool *p, struct worker_slot *w)
-{
-	pid_t parent = getpid();
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-
-	if (pid < 0) {
-		log_kv(LOG_ERR, "worker_fork_failed", "error", strerror(errno), (const char *)NULL);
-		w->restart_at_ms = time_mono_ms() + RESTART_DELAY_MAX_MS;
-		return;
-	}
-	if (pid == 0) {
-		int rc;
-
-		set_handler(SIGCHLD, SIG_DFL, 0);
-		sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
-		/* A worker never outlives its supervisor. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(0);
-		free(p->slots);
-		rc = server_run_worker(p->app, p->listen_fd);
-		app_fini(p->app);
-		log_close();
-		/* exit(), not _exit(): a worker is a whole process with its own
-		 * life, and leak checkers run at exit. Nothing is left in stdio
-		 * buffers from the parent (flushed before fork). */
-		exit(rc);
-	}
-	w->pid = pid;
-	w->started_ms = time_mono_ms();
-	w->restart_at_ms = 0;
-}
-
-static int live_workers(const struct pool *p)
-{
-	int live = 0;
-
-	for (int i = 0; i < p->n; i++)
-		live += p->slots[i].pid != 0;
-	return live;
-}
-
-static void signal_workers(const struct pool *p, int sig)
-{
-	for (int i = 0; i < p->n; i++)
-		if (p->slots[i].pid)
-			kill(p->slots[i].pid, sig);
-}
-
-/* Reaps exited workers and schedules their replacement. */
-static void reap_workers(struct pool *p, bool stopping)
-{
-	int wstatus;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-		char pidbuf[24], how[48];
-		int64_t now = time_mono_ms();
-
-		for (int i = 0; i < p->n; i++) {
-			struct worker_slot *w = &p->slots[i];
-
-			if (w->pid != pid)
-				continue;
-			w->pid = 0;
-			if (now - w->started_ms < YOUNG_EXIT_MS) {
-				int64_t delay = RESTART_DELAY_MIN_MS;
-
-				for (unsigned k = 0; k < w->young_exits && delay < RESTART_DELAY_MAX_MS; k++)
-					delay *= 2;
-				w->young_exits++;
-				w->restart_at_ms = now + (delay > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS : delay);
-			} else {
-				w->young_exits = 0;
-				w->restart_at_ms = now;
-			}
-		}
-		if (stopping && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
-			continue;
-		snprintf(pidbuf, sizeof pidbuf, "%ld", (long)pid);
-		if (WIFSIGNALED(wstatus))
-			snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(wstatus));
-		else
-			snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(wstatus));
-		log_kv(stopping ? LOG_NOTICE : LOG_WARNING, "worker_exited", "pid", pidbuf, "how", how,
-		       (const char *)NULL);
-	}
-}
-
-/* Removes the unix socket file if it is still the one found at start
- * (another instance may have replaced it since). */
-static void remove_socket(const char *path, const struct stat *at_start)
-{
-	struct stat now;
-
-	if (path && lstat(path, &now) == 0 && S_ISSOCK(now.st_mode) &&
-	    now.st_dev == at_start->st_dev && now.st_ino == at_start->st_ino)
-		unlink(path);
-}
-
-int server_run_pool(struct app *app, int listen_fd, int workers, const char *unix_path)
-{
-	struct pool p;
-	sigset_t waitset;
-	struct stat socket_file;
-	bool stopping = false;
-
-	memset(&p, 0, sizeof p);
-	memset(&socket_file, 0, sizeof socket_file);
-	p.app = app;
-	p.listen_fd = listen_fd;
-	p.n = workers;
-	p.slots = calloc((size_t)workers, sizeof *p.slots);
-	if (!p.slots) {
-		fprintf(stderr, "evstore-fcgi: out of memory\n");
-		return 1;
-	}
-	if (!unix_path || lstat(unix_path, &socket_file) != 0)
-		unix_path = NULL;
-	control_signals(&waitset);
-	sigaddset(&waitset, SIGCHLD);
-	/* Blocked signals are taken with sigtimedwait(); SIGCHLD needs a
-	 * handler so that it is queued rather than discarded. */
-	set_handler(SIGCHLD, on_child, SA_NOCLDSTOP);
-	set_handler(SIGPIPE, SIG_IGN, 0);
-	sigprocmask(SIG_BLOCK, &waitset, &p.parent_mask);
-
-	for (int i = 0; i < p.n; i++)
-		spawn_worker(&p, &p.slots[i]);
-	log_kv(LOG_NOTICE, "pool_started", (const char *)NULL);
-
-	for (;;) {
-		int64_t now = time_mono_ms(), next = now + 1000;
-		struct timespec ts;
-		siginfo_t info;
-		int sig;
-
-		if (!stopping) {
-			for (int i = 0; i < p.n; i++) {
-				struct worker_slot *w = &p.slots[i];
-
-				if (w->pid == 0 && w->restart_at_ms <= now)
-					spawn_worker(&p, w);
-				if (w->pid == 0 && w->restart_at_ms < next)
-					next = w->restart_at_ms;
-			}
-		} else if (live_workers(&p) == 0) {
-			break;
-		}
-		if (next < now)
-			next = now;
-		ts.tv_sec = (next - now) / 1000;
-		ts.tv_nsec = ((next - now) % 1000) * 1000000;
-		sig = sigtimedwait(&waitset, &info, &ts);
-		switch (sig) {
-		case SIGTERM:
-		case SIGINT:
-			/* The first asks the workers to finish, a second insists. */
-			signal_workers(&p, stopping ? SIGKILL : SIGTERM);
-			stopping = true;
-			break;
-		case SIGHUP:
-			worker_reload(app);
-			signal_workers(&p, SIGHUP);
-			break;
-		default:
-			break;
-		}
-		reap_workers(&p, stopping);
-	}
-	close(listen_fd);
-	remove_socket(unix_path, &socket_file);
-	log_kv(LOG_NOTICE, "pool_stopped", (const char *)NULL);
-	free(p.slots);
 	return 0;
 }

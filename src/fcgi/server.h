@@ -1,7 +1,7 @@
 /* server.h - how evstore-fcgi gets its requests: a listening socket it is
  * handed (systemd on fd 3, a spawner or web server on fd 0), one it creates
- * (--listen) with a supervised pool of pre-forked workers, or a single
- * plain-CGI request. */
+ * (--listen), served by this process or by a pool of pre-forked workers
+ * (pool.h), or a single plain-CGI request. */
 #ifndef EVSTORE_FCGI_SERVER_H
 #define EVSTORE_FCGI_SERVER_H
 
@@ -28,17 +28,22 @@ bool server_fd0_is_listener(void);
 int server_listen(const char *addr, mode_t mode, char *err, size_t errlen);
 
 /* Serves FastCGI requests accepted on listen_fd in this process until
- * SIGTERM or SIGINT; an in-flight request finishes first. SIGHUP reloads
- * the configuration. Returns the process exit status. */
+ * SIGTERM or SIGINT; an in-flight request finishes first (a long-poll
+ * returns its current page at once). SIGHUP reloads the configuration.
+ * Serving alone, it tells systemd (sdnotify.h) READY=1 when it accepts,
+ * RELOADING=1 then READY=1 around a reload and STOPPING=1 at the end; it
+ * does not drain ([http] drain_delay is the pool's). Returns the process
+ * exit status. */
 int server_run_worker(struct app *app, int listen_fd);
 
-/* Pre-forks workers processes serving listen_fd and supervises them: a
- * worker that dies is replaced (after a growing delay when they keep dying
- * young); SIGTERM/SIGINT are forwarded as SIGTERM and waited for (a second
- * one kills); SIGHUP reloads the configuration here and is forwarded. On
- * the way out removes unix_path (may be NULL) if it is still the socket
- * created at start. Returns the process exit status. */
-int server_run_pool(struct app *app, int listen_fd, int workers, const char *unix_path);
+/* server_run_worker for a worker of a pool (pool.c): silent towards
+ * systemd; writes its pid (a pid_t) to ready_fd, and closes it, when it
+ * reaches its accept loop; counts its requests in app->pool. */
+int server_run_pool_worker(struct app *app, int listen_fd, int ready_fd);
+
+/* Re-reads app's configuration (app_reload) and logs the outcome: on
+ * failure the old configuration stays. */
+void server_reload(struct app *app);
 
 /* Serves one plain-CGI request from the environment and stdin to stdout. */
 int server_run_cgi(struct app *app);

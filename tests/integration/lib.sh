@@ -62,8 +62,10 @@ fi
 pg_start() { stack_pg_start; }
 pg_stop() { stack_pg_stop "$@"; }
 psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$EVSTORE_DATABASE_URL" "$@"; }
+# No load balancer watches the test stack, so its pool stops without the
+# drain ([http] drain_delay; test_drain.sh starts its own pools for that).
 fcgi_start() {
-	stack_fcgi_start "${IT_WORKERS:-2}" || return 1
+	EVSTORE_HTTP_DRAIN_DELAY=0 stack_fcgi_start "${IT_WORKERS:-2}" || return 1
 	IT_FCGI_PID=$(cat "$IT_DIR/fcgi.pid")
 }
 fcgi_stop() { stack_fcgi_stop; }
