@@ -45,6 +45,7 @@ UNIT_TESTS = \
 # ones fill in beside them.
 INTEGRATION_TESTS = \
 	tests/integration/test_runner.sh \
+	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
 	tests/integration/test_runner_resilience.sh \
 	tests/integration/test_health.sh \
