@@ -163,6 +163,31 @@ check "with status 0 ($POOL_RC)" test "$POOL_RC" = 0
 check "after STOPPING=1" sent "$POOL" STOPPING=1
 rm -f "$IT_DIR/fcgi.pid"
 
+# --- one process on a socket systemd hands over: no drain -------------------------
+# The socket is fd 3 (LISTEN_FDS); python binds it and execs evstore-fcgi,
+# which keeps python's pid. Without --workers the process serves alone.
+: >"$NOTIFY_LOG"
+python3 - "$IT_DIR/fcgi.sock" "$FCGI_BIN" "$IT_DIR/evstore.conf" "$NOTIFY_SOCK" >>"$IT_DIR/fcgi.log" 2>&1 <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(64)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()),
+           EVSTORE_HTTP_DRAIN_DELAY="600", NOTIFY_SOCKET=sys.argv[4])
+os.execve(sys.argv[2], [sys.argv[2], "--config", sys.argv[3]], env)
+PY
+POOL=$!
+echo "$POOL" >"$IT_DIR/fcgi.pid"
+check "alone on fd 3: READY=1 from the process itself" wait_for 30 sent "$POOL" READY=1
+req GET /health/ready
+expect "alone on fd 3: it answers" 200 .ready true
+kill -TERM "$POOL"
+check "alone on fd 3: SIGTERM stops it without a drain (600 s configured)" pool_exit "$POOL" 60
+check "with status 0 ($POOL_RC)" test "$POOL_RC" = 0
+check "after STOPPING=1" sent "$POOL" STOPPING=1
+rm -f "$IT_DIR/fcgi.pid" "$IT_DIR/fcgi.sock"
+
 # --- the runner: READY=1, WATCHDOG=1, STOPPING=1 ----------------------------------
 : >"$NOTIFY_LOG"
 conf runner ""
@@ -174,6 +199,10 @@ watchdogs() { [ "$(states "$RPID" | grep -cx WATCHDOG=1)" -ge "$1" ]; }
 check "the runner says READY=1" wait_for 30 sent "$RPID" READY=1
 check "with WATCHDOG_USEC set the runner pings WATCHDOG=1, again and again" wait_for 30 watchdogs 5
 check "its STATUS= names its subscriptions" said "$RPID" '^STATUS=running: 0 subscriptions'
+kill -HUP "$RPID"
+runner_readies() { [ "$(states "$RPID" | grep -cx READY=1)" = 2 ]; }
+check "SIGHUP: the runner says READY=1 again" wait_for 30 runner_readies
+check "after RELOADING=1" test "$(states "$RPID" | grep -E '^(READY|RELOADING)=1$' | xargs)" = "READY=1 RELOADING=1 READY=1"
 check "the runner stops on SIGTERM" stop_runner
 check "and says STOPPING=1 first" sent "$RPID" STOPPING=1
 
