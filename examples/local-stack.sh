@@ -94,6 +94,11 @@ stack_fcgi_start() {
 	echo $! >"$STACK_DIR/fcgi.pid"
 	wait_for 10 test -S "$STACK_DIR/fcgi.sock" ||
 		{ echo "evstore-fcgi did not start:" >&2; cat "$STACK_DIR/fcgi.log" >&2; return 1; }
+	# As root, Apache's children run as www-data: give that group the
+	# socket (mode 0660), as the socket unit does in production.
+	if [ "$(id -u)" = 0 ] && getent group www-data >/dev/null; then
+		chgrp www-data "$STACK_DIR/fcgi.sock"
+	fi
 }
 stack_fcgi_stop() { stack_stop_pidfile "$STACK_DIR/fcgi.pid" 10; }
 
@@ -160,9 +165,96 @@ stack_nginx_stop() {
 	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 }
 
+# stack_apache_start [proxy_fcgi|fcgid|cgi] [PORT]: Apache 2.4 on 127.0.0.1
+# with the shipped apache/evstore-<mode>.conf, its paths pointed at this
+# stack: the pool's socket (proxy_fcgi, which needs stack_fcgi_start), or
+# the built evstore-fcgi and evstore.conf (fcgid and cgi start it
+# themselves). Everything Apache keeps lives in $STACK_DIR/apache; the port
+# lands in $STACK_DIR/apache/port. As root, Apache's children run as
+# www-data, which is then given the socket and the key (group www-data).
+STACK_APACHE_BIN=${STACK_APACHE_BIN:-/usr/sbin/apache2}
+STACK_APACHE_MODULES=${STACK_APACHE_MODULES:-/usr/lib/apache2/modules}
+stack_apache_start() {
+	local mode=${1:-proxy_fcgi} port=${2:-$(free_port)} dir=$STACK_DIR/apache
+	local shipped modules user= v
+	case "$mode" in
+	proxy_fcgi) shipped=evstore-proxy-fcgi.conf; modules="proxy proxy_fcgi" ;;
+	fcgid) shipped=evstore-fcgid.conf; modules="fcgid" ;;
+	cgi) shipped=evstore-cgi.conf; modules="cgid alias env" ;;
+	*) echo "stack_apache_start: unknown mode $mode (proxy_fcgi, fcgid or cgi)" >&2; return 2 ;;
+	esac
+	mkdir -p "$dir/fcgid"
+	if [ "$(id -u)" = 0 ]; then
+		user=www-data
+		chown "$user" "$dir/fcgid"
+		# fcgid and CGI processes run as www-data: let them read the key,
+		# as production would (stack_fcgi_start gives it the socket).
+		chgrp "$user" "$STACK_DIR/hmac.key" && chmod 640 "$STACK_DIR/hmac.key"
+	fi
+	# The shipped file, with the production paths pointed at this stack.
+	sed -e "s#unix:/run/evstore/fcgi.sock#unix:$STACK_DIR/fcgi.sock#" \
+		-e "s#/usr/sbin/evstore-fcgi#$(stack_fcgi_bin)#g" \
+		-e "s#/etc/evstore/evstore.conf#$STACK_DIR/evstore.conf#g" \
+		"$STACK_SRCDIR/apache/$shipped" >"$dir/evstore.conf"
+	{
+		echo "ServerRoot $dir"
+		echo "ServerName 127.0.0.1"
+		echo "DefaultRuntimeDir $dir"
+		echo "PidFile $dir/apache.pid"
+		echo "ErrorLog $dir/error.log"
+		echo "LogLevel warn"
+		echo "Listen 127.0.0.1:$port"
+		[ -n "$user" ] && printf 'User %s\nGroup %s\n' "$user" "$user"
+		for m in mpm_event authz_core authz_host $modules; do
+			echo "LoadModule ${m}_module $STACK_APACHE_MODULES/mod_$m.so"
+		done
+		echo "LogFormat \"%h %t \\\"%r\\\" %>s %b %D\" timed"
+		echo "CustomLog $dir/access.log timed"
+		echo "DocumentRoot $dir/htdocs"
+		echo "<Directory $dir/htdocs>"
+		echo "    Require all granted"
+		echo "</Directory>"
+		echo "<Directory />"
+		echo "    Require all denied"
+		echo "</Directory>"
+		case "$mode" in
+		fcgid)
+			echo "FcgidIPCDir $dir/fcgid"
+			echo "FcgidProcessTableFile $dir/fcgid/shm"
+			# The sanitizers' settings reach the processes fcgid starts
+			# (their reports go to error.log).
+			for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+				[ -n "${!v:-}" ] && echo "FcgidInitialEnv $v \"${!v}\""
+			done ;;
+		cgi)
+			echo "ScriptSock $dir/cgid.sock"
+			for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+				[ -n "${!v:-}" ] && echo "PassEnv $v"
+			done ;;
+		esac
+		echo "Include $dir/evstore.conf"
+	} >"$dir/httpd.conf"
+	mkdir -p "$dir/htdocs"
+	"$STACK_APACHE_BIN" -f "$dir/httpd.conf" -k start 2>>"$dir/error.log" ||
+		{ cat "$dir/error.log" >&2; return 1; }
+	wait_for 10 test -s "$dir/apache.pid" || { cat "$dir/error.log" >&2; return 1; }
+	echo "$port" >"$dir/port"
+}
+# Waits for Apache's children too: processes fcgid or CGI started must have
+# written their last words (sanitizer reports) to error.log before it is read.
+stack_apache_stop() {
+	[ -s "$STACK_DIR/apache/apache.pid" ] || return 0
+	local pid
+	pid=$(cat "$STACK_DIR/apache/apache.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$STACK_DIR/apache/apache.pid"
+}
+
 stack_stop() {
 	stack_runner_stop
 	stack_nginx_stop
+	stack_apache_stop
 	stack_fcgi_stop
 	stack_pg_stop "${1:-fast}"
 }

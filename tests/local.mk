@@ -45,11 +45,13 @@ UNIT_TESTS = \
 # Longest first (about a minute down to seconds): under make -j the short
 # ones fill in beside them.
 INTEGRATION_TESTS = \
+	tests/integration/test_front_apache.sh \
 	tests/integration/test_runner.sh \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
 	tests/integration/test_runner_resilience.sh \
 	tests/integration/test_health.sh \
+	tests/integration/test_apache.sh \
 	tests/integration/test_resilience.sh \
 	tests/integration/test_append.sh \
 	tests/integration/test_aggregates.sh \

@@ -592,11 +592,28 @@ static bool apply_defaults(struct loader *ld)
 	return false;
 }
 
+/* The file to read: --config, else $EVSTORE_CONFIG (a program a web server
+ * starts through mod_fcgid or CGI gets no options, only an environment),
+ * else the default. Only the default may be missing. */
+static const char *config_file(const char *path, bool *may_be_missing)
+{
+	const char *env = getenv("EVSTORE_CONFIG");
+
+	*may_be_missing = false;
+	if (path)
+		return path;
+	if (env && *env)
+		return env;
+	*may_be_missing = true;
+	return CONFIG_DEFAULT_PATH;
+}
+
 /* cfg is overwritten (not freed first). On false it holds nothing. */
 bool config_load(struct es_config *cfg, const char *path, char *err, size_t errlen)
 {
 	struct loader ld;
-	const char *file = path ? path : CONFIG_DEFAULT_PATH;
+	bool may_be_missing;
+	const char *file = config_file(path, &may_be_missing);
 	FILE *f = NULL;
 	bool ok = false;
 
@@ -612,7 +629,7 @@ bool config_load(struct es_config *cfg, const char *path, char *err, size_t errl
 		goto out;
 
 	f = fopen(file, "re");
-	if (!f && !(path == NULL && errno == ENOENT)) {
+	if (!f && !(may_be_missing && errno == ENOENT)) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
 		goto out;

@@ -80,8 +80,8 @@ struct es_config {
 	char *source_path;                 /* the file read, or NULL */
 };
 
-/* Fills cfg with defaults, then the file (path NULL: the default path, which
- * may be missing), then DATABASE_URL, then the EVSTORE_<SECTION>_<KEY>
+/* Fills cfg with defaults, then the file (path NULL: $EVSTORE_CONFIG if set
+ * and not empty, else the default path, which alone may be missing), then DATABASE_URL, then the EVSTORE_<SECTION>_<KEY>
  * environment. On failure writes "file:line: message" (or "EVSTORE_X_Y:
  * message") into err and returns false; cfg is then released. cfg is
  * overwritten, not freed first: load into a fresh struct and swap on success

@@ -302,6 +302,21 @@ static bool cgi_write(void *ctx, const char *buf, size_t len)
 	return fdio_write_all(STDOUT_FILENO, buf, len);
 }
 
+/* Apache's mod_cgi and mod_cgid write the whole body before they read the
+ * answer: a body left unread (a 401 or 413 answered without it) fails
+ * their write, and the client gets no answer at all. The answer is out by
+ * now; read the rest of the body (Apache's LimitRequestBody bounds it). */
+static void cgi_drain_body(void)
+{
+	const char *len = getenv("CONTENT_LENGTH");
+	char buf[16384];
+
+	if (!len || !*len || strcmp(len, "0") == 0)
+		return;
+	while (cgi_read(NULL, buf, sizeof buf) > 0)
+		;
+}
+
 /* --- one worker ----------------------------------------------------------------- */
 
 void server_reload(struct app *app)
@@ -431,5 +446,6 @@ int server_run_cgi(struct app *app)
 		return 1;
 	}
 	app_handle(app, &io);
+	cgi_drain_body();
 	return 0;
 }

@@ -12,7 +12,11 @@
 # and exit 77.
 #
 # Environment: EVSTORE_BUILDDIR (where the binaries are built, default
-# the source tree), EVSTORE_KEEP=1 keeps the directory anyway.
+# the source tree), EVSTORE_KEEP=1 keeps the directory anyway, IT_FRONT the
+# web server in front (the same tests run behind each):
+#   nginx       nginx and the pool (the default)
+#   apache      Apache mod_proxy_fcgi and the pool
+#   fcgid, cgi  Apache starting evstore-fcgi itself (mod_fcgid, CGI); no pool
 
 set -u
 
@@ -84,7 +88,7 @@ it_start() {
 		it_skip "as root PostgreSQL runs as the user postgres, and there is none"
 	fi
 	it_require psql curl jq python3
-	[ "${IT_NO_SERVERS:-}" = 1 ] || it_require nginx
+	[ "${IT_NO_SERVERS:-}" = 1 ] || it_front_require
 	IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evstore-it.XXXXXX")
 	STACK_DIR=$IT_DIR
 	chmod 755 "$IT_DIR"
@@ -96,17 +100,47 @@ it_start() {
 	STACK_LOG_LEVEL=${IT_LOG_LEVEL:-warning} stack_write_config "${IT_EXTRA_CONF:-}"
 	stack_pg_start || exit 1
 	stack_migrate || exit 1
-	if [ "${IT_NO_SERVERS:-}" != 1 ]; then
-		fcgi_start || exit 1
-		stack_nginx_start || exit 1
-		IT_BASE=http://127.0.0.1:$(cat "$IT_DIR/nginx/port")
-	fi
+	[ "${IT_NO_SERVERS:-}" = 1 ] || it_front_start || exit 1
+}
+
+# The front IT_FRONT names, and what it needs installed.
+it_front_require() {
+	case "${IT_FRONT:-nginx}" in
+	nginx) it_require nginx ;;
+	apache | fcgid | cgi)
+		local m mods=proxy_fcgi
+		[ "$IT_FRONT" = fcgid ] && mods=fcgid
+		[ "$IT_FRONT" = cgi ] && mods=cgid
+		[ -x "$STACK_APACHE_BIN" ] ||
+			it_skip "$STACK_APACHE_BIN not installed (packaging/deps.sh test installs apache2)"
+		for m in $mods; do
+			[ -f "$STACK_APACHE_MODULES/mod_$m.so" ] ||
+				it_skip "mod_$m not installed (packaging/deps.sh test installs it)"
+		done ;;
+	*) echo "Bail out! IT_FRONT=$IT_FRONT: expected nginx, apache, fcgid or cgi"; exit 1 ;;
+	esac
+}
+# it_front_start: the pool (unless Apache starts evstore-fcgi itself) and
+# the web server; sets IT_BASE.
+it_front_start() {
+	case "${IT_FRONT:-nginx}" in
+	nginx)
+		fcgi_start && stack_nginx_start || return 1
+		IT_BASE=http://127.0.0.1:$(cat "$IT_DIR/nginx/port") ;;
+	apache)
+		fcgi_start && stack_apache_start proxy_fcgi || return 1
+		IT_BASE=http://127.0.0.1:$(cat "$IT_DIR/apache/port") ;;
+	fcgid | cgi)
+		stack_apache_start "$IT_FRONT" || return 1
+		IT_BASE=http://127.0.0.1:$(cat "$IT_DIR/apache/port") ;;
+	esac
 }
 
 it_cleanup() {
 	local rc=$?
 	[ -n "${IT_FINISHED:-}" ] || echo "Bail out! $IT_NAME stopped before its end (exit $rc)"
 	stack_nginx_stop
+	stack_apache_stop
 	stack_fcgi_stop
 	local p
 	for p in "${IT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -115,6 +149,9 @@ it_cleanup() {
 		echo "# kept $IT_DIR for inspection"
 		if [ -s "$IT_DIR/fcgi.log" ] && grep -qE 'ERROR|Sanitizer|runtime error' "$IT_DIR/fcgi.log"; then
 			echo "# evstore-fcgi log:"; grep -E -A30 'ERROR|Sanitizer|runtime error' "$IT_DIR/fcgi.log" | head -60 | sed 's/^/#   /'
+		fi
+		if [ -s "$IT_DIR/apache/error.log" ] && grep -qE ':(error|crit|alert|emerg)\]|Sanitizer|runtime error' "$IT_DIR/apache/error.log"; then
+			echo "# Apache error log:"; grep -E ':(error|crit|alert|emerg)\]|Sanitizer|runtime error' "$IT_DIR/apache/error.log" | head -30 | sed 's/^/#   /'
 		fi
 	else
 		rm -rf "$IT_DIR"
@@ -125,10 +162,16 @@ it_cleanup() {
 # the exit status.
 it_finish() {
 	# A sanitizer report in the server log is a failure even if every
-	# response looked right.
-	if [ -s "$IT_DIR/fcgi.log" ] && grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$IT_DIR/fcgi.log"; then
-		not_ok "evstore-fcgi ran clean under the sanitizers" "$(grep -m3 -E 'Sanitizer|runtime error' "$IT_DIR/fcgi.log")"
-	fi
+	# response looked right. The processes Apache started (fcgid, CGI)
+	# report into its error log when they exit: stop it first.
+	stack_apache_stop
+	local log
+	for log in "$IT_DIR/fcgi.log" "$IT_DIR/apache/error.log"; do
+		if [ -s "$log" ] && grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$log"; then
+			not_ok "evstore-fcgi ran clean under the sanitizers ($(basename "$log"))" \
+				"$(grep -m3 -E 'Sanitizer|runtime error' "$log")"
+		fi
+	done
 	echo "$IT_NAME: $IT_PASSED passed, $IT_FAILED failed"
 	echo "1..$((IT_PASSED + IT_FAILED))"
 	IT_FINISHED=1

@@ -56,7 +56,9 @@ req POST "$P" -H "Authorization: Bearer $T" -H 'Content-Type: text/plain' --data
 expect_problem "a text/plain body is 415" 415 unsupported-media-type
 req POST "$P" -H "Authorization: Bearer $T" --data-binary '{"events":['"$E"']}' -H 'Content-Type:'
 expect_problem "a body without a content type is 415" 415 unsupported-media-type
-post_json "$T" "$P" '{"events":['"$E"']}' -H 'Content-Type: application/json; charset=utf-8'
+# One Content-Type header (post_json's and a second one would reach Apache
+# as the two joined by a comma, which is 415).
+req POST "$P" -H "Authorization: Bearer $T" -H 'Content-Type: application/json; charset=utf-8' --data-binary '{"events":['"$E"']}'
 expect "application/json; charset=utf-8 is fine" 201
 
 head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' ' ' >"$IT_DIR/big.json"

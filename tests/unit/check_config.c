@@ -194,6 +194,40 @@ START_TEST(missing_default_file_is_fine)
 }
 END_TEST
 
+/* A process a web server starts (mod_fcgid, CGI) finds its file through
+ * EVSTORE_CONFIG; --config still wins over it. */
+START_TEST(evstore_config_names_the_file)
+{
+	struct es_config c;
+	char other[600];
+
+	write_conf("[http]\nmax_page = 71\n");
+	setenv("EVSTORE_CONFIG", conf_path, 1);
+	load_ok(&c, NULL);
+	ck_assert_str_eq(c.source_path, conf_path);
+	ck_assert_int_eq(c.http.max_page, 71);
+	config_free(&c);
+
+	snprintf(other, sizeof(other), "%s/other.conf", tmp_dir);
+	write_text(other, "[http]\nmax_page = 72\n", 21);
+	load_ok(&c, other);
+	ck_assert_int_eq(c.http.max_page, 72);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(evstore_config_missing_file_is_an_error)
+{
+	struct es_config c;
+	char err[512];
+
+	setenv("EVSTORE_CONFIG", conf_path, 1);
+	ck_assert(!config_load(&c, NULL, err, sizeof(err)));
+	ck_assert_msg(strstr(err, conf_path) == err, "%s", err);
+	ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
+}
+END_TEST
+
 /* ---- syntax -------------------------------------------------------------- */
 
 static const struct { const char *text; const char *line; const char *why; } bad_files[] = {
@@ -810,6 +844,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, defaults_match_the_contract);
 	tcase_add_test(tc, missing_explicit_file_is_an_error);
 	tcase_add_test(tc, missing_default_file_is_fine);
+	tcase_add_test(tc, evstore_config_names_the_file);
+	tcase_add_test(tc, evstore_config_missing_file_is_an_error);
 	tcase_add_loop_test(tc, file_errors_name_the_line, 0, N_ELEMS(bad_files));
 	tcase_add_test(tc, file_with_nul_byte);
 	tcase_add_loop_test(tc, values_are_understood, 0, N_ELEMS(good_values));
