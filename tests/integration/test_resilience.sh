@@ -7,7 +7,7 @@ it_start
 
 T=$(token loader "events:read events:write")
 WRITERS=4
-PER_WRITER=400 # an upper bound: writers stop early when told
+PER_WRITER=2000 # an upper bound: writers stop early when told
 STOP=$IT_DIR/stop
 
 writer() {
@@ -20,14 +20,18 @@ writer() {
 			-H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
 			--data-binary '{"events":[{"event_id":"'"$ev"'","event_type":"Tick","payload":{"i":'"$i"'}}]}' \
 			"$IT_BASE/v1/aggregates/Load/$id/events")
-		echo "$code $ev" >>"$IT_DIR/writer.$w"
+		echo "$code $ev $(date +%s%N)" >>"$IT_DIR/writer.$w"
 		sleep 0.02
 	done
 }
 writer_pids=()
 for w in $(seq "$WRITERS"); do writer "$w" & writer_pids+=($!); done
 
-sleep 2
+# acked_since NS: appends acknowledged after that time (date +%s%N).
+acked_since() { cat "$IT_DIR"/writer.* | awk -v t="$1" '$1 ~ /^2/ && $3 > t' | grep -c .; }
+t_start=$(date +%s%N)
+wait_for 60 acked_since "$t_start"
+t_down=$(date +%s%N)
 pg_stop fast
 sleep 3
 req POST "/v1/aggregates/Load/$(uuid)/events" -H "Authorization: Bearer $T" -H 'Content-Type: application/json' \
@@ -35,7 +39,8 @@ req POST "/v1/aggregates/Load/$(uuid)/events" -H "Authorization: Bearer $T" -H '
 expect_problem "an append while the database is down is 503" 503 unavailable
 check "the 503 says when to retry" test -n "$(hdr Retry-After)"
 pg_start
-sleep 3
+t_up=$(date +%s%N)
+wait_for 60 acked_since "$t_up"
 touch "$STOP"
 wait "${writer_pids[@]}"
 
@@ -44,7 +49,10 @@ acked=$(awk '$1 ~ /^2/ {print $2}' "$IT_DIR/all" | sort -u)
 n_acked=$(printf '%s\n' "$acked" | grep -c . || true)
 n_503=$(awk '$1 == 503' "$IT_DIR/all" | wc -l)
 n_other=$(awk '$1 !~ /^2/ && $1 != 503' "$IT_DIR/all" | wc -l)
-check "writers were acknowledged before and after the outage ($n_acked)" test "$n_acked" -gt 20
+n_before=$(awk -v t="$t_down" '$1 ~ /^2/ && $3 < t' "$IT_DIR/all" | wc -l)
+n_after=$(awk -v t="$t_up" '$1 ~ /^2/ && $3 > t' "$IT_DIR/all" | wc -l)
+check "writers were acknowledged before ($n_before) and after ($n_after) the outage" \
+	test "$n_before" -gt 0 -a "$n_after" -gt 0
 check "the outage was answered with 503s ($n_503)" test "$n_503" -gt 0
 check "no request hung, failed to connect or got anything but 2xx/503 ($n_other)" test "$n_other" = 0
 printf '%s\n' "$acked" >"$IT_DIR/acked"

@@ -79,8 +79,12 @@ stop_runner "$RPID"
 
 # --- SIGTERM with events in flight --------------------------------------------------
 append 20000 1000
+projected() { psql_q -c 'SELECT COALESCE(sum(n), 0) FROM proj'; }
+progressed_past() { [ "$(projected)" -gt "$1" ]; }
+before=$(projected)
 start_runner proj stop.log
-sleep 0.5
+# Stop it once it has saved work, however slow the machine: events in flight.
+wait_for 60 progressed_past "$before"
 t0=$(date +%s.%N)
 kill -TERM "$RPID"
 stopped=no; for _ in $(seq 200); do kill -0 "$RPID" 2>/dev/null || { stopped=yes; break; }; sleep 0.05; done
