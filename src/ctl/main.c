@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 			ctl_print_help(stdout);
 			return CTL_EXIT_OK;
 		case 'V':
-			printf("evstorectl %s\n", PACKAGE_VERSION);
+			printf("evstorectl %s\nLicense %s: see the file LICENSE.\n", PACKAGE_VERSION, PACKAGE_LICENSE);
 			return CTL_EXIT_OK;
 		case ':':
 			return ctl_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);

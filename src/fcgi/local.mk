@@ -15,7 +15,7 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/pool.c src/fcgi/pool.h \
 	src/fcgi/poolstats.c src/fcgi/poolstats.h
 
-bin_PROGRAMS += src/fcgi/evstore-fcgi
+sbin_PROGRAMS += src/fcgi/evstore-fcgi
 src_fcgi_evstore_fcgi_SOURCES = src/fcgi/main.c
 src_fcgi_evstore_fcgi_LDADD = src/fcgi/libfcgiapp.a $(ALL_LIBS) $(FCGI_LIBS)
 dist_man8_MANS += doc/evstore-fcgi.8

@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("evstore-fcgi %s\n", PACKAGE_VERSION);
+			printf("evstore-fcgi %s\nLicense %s: see the file LICENSE.\n", PACKAGE_VERSION, PACKAGE_LICENSE);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'evstore-fcgi --help'.\n");

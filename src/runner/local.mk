@@ -14,7 +14,7 @@ src_runner_librunner_a_SOURCES = \
 	src/runner/claims.c src/runner/claims.h \
 	src/runner/runner.c src/runner/runner.h
 
-bin_PROGRAMS += src/runner/evstore-runner
+sbin_PROGRAMS += src/runner/evstore-runner
 src_runner_evstore_runner_SOURCES = src/runner/main.c
 src_runner_evstore_runner_LDADD = src/runner/librunner.a $(CORE_LIBS)
 dist_man8_MANS += doc/evstore-runner.8

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("evstore-runner %s\n", PACKAGE_VERSION);
+			printf("evstore-runner %s\nLicense %s: see the file LICENSE.\n", PACKAGE_VERSION, PACKAGE_LICENSE);
 			return 0;
 		default:
 			usage(stderr);
