@@ -109,13 +109,16 @@ for f in $UNITDIR/evstore-fcgi.socket $UNITDIR/evstore-fcgi.service $UNITDIR/evs
 	/usr/share/doc/evstore/copyright /usr/share/evstore/haproxy/evstore.cfg; do
 	check "$f is installed" test -f "$f"
 done
-check "the OpenAPI file is in the docs" compgen -G "/usr/share/doc/evstore/openapi.yaml*" >/dev/null
-check "the sample configuration is in the docs" compgen -G "/usr/share/doc/evstore/examples/evstore.conf*" >/dev/null
+# (Redirections go inside functions: on a check line they would take its TAP line.)
+exists_glob() { compgen -G "$1" >/dev/null; }
+check "the OpenAPI file is in the docs" exists_glob "/usr/share/doc/evstore/openapi.yaml*"
+check "the sample configuration is in the docs" exists_glob "/usr/share/doc/evstore/examples/evstore.conf*"
 check "the Apache conf is the mod_proxy_fcgi one, with CGIPassAuth" \
 	grep -q '^ *CGIPassAuth On' /etc/apache2/conf-available/evstore.conf
 
 # The user, and the modes the package promises.
-check "the system user evstore exists" getent passwd evstore >/dev/null
+user_exists() { getent passwd evstore >/dev/null; }
+check "the system user evstore exists" user_exists
 uid=$(id -u evstore 2>/dev/null || echo 99999)
 check "... with a system uid ($uid)" test "$uid" -lt 1000
 check "... in its own group" test "$(id -gn evstore 2>/dev/null)" = evstore
@@ -178,8 +181,10 @@ check "... and the postinst sees it" pkg_configured
 # The installed evstorectl as an admin runs it: nothing from this test's
 # environment (EVSTORE_DATABASE_URL would win over the file).
 clean_env() { env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
-check "evstorectl migrate, as the user evstore, builds the schema" \
+migrate_as_evstore() {
 	clean_env runuser -u evstore -- /usr/bin/evstorectl migrate >"$IT_DIR/pkg-migrate.log" 2>&1
+}
+check "evstorectl migrate, as the user evstore, builds the schema" migrate_as_evstore
 check "... in the configured database" \
 	test "$(psql -X -At "$url" -c "SELECT to_regclass('evstore.events') IS NOT NULL" 2>/dev/null)" = t
 W=$(clean_env /usr/bin/evstorectl token --sub pkg --scope "events:read events:write" 2>"$IT_DIR/token.err")
@@ -464,7 +469,7 @@ left+=($(ls -d $UNITDIR/evstore* /etc/systemd/system/*/evstore* /etc/systemd/sys
 if [ ${#left[@]} -eq 0 ]; then ok "purge leaves nothing of the package behind"; else
 	not_ok "purge leaves nothing of the package behind" "${left[@]}"; fi
 [ -n "$a2link" ] && check "... not even the a2enconf link to the conf it shipped" test ! -L /etc/apache2/conf-enabled/evstore.conf
-check "the evstore user stays (packaging/README.md says why)" getent passwd evstore >/dev/null
+check "the evstore user stays (packaging/README.md says why)" user_exists
 INSTALLED=
 
 it_finish
