@@ -13,6 +13,9 @@ run="$build postgresql postgresql-contrib nginx-light spawn-fcgi curl jq openssl
 test="$run python3 apache2 libapache2-mod-fcgid syslog-ng-core valgrind wrk procps psmisc bsdutils"
 # The rolling-restart test's load balancer.
 test="$test haproxy"
+# The package test: build the .deb (debhelper, lintian), run its units
+# without systemd as PID 1 (systemd-socket-activate, systemd-analyze), setpriv.
+test="$test dpkg-dev debhelper fakeroot lintian systemd util-linux"
 
 case "${1:-test}" in
 build) want=$build ;;

@@ -45,6 +45,7 @@ UNIT_TESTS = \
 # Longest first (about a minute down to seconds): under make -j the short
 # ones fill in beside them.
 INTEGRATION_TESTS = \
+	tests/integration/test_package.sh \
 	tests/integration/test_front_apache.sh \
 	tests/integration/test_runner.sh \
 	tests/integration/test_rolling_restart.sh \
@@ -108,4 +109,7 @@ AM_TESTS_ENVIRONMENT = EVSTORE_BUILDDIR='$(abs_top_builddir)'; export EVSTORE_BU
 
 EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h $(INTEGRATION_TESTS) \
 	tests/integration/lib.sh tests/integration/runner_lib.sh examples/local-stack.sh \
-	tests/lsan.supp tests/run-all.sh packaging/deps.sh
+	tests/lsan.supp tests/run-all.sh packaging/deps.sh packaging/build-deb packaging/README.md \
+	packaging/debian/changelog packaging/debian/control packaging/debian/copyright \
+	packaging/debian/rules packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm \
+	packaging/debian/source/format
