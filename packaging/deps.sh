@@ -13,6 +13,8 @@ run="$build postgresql postgresql-contrib nginx-light spawn-fcgi curl jq openssl
 test="$run python3 apache2 libapache2-mod-fcgid syslog-ng-core valgrind wrk procps psmisc bsdutils"
 # The rolling-restart test's load balancer.
 test="$test haproxy"
+# The RPM package, built and checked here (packaging/build-rpm, test_rpm.sh).
+test="$test rpm rpmlint elfutils cpio file"
 
 case "${1:-test}" in
 build) want=$build ;;
