@@ -210,7 +210,7 @@ deb_to_rhel() {
 		-e 's|^/etc/nginx/snippets/evstore-locations\.conf$|/etc/nginx/default.d/evstore-locations.conf|' `# server context` \
 		-e 's|^/usr/share/doc/evstore/copyright$|/usr/share/licenses/evstore/LICENSE|' `# debian/copyright vs %license` \
 		-e 's|^(/usr/share/doc/evstore/.*)\.gz$|\1|' `# dh_compress gzips docs over 4 KiB; RPM ships them as they are` \
-		-e '/^\/usr\/share\/doc\/evstore\/changelog\.Debian(\.gz)?$/d' `# RPM: %changelog in the header` \
+		-e '/^\/usr\/share\/doc\/evstore\/changelog(\.Debian)?$/d' `# debian/changelog (native: changelog.gz); RPM: %changelog in the header` \
 		-e '/^\/etc\/nginx\/snippets\/evstore-site\.conf$/d' `# RHEL has no sites-available: /usr/share/evstore/nginx/ only` \
 		-e '/^\/usr\/share\/lintian\//d' `# lintian overrides: Debian's tool`
 }
