@@ -45,8 +45,8 @@ UNIT_TESTS = \
 # Longest first (about a minute down to seconds): under make -j the short
 # ones fill in beside them.
 INTEGRATION_TESTS = \
-	tests/integration/test_rpm.sh \
 	tests/integration/test_front_apache.sh \
+	tests/integration/test_rpm.sh \
 	tests/integration/test_runner.sh \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
