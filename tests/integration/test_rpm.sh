@@ -150,6 +150,16 @@ check "evstore-fcgi.socket: SocketGroup=apache (RHEL's web server), mode 0660" \
 check "the socket's nginx drop-in gives the user nginx the socket by ACL" \
 	grep -qx 'ExecStartPost=-/usr/bin/setfacl -m u:nginx:rw /run/evstore/fcgi.sock' \
 	"$R/usr/lib/systemd/system/evstore-fcgi.socket.d/nginx.conf"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# The socket with its drop-in, found on the unit path as systemd would.
+	verify_socket() {
+		local out
+		out=$(SYSTEMD_UNIT_PATH="$R/usr/lib/systemd/system:" systemd-analyze verify --man=no \
+			"$R/usr/lib/systemd/system/evstore-fcgi.socket" 2>&1) && [ -z "$out" ] ||
+			{ printf '#   %s\n' "$out"; return 1; }
+	}
+	check "systemd-analyze verify: evstore-fcgi.socket with the nginx drop-in" verify_socket
+fi
 check "the units start the programs from /usr/sbin" \
 	grep -q '^ExecStart=/usr/sbin/evstore-fcgi ' "$R/usr/lib/systemd/system/evstore-fcgi.service"
 check "syslog-ng snippet: source s_sys (RHEL), no s_src left" \
