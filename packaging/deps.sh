@@ -16,8 +16,9 @@ test="$test rpm rpmlint elfutils cpio file"
 # The rolling-restart test's load balancer.
 test="$test haproxy"
 # The package test: build the .deb (debhelper, lintian), run its units
-# without systemd as PID 1 (systemd-socket-activate, systemd-analyze), setpriv.
-test="$test dpkg-dev debhelper fakeroot lintian systemd util-linux"
+# without systemd as PID 1 (systemd-socket-activate, systemd-analyze), setpriv,
+# and logrotate to check its file.
+test="$test dpkg-dev debhelper fakeroot lintian systemd util-linux logrotate"
 
 case "${1:-test}" in
 build) want=$build ;;
