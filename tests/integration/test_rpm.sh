@@ -172,7 +172,7 @@ check "nginx: the upstream in conf.d (http context), the locations in default.d,
 		cmp -s '$IT_SRCDIR/nginx/evstore-locations.conf' '$R/etc/nginx/default.d/evstore-locations.conf'"
 check "the nginx site example includes default.d/, not Debian's snippets/" \
 	eval "grep -q 'include /etc/nginx/default.d/evstore-locations.conf' '$R/usr/share/evstore/nginx/evstore-site.conf' &&
-		! grep -q snippets/ '$R/usr/share/evstore/nginx/evstore-site.conf'"
+		! grep -q '^ *include .*snippets/' '$R/usr/share/evstore/nginx/evstore-site.conf'"
 check "evstore.conf is the shipped sample" \
 	cmp -s "$IT_SRCDIR/packaging/evstore.conf" "$R/etc/evstore/evstore.conf"
 
