@@ -59,9 +59,20 @@ bool exec_parse_answer(const char *line, enum exec_answer *kind, const char **me
 
 struct handler_exec;
 
-/* Copies command (run by /bin/sh -c) and the timeout. Starts nothing yet:
- * the program is started on the first event and again after it exits. */
-struct handler_exec *handler_exec_new(const char *command, int timeout_ms);
+/* The environment a program starts with, NULL-terminated (a new array of
+ * new strings, exec_environment_free): the "NAME=value" pairs of env (a
+ * subscription's env key, single spaces between pairs; NULL or "": none),
+ * then PATH, HOME, LANG and TZ from the runner's environment unless env
+ * sets them, and PATH=/usr/local/bin:/usr/bin:/bin when nobody does.
+ * Nothing else: the runner's DATABASE_URL, PGPASSWORD, EVSTORE_* or
+ * NOTIFY_SOCKET never reach a program. NULL when memory ran out. */
+char **exec_environment(const char *env);
+void exec_environment_free(char **envp);
+
+/* Copies command (run by /bin/sh -c), env (as exec_environment takes it)
+ * and the timeout. Starts nothing yet: the program is started on the
+ * first event and again after it exits, and dies with the runner. */
+struct handler_exec *handler_exec_new(const char *command, const char *env, int timeout_ms);
 /* Installs a check called while waiting for an answer (at least every
  * 100 ms, and after every signal). When it returns true the wait is given
  * up, the program is killed and the result is HANDLER_TRANSIENT: the event
@@ -71,7 +82,8 @@ void handler_exec_set_abort(struct handler_exec *h, bool (*abort_fn)(void *), vo
 void handler_exec_free(struct handler_exec *h);
 
 /* Writes the event's JSON and a newline to the program, reads one answer
- * line. No answer within the timeout: the program is killed (it is
+ * line, both within one timeout (a program that stops reading times out
+ * like one that does not answer). No answer within it: the program is killed (it is
  * restarted for the next event) and the result is HANDLER_RETRY; so is an
  * exit or an answer that is not one of the three. HANDLER_TRANSIENT when
  * the abort check (handler_exec_set_abort) gave up the wait. */

@@ -25,7 +25,8 @@ struct sub *sub_new(struct subscription *conf, bool (*abort_fn)(void *), void *a
 		}
 		break;
 	case SUB_HANDLER_EXEC:
-		s->exec = handler_exec_new(s->conf.command, s->conf.processing_timeout_ms);
+		s->exec = handler_exec_new(s->conf.command, s->conf.env,
+					   s->conf.processing_timeout_ms);
 		if (!s->exec)
 			goto fail;
 		handler_exec_set_abort(s->exec, abort_fn, arg);
