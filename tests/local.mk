@@ -58,6 +58,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_dlq.sh \
 	tests/integration/test_runner_snapshots.sh \
 	tests/integration/test_runner_exec.sh \
+	tests/integration/test_runner_data.sh \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
 	tests/integration/test_feed.sh \

@@ -13,6 +13,22 @@
 
 struct db;
 
+/* Why a handler failed, told twice. summary goes to the subscription's
+ * status row (the health routes, /v1/subscriptions) and the logs: what and
+ * where (SQLSTATE, "-- on" section, statement number), never a server's or
+ * a program's message, which may quote the event's values. detail is the
+ * whole message, kept only in the event's DLQ row, which only an admin of
+ * the event's tenant reads. */
+struct handler_error {
+	char summary[256];
+	char detail[1024];
+};
+
+/* Sets both summary and detail to the same text: for messages that hold no
+ * event data. */
+void handler_error_set(struct handler_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 enum handler_result {
 	HANDLER_OK,
 	HANDLER_RETRY,      /* a permanent-class failure: counts against max_retries */
@@ -42,12 +58,13 @@ void handler_sql_free(struct handler_sql *h);
 /* Runs, in one transaction and one pipeline round trip, the statements of
  * every event in ev[0..n) whose type has a section (others are skipped),
  * then the tail statements. On failure nothing is committed; *failed is the
- * index of the failing event (n when a tail statement failed) and err the
- * server's message. HANDLER_MOVED when a tail statement raised
+ * index of the failing event (n when a tail statement failed); err's
+ * summary names the SQLSTATE, the section and the statement's number in
+ * it, its detail adds the server's message. HANDLER_MOVED when a tail statement raised
  * SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h). */
 enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const struct event *ev,
 				    size_t n, const struct sql_tail *tail, size_t n_tail,
-				    size_t *failed, char *err, size_t errlen);
+				    size_t *failed, struct handler_error *err);
 
 /* ---- exec ---- */
 enum exec_answer { EXEC_ANSWER_OK, EXEC_ANSWER_RETRY, EXEC_ANSWER_PARK };
@@ -88,14 +105,14 @@ void handler_exec_free(struct handler_exec *h);
  * exit or an answer that is not one of the three. HANDLER_TRANSIENT when
  * the abort check (handler_exec_set_abort) gave up the wait. */
 enum handler_result handler_exec_handle(struct handler_exec *h, const struct event *ev,
-					char *err, size_t errlen);
+					struct handler_error *err);
 
 /* ---- audit ---- */
 /* Emits the event's audit record (log_audit): audit_type
  * "event_committed", timestamp (recorded_at), actor_id, tenant_id,
  * aggregate_type, aggregate_id, event_type, event_id, request_id (from
  * metadata.request_id, null when absent). */
-enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t errlen);
+enum handler_result handler_audit_emit(const struct event *ev, struct handler_error *err);
 
 /* ---- snapshots ---- */
 struct aggdef_registry;
@@ -119,6 +136,6 @@ void handler_snapshots_forget(struct handler_snapshots *h);
  * (may be NULL: no definitions), db and ev. */
 enum handler_result handler_snapshots_handle(struct handler_snapshots *h,
 					     const struct aggdef_registry *defs, struct db *db,
-					     const struct event *ev, char *err, size_t errlen);
+					     const struct event *ev, struct handler_error *err);
 
 #endif

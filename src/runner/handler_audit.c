@@ -22,18 +22,18 @@ static void audit_copy(json_object *dst, const char *dkey, json_object *src, con
 	json_object_object_add(dst, dkey, v ? json_object_get(v) : NULL);
 }
 
-enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t errlen)
+enum handler_result handler_audit_emit(const struct event *ev, struct handler_error *err)
 {
 	json_object *e = json_tokener_parse(ev->json), *meta = NULL, *rec;
 
 	if (!e) {
-		snprintf(err, errlen, "event %lld: unreadable JSON", (long long)ev->position);
+		handler_error_set(err, "unreadable JSON");
 		return HANDLER_RETRY;
 	}
 	rec = json_object_new_object();
 	if (!rec) {
 		json_object_put(e);
-		snprintf(err, errlen, "out of memory");
+		handler_error_set(err, "out of memory");
 		return HANDLER_RETRY;
 	}
 	json_object_object_add(rec, "audit_type", json_object_new_string("event_committed"));
@@ -51,8 +51,7 @@ enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t
 	if (!log_audit(rec)) {
 		/* The syslog socket is away or full: like the database being
 		 * away, wait and hand the event over again, never park it. */
-		snprintf(err, errlen, "event %lld: the audit record could not be delivered to"
-			 " the log socket", (long long)ev->position);
+		handler_error_set(err, "the audit record could not be delivered to the log socket");
 		return HANDLER_TRANSIENT;
 	}
 	return HANDLER_OK;

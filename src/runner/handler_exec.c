@@ -414,7 +414,7 @@ static enum exec_io exec_exchange(struct handler_exec *h, const struct event *ev
 }
 
 enum handler_result handler_exec_handle(struct handler_exec *h, const struct event *ev,
-					char *err, size_t errlen)
+					struct handler_error *err)
 {
 	char line[EXEC_LINE_MAX];
 	enum exec_answer kind;
@@ -429,41 +429,38 @@ enum handler_result handler_exec_handle(struct handler_exec *h, const struct eve
 		}
 	}
 	if (h->pid <= 0 && !exec_start(h)) {
-		snprintf(err, errlen, "cannot start the handler: %s", strerror(errno));
+		handler_error_set(err, "cannot start the handler: %s", strerror(errno));
 		return HANDLER_RETRY;
 	}
 	switch (exec_exchange(h, ev, line, sizeof line)) {
 	case EXEC_IO_DONE:
 		break;
 	case EXEC_IO_TIMEOUT:
-		snprintf(err, errlen, "no answer within processing_timeout (%d ms)", h->timeout_ms);
+		handler_error_set(err, "no answer within processing_timeout (%d ms)", h->timeout_ms);
 		log_kv(LOG_WARNING, "exec_timeout", "command", h->command, NULL);
 		exec_stop(h, 0);
 		return HANDLER_RETRY;
 	case EXEC_IO_ABORTED:
 		/* Unanswered: it is handed over again after the restart. */
-		snprintf(err, errlen, "the wait for an answer was abandoned by the shutdown");
+		handler_error_set(err, "the wait for an answer was abandoned by the shutdown");
 		exec_stop(h, 0);
 		return HANDLER_TRANSIENT;
 	case EXEC_IO_CLOSED:
 	default:
-		snprintf(err, errlen, "the handler exited without answering");
+		handler_error_set(err, "the handler exited without answering");
 		exec_stop(h, 100);
 		return HANDLER_RETRY;
 	}
 	if (!exec_parse_answer(line, &kind, &msg)) {
-		snprintf(err, errlen, "unreadable answer from the handler");
+		handler_error_set(err, "unreadable answer from the handler");
 		return HANDLER_RETRY;
 	}
-	switch (kind) {
-	case EXEC_ANSWER_OK:
+	if (kind == EXEC_ANSWER_OK)
 		return HANDLER_OK;
-	case EXEC_ANSWER_RETRY:
-		snprintf(err, errlen, "retry: %s", msg);
-		return HANDLER_RETRY;
-	case EXEC_ANSWER_PARK:
-	default:
-		snprintf(err, errlen, "park: %s", msg);
-		return HANDLER_PARK;
-	}
+	/* The program's message may quote the event: the DLQ row only. */
+	snprintf(err->summary, sizeof err->summary, "the handler answered %s",
+		 kind == EXEC_ANSWER_RETRY ? "retry" : "park");
+	snprintf(err->detail, sizeof err->detail, "%s: %s",
+		 kind == EXEC_ANSWER_RETRY ? "retry" : "park", msg);
+	return kind == EXEC_ANSWER_RETRY ? HANDLER_RETRY : HANDLER_PARK;
 }

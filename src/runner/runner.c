@@ -359,6 +359,9 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 	if (!r->db || !r->lockdb)
 		goto fail_oom;
 	db_set_application_name(r->db, "evstore-runner");
+	/* Projections run on event data: their errors quote it. */
+	db_set_private_messages(r->db);
+	db_set_private_messages(r->lockdb);
 	db_set_application_name(r->lockdb, PARTITION_LOCK_APPNAME);
 	r->host.db = r->db;
 	r->host.runner_id = r->runner_id;

@@ -136,13 +136,13 @@ START_TEST(program_not_reading_times_out)
 	struct handler_exec *h = handler_exec_new("exec sleep 30", NULL, 300);
 	char *json = big_event_json();
 	struct event ev = { .json = json, .position = 1, .event_id = "e" };
-	char err[256] = "";
+	struct handler_error err = { "", "" };
 	int64_t t0 = time_mono_ms();
 
 	ck_assert_ptr_nonnull(h);
-	ck_assert_int_eq(handler_exec_handle(h, &ev, err, sizeof err), HANDLER_RETRY);
+	ck_assert_int_eq(handler_exec_handle(h, &ev, &err), HANDLER_RETRY);
 	ck_assert_msg(time_mono_ms() - t0 < 2000, "took %lld ms", (long long)(time_mono_ms() - t0));
-	ck_assert_msg(strstr(err, "processing_timeout") != NULL, "got '%s'", err);
+	ck_assert_msg(strstr(err.summary, "processing_timeout") != NULL, "got '%s'", err.summary);
 	handler_exec_free(h);
 	free(json);
 }
@@ -160,11 +160,11 @@ START_TEST(program_not_reading_aborted)
 	struct handler_exec *h = handler_exec_new("exec sleep 30", NULL, 60000);
 	char *json = big_event_json();
 	struct event ev = { .json = json, .position = 1, .event_id = "e" };
-	char err[256] = "";
+	struct handler_error err;
 
 	ck_assert_ptr_nonnull(h);
 	handler_exec_set_abort(h, abort_now, NULL);
-	ck_assert_int_eq(handler_exec_handle(h, &ev, err, sizeof err), HANDLER_TRANSIENT);
+	ck_assert_int_eq(handler_exec_handle(h, &ev, &err), HANDLER_TRANSIENT);
 	handler_exec_free(h);
 	free(json);
 }
@@ -176,7 +176,7 @@ START_TEST(program_environment)
 	char dir[256], cmd[512], path[300], buf[4096] = "";
 	struct handler_exec *h;
 	struct event ev = { .json = "{}", .position = 1, .event_id = "e" };
-	char err[256] = "";
+	struct handler_error err;
 	FILE *f;
 	size_t n;
 
@@ -186,7 +186,7 @@ START_TEST(program_environment)
 	snprintf(cmd, sizeof cmd, "env >'%s'; while read -r l; do echo ok; done", path);
 	h = handler_exec_new(cmd, "FOO=bar", 5000);
 	ck_assert_ptr_nonnull(h);
-	ck_assert_int_eq(handler_exec_handle(h, &ev, err, sizeof err), HANDLER_OK);
+	ck_assert_int_eq(handler_exec_handle(h, &ev, &err), HANDLER_OK);
 	handler_exec_free(h);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
@@ -199,6 +199,22 @@ START_TEST(program_environment)
 	ck_assert_msg(strstr(buf, "EVSTORE_") == NULL, "env: %s", buf);
 	ck_assert_msg(strstr(buf, "NOTIFY_SOCKET") == NULL, "env: %s", buf);
 	test_dir_remove(dir);
+}
+END_TEST
+
+/* A program's retry or park message may quote the event: only the DLQ's
+ * detail carries it, the summary for the status and the logs does not. */
+START_TEST(program_message_only_in_detail)
+{
+	struct handler_exec *h = handler_exec_new("while read -r l; do echo 'park CARD 4111'; done",
+						  NULL, 5000);
+	struct event ev = { .json = "{}", .position = 1, .event_id = "e" };
+	struct handler_error err;
+
+	ck_assert_int_eq(handler_exec_handle(h, &ev, &err), HANDLER_PARK);
+	ck_assert_str_eq(err.detail, "park: CARD 4111");
+	ck_assert_str_eq(err.summary, "the handler answered park");
+	handler_exec_free(h);
 }
 END_TEST
 
@@ -216,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, program_not_reading_times_out);
 	tcase_add_test(tc, program_not_reading_aborted);
 	tcase_add_test(tc, program_environment);
+	tcase_add_test(tc, program_message_only_in_detail);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
