@@ -108,10 +108,21 @@ enum handler_result handler_exec_handle(struct handler_exec *h, const struct eve
 					struct handler_error *err);
 
 /* ---- audit ---- */
-/* Emits the event's audit record (log_audit): audit_type
- * "event_committed", timestamp (recorded_at), actor_id, tenant_id,
- * aggregate_type, aggregate_id, event_type, event_id, request_id (from
- * metadata.request_id, null when absent). */
+struct json_object;
+
+/* The audit record of ev, a new json-c object: audit_type
+ * "event_committed", tenant_id, event_id, position and, when full,
+ * timestamp (recorded_at), actor_id, aggregate_type, aggregate_id,
+ * event_type and request_id (from metadata.request_id, null when absent).
+ * Every string is cut to 256 bytes on a character boundary; a record with
+ * a cut value, or without the full fields, has "truncated": true. NULL
+ * when ev's JSON is unreadable or memory ran out. */
+struct json_object *audit_record_new(const struct event *ev, bool full);
+
+/* Emits the event's full audit record (log_audit). One the log socket
+ * refuses as too big goes again with the identity fields only; one it
+ * refuses even so is HANDLER_PARK. The socket away or full is
+ * HANDLER_TRANSIENT. */
 enum handler_result handler_audit_emit(const struct event *ev, struct handler_error *err);
 
 /* ---- snapshots ---- */
