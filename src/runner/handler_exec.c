@@ -116,10 +116,39 @@ static bool exec_env_has(char *const *envp, const char *name)
 	return false;
 }
 
+/* Appends the space-separated pairs of env (NULL: none). */
+static bool env_add_pairs(char **envp, size_t *n, const char *env)
+{
+	for (const char *p = env; p && *p;) {
+		size_t len = strcspn(p, " ");
+
+		if (!env_push(envp, n, p, len))
+			return false;
+		p += len + (p[len] == ' ');
+	}
+	return true;
+}
+
+/* Appends the runner's own kept variables that envp does not set yet. */
+static bool env_add_kept(char **envp, size_t *n)
+{
+	for (size_t i = 0; i < EXEC_ENV_KEPT; i++) {
+		const char *v = getenv(exec_env_kept[i]);
+
+		if (!v || exec_env_has(envp, exec_env_kept[i]))
+			continue;
+		if (asprintf(&envp[*n], "%s=%s", exec_env_kept[i], v) < 0) {
+			envp[*n] = NULL;
+			return false;
+		}
+		(*n)++;
+	}
+	return true;
+}
+
 char **exec_environment(const char *env)
 {
-	size_t cap = EXEC_ENV_KEPT + 3, n = 0; /* + default PATH + NULL + the first pair */
-	bool path = false, ok = true;
+	size_t cap = EXEC_ENV_KEPT + 3, n = 0; /* + the first pair, a default PATH, NULL */
 	char **envp;
 
 	for (const char *p = env; p && *p; p++)
@@ -128,29 +157,9 @@ char **exec_environment(const char *env)
 	if (!envp)
 		return NULL;
 	/* The subscription's own pairs first: a name set there wins. */
-	for (const char *p = env; ok && p && *p;) {
-		size_t len = strcspn(p, " ");
-
-		path = path || strncmp(p, "PATH=", 5) == 0;
-		ok = env_push(envp, &n, p, len);
-		p += len + (p[len] == ' ');
-	}
-	for (size_t i = 0; ok && i < EXEC_ENV_KEPT; i++) {
-		const char *v = getenv(exec_env_kept[i]);
-		char *pair;
-
-		if (!v || exec_env_has(envp, exec_env_kept[i]))
-			continue;
-		if (asprintf(&pair, "%s=%s", exec_env_kept[i], v) < 0) {
-			ok = false;
-			break;
-		}
-		envp[n++] = pair;
-		path = path || i == 0;
-	}
-	if (ok && !path)
-		ok = env_push(envp, &n, EXEC_DEFAULT_PATH, strlen(EXEC_DEFAULT_PATH));
-	if (!ok) {
+	if (!env_add_pairs(envp, &n, env) || !env_add_kept(envp, &n) ||
+	    (!exec_env_has(envp, "PATH") &&
+	     !env_push(envp, &n, EXEC_DEFAULT_PATH, strlen(EXEC_DEFAULT_PATH)))) {
 		exec_environment_free(envp);
 		return NULL;
 	}
