@@ -44,9 +44,11 @@ aggregate_types = Order"
 stack_pg_start
 stack_migrate
 cat "$STACK_DIR/migrate.log"
+# Keyed by tenant, like every projection must be (evstore-runner(8)).
 psql -X -q "$(stack_database_url)" -c "CREATE TABLE IF NOT EXISTS order_summary (
-	order_id uuid PRIMARY KEY, customer_id text, total numeric, status text,
-	tracking_number text, notes int NOT NULL DEFAULT 0, updated_at timestamptz)"
+	tenant_id uuid NOT NULL, order_id uuid NOT NULL, customer_id text, total numeric,
+	status text, tracking_number text, notes int NOT NULL DEFAULT 0, updated_at timestamptz,
+	PRIMARY KEY (tenant_id, order_id))"
 stack_fcgi_start 4
 stack_runner_start
 port=8080

@@ -39,6 +39,7 @@ UNIT_TESTS = \
 	tests/unit/check_subscription \
 	tests/unit/check_sqlfile \
 	tests/unit/check_exec_proto \
+	tests/unit/check_audit \
 	tests/unit/check_retry \
 	tests/unit/check_partition
 
@@ -59,6 +60,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_aggregates.sh \
 	tests/integration/test_dlq.sh \
 	tests/integration/test_runner_snapshots.sh \
+	tests/integration/test_runner_exec.sh \
+	tests/integration/test_runner_data.sh \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
 	tests/integration/test_feed.sh \

@@ -285,9 +285,9 @@ size_t log_format_rfc3164(char *buf, size_t size, int pri, const struct tm *tm,
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* Sends one datagram to [log] socket; the caller holds log_lock. True when
- * the socket took it. Borrows ident and line. */
-static bool sock_send(int pri, const char *ident, const char *line)
+/* Sends one datagram to [log] socket; the caller holds log_lock. Borrows
+ * ident and line. */
+static enum log_delivery sock_send(int pri, const char *ident, const char *line)
 {
 	char header[LOG_HEADER_MAX];
 	struct msghdr msg;
@@ -319,40 +319,42 @@ static bool sock_send(int pri, const char *ident, const char *line)
 	}
 	if (n >= 0) {
 		log_state.sock_stalled = false;
-		return true;
+		return LOG_DELIVERED;
 	}
+	if (errno == EMSGSIZE)
+		return LOG_TOO_BIG;
 	/* A wait that ran out means a stuck reader; absent (ENOENT,
 	 * ECONNREFUSED) costs nothing to find out again. */
 	if ((errno == EAGAIN || errno == EWOULDBLOCK) && !(flags & MSG_DONTWAIT))
 		log_state.sock_stalled = true;
-	return false;
+	return LOG_DROPPED;
 }
 
 /* Sends a record to [log] socket under its ident and facility, then the
  * count of records lost before it, if any; the caller holds log_lock. */
-static bool sock_emit(int prio, const char *line, bool audit)
+static enum log_delivery sock_emit(int prio, const char *line, bool audit)
 {
 	int sev = prio & LOG_PRIMASK;
 	char note[128];
-	bool sent;
+	enum log_delivery sent;
 
 	if (audit)
 		sent = sock_send(log_state.audit_facility | sev, log_state.audit_ident, line);
 	else
 		sent = sock_send(log_state.facility | sev, log_state.ident, line);
-	if (!sent) {
+	if (sent != LOG_DELIVERED) {
 		log_state.dropped++;
 		log_state.dropped_unreported++;
-		return false;
+		return sent;
 	}
 	if (log_state.dropped_unreported > 0 && log_enabled(LOG_WARNING)) {
 		snprintf(note, sizeof(note),
 			 "{\"event\":\"log_records_dropped\",\"level\":\"warning\",\"count\":%lu}",
 			 log_state.dropped_unreported);
-		if (sock_send(log_state.facility | LOG_WARNING, log_state.ident, note))
+		if (sock_send(log_state.facility | LOG_WARNING, log_state.ident, note) == LOG_DELIVERED)
 			log_state.dropped_unreported = 0;
 	}
-	return true;
+	return LOG_DELIVERED;
 }
 
 /* Records lost by [log] socket in this process. */
@@ -391,11 +393,10 @@ static void write_stderr(const char *line)
 	free(buf);
 }
 
-/* Emits an already formatted record; the caller holds no lock. False when
- * [log] socket dropped it. */
-static bool emit(int prio, const char *line, bool audit)
+/* Emits an already formatted record; the caller holds no lock. */
+static enum log_delivery emit(int prio, const char *line, bool audit)
 {
-	bool sent = true;
+	enum log_delivery sent = LOG_DELIVERED;
 
 	pthread_mutex_lock(&log_lock);
 	if (!log_state.use_syslog) {
@@ -473,9 +474,9 @@ void log_kv(int prio, const char *event, ...)
 }
 
 /* Takes record. Audit records are kept whatever the level. */
-bool log_audit(json_object *record)
+enum log_delivery log_audit(json_object *record)
 {
-	bool sent = true;
+	enum log_delivery sent = LOG_DELIVERED;
 
 	if (record)
 		sent = emit(LOG_INFO, json_object_to_json_string_ext(record, JSON_C_TO_STRING_PLAIN |

@@ -45,11 +45,16 @@ void log_json(int prio, const char *event, json_object *fields);
  * const char * value ending with a NULL key. A NULL value is skipped. */
 void log_kv(int prio, const char *event, ...) __attribute__((sentinel));
 
+/* What became of an audit record. */
+enum log_delivery {
+	LOG_DELIVERED,  /* taken (records handed to syslog(3) or stderr always are) */
+	LOG_DROPPED,    /* [log] socket absent or full: worth trying again later */
+	LOG_TOO_BIG     /* larger than [log] socket takes in one datagram: never will be */
+};
+
 /* Emits an audit record (a complete JSON object, taken) on the audit
- * facility with the ident "<ident>-audit", whatever the level. Returns
- * false when the record was dropped ([log] socket absent or full); records
- * handed to syslog(3) or stderr count as delivered. */
-bool log_audit(json_object *record);
+ * facility with the ident "<ident>-audit", whatever the level. */
+enum log_delivery log_audit(json_object *record);
 
 /* Records dropped by [log] socket since the program started (this
  * process's count; forked workers count their own). */

@@ -164,8 +164,7 @@ void route_aggregate_command(struct route_ctx *ctx)
 		goto out;
 	}
 	metadata_put(metadata, "command", cmd->name);
-	metadata_put(metadata, "request_id", ctx->req->request_id);
-	metadata_put(metadata, "traceparent", ctx->req->traceparent);
+	metadata_stamp(metadata, ctx->req);
 	ne.event_type = cmd->emits->event_type;
 	ne.payload = body;
 	ne.metadata = metadata;

@@ -68,12 +68,39 @@ static bool storable(struct http_resp *resp, json_object *v, const char *base)
 			   "number out of range)", pointer);
 }
 
-/* Adds key = value to metadata unless the client set key. */
-static void metadata_default(json_object *metadata, const char *key, const char *value)
+/* The metadata keys only the server sets, each from its header. */
+static const struct { const char *key, *header; } server_metadata[] = {
+	{ "request_id", "X-Request-Id" },
+	{ "traceparent", "traceparent" },
+};
+#define N_SERVER_METADATA (sizeof server_metadata / sizeof server_metadata[0])
+
+void metadata_stamp(json_object *metadata, const struct http_req *req)
 {
-	if (!value || json_object_object_get_ex(metadata, key, NULL))
-		return;
-	json_object_object_add(metadata, key, json_object_new_string(value));
+	const char *values[N_SERVER_METADATA] = { req->request_id, req->traceparent };
+
+	for (size_t i = 0; i < N_SERVER_METADATA; i++)
+		if (values[i])
+			json_object_object_add(metadata, server_metadata[i].key,
+					       json_object_new_string(values[i]));
+}
+
+/* A client's own request_id or traceparent in metadata is refused: the
+ * audit trail and traces must tell what the server saw. base is
+ * "/events/N/metadata". */
+static bool metadata_client_free(struct http_resp *resp, json_object *metadata, const char *base)
+{
+	char at[96];
+
+	for (size_t i = 0; i < N_SERVER_METADATA; i++) {
+		if (!json_object_object_get_ex(metadata, server_metadata[i].key, NULL))
+			continue;
+		snprintf(at, sizeof at, "%s/%s", base, server_metadata[i].key);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at,
+				   "%s is set by the server from the %s header; send the header"
+				   " instead", at, server_metadata[i].header);
+	}
+	return true;
 }
 
 static const char *const event_fields[] = {
@@ -130,7 +157,7 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 	snprintf(at, sizeof at, "%s/metadata", base);
 	if (v && !json_object_is_type(v, json_type_object))
 		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, at, "%s must be a JSON object", at);
-	if (v && !storable(resp, v, at))
+	if (v && (!storable(resp, v, at) || !metadata_client_free(resp, v, at)))
 		return false;
 	if (!v) {
 		v = json_object_new_object();
@@ -140,8 +167,7 @@ static bool parse_event(const struct http_req *req, struct http_resp *resp, json
 			return false;
 		}
 	}
-	metadata_default(v, "request_id", req->request_id);
-	metadata_default(v, "traceparent", req->traceparent);
+	metadata_stamp(v, req);
 	ne->metadata = v;
 
 	v = optional_member(ev, "occurred_at");

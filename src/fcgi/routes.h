@@ -74,8 +74,8 @@ struct append_request {
  * limits, every event, and expected_version against If-Match and
  * If-None-Match. Missing event ids are generated (UUIDv7), a missing
  * occurred_at is now, and each event's metadata gains "request_id" (and
- * "traceparent" when the request carried a valid one) unless the client set
- * them. On failure fills resp with the problem (400, 413 or 415) and
+ * "traceparent" when the request carried a valid one); metadata that sets
+ * either itself is refused (400). On failure fills resp with the problem (400, 413 or 415) and
  * returns false. out is always safe to free with append_request_free(). */
 bool append_request_parse(const struct es_config *cfg, const struct http_req *req,
 			  struct http_resp *resp, struct append_request *out);
@@ -88,6 +88,11 @@ void append_request_free(struct append_request *a);
  * the caller to go on with its own members and close. Borrows type, id. */
 void reply_stream_begin(struct http_resp *resp, int status, const char *type, const char *id,
 			int64_t version);
+
+/* Sets metadata's "request_id" and "traceparent" from the request's
+ * validated headers (traceparent only when a valid one came): the server
+ * is their only source. Borrows req; metadata gains new strings. */
+void metadata_stamp(json_object *metadata, const struct http_req *req);
 
 /* 422 validation-failed with "violations": [{pointer, message}, ...]. */
 void reply_violations(struct http_resp *resp, const struct jschema_violations *v);

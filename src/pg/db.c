@@ -46,6 +46,8 @@ struct db {
 	bool pipeline_unsent;         /* a db_pipeline_send_* failed */
 	size_t pipeline_sent;         /* statements queued */
 
+	bool private_messages;        /* server messages stay out of the log */
+
 	char sqlstate[6];
 	char constraint[64];
 	char error[512];
@@ -115,14 +117,33 @@ void db_set_statement_timeout(struct db *db, int timeout_ms)
 	db->statement_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
 }
 
+void db_set_private_messages(struct db *db)
+{
+	db->private_messages = true;
+}
+
+/* The message of a failed statement as its log record may carry it:
+ * none when the connection keeps server messages private, or for a data
+ * exception (class 22), which quotes the offending value. */
+static const char *db_loggable_message(const struct db *db, const char *sqlstate,
+				       const char *message)
+{
+	bool from_server = sqlstate && *sqlstate;
+
+	if (from_server && (db->private_messages || strncmp(sqlstate, "22", 2) == 0))
+		return NULL;
+	return message;
+}
+
 /* Server notices (e.g. "schema already exists, skipping") would otherwise
  * go to stderr, which is a web server's error log for the FastCGI workers. */
 static void db_notice(void *arg, const PGresult *res)
 {
-	(void)arg;
-	log_kv(LOG_DEBUG, "db_notice",
-	       "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE),
-	       "message", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), NULL);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	log_kv(LOG_DEBUG, "db_notice", "sqlstate", state, "message",
+	       db_loggable_message(arg, state, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)),
+	       NULL);
 }
 
 /* The "options" connection parameter: the conninfo's own, then our
@@ -180,7 +201,8 @@ static enum es_status db_fail(struct db *db, const char *label, const PGresult *
 
 	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD || cls == SQLSTATE_SESSION_LOST) {
 		log_kv(LOG_ERR, "db_error", "statement", label, "sqlstate", db->sqlstate,
-		       "message", db->error, "action", "reconnect", NULL);
+		       "message", db_loggable_message(db, db->sqlstate, db->error),
+		       "action", "reconnect", NULL);
 		db_drop(db);
 		return ES_EUNAVAILABLE;
 	}
@@ -196,10 +218,8 @@ static enum es_status db_fail(struct db *db, const char *label, const PGresult *
 	case SQLSTATE_OTHER: prio = LOG_ERR; break;
 	default: prio = LOG_WARNING; break;
 	}
-	/* Data exceptions (class 22) quote the offending value in their
-	 * message: keep it out of the log. */
 	log_kv(prio, "db_error", "statement", label, "sqlstate", db->sqlstate, "constraint", cons,
-	       "message", strncmp(db->sqlstate, "22", 2) == 0 ? NULL : db->error, NULL);
+	       "message", db_loggable_message(db, db->sqlstate, db->error), NULL);
 	return st;
 }
 
@@ -280,7 +300,7 @@ static enum es_status db_connect(struct db *db)
 		rc = ES_EUNAVAILABLE;
 		goto out;
 	}
-	PQsetNoticeReceiver(db->conn, db_notice, NULL);
+	PQsetNoticeReceiver(db->conn, db_notice, db);
 	db_clear_error(db);
 	db->n_prepared = 0;
 	db->backoff_ms = 0;
@@ -623,8 +643,10 @@ static enum es_status db_pipeline_lost(struct db *db, const char *what)
 	snprintf(msg, sizeof msg, "%s%s%s", what, *why ? ": " : "", why);
 	db_clear_error(db);
 	db_set_error(db, msg);
-	log_kv(LOG_ERR, "db_error", "statement", "pipeline", "message", db->error,
-	       "action", open ? "reset" : "reconnect", NULL);
+	/* libpq's message may end with the last server error's. */
+	log_kv(LOG_ERR, "db_error", "statement", "pipeline", "message",
+	       db->private_messages ? what : db->error, "action", open ? "reset" : "reconnect",
+	       NULL);
 	if (open)
 		(void)!db_reset(db); /* a failure leaves it to the next db_ensure */
 	else

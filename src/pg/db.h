@@ -38,6 +38,12 @@ void db_set_application_name(struct db *db, const char *name);
  * (0: the server's default). */
 void db_set_statement_timeout(struct db *db, int timeout_ms);
 
+/* From now on this connection's log records carry a failed statement's
+ * SQLSTATE, statement and constraint but never the server's message,
+ * which may quote the statement's values (the runner's projections run on
+ * event data). db_last_error still returns it. */
+void db_set_private_messages(struct db *db);
+
 /* Makes sure a connection is up. After a failed attempt, further calls fail
  * fast with ES_EUNAVAILABLE until a backoff delay (100 ms doubling to 2 s)
  * has passed, so a burst of requests never piles connection attempts onto a

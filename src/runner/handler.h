@@ -13,6 +13,22 @@
 
 struct db;
 
+/* Why a handler failed, told twice. summary goes to the subscription's
+ * status row (the health routes, /v1/subscriptions) and the logs: what and
+ * where (SQLSTATE, "-- on" section, statement number), never a server's or
+ * a program's message, which may quote the event's values. detail is the
+ * whole message, kept only in the event's DLQ row, which only an admin of
+ * the event's tenant reads. */
+struct handler_error {
+	char summary[256];
+	char detail[1024];
+};
+
+/* Sets both summary and detail to the same text: for messages that hold no
+ * event data. */
+void handler_error_set(struct handler_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 enum handler_result {
 	HANDLER_OK,
 	HANDLER_RETRY,      /* a permanent-class failure: counts against max_retries */
@@ -42,12 +58,13 @@ void handler_sql_free(struct handler_sql *h);
 /* Runs, in one transaction and one pipeline round trip, the statements of
  * every event in ev[0..n) whose type has a section (others are skipped),
  * then the tail statements. On failure nothing is committed; *failed is the
- * index of the failing event (n when a tail statement failed) and err the
- * server's message. HANDLER_MOVED when a tail statement raised
+ * index of the failing event (n when a tail statement failed); err's
+ * summary names the SQLSTATE, the section and the statement's number in
+ * it, its detail adds the server's message. HANDLER_MOVED when a tail statement raised
  * SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h). */
 enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const struct event *ev,
 				    size_t n, const struct sql_tail *tail, size_t n_tail,
-				    size_t *failed, char *err, size_t errlen);
+				    size_t *failed, struct handler_error *err);
 
 /* ---- exec ---- */
 enum exec_answer { EXEC_ANSWER_OK, EXEC_ANSWER_RETRY, EXEC_ANSWER_PARK };
@@ -59,9 +76,20 @@ bool exec_parse_answer(const char *line, enum exec_answer *kind, const char **me
 
 struct handler_exec;
 
-/* Copies command (run by /bin/sh -c) and the timeout. Starts nothing yet:
- * the program is started on the first event and again after it exits. */
-struct handler_exec *handler_exec_new(const char *command, int timeout_ms);
+/* The environment a program starts with, NULL-terminated (a new array of
+ * new strings, exec_environment_free): the "NAME=value" pairs of env (a
+ * subscription's env key, single spaces between pairs; NULL or "": none),
+ * then PATH, HOME, LANG and TZ from the runner's environment unless env
+ * sets them, and PATH=/usr/local/bin:/usr/bin:/bin when nobody does.
+ * Nothing else: the runner's DATABASE_URL, PGPASSWORD, EVSTORE_* or
+ * NOTIFY_SOCKET never reach a program. NULL when memory ran out. */
+char **exec_environment(const char *env);
+void exec_environment_free(char **envp);
+
+/* Copies command (run by /bin/sh -c), env (as exec_environment takes it)
+ * and the timeout. Starts nothing yet: the program is started on the
+ * first event and again after it exits, and dies with the runner. */
+struct handler_exec *handler_exec_new(const char *command, const char *env, int timeout_ms);
 /* Installs a check called while waiting for an answer (at least every
  * 100 ms, and after every signal). When it returns true the wait is given
  * up, the program is killed and the result is HANDLER_TRANSIENT: the event
@@ -71,19 +99,31 @@ void handler_exec_set_abort(struct handler_exec *h, bool (*abort_fn)(void *), vo
 void handler_exec_free(struct handler_exec *h);
 
 /* Writes the event's JSON and a newline to the program, reads one answer
- * line. No answer within the timeout: the program is killed (it is
+ * line, both within one timeout (a program that stops reading times out
+ * like one that does not answer). No answer within it: the program is killed (it is
  * restarted for the next event) and the result is HANDLER_RETRY; so is an
  * exit or an answer that is not one of the three. HANDLER_TRANSIENT when
  * the abort check (handler_exec_set_abort) gave up the wait. */
 enum handler_result handler_exec_handle(struct handler_exec *h, const struct event *ev,
-					char *err, size_t errlen);
+					struct handler_error *err);
 
 /* ---- audit ---- */
-/* Emits the event's audit record (log_audit): audit_type
- * "event_committed", timestamp (recorded_at), actor_id, tenant_id,
- * aggregate_type, aggregate_id, event_type, event_id, request_id (from
- * metadata.request_id, null when absent). */
-enum handler_result handler_audit_emit(const struct event *ev, char *err, size_t errlen);
+struct json_object;
+
+/* The audit record of ev, a new json-c object: audit_type
+ * "event_committed", tenant_id, event_id, position and, when full,
+ * timestamp (recorded_at), actor_id, aggregate_type, aggregate_id,
+ * event_type and request_id (from metadata.request_id, null when absent).
+ * Every string is cut to 256 bytes on a character boundary; a record with
+ * a cut value, or without the full fields, has "truncated": true. NULL
+ * when ev's JSON is unreadable or memory ran out. */
+struct json_object *audit_record_new(const struct event *ev, bool full);
+
+/* Emits the event's full audit record (log_audit). One the log socket
+ * refuses as too big goes again with the identity fields only; one it
+ * refuses even so is HANDLER_PARK. The socket away or full is
+ * HANDLER_TRANSIENT. */
+enum handler_result handler_audit_emit(const struct event *ev, struct handler_error *err);
 
 /* ---- snapshots ---- */
 struct aggdef_registry;
@@ -107,6 +147,6 @@ void handler_snapshots_forget(struct handler_snapshots *h);
  * (may be NULL: no definitions), db and ev. */
 enum handler_result handler_snapshots_handle(struct handler_snapshots *h,
 					     const struct aggdef_registry *defs, struct db *db,
-					     const struct event *ev, char *err, size_t errlen);
+					     const struct event *ev, struct handler_error *err);
 
 #endif

@@ -114,7 +114,7 @@ static void snap_remember(struct handler_snapshots *h, const char *key, int64_t 
 
 enum handler_result handler_snapshots_handle(struct handler_snapshots *h,
 					     const struct aggdef_registry *defs, struct db *db,
-					     const struct event *ev, char *err, size_t errlen)
+					     const struct event *ev, struct handler_error *err)
 {
 	const struct aggdef *def = aggdef_find(defs, ev->aggregate_type);
 	const char *tenant = *ev->tenant_id ? ev->tenant_id : NULL;
@@ -147,11 +147,14 @@ enum handler_result handler_snapshots_handle(struct handler_snapshots *h,
 	case ES_EDB:
 		/* Our own statements failing is the database's trouble, not the
 		 * event's: wait for it rather than park. */
-		snprintf(err, errlen, "snapshot of %s %s: %s", ev->aggregate_type,
+		snprintf(err->summary, sizeof err->summary, "snapshot of %s %s: SQLSTATE %s",
+			 ev->aggregate_type, ev->aggregate_id,
+			 *db_last_sqlstate(db) ? db_last_sqlstate(db) : "none");
+		snprintf(err->detail, sizeof err->detail, "snapshot of %s %s: %s", ev->aggregate_type,
 			 ev->aggregate_id, db_last_error(db));
 		return HANDLER_TRANSIENT;
 	default:
-		snprintf(err, errlen, "snapshot of %s %s at version %" PRId64 ": the stream cannot be "
+		handler_error_set(err, "snapshot of %s %s at version %" PRId64 ": the stream cannot be "
 			 "folded by %s (%s)", ev->aggregate_type, ev->aggregate_id, ev->version,
 			 def->file ? def->file : def->aggregate_type,
 			 rc == ES_EINTERNAL ? "its events and its version disagree, or a stored "

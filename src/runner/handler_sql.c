@@ -70,20 +70,39 @@ static enum handler_result handler_sql_result(enum es_status rc)
 	}
 }
 
-/* handler_sql_result, with "SQLSTATE: message" (or the message alone when
- * there is no SQLSTATE) in err. */
-static enum handler_result handler_sql_failed(struct db *db, enum es_status rc, char *err,
-					      size_t errlen)
-{
-	const char *state = db_last_sqlstate(db);
+/* Where a statement sent in a batch comes from: its event and its place
+ * in the file (section NO_SECTION: the tail, the runner's own). */
+struct stmt_origin {
+	size_t event;
+	size_t section;
+	size_t statement;
+};
+#define NO_SECTION ((size_t)-1)
 
-	snprintf(err, errlen, "%s%s%s", state, *state ? ": " : "", db_last_error(db));
+/* handler_sql_result, with err telling what failed where: the summary
+ * the SQLSTATE and the place, the detail "SQLSTATE: message" (the
+ * message may quote the event's values). at is NULL when the failure
+ * belongs to no statement (the pipeline could not start). */
+static enum handler_result handler_sql_failed(const struct handler_sql *h, struct db *db,
+					      enum es_status rc, const struct stmt_origin *at,
+					      struct handler_error *err)
+{
+	const char *state = *db_last_sqlstate(db) ? db_last_sqlstate(db) : "none";
+	char where[160] = "";
+
+	if (at && at->section == NO_SECTION)
+		snprintf(where, sizeof where, " in the checkpoint statements");
+	else if (at)
+		snprintf(where, sizeof where, " in \"-- on %s\", statement %zu",
+			 h->file.sections[at->section].event_type, at->statement + 1);
+	snprintf(err->summary, sizeof err->summary, "SQLSTATE %s%s", state, where);
+	snprintf(err->detail, sizeof err->detail, "%s: %s%s", state, db_last_error(db), where);
 	return handler_sql_result(rc);
 }
 
 /* Prepares every "-- on" statement in the current session unless done. */
 static enum handler_result handler_sql_prepare(struct handler_sql *h, struct db *db,
-					       char *err, size_t errlen)
+					       struct handler_error *err)
 {
 	unsigned long session = db_session_epoch(db);
 	char name[48];
@@ -102,9 +121,9 @@ static enum handler_result handler_sql_prepare(struct handler_sql *h, struct db 
 			stmt_name(h, s, i, name);
 			rc = db_prepare_named(db, name, sql, 1, &type);
 			if (rc != ES_OK) {
-				snprintf(err, errlen, "-- on %s, statement %zu: %s",
-					 h->file.sections[s].event_type, i + 1, db_last_error(db));
-				return handler_sql_result(rc);
+				const struct stmt_origin at = { 0, s, i };
+
+				return handler_sql_failed(h, db, rc, &at, err);
 			}
 		}
 	}
@@ -114,36 +133,35 @@ static enum handler_result handler_sql_prepare(struct handler_sql *h, struct db 
 
 enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const struct event *ev,
 				    size_t n, const struct sql_tail *tail, size_t n_tail,
-				    size_t *failed, char *err, size_t errlen)
+				    size_t *failed, struct handler_error *err)
 {
 	enum handler_result res;
 	enum es_status rc;
-	size_t *owner = NULL, total = n_tail, sent = 0, k;
+	struct stmt_origin *origin = NULL; /* of the k-th statement sent */
+	size_t total = n_tail, sent = 0, k;
 	char name[48];
 
 	*failed = n;
-	err[0] = '\0';
 	if (db_ensure(db) != ES_OK) {
-		snprintf(err, errlen, "database unavailable: %s", db_last_error(db));
+		handler_error_set(err, "database unavailable: %s", db_last_error(db));
 		return HANDLER_TRANSIENT;
 	}
-	res = handler_sql_prepare(h, db, err, errlen);
+	res = handler_sql_prepare(h, db, err);
 	if (res != HANDLER_OK)
 		return res;
-	/* owner[k]: the event index of the k-th statement sent (n for the tail). */
 	for (size_t e = 0; e < n; e++) {
 		const struct sqlfile_section *s = sqlfile_find(&h->file, ev[e].event_type);
 
 		total += s ? s->n_statements : 0;
 	}
-	owner = malloc((total ? total : 1) * sizeof *owner);
-	if (!owner) {
-		snprintf(err, errlen, "out of memory");
+	origin = malloc((total ? total : 1) * sizeof *origin);
+	if (!origin) {
+		handler_error_set(err, "out of memory");
 		return HANDLER_TRANSIENT;
 	}
 	rc = db_pipeline_begin(db);
 	if (rc != ES_OK) {
-		res = handler_sql_failed(db, rc, err, errlen);
+		res = handler_sql_failed(h, db, rc, NULL, err);
 		goto out;
 	}
 	for (size_t e = 0; e < n; e++) {
@@ -154,19 +172,19 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 		for (size_t i = 0; s && i < s->n_statements; i++) {
 			stmt_name(h, sec, i, name);
 			db_pipeline_send_prepared(db, name, 1, vals);
-			owner[sent++] = e;
+			origin[sent++] = (struct stmt_origin){ e, sec, i };
 		}
 	}
 	for (size_t t = 0; t < n_tail; t++) {
 		db_pipeline_send_params(db, tail[t].sql, tail[t].nparams, tail[t].values);
-		owner[sent++] = n;
+		origin[sent++] = (struct stmt_origin){ n, NO_SECTION, t };
 	}
 	rc = db_pipeline_sync(db, &k);
 	if (rc != ES_OK) {
-		res = handler_sql_failed(db, rc, err, errlen);
-		*failed = k < sent ? owner[k] : n;
+		res = handler_sql_failed(h, db, rc, k < sent ? &origin[k] : NULL, err);
+		*failed = k < sent ? origin[k].event : n;
 	}
 out:
-	free(owner);
+	free(origin);
 	return res;
 }

@@ -3,6 +3,7 @@
 noinst_LIBRARIES += src/runner/librunner.a
 src_runner_librunner_a_SOURCES = \
 	src/runner/handler.h \
+	src/runner/handler_error.c \
 	src/runner/handler_sql.c \
 	src/runner/handler_exec.c \
 	src/runner/handler_audit.c \

@@ -34,6 +34,11 @@
 
 static volatile sig_atomic_t sig_stop;      /* number of TERM/INT received */
 static volatile sig_atomic_t sig_reload;
+static volatile sig_atomic_t hard_stop_s = 30; /* [runner] shutdown_timeout */
+
+/* What the orderly stop leaves of shutdown_timeout for freeing and exiting
+ * before the alarm ends the process (runner_on_alarm). */
+#define SHUTDOWN_EXIT_RESERVE_MS 1000
 
 struct runner {
 	struct es_config *cfg;
@@ -56,12 +61,27 @@ struct runner {
 
 /* ---------------------------------------------------------------- signals */
 
+/* The first stop signal arms the alarm that bounds the whole stop, even
+ * if a step blocks where no deadline reaches it. */
 static void runner_on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		sig_reload = 1;
-	else
-		sig_stop++;
+	else if (sig_stop++ == 0)
+		alarm((unsigned)hard_stop_s);
+}
+
+/* shutdown_timeout has passed since the first stop signal and the orderly
+ * stop has not ended the process: end it now (the exec programs go with
+ * it, see handler_exec.c). Async-signal-safe calls only. */
+static void runner_on_alarm(int sig)
+{
+	static const char msg[] = "{\"event\":\"runner_shutdown\",\"level\":\"error\","
+				  "\"phase\":\"killed\",\"reason\":\"shutdown_timeout passed\"}\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+	_exit(1);
 }
 
 void runner_install_signals(void)
@@ -75,6 +95,8 @@ void runner_install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = runner_on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -282,6 +304,7 @@ static void runner_reload(struct runner *r)
 	config_free(r->cfg);
 	free(r->cfg);
 	r->cfg = cfg;
+	hard_stop_s = cfg->runner.shutdown_timeout;
 	if (!log_open("evstore-runner", &cfg->log, err, sizeof err))
 		log_kv(LOG_ERR, "reload_log_failed", "error", err, NULL);
 	{
@@ -311,6 +334,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 	}
 	r->cfg = cfg;
 	r->config_path = config_path;
+	hard_stop_s = cfg->runner.shutdown_timeout;
 	if (runner_parse_confs(cfg, &confs, &n, err, errlen) != ES_OK)
 		goto fail;
 	if (runner_load_aggdefs(cfg, confs, n, &r->aggdefs, err, errlen) != ES_OK)
@@ -335,6 +359,9 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 	if (!r->db || !r->lockdb)
 		goto fail_oom;
 	db_set_application_name(r->db, "evstore-runner");
+	/* Projections run on event data: their errors quote it. */
+	db_set_private_messages(r->db);
+	db_set_private_messages(r->lockdb);
 	db_set_application_name(r->lockdb, PARTITION_LOCK_APPNAME);
 	r->host.db = r->db;
 	r->host.runner_id = r->runner_id;
@@ -396,7 +423,10 @@ static int64_t runner_idle_wait(struct runner *r)
  * loop; now checkpoints and status rows, bounded by shutdown_timeout. */
 static int runner_shutdown(struct runner *r)
 {
-	int64_t deadline = r->stop_at_ms + (int64_t)r->cfg->runner.shutdown_timeout * 1000;
+	int64_t timeout_ms = (int64_t)r->cfg->runner.shutdown_timeout * 1000;
+	int64_t reserve_ms = timeout_ms / 2 < SHUTDOWN_EXIT_RESERVE_MS ? timeout_ms / 2
+								       : SHUTDOWN_EXIT_RESERVE_MS;
+	int64_t deadline = r->stop_at_ms + timeout_ms - reserve_ms;
 	json_object *f;
 	const char *phase;
 

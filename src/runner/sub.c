@@ -25,7 +25,8 @@ struct sub *sub_new(struct subscription *conf, bool (*abort_fn)(void *), void *a
 		}
 		break;
 	case SUB_HANDLER_EXEC:
-		s->exec = handler_exec_new(s->conf.command, s->conf.processing_timeout_ms);
+		s->exec = handler_exec_new(s->conf.command, s->conf.env,
+					   s->conf.processing_timeout_ms);
 		if (!s->exec)
 			goto fail;
 		handler_exec_set_abort(s->exec, abort_fn, arg);
@@ -63,18 +64,18 @@ void sub_page_start(struct sub *s)
 
 enum handler_result sub_handle(struct sub *s, struct db *db, const struct aggdef_registry *aggdefs,
 			       const struct event *ev, size_t n, const struct sql_tail *tail,
-			       size_t n_tail, size_t *failed, char *err, size_t errlen)
+			       size_t n_tail, size_t *failed, struct handler_error *err)
 {
 	*failed = 0;
 	switch (s->conf.handler) {
 	case SUB_HANDLER_SQL:
-		return handler_sql_run(s->sql, db, ev, n, tail, n_tail, failed, err, errlen);
+		return handler_sql_run(s->sql, db, ev, n, tail, n_tail, failed, err);
 	case SUB_HANDLER_EXEC:
-		return handler_exec_handle(s->exec, ev, err, errlen);
+		return handler_exec_handle(s->exec, ev, err);
 	case SUB_HANDLER_SNAPSHOTS:
-		return handler_snapshots_handle(s->snap, aggdefs, db, ev, err, errlen);
+		return handler_snapshots_handle(s->snap, aggdefs, db, ev, err);
 	case SUB_HANDLER_AUDIT:
 		break;
 	}
-	return handler_audit_emit(ev, err, errlen);
+	return handler_audit_emit(ev, err);
 }

@@ -36,6 +36,6 @@ void sub_page_start(struct sub *s);
  * NULL. */
 enum handler_result sub_handle(struct sub *s, struct db *db, const struct aggdef_registry *aggdefs,
 			       const struct event *ev, size_t n, const struct sql_tail *tail,
-			       size_t n_tail, size_t *failed, char *err, size_t errlen);
+			       size_t n_tail, size_t *failed, struct handler_error *err);
 
 #endif

@@ -30,6 +30,8 @@
 #define TRANSIENT_MAX_MS 5000
 #define RATE_BUCKETS 6
 #define RATE_BUCKET_MS 10000
+/* A unit held up this long by failures on one event reports "paused". */
+#define HELD_UP_REPORT_MS 5000
 
 /* Failed attempts over the last minute, in buckets of 10 s. */
 struct rate {
@@ -48,6 +50,7 @@ struct unit {
 	char last_error[512];
 	bool have_error;
 	int64_t last_event_usec, started_usec;
+	int64_t held_since_ms;        /* failing since (retries or transient), 0: not */
 	int64_t fail_position;        /* the event failing now, 0: none */
 	int fail_attempts;
 	int64_t first_failed_usec;
@@ -99,6 +102,16 @@ static double rate_per_min(struct rate *r, int64_t now_ms)
 	return sum;
 }
 
+/* The state the status row shows: "paused" while the unit has been held
+ * up by failures for HELD_UP_REPORT_MS, so a subscription that keeps
+ * failing shows in its health even when nothing is parked. */
+static const char *unit_reported_state(const struct unit *u, int64_t now_ms)
+{
+	if (!u->errored && u->held_since_ms && now_ms - u->held_since_ms >= HELD_UP_REPORT_MS)
+		return "paused";
+	return u->state;
+}
+
 static void unit_write_status(struct unit_host *h, struct unit *u)
 {
 	int64_t now = time_mono_ms();
@@ -106,7 +119,7 @@ static void unit_write_status(struct unit_host *h, struct unit *u)
 		.subscription = u->sub->conf.name,
 		.partition = u->partition,
 		.runner_id = h->runner_id,
-		.state = u->state,
+		.state = unit_reported_state(u, now),
 		.events_processed = u->processed,
 		.events_failed = u->failed,
 		.error_rate_per_min = rate_per_min(&u->rate, now),
@@ -135,16 +148,42 @@ int64_t unit_due_ms(const struct unit *u, int64_t now_ms)
 	return due;
 }
 
-/* Records a failed attempt. */
-static void unit_note_failure(struct unit *u, const char *err)
+/* Records a failed attempt in the error rate and last_error: the
+ * handler's summary and the event's id and position (ev NULL: the feed
+ * failed, no event's doing). */
+static void unit_note_error(struct unit *u, const struct event *ev, const char *summary)
 {
 	int64_t now = time_mono_ms();
 
-	u->failed++;
 	rate_roll(&u->rate, now);
 	u->rate.buckets[RATE_BUCKETS - 1]++;
-	snprintf(u->last_error, sizeof u->last_error, "%s", err);
+	if (!u->held_since_ms)
+		u->held_since_ms = now;
+	if (ev)
+		snprintf(u->last_error, sizeof u->last_error, "%s (event %s at position %" PRId64 ")",
+			 summary, ev->event_id, ev->position);
+	else
+		snprintf(u->last_error, sizeof u->last_error, "%s", summary);
 	u->have_error = true;
+}
+
+/* A failed attempt that counts against the event (events_failed). */
+static void unit_note_failure(struct unit *u, const struct event *ev, const char *summary)
+{
+	u->failed++;
+	unit_note_error(u, ev, summary);
+}
+
+/* Logs a failure: the summary, never the detail; the event's id and
+ * position when it is an event's. */
+static void unit_log_failure(int prio, const char *what, const struct unit *u,
+			     const struct event *ev, const char *summary, const char *class)
+{
+	char position[24];
+
+	snprintf(position, sizeof position, "%" PRId64, ev ? ev->position : 0);
+	log_kv(prio, what, "subscription", u->sub->conf.name, "event_id", ev ? ev->event_id : NULL,
+	       "position", ev ? position : NULL, "error", summary, "class", class, NULL);
 }
 
 /* ----------------------------------------------------------- checkpoints */
@@ -235,30 +274,31 @@ static void unit_idle_sync(struct unit_host *h, struct unit *u)
 		unit_read_back(h, u);
 }
 
-/* Waits out a transient failure: no attempt is counted against the event. */
-static void unit_transient(struct unit *u, const char *err)
+/* Waits out a transient failure of ev (NULL: of the feed): no attempt is
+ * counted against the event, but the error rate and last_error show it. */
+static void unit_transient(struct unit *u, const struct event *ev, const char *summary)
 {
 	int64_t d = retry_delay_ms(++u->transient_attempts, TRANSIENT_MIN_MS, TRANSIENT_MAX_MS,
 				   &u->seed);
 
+	unit_note_error(u, ev, summary);
 	u->wait_until_ms = time_mono_ms() + d;
 	u->scan = u->done;
-	log_kv(LOG_WARNING, "subscription_waiting", "subscription", u->sub->conf.name,
-	       "error", err, "class", "transient", NULL);
+	unit_log_failure(LOG_WARNING, "subscription_waiting", u, ev, summary, "transient");
 }
 
 /* --------------------------------------------------------------- parking */
 
 /* Parks ev and moves the checkpoint past it in one transaction. */
 static enum es_status unit_park(struct unit_host *h, struct unit *u, const struct event *ev,
-				const char *err)
+				const struct handler_error *err)
 {
 	struct feed_cursor to = feed_event_cursor(ev);
 	struct dlq_failure f = {
 		.subscription = u->sub->conf.name,
 		.partition = u->partition,
 		.ev = ev,
-		.error = err,
+		.error = err->detail,
 		.error_class = "permanent",
 		.attempts = u->fail_attempts ? u->fail_attempts : 1,
 		.first_failed_usec = u->first_failed_usec ? u->first_failed_usec : time_now_usec(),
@@ -270,13 +310,13 @@ static enum es_status unit_park(struct unit_host *h, struct unit *u, const struc
 	rc = dlq_park(h->db, &f, &move);
 	if (rc != ES_OK)
 		return rc;
-	log_kv(LOG_WARNING, "event_parked", "subscription", u->sub->conf.name,
-	       "event_id", ev->event_id, "error", err, NULL);
+	unit_log_failure(LOG_WARNING, "event_parked", u, ev, err->summary, "permanent");
 	u->saved = u->done = u->scan = to;
 	h->checkpoints_saved++;
 	u->fail_position = 0;
 	u->fail_attempts = 0;
 	u->first_failed_usec = 0;
+	u->held_since_ms = 0;
 	if (!u->sub->conf.continue_on_error) {
 		u->errored = true;
 		u->state = "error";
@@ -292,11 +332,11 @@ static enum es_status unit_park(struct unit_host *h, struct unit *u, const struc
  * max_retries is spent (at once for HANDLER_PARK). Returns true when the
  * unit may go on with the next event. */
 static bool unit_failed_event(struct unit_host *h, struct unit *u, const struct event *ev,
-			      enum handler_result res, const char *err)
+			      enum handler_result res, const struct handler_error *err)
 {
 	enum es_status rc;
 
-	unit_note_failure(u, err);
+	unit_note_failure(u, ev, err->summary);
 	if (u->fail_position != ev->position) {
 		u->fail_position = ev->position;
 		u->fail_attempts = 0;
@@ -308,8 +348,7 @@ static bool unit_failed_event(struct unit_host *h, struct unit *u, const struct 
 			retry_delay_ms(u->fail_attempts, u->sub->conf.retry_initial_delay_ms,
 				       u->sub->conf.retry_max_delay_ms, &u->seed);
 		u->scan = u->done;
-		log_kv(LOG_NOTICE, "event_retry", "subscription", u->sub->conf.name,
-		       "event_id", ev->event_id, "error", err, NULL);
+		unit_log_failure(LOG_NOTICE, "event_retry", u, ev, err->summary, "permanent");
 		return false;
 	}
 	/* Everything handled before ev must be saved before the park moves
@@ -322,7 +361,7 @@ static bool unit_failed_event(struct unit_host *h, struct unit *u, const struct 
 		return false;
 	}
 	if (rc != ES_OK) {
-		unit_transient(u, db_last_error(h->db));
+		unit_transient(u, ev, "the event could not be parked: the database failed");
 		return false;
 	}
 	return !u->errored;
@@ -340,6 +379,7 @@ static void unit_handled(struct unit *u, const struct event *ev)
 		u->fail_attempts = 0;
 	}
 	u->transient_attempts = 0;
+	u->held_since_ms = 0;
 }
 
 /* Runs events ev[0..n) through the sql handler, each group in one
@@ -353,15 +393,14 @@ static size_t unit_run_sql(struct unit_host *h, struct unit *u, const struct eve
 		struct feed_cursor to = feed_event_cursor(&ev[handled + k - 1]);
 		struct checkpoint_move move;
 		struct sql_tail tail;
-		char err[512];
+		struct handler_error err;
 		enum handler_result res;
 
 		if (h->forced(h->forced_arg))
 			break;
 		checkpoint_move_init(&move, u->sub->conf.name, u->partition, &u->saved, &to);
 		tail = (struct sql_tail){ move.sql, move.nparams, move.values };
-		res = sub_handle(u->sub, h->db, h->aggdefs, &ev[handled], k, &tail, 1, &failed, err,
-				 sizeof err);
+		res = sub_handle(u->sub, h->db, h->aggdefs, &ev[handled], k, &tail, 1, &failed, &err);
 		if (res == HANDLER_OK) {
 			for (size_t i = 0; i < k; i++)
 				unit_handled(u, &ev[handled + i]);
@@ -371,7 +410,7 @@ static size_t unit_run_sql(struct unit_host *h, struct unit *u, const struct eve
 			continue;
 		}
 		if (res == HANDLER_TRANSIENT) {
-			unit_transient(u, err);
+			unit_transient(u, failed < k ? &ev[handled + failed] : NULL, err.summary);
 			break;
 		}
 		if (res == HANDLER_MOVED) {
@@ -382,7 +421,7 @@ static size_t unit_run_sql(struct unit_host *h, struct unit *u, const struct eve
 			group = 1; /* find the failing event one at a time */
 			continue;
 		}
-		if (!unit_failed_event(h, u, &ev[handled], res, err))
+		if (!unit_failed_event(h, u, &ev[handled], res, &err))
 			break;
 		handled++;
 		group = u->sub->conf.checkpoint_strategy == SUB_CKPT_EVERY_EVENT ? 1 : n;
@@ -398,19 +437,18 @@ static size_t unit_run_each(struct unit_host *h, struct unit *u, const struct ev
 
 	sub_page_start(u->sub);
 	for (; handled < n; handled++) {
-		char err[512] = "";
+		struct handler_error err = { "", "" };
 		enum handler_result res;
 
 		if (h->forced(h->forced_arg))
 			break;
-		res = sub_handle(u->sub, h->db, h->aggdefs, &ev[handled], 1, NULL, 0, &failed, err,
-				 sizeof err);
+		res = sub_handle(u->sub, h->db, h->aggdefs, &ev[handled], 1, NULL, 0, &failed, &err);
 		if (res == HANDLER_TRANSIENT) {
-			unit_transient(u, err);
+			unit_transient(u, &ev[handled], err.summary);
 			break;
 		}
 		if (res != HANDLER_OK) {
-			if (!unit_failed_event(h, u, &ev[handled], res, err))
+			if (!unit_failed_event(h, u, &ev[handled], res, &err))
 				break;
 			continue;
 		}
@@ -429,8 +467,8 @@ static size_t unit_run_each(struct unit_host *h, struct unit *u, const struct ev
 
 /* Handles one requeued event again; returns the handler's verdict. */
 static enum handler_result unit_retry_one(struct unit_host *h, struct unit *u,
-					  const struct event *ev, int64_t id, char *err,
-					  size_t errlen)
+					  const struct event *ev, int64_t id,
+					  struct handler_error *err)
 {
 	/* For sql the entry is settled in the event's transaction, with a
 	 * checkpoint "move" from saved to saved: it makes the retry roll back
@@ -446,10 +484,10 @@ static enum handler_result unit_retry_one(struct unit_host *h, struct unit *u,
 	checkpoint_move_init(&guard, u->sub->conf.name, u->partition, &u->saved, &u->saved);
 	tail[0] = (struct sql_tail){ done.sql, done.nparams, done.values };
 	tail[1] = (struct sql_tail){ guard.sql, guard.nparams, guard.values };
-	res = sub_handle(u->sub, h->db, h->aggdefs, ev, 1, tail, 2, &failed, err, errlen);
+	res = sub_handle(u->sub, h->db, h->aggdefs, ev, 1, tail, 2, &failed, err);
 	if (res == HANDLER_OK && u->sub->conf.handler != SUB_HANDLER_SQL &&
 	    dlq_mark_retry_done(h->db, id) != ES_OK) {
-		snprintf(err, errlen, "%s", db_last_error(h->db));
+		handler_error_set(err, "the entry could not be resolved: the database failed");
 		return HANDLER_TRANSIENT;
 	}
 	return res;
@@ -475,14 +513,15 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 	for (size_t i = 0; i < n; i++) {
 		const struct event *ev = NULL;
 		enum handler_result hr;
-		char err[512] = "", id[24];
+		struct handler_error err = { "", "" };
+		char id[24];
 
 		for (size_t k = 0; k < pg.n; k++)
 			if (pg.ev[k].position == entries[i].position)
 				ev = &pg.ev[k];
 		if (!ev)
 			continue;
-		hr = unit_retry_one(h, u, ev, entries[i].id, err, sizeof err);
+		hr = unit_retry_one(h, u, ev, entries[i].id, &err);
 		snprintf(id, sizeof id, "%" PRId64, entries[i].id);
 		if (hr == HANDLER_OK) {
 			u->processed++;
@@ -494,8 +533,8 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 			unit_moved(h, u);
 			break;
 		} else {
-			unit_note_failure(u, err);
-			if (dlq_mark_retry_failed(h->db, entries[i].id, err) != ES_OK)
+			unit_note_failure(u, ev, err.summary);
+			if (dlq_mark_retry_failed(h->db, entries[i].id, err.detail) != ES_OK)
 				break;
 		}
 	}
@@ -533,11 +572,15 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 		worked = unit_requeued(h, u);
 	rc = feed_read(h->db, &q, &pg);
 	if (rc != ES_OK) {
-		unit_transient(u, db_last_error(h->db));
+		unit_transient(u, NULL, db_last_error(h->db));
 		return worked;
 	}
-	u->transient_attempts = 0;
 	if (pg.n == 0) {
+		/* Nothing failing any more; a handler's transient failure is only
+		 * over once its event is handled (unit_handled), so its back-off
+		 * keeps growing meanwhile. */
+		u->transient_attempts = 0;
+		u->held_since_ms = 0;
 		if (pg.horizon.txid > u->scan.txid)
 			u->scan = pg.horizon;
 		if (strcmp(u->state, "live") != 0)

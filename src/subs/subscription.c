@@ -14,10 +14,74 @@
 #include "base/confval.h"
 #include "base/sbuf.h"
 
+/* [A-Za-z_][A-Za-z0-9_]*, len bytes of name. */
+static bool env_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || (name[0] >= '0' && name[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(name[i] == '_' || (name[i] >= '0' && name[i] <= '9') ||
+		      ((name[i] | 0x20) >= 'a' && (name[i] | 0x20) <= 'z')))
+			return false;
+	return true;
+}
+
+/* Whether the space-separated pairs in list hold one starting with
+ * prefix ("NAME=", plen bytes). */
+static bool env_has_name(const char *list, const char *prefix, size_t plen)
+{
+	const char *p = list;
+
+	while (*p) {
+		if (strncmp(p, prefix, plen) == 0)
+			return true;
+		p += strcspn(p, " ");
+		p += *p == ' ';
+	}
+	return false;
+}
+
 /* Each in the order of its enum in subscription.h. */
 static const char *const handlers[] = { "sql", "exec", "audit", "snapshots", NULL };
 static const char *const starts[] = { "checkpoint", "beginning", "end", NULL };
 static const char *const strategies[] = { "every_event", "every_batch", "periodic", NULL };
+
+/* env: "NAME=value" pairs separated by blanks, each name once, kept with
+ * single spaces between them (handler_exec splits them there). */
+static char *env_convert(const char *v, const char **why)
+{
+	struct sbuf out = SBUF_INIT;
+	const char *p = v;
+	char *kept = NULL;
+
+	*why = NULL;
+	while (*p) {
+		const char *name = p, *eq, *end;
+
+		if (*p == ' ' || *p == '\t') {
+			p++;
+			continue;
+		}
+		end = p + strcspn(p, " \t");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq || !env_name_valid(name, (size_t)(eq - name))) {
+			*why = "is not a list of NAME=value pairs (a NAME is letters, digits and _,"
+			       " not starting with a digit)";
+			goto refused;
+		}
+		if (env_has_name(sbuf_cstr(&out), name, (size_t)(eq - name) + 1)) {
+			*why = "names a variable twice";
+			goto refused;
+		}
+		sbuf_printf(&out, "%s%.*s", out.len ? " " : "", (int)(end - p), p);
+		p = end;
+	}
+	if (!out.failed)
+		kept = strdup(sbuf_cstr(&out));
+refused:
+	sbuf_free(&out);
+	return kept;
+}
 
 #define F(field) offsetof(struct subscription, field)
 /* A duration kept in milliseconds whose bare number counts seconds. */
@@ -32,6 +96,8 @@ static const struct confval_option subscription_options[] = {
 	  .help = "handler = sql: the projection file of \"-- on EventType\" sections" },
 	{ .key = "command", .type = CONFVAL_TEXT, .offset = F(command), .min = 1,
 	  .help = "handler = exec: the program, run by /bin/sh -c" },
+	{ .key = "env", .type = CONFVAL_TEXT, .offset = F(env), .def = "", .convert = env_convert,
+	  .help = "handler = exec: NAME=value pairs added to the program's environment" },
 	{ .key = "aggregate_types", .type = CONFVAL_LIST, .offset = F(aggregate_types),
 	  .help = "only events of these aggregate types (comma-separated); empty: all" },
 	{ .key = "event_types", .type = CONFVAL_LIST, .offset = F(event_types),

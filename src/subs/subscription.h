@@ -23,6 +23,8 @@ struct subscription {
 	enum sub_handler handler;
 	char *sql_file;               /* handler = sql */
 	char *command;                /* handler = exec: run by /bin/sh -c */
+	char *env;                    /* handler = exec: "NAME=value NAME2=value2", single
+				       * spaces between the pairs; "" when none */
 	char *aggregate_types;        /* PostgreSQL text[] literal, or NULL: no filter */
 	char *event_types;            /* idem */
 	enum sub_start start_from;

@@ -91,6 +91,13 @@ expect "metadata, traceparent, request id and occurred_at are kept" 200 \
 	'.events[0].metadata.traceparent' 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 \
 	'.events[0].metadata.request_id' my-req.1 \
 	'.events[0].occurred_at' 2026-01-02T02:04:05.000000Z
+for key in request_id traceparent; do
+	post_json "$T" "$P" "{\"events\":[{\"event_type\":\"Note\",\"payload\":{},\"metadata\":{\"$key\":\"mine\"}}]}"
+	expect_problem "metadata.$key set by the client is refused (the server sets it from the header)" 400 invalid-request
+	check "... naming the field" test "$(jq_body .detail | grep -c "/events/0/metadata/$key")" = 1
+done
+auth_req "$T" GET "$P"
+check "... and nothing was written" test "$(jq_body .version)" = 8
 req GET /health/live -H 'X-Request-Id: bad id with spaces'
 rid=$(hdr X-Request-Id)
 check "an invalid X-Request-Id is replaced by a generated one" test -n "$rid" -a "$rid" != "bad id with spaces"

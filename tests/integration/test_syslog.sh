@@ -84,15 +84,16 @@ AGG=($(uuid) $(uuid) $(uuid) $(uuid) $(uuid))
 
 # append_pair I: two events in one request on aggregate I % 5 (the first
 # three as alice in the tenant, the others as bob without one). The
-# request id comes from the metadata, the X-Request-Id header, or the
-# server; each event's expected audit fields go to expected.tsv.
+# request id comes from the X-Request-Id header (with other metadata or
+# without) or from the server; each event's expected audit fields go to
+# expected.tsv.
 append_pair() {
 	local i=$1 a=$(($1 % 5)) e1 e2 meta= rid= tok=$TOK_A tenant=$TENANT actor=alice
 	local extra=()
 	e1=$(uuid); e2=$(uuid)
 	[ $a -ge 3 ] && { tok=$TOK_B; tenant=; actor=bob; }
 	case $((i % 3)) in
-	0) rid=meta-$i; meta=",\"metadata\":{\"request_id\":\"$rid\",\"source\":\"test\"}" ;;
+	0) rid=meta-$i; meta=",\"metadata\":{\"source\":\"test\"}"; extra=(-H "X-Request-Id: $rid") ;;
 	1) rid=hdr-$i; extra=(-H "X-Request-Id: $rid") ;;
 	esac
 	post_json "$tok" "/v1/aggregates/Order/${AGG[$a]}/events" \
@@ -177,6 +178,9 @@ check "the catch-all still gets other records" grep -q 'syslog-ng starting up' "
 check "syslog-ng stops on SIGTERM" syslog_stop
 check "10 events appended while syslog-ng is down" appended 25 29
 sleep 1
+health_audit() { req GET /health/subscriptions/audit; jq_body '[.status, .state, (.last_error | contains("log socket"))] | @tsv'; }
+held_up() { [ "$(health_audit)" = "$(printf 'degraded\tpaused\ttrue')" ]; }
+check "while the audit records cannot be sent, the subscription's health says so" wait_for 20 held_up
 check "syslog-ng starts again" syslog_start
 check "the runner kept running" kill -0 "$RUNNER_PID"
 check "10 more events appended after the restart" appended 30 34
@@ -188,6 +192,24 @@ check "the runner waited for the log socket instead of parking" test \
 check "each line is still a JSON object" json_lines "$OUT/audit.json"
 check "the FastCGI workers log to the new syslog-ng" wait_for 10 \
 	grep -q '"req_id":"hdr-34"' "$OUT/evstore.json"
+
+check "once they are sent again, it is healthy" wait_for 10 test "$(req GET /health/subscriptions/audit; jq_body .status)" = healthy
+
+# --- a record too big for the log socket -----------------------------------------
+# An event stored with a 900 KB request_id (written before clients lost the
+# right to set one, or imported): its record is cut and marked, not retried
+# for ever, and the events after it are audited.
+BIG=$(uuid)
+psql_q -c "INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id, version, event_type,
+	actor_id, occurred_at, payload, metadata) VALUES ('00000000-0000-0000-0000-000000000000', '$BIG', 'Order',
+	gen_random_uuid(), 1, 'Imported', 'importer', now(), '{}', jsonb_build_object('request_id', repeat('r', 900000)));
+	NOTIFY evstore_events" >/dev/null
+check "2 events appended after it" appended 35 35
+wait_for 30 has_lines 73 "$OUT/audit.json"
+check "the oversized event has one audit record, cut and marked truncated" test \
+	"$(jq -r "select(.event_id == \"$BIG\") | [.truncated, (.request_id | length)] | @tsv" "$OUT/audit.json")" = "$(printf 'true\t256')"
+check "the events after it are audited: 73 lines" test "$(lines "$OUT/audit.json")" = 73
+check "nothing was parked for it" test "$(psql_q -c "SELECT count(*) FROM evstore.dlq")" = 0
 
 # --- files -------------------------------------------------------------------
 check "the log directory and files are not world-readable" test \

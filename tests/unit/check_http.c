@@ -969,7 +969,7 @@ START_TEST(append_keeps_client_values)
 	static const char body[] =
 		"{\"events\":[{\"event_id\":\"123E4567-E89B-12D3-A456-426614174000\","
 		"\"event_type\":\"Shipped\",\"payload\":{\"n\":1},"
-		"\"metadata\":{\"request_id\":\"theirs\",\"traceparent\":\"kept\",\"c\":2},"
+		"\"metadata\":{\"c\":2},"
 		"\"occurred_at\":\"2026-11-27T10:00:00Z\"}]}";
 	struct es_config cfg;
 	struct http_req req;
@@ -984,12 +984,40 @@ START_TEST(append_keeps_client_values)
 	ck_assert(append_request_parse(&cfg, &req, &resp, &a));
 	ck_assert_str_eq(a.events[0].event_id, "123e4567-e89b-12d3-a456-426614174000");
 	ck_assert_str_eq(a.events[0].event_type, "Shipped");
+	ck_assert(json_object_object_get_ex(a.events[0].metadata, "c", &v));
+	ck_assert_int_eq(json_object_get_int(v), 2);
+	/* request_id and traceparent are the server's, from the headers */
 	ck_assert(json_object_object_get_ex(a.events[0].metadata, "request_id", &v));
-	ck_assert_str_eq(json_object_get_string(v), "theirs");
+	ck_assert_str_eq(json_object_get_string(v), "req-42");
 	ck_assert(json_object_object_get_ex(a.events[0].metadata, "traceparent", &v));
-	ck_assert_str_eq(json_object_get_string(v), "kept");
+	ck_assert_str_eq(json_object_get_string(v), TP);
 	/* 2026-11-27T10:00:00Z */
 	ck_assert_int_eq(a.events[0].occurred_at_usec, INT64_C(1795773600) * 1000000);
+	append_request_free(&a);
+	http_resp_free(&resp);
+}
+END_TEST
+
+/* A client cannot put its own request_id or traceparent in metadata. */
+static const char *const server_metadata_keys[] = { "request_id", "traceparent" };
+
+START_TEST(append_refuses_server_metadata)
+{
+	char body[256], pointer[64];
+	struct es_config cfg;
+	struct http_req req;
+	struct http_resp resp;
+	struct append_request a;
+
+	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"Shipped\",\"payload\":{},"
+		 "\"metadata\":{\"%s\":\"theirs\"}}]}", server_metadata_keys[_i]);
+	snprintf(pointer, sizeof pointer, "/events/0/metadata/%s", server_metadata_keys[_i]);
+	append_cfg(&cfg);
+	append_req(&req, "application/json", body, NULL, NULL);
+	http_resp_init(&resp, 1);
+	ck_assert(!append_request_parse(&cfg, &req, &resp, &a));
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_ptr_nonnull(strstr(sbuf_cstr(&resp.body), pointer));
 	append_request_free(&a);
 	http_resp_free(&resp);
 }
@@ -1361,6 +1389,7 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(append, append_body_rejected, 0, N_ELEMS(append_rejects));
 	tcase_add_loop_test(append, append_body_accepted, 0, N_ELEMS(append_accepts));
 	tcase_add_test(append, append_keeps_client_values);
+	tcase_add_loop_test(append, append_refuses_server_metadata, 0, N_ELEMS(server_metadata_keys));
 	suite_add_tcase(s, append);
 
 	tcase_add_checked_fixture(pipe, pipeline_setup, pipeline_teardown);

@@ -342,7 +342,7 @@ START_TEST(log_socket_datagrams)
 	log_kv(LOG_WARNING, "db_unavailable", "why", "gone/away", (char *)NULL);
 	rec = json_object_new_object();
 	json_object_object_add(rec, "audit_type", json_object_new_string("event_committed"));
-	ck_assert(log_audit(rec));
+	ck_assert_int_eq(log_audit(rec), LOG_DELIVERED);
 	log_kv(LOG_DEBUG, "too_chatty", (char *)NULL);
 
 	snprintf(want, sizeof(want), "evstore-test[%ld]: {\"event\":\"db_unavailable\","
@@ -359,7 +359,7 @@ START_TEST(log_socket_datagrams)
 	daemon_gone(fd);
 	before = log_dropped();
 	log_kv(LOG_ERR, "lost", (char *)NULL);
-	ck_assert(!log_audit(json_object_new_object()));
+	ck_assert_int_eq(log_audit(json_object_new_object()), LOG_DROPPED);
 	ck_assert_uint_eq(log_dropped(), before + 2);
 
 	/* It comes back at the same path: the next record arrives, then the count. */
@@ -403,6 +403,33 @@ START_TEST(log_socket_full_drops)
 }
 END_TEST
 
+/* A record larger than one datagram can carry is never going to be taken:
+ * LOG_TOO_BIG, not LOG_DROPPED, so nobody retries it for ever. */
+START_TEST(log_socket_too_big)
+{
+	char buf[4096];
+	size_t n = 1024 * 1024;
+	char *big = malloc(n + 1);
+	json_object *rec = json_object_new_object();
+	int fd = daemon_bind();
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', n);
+	big[n] = '\0';
+	json_object_object_add(rec, "request_id", json_object_new_string(big));
+	open_socket_log();
+	ck_assert_int_eq(log_audit(rec), LOG_TOO_BIG);
+	rec = json_object_new_object();
+	json_object_object_add(rec, "audit_type", json_object_new_string("small"));
+	ck_assert_int_eq(log_audit(rec), LOG_DELIVERED);
+	ck_assert_ptr_nonnull(strstr(daemon_next(fd, buf, sizeof(buf)), "\"small\""));
+	log_close();
+	daemon_gone(fd);
+	test_dir_remove(sock_dir);
+	free(big);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
@@ -418,6 +445,7 @@ static Suite *log_suite(void)
 	tcase_add_loop_test(tc, log_open_rejects_socket, 0, N_ELEMS(log_bad_socket));
 	tcase_add_test(tc, log_socket_datagrams);
 	tcase_add_test(tc, log_socket_full_drops);
+	tcase_add_test(tc, log_socket_too_big);
 	suite_add_tcase(s, tc);
 	return s;
 }

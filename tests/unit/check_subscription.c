@@ -49,6 +49,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.processing_timeout_ms, 30000);
 	ck_assert_int_eq(c.partitions, 1);
 	ck_assert_ptr_null(c.aggregate_types);
+	ck_assert_str_eq(c.env, "");
 	subscription_free(&c);
 }
 END_TEST
@@ -106,6 +107,11 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 	{ { { "handler", "audit" }, { "max_retries", "-1" } }, "evstore.conf:11: max_retries:" },
 	{ { { "handler", "audit" }, { "partitions", "0" } }, "evstore.conf:11: partitions:" },
 	{ { { "handler", "audit" }, { "partition", "2" } }, "evstore.conf:11: unknown key 'partition'" },
+	{ { { "handler", "audit" }, { "env", "NOEQUALS" } }, "evstore.conf:11: env: 'NOEQUALS' is not a list of NAME=value" },
+	{ { { "handler", "audit" }, { "env", "A=1 9X=2" } }, "evstore.conf:11: env: 'A=1 9X=2' is not a list" },
+	{ { { "handler", "audit" }, { "env", "A-B=1" } }, "evstore.conf:11: env: 'A-B=1' is not a list" },
+	{ { { "handler", "audit" }, { "env", "=1" } }, "evstore.conf:11: env: '=1' is not a list" },
+	{ { { "handler", "audit" }, { "env", "A=1 A=2" } }, "evstore.conf:11: env: 'A=1 A=2' names a variable twice" },
 	{ { { "handler", "audit" }, { "retry_initial_delay", "10s" }, { "retry_max_delay", "1s" } },
 	  "evstore.conf:10: [subscription orders] retry_max_delay is below retry_initial_delay" },
 };
@@ -175,6 +181,26 @@ START_TEST(snapshots_handler)
 }
 END_TEST
 
+/* env: NAME=value pairs, blanks between them squeezed to one space; a
+ * value may be empty or hold '='. */
+static const struct { const char *in, *kept; } envs[] = {
+	{ "", "" }, { "A=1", "A=1" }, { "  A=1 \t B_2=x=y  C= ", "A=1 B_2=x=y C=" },
+	{ "_X=/usr/bin:/bin", "_X=/usr/bin:/bin" }, { "AB=1 A=2", "AB=1 A=2" },
+};
+
+START_TEST(env_ok)
+{
+	const struct kvs p[] = { { "handler", "exec" }, { "command", "cat" }, { "env", envs[_i].in },
+				 { NULL, NULL } };
+	struct subscription c;
+	char err[256] = "";
+
+	ck_assert_msg(parse(p, &c, err, sizeof err) == ES_OK, "got '%s'", err);
+	ck_assert_str_eq(c.env, envs[_i].kept);
+	subscription_free(&c);
+}
+END_TEST
+
 /* A list that names nothing is no filter. */
 START_TEST(list_empty)
 {
@@ -200,6 +226,7 @@ int main(void)
 	tcase_add_loop_test(tc, duration_bad, 0, N_ELEMS(bad_durations));
 	tcase_add_test(tc, snapshots_handler);
 	tcase_add_test(tc, list_empty);
+	tcase_add_loop_test(tc, env_ok, 0, N_ELEMS(envs));
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
