@@ -114,8 +114,9 @@ enum es_status aggdef_parse(json_object *doc, const char *file, struct aggdef **
 			    char *err, size_t errlen) ES_MUST_CHECK;
 void aggdef_free(struct aggdef *def);
 
-/* Loads every "*.json" file of dir, in name order. A missing directory is
- * an empty registry. Two files defining one aggregate type is an error.
+/* Loads every "*.json" file of dir, in name order. An empty dir (or NULL)
+ * is an empty registry: "no definitions" is said explicitly; a directory
+ * that is missing or unreadable is an error. Two files defining one aggregate type is an error.
  * On failure err holds "file: /json/pointer: reason" (or "dir: reason")
  * and *out is NULL; on ES_OK *out is a new registry (aggdef_registry_free). */
 enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **out,

@@ -83,12 +83,12 @@ enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **ou
 		return ES_ENOMEM;
 	}
 	if (!dir || !*dir)
-		goto out;
+		goto out; /* the explicit "no definitions" */
 	d = opendir(dir);
 	if (!d) {
-		if (errno == ENOENT)
-			goto out;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		/* A missing directory would silently switch every check off. */
+		snprintf(err, errlen, "[aggregates] dir %s: %s (leave it empty for no definitions)",
+			 dir, strerror(errno));
 		rc = ES_EINVAL;
 		goto out;
 	}
