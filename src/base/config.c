@@ -50,11 +50,29 @@ static char *urlpath_convert(const char *v, const char **why)
 	return strndup(v, n);
 }
 
-/* A libpq URI or key=value string, "+driver" dropped from a URI's scheme. */
+static config_conninfo_check_fn conninfo_check;
+
+void config_set_conninfo_check(config_conninfo_check_fn check)
+{
+	conninfo_check = check;
+}
+
+/* A libpq URI or key=value string, "+driver" dropped from a URI's scheme,
+ * that the conninfo check (libpq's parser) accepts. */
 static char *dburl_convert(const char *v, const char **why)
 {
+	static char because[320];
+	char *url = conninfo_normalize(v);
+	const char *problem = url && conninfo_check ? conninfo_check(url) : NULL;
+
 	*why = NULL;
-	return conninfo_normalize(v);
+	if (problem) {
+		snprintf(because, sizeof because, "is not a libpq connection string: %s", problem);
+		*why = because;
+		free(url);
+		return NULL;
+	}
+	return url;
 }
 
 #define F(field) offsetof(struct es_config, field)

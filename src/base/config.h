@@ -80,6 +80,13 @@ struct es_config {
 	char *source_path;                 /* the file read, or NULL */
 };
 
+/* A check of [database] url beyond what this layer knows: libpq's parser
+ * is reached through src/pg only (pgconninfo_problem), so each program
+ * hands it in before its first config_load. Returns why the connection
+ * string is wrong (never quoting a value), or NULL when it is fine. */
+typedef const char *(*config_conninfo_check_fn)(const char *conninfo);
+void config_set_conninfo_check(config_conninfo_check_fn check);
+
 /* Fills cfg with defaults, then the file (path NULL: $EVSTORE_CONFIG if set
  * and not empty, else the default path, which alone may be missing), then DATABASE_URL, then the EVSTORE_<SECTION>_<KEY>
  * environment. On failure writes "file:line: message" (or "EVSTORE_X_Y:

@@ -15,6 +15,7 @@
 #include "fcgi/app.h"
 #include "fcgi/pool.h"
 #include "fcgi/server.h"
+#include "pg/pgconninfo.h"
 #include "subs/subscription.h"
 
 #define MAX_WORKERS 1024
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 	int opt, fd, rc;
 	char *end;
 
+	config_set_conninfo_check(pgconninfo_problem);
 	while ((opt = getopt_long(argc, argv, "c:l:w:m:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

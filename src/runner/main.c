@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
+#include "pg/pgconninfo.h"
 #include "subs/subscription.h"
 #include "runner/runner.h"
 
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
 	char err[512];
 	int opt, rc;
 
+	config_set_conninfo_check(pgconninfo_problem);
 	while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

@@ -65,4 +65,21 @@ msg=$("$FCGI_BIN" --config "$IT_DIR/bad.conf" --listen "$IT_DIR/bad.sock" 2>&1 <
 check "a bad configuration stops start-up with exit 1 ($rc)" test "$rc" = 1
 check "and says what is wrong: $msg" grep -qi algorithm <<<"$msg"
 
+
+# A mistyped [database] url is a configuration error naming the key, not a
+# database called "postgresq://..." on the default socket.
+msg=$(EVSTORE_DATABASE_URL="postgresq://evstore:secret@127.0.0.1/db" timeout 10 "$FCGI_BIN" --config "$CONF" \
+	--listen "$IT_DIR/bad.sock" 2>&1 </dev/null); rc=$?
+check "an unknown URL scheme stops start-up with exit 1 ($rc)" test "$rc" = 1
+check "and names the key and the scheme: $msg" \
+	grep -q "EVSTORE_DATABASE_URL: .*unknown URI scheme \"postgresq\"" <<<"$msg"
+check "and does not show the password" test -z "$(grep secret <<<"$msg")"
+sed "s|^url = \(.*\)|url = \1 sslmod=require|" "$CONF" >"$IT_DIR/badopt.conf"
+msg=$(timeout 10 "$FCGI_BIN" --config "$IT_DIR/badopt.conf" --listen "$IT_DIR/bad.sock" 2>&1 </dev/null); rc=$?
+check "an unknown connection option stops start-up with exit 1 ($rc)" test "$rc" = 1
+check "and names the line, the key and the option: $msg" \
+	grep -q "badopt.conf:[0-9]*: database.url: .*invalid connection option \"sslmod\"" <<<"$msg"
+msg=$(timeout 10 "$(stack_runner_bin)" --config "$IT_DIR/badopt.conf" 2>&1 </dev/null); rc=$?
+check "the runner refuses it too ($rc): $msg" test "$rc" = 1 -a -n "$(grep 'database.url: .*sslmod' <<<"$msg")"
+
 it_finish
