@@ -123,6 +123,12 @@ enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **ou
 				    char *err, size_t errlen) ES_MUST_CHECK;
 void aggdef_registry_free(struct aggdef_registry *reg);
 
+struct startcheck;
+/* The aggregate definitions item of a --check run (base/startcheck.h):
+ * loads dir as aggdef_registry_load does and reports how many definitions
+ * it holds, or why it cannot be loaded. */
+void aggdef_registry_report(struct startcheck *c, const char *dir);
+
 /* Lookups; NULL when absent. Everything returned is borrowed from the
  * registry or definition. reg may be NULL. */
 const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *aggregate_type);

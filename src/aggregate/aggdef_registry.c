@@ -13,6 +13,7 @@
 
 #include "json/jsondoc.h"
 #include "base/sbuf.h"
+#include "base/startcheck.h"
 
 #define AGGDEF_MAX_FILE_BYTES (4L * 1024 * 1024)
 #define AGGDEF_MAX_DEPTH 64
@@ -175,4 +176,19 @@ const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *
 		if (strcmp(reg->defs[i]->aggregate_type, aggregate_type) == 0)
 			return reg->defs[i];
 	return NULL;
+}
+
+void aggdef_registry_report(struct startcheck *c, const char *dir)
+{
+	struct aggdef_registry *reg = NULL;
+	char err[512];
+
+	if (aggdef_registry_load(dir, &reg, err, sizeof err) != ES_OK)
+		startcheck_item(c, STARTCHECK_FAIL, "aggregate definitions", "%s", err);
+	else if (!dir || !*dir)
+		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
+				"none ([aggregates] dir is empty)");
+	else
+		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions", "%zu from %s", reg->n, dir);
+	aggdef_registry_free(reg);
 }

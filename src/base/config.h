@@ -97,6 +97,17 @@ void config_set_conninfo_check(config_conninfo_check_fn check);
 bool config_load(struct es_config *cfg, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* Calls warn(name, closest, arg) for each EVSTORE_* variable in the
+ * environment that names no key (EVSTORE_CONFIG aside): a typo there is
+ * otherwise silently ignored. closest is the known variable nearest by edit
+ * distance. Returns how many there were. */
+size_t config_unknown_env(void (*warn)(const char *name, const char *closest, void *arg),
+			  void *arg);
+
+/* config_unknown_env with each logged as a warning
+ * (event "unknown_environment_variable"); programs call it once at start. */
+void config_warn_unknown_env(void);
+
 /* Releases everything config_load allocated; safe on a zeroed struct. */
 void config_free(struct es_config *cfg);
 

@@ -13,6 +13,9 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
+#include "base/startcheck.h"
+#include "aggregate/aggdef.h"
+#include "pg/dbcheck.h"
 #include "pg/pgconninfo.h"
 #include "subs/subscription.h"
 #include "runner/runner.h"
@@ -20,7 +23,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: evstore-runner [--config FILE] [--print-config] [--help] [--version]\n"
+		"Usage: evstore-runner [--config FILE] [--print-config | --check] [--help] [--version]\n"
 		"\n"
 		"Runs the [subscription NAME] sections of the configuration: reads the event\n"
 		"store's global feed and hands each event to its handler (sql, exec, audit),\n"
@@ -30,8 +33,51 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -c, --config FILE   read FILE instead of %s\n"
 		"      --print-config  print the effective configuration and exit\n"
+		"      --check         load the configuration, subscriptions (and their SQL\n"
+		"                      files) and aggregate definitions, probe the database and\n"
+		"                      its schema, say what was found and exit 0, or 1 when\n"
+		"                      something would stop start-up\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n", CONFIG_DEFAULT_PATH);
+}
+
+#define NO_DATABASE "no database configured: set [database] url, EVSTORE_DATABASE_URL or DATABASE_URL"
+
+/* The subscriptions item of --check. */
+static void check_subscriptions(struct startcheck *c, const struct es_config *cfg)
+{
+	struct subscription *subs;
+	size_t n;
+	char err[512];
+
+	if (runner_parse_confs(cfg, &subs, &n, err, sizeof err) != ES_OK) {
+		startcheck_item(c, STARTCHECK_FAIL, "subscriptions", "%s", err);
+		return;
+	}
+	if (n == 0)
+		startcheck_item(c, STARTCHECK_WARN, "subscriptions", "%s", RUNNER_NO_SUBSCRIPTIONS);
+	else
+		startcheck_item(c, STARTCHECK_PASS, "subscriptions", "%zu, their SQL files read", n);
+	runner_free_confs(subs, n);
+}
+
+/* --check: loads what start-up loads, probes the database (nginx -t). */
+static int check_everything(const char *path)
+{
+	struct startcheck c;
+	struct es_config cfg;
+
+	startcheck_init(&c, "evstore-runner", stdout);
+	if (startcheck_config(&c, path, &cfg)) {
+		check_subscriptions(&c, &cfg);
+		aggdef_registry_report(&c, cfg.aggregates.dir);
+		if (!*cfg.database.url)
+			startcheck_item(&c, STARTCHECK_FAIL, "database", NO_DATABASE);
+		else
+			dbcheck_report(&c, &cfg, "evstore-runner --check");
+		config_free(&cfg);
+	}
+	return startcheck_finish(&c);
 }
 
 int main(int argc, char **argv)
@@ -39,12 +85,13 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "check", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config_path = NULL;
-	bool print = false;
+	bool print = false, check = false;
 	struct es_config *cfg;
 	struct runner *r;
 	char err[512];
@@ -58,6 +105,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			print = true;
+			break;
+		case 'C':
+			check = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -74,6 +124,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "evstore-runner: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (check)
+		return check_everything(config_path);
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !config_load(cfg, config_path, err, sizeof err)) {
 		fprintf(stderr, "evstore-runner: %s\n", cfg ? err : "out of memory");
@@ -100,8 +152,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (!*cfg->database.url) {
-		fprintf(stderr, "evstore-runner: no database configured: set [database] url,"
-			" EVSTORE_DATABASE_URL or DATABASE_URL\n");
+		fprintf(stderr, "evstore-runner: %s\n", NO_DATABASE);
 		config_free(cfg);
 		free(cfg);
 		return 1;
@@ -112,6 +163,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 1;
 	}
+	config_warn_unknown_env();
 	r = runner_new(cfg, config_path, err, sizeof err);
 	if (!r) {
 		fprintf(stderr, "evstore-runner: %s\n", err);

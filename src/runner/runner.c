@@ -201,6 +201,14 @@ static enum es_status runner_load_aggdefs(const struct es_config *cfg, const str
 	return ES_OK;
 }
 
+/* A runner without subscriptions is most likely pointed at the wrong
+ * file: say so where the operator looks. */
+static void runner_warn_if_idle(size_t n_subscriptions)
+{
+	if (n_subscriptions == 0)
+		log_kv(LOG_WARNING, "no_subscriptions", "reason", RUNNER_NO_SUBSCRIPTIONS, NULL);
+}
+
 /* runner_forced as a callback: the exec handler's abort check (give up a
  * wait for an answer) and the units' check between two events. */
 static bool runner_abort_wait(void *arg)
@@ -279,6 +287,7 @@ static void runner_reload(struct runner *r)
 		if (subs[i])
 			r->subs[r->n_subs++] = subs[i];
 	runner_free_confs(confs, n);
+	runner_warn_if_idle(n);
 	/* Kept snapshots subscriptions see the definitions as they are now. */
 	aggdef_registry_free(r->aggdefs);
 	r->aggdefs = aggdefs;
@@ -319,6 +328,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 		goto fail;
 	if (runner_load_aggdefs(cfg, confs, n, &r->aggdefs, err, errlen) != ES_OK)
 		goto fail;
+	runner_warn_if_idle(n);
 	r->subs = calloc(n ? n : 1, sizeof *r->subs);
 	if (!r->subs)
 		goto fail_oom;

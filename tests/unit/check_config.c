@@ -587,6 +587,49 @@ START_TEST(database_url_is_checked_at_load)
 }
 END_TEST
 
+/* A typo in a variable's name is otherwise silently ignored. */
+struct unknown_seen {
+	char names[4][64];
+	char closest[4][64];
+	size_t n;
+};
+
+static void record_unknown(const char *name, const char *closest, void *arg)
+{
+	struct unknown_seen *seen = arg;
+
+	ck_assert_uint_lt(seen->n, 4);
+	snprintf(seen->names[seen->n], sizeof seen->names[0], "%s", name);
+	snprintf(seen->closest[seen->n], sizeof seen->closest[0], "%s", closest);
+	seen->n++;
+}
+
+static const char *closest_for(const struct unknown_seen *seen, const char *name)
+{
+	for (size_t i = 0; i < seen->n; i++) {
+		if (strcmp(seen->names[i], name) == 0)
+			return seen->closest[i];
+	}
+	return NULL;
+}
+
+START_TEST(unknown_env_names_the_closest_key)
+{
+	struct unknown_seen seen = { .n = 0 };
+
+	setenv("EVSTORE_DATABSE_URL", "x", 1);
+	setenv("EVSTORE_JWT_KEYFILE", "x", 1);
+	setenv("EVSTORE_AGGREGATES_DIRECTORY", "x", 1);
+	setenv("EVSTORE_CONFIG", "/x", 1);             /* known: the file */
+	setenv("EVSTORE_HTTP_MAX_PAGE", "10", 1);      /* known: a key */
+	setenv("PGEVSTORE_X", "x", 1);                 /* not ours */
+	ck_assert_uint_eq(config_unknown_env(record_unknown, &seen), 3);
+	ck_assert_str_eq(closest_for(&seen, "EVSTORE_DATABSE_URL"), "EVSTORE_DATABASE_URL");
+	ck_assert_str_eq(closest_for(&seen, "EVSTORE_JWT_KEYFILE"), "EVSTORE_JWT_KEY_FILE");
+	ck_assert_str_eq(closest_for(&seen, "EVSTORE_AGGREGATES_DIRECTORY"), "EVSTORE_AGGREGATES_DIR");
+}
+END_TEST
+
 /* ---- printing ------------------------------------------------------------ */
 
 START_TEST(print_round_trip)
@@ -897,6 +940,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, database_url_in_file_is_normalized);
 	tcase_add_loop_test(tc, normalize_db_url, 0, N_ELEMS(urls));
 	tcase_add_loop_test(tc, database_url_is_checked_at_load, 0, N_ELEMS(bad_urls));
+	tcase_add_test(tc, unknown_env_names_the_closest_key);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("print");
