@@ -12,6 +12,17 @@ void startcheck_init(struct startcheck *c, const char *program, FILE *out)
 	c->out = out;
 }
 
+bool startcheck_mode(struct startcheck *c, const char *mode)
+{
+	c->prestart = mode && strcmp(mode, "prestart") == 0;
+	return !mode || c->prestart || strcmp(mode, "all") == 0;
+}
+
+enum startcheck_status startcheck_database_problem(const struct startcheck *c)
+{
+	return c->prestart ? STARTCHECK_WARN : STARTCHECK_FAIL;
+}
+
 void startcheck_item(struct startcheck *c, enum startcheck_status st, const char *item,
 		     const char *fmt, ...)
 {

@@ -20,12 +20,23 @@ enum startcheck_status { STARTCHECK_PASS, STARTCHECK_WARN, STARTCHECK_FAIL };
 struct startcheck {
 	const char *program;   /* "evstore-fcgi": the prefix of every line */
 	FILE *out;
+	bool prestart;         /* --check=prestart: the database and its schema
+	                        * only warn (the daemons wait for both), so a
+	                        * unit's ExecStartPre fails on what no restart fixes */
 	int failed, warned;
 	char first_failure[256]; /* the reason given with the verdict */
 };
 
 /* Starts a report on out for program (both borrowed). */
 void startcheck_init(struct startcheck *c, const char *program, FILE *out);
+
+/* Reads the MODE of --check[=MODE] (optarg, NULL: "all"): "all" or
+ * "prestart". False for anything else. */
+bool startcheck_mode(struct startcheck *c, const char *mode);
+
+/* STARTCHECK_FAIL, or STARTCHECK_WARN in prestart mode: the status of a
+ * problem with the database or its schema, which the daemons wait out. */
+enum startcheck_status startcheck_database_problem(const struct startcheck *c);
 
 /* One line: status, item ("database"), and what was found. */
 void startcheck_item(struct startcheck *c, enum startcheck_status st, const char *item,

@@ -38,9 +38,10 @@ static void usage(FILE *out)
 		"                          served by this process)\n"
 		"  -m, --socket-mode MODE  octal mode of a unix socket made by --listen (0660)\n"
 		"      --print-config      print the effective configuration and exit\n"
-		"      --check             load the configuration, keys and aggregate definitions,\n"
+		"      --check[=MODE]      load the configuration, keys and aggregate definitions,\n"
 		"                          probe the database and its schema, say what was found\n"
-		"                          and exit 0, or 1 when something would stop start-up\n"
+		"                          and exit 0, or 1 when something failed; MODE prestart\n"
+		"                          (the unit's ExecStartPre) only warns about the database\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           show the version and exit\n"
 		"\n"
@@ -89,7 +90,7 @@ static const char *keys_source(const struct es_config *cfg)
 }
 
 /* --check: loads what start-up loads, probes the database (nginx -t). */
-static int check_everything(const char *path)
+static int check_everything(const char *path, const char *mode)
 {
 	struct startcheck c;
 	struct es_config cfg;
@@ -97,6 +98,8 @@ static int check_everything(const char *path)
 	char err[512];
 
 	startcheck_init(&c, "evstore-fcgi", stdout);
+	if (!startcheck_mode(&c, mode))
+		return usage_error("--check=%s: expected all or prestart", mode);
 	if (startcheck_config(&c, path, &cfg)) {
 		keys = auth_keys_load(&cfg, err, sizeof err);
 		if (keys)
@@ -121,7 +124,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
-		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "check", optional_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -130,6 +133,7 @@ int main(int argc, char **argv)
 	long workers = 0;
 	mode_t socket_mode = 0660;
 	bool want_print = false, want_check = false;
+	const char *check_mode = NULL;
 	struct app app;
 	char err[512];
 	int opt, fd, rc;
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			want_check = true;
+			check_mode = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -180,7 +185,7 @@ int main(int argc, char **argv)
 	if (want_print)
 		return print_config(config_path);
 	if (want_check)
-		return check_everything(config_path);
+		return check_everything(config_path, check_mode);
 
 	if (!app_init(&app, config_path, err, sizeof err)) {
 		fprintf(stderr, "evstore-fcgi: %s\n", err);

@@ -33,10 +33,11 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -c, --config FILE   read FILE instead of %s\n"
 		"      --print-config  print the effective configuration and exit\n"
-		"      --check         load the configuration, subscriptions (and their SQL\n"
+		"      --check[=MODE]  load the configuration, subscriptions (and their SQL\n"
 		"                      files) and aggregate definitions, probe the database and\n"
 		"                      its schema, say what was found and exit 0, or 1 when\n"
-		"                      something would stop start-up\n"
+		"                      something failed; MODE prestart (the unit's ExecStartPre)\n"
+		"                      only warns about the database, which the runner waits for\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n", CONFIG_DEFAULT_PATH);
 }
@@ -62,17 +63,21 @@ static void check_subscriptions(struct startcheck *c, const struct es_config *cf
 }
 
 /* --check: loads what start-up loads, probes the database (nginx -t). */
-static int check_everything(const char *path)
+static int check_everything(const char *path, const char *mode)
 {
 	struct startcheck c;
 	struct es_config cfg;
 
 	startcheck_init(&c, "evstore-runner", stdout);
+	if (!startcheck_mode(&c, mode)) {
+		fprintf(stderr, "evstore-runner: --check=%s: expected all or prestart\n", mode);
+		return 2;
+	}
 	if (startcheck_config(&c, path, &cfg)) {
 		check_subscriptions(&c, &cfg);
 		aggdef_registry_report(&c, cfg.aggregates.dir);
 		if (!*cfg.database.url)
-			startcheck_item(&c, STARTCHECK_FAIL, "database", NO_DATABASE);
+			startcheck_item(&c, STARTCHECK_FAIL, "database", "%s", NO_DATABASE);
 		else
 			dbcheck_report(&c, &cfg, "evstore-runner --check");
 		config_free(&cfg);
@@ -85,13 +90,14 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "print-config", no_argument, NULL, 'P' },
-		{ "check", no_argument, NULL, 'C' },
+		{ "check", optional_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config_path = NULL;
 	bool print = false, check = false;
+	const char *check_mode = NULL;
 	struct es_config *cfg;
 	struct runner *r;
 	char err[512];
@@ -108,6 +114,7 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check = true;
+			check_mode = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -125,7 +132,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check)
-		return check_everything(config_path);
+		return check_everything(config_path, check_mode);
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !config_load(cfg, config_path, err, sizeof err)) {
 		fprintf(stderr, "evstore-runner: %s\n", cfg ? err : "out of memory");

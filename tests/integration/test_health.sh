@@ -23,6 +23,15 @@ sleep 1.2
 req GET /health/ready
 expect "ready again once the schema matches" 200 .ready true
 
+# The contract, served by the pool through the shipped front: open, YAML,
+# the very file of this build.
+req GET /openapi.yaml
+expect "GET /openapi.yaml needs no token" 200
+check "it is YAML: $(hdr Content-Type)" test "$(hdr Content-Type)" = application/yaml
+curl -sS "$IT_BASE/openapi.yaml" -o "$IT_DIR/openapi.yaml"
+check "it is doc/openapi.yaml of this build" cmp -s "$IT_DIR/openapi.yaml" "$IT_SRCDIR/doc/openapi.yaml"
+check "and documents itself" grep -q '^  /openapi.yaml:' "$IT_DIR/openapi.yaml"
+
 # An unmigrated database: the API says so (503 schema-not-migrated, with
 # what to run), never 500; the runner says it once and waits.
 T=$(token health "events:read events:write")
