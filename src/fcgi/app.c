@@ -97,15 +97,27 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 	return true;
 }
 
+/* One round of the probe: connected, and the schema version read. */
+static bool probe_once(struct app *app, int *version)
+{
+	return db_ensure(app->db) == ES_OK && migrate_current_version(app->db, version) == ES_OK;
+}
+
 void app_probe_database(struct app *app)
 {
 	int64_t now = time_mono_ms();
 	int version = 0;
+	bool ok;
 
 	if (app->probe.checked_ms != 0 && now - app->probe.checked_ms < APP_PROBE_TTL_MS)
 		return;
-	app->probe.database_ok = db_ensure(app->db) == ES_OK &&
-				 migrate_current_version(app->db, &version) == ES_OK;
+	ok = probe_once(app, &version);
+	/* A session the server ended (a restart, a failover) shows at its first
+	 * statement: reconnect and ask again rather than say "not ready" for a
+	 * whole TTL about a database that is back. */
+	if (!ok && !db_connected(app->db))
+		ok = probe_once(app, &version);
+	app->probe.database_ok = ok;
 	app->probe.schema_version = version;
 	/* Stamped after the probe: a slow connect does not shorten the cache. */
 	app->probe.checked_ms = time_mono_ms();
