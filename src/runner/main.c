@@ -44,7 +44,8 @@ static void usage(FILE *out)
 
 #define NO_DATABASE "no database configured: set [database] url, EVSTORE_DATABASE_URL or DATABASE_URL"
 
-/* The subscriptions item of --check. */
+/* The subscriptions item of --check, then the aggregate definitions,
+ * which the runner reads only for a snapshots subscription. */
 static void check_subscriptions(struct startcheck *c, const struct es_config *cfg)
 {
 	struct subscription *subs;
@@ -59,6 +60,11 @@ static void check_subscriptions(struct startcheck *c, const struct es_config *cf
 		startcheck_item(c, STARTCHECK_WARN, "subscriptions", "%s", RUNNER_NO_SUBSCRIPTIONS);
 	else
 		startcheck_item(c, STARTCHECK_PASS, "subscriptions", "%zu, their SQL files read", n);
+	if (runner_needs_aggdefs(subs, n))
+		aggdef_registry_report(c, cfg->aggregates.dir);
+	else
+		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
+				"not read (no snapshots subscription)");
 	runner_free_confs(subs, n);
 }
 
@@ -75,7 +81,6 @@ static int check_everything(const char *path, const char *mode)
 	}
 	if (startcheck_config(&c, path, &cfg)) {
 		check_subscriptions(&c, &cfg);
-		aggdef_registry_report(&c, cfg.aggregates.dir);
 		if (!*cfg.database.url)
 			startcheck_item(&c, STARTCHECK_FAIL, "database", "%s", NO_DATABASE);
 		else

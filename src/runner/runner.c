@@ -47,7 +47,7 @@ struct runner {
 	struct claims claims;
 	struct sub **subs;
 	size_t n_subs;
-	struct aggdef_registry *aggdefs; /* [aggregates] dir, for snapshots subscriptions */
+	struct aggdef_registry *aggdefs; /* loaded when a snapshots subscription exists */
 	char runner_id[128];
 	int64_t stop_at_ms;           /* when the first stop signal was seen */
 	int64_t events_drained;
@@ -173,24 +173,33 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct subscripti
 	return ES_OK;
 }
 
-/* Loads the aggregate definitions of cfg's [aggregates] dir, whatever the
- * subscriptions: a missing directory or a bad file stops the runner as it
- * stops evstore-fcgi. Warns when a snapshots subscription among
- * confs[0..n) has nothing to do. On failure err holds the definition's
- * "file: /pointer: reason". *out is a new registry (aggdef_registry_free). */
+bool runner_needs_aggdefs(const struct subscription *subs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (subs[i].handler == SUB_HANDLER_SNAPSHOTS)
+			return true;
+	}
+	return false;
+}
+
+/* Loads the aggregate definitions of cfg's [aggregates] dir when one of
+ * confs[0..n) is a snapshots subscription (*out stays NULL otherwise): then
+ * a missing directory or a bad file stops the runner as it stops
+ * evstore-fcgi. On failure err holds the definition's "file: /pointer:
+ * reason" or the directory's problem. *out is a new registry
+ * (aggdef_registry_free). */
 static enum es_status runner_load_aggdefs(const struct es_config *cfg, const struct subscription *confs,
 					  size_t n, struct aggdef_registry **out, char *err,
 					  size_t errlen)
 {
 	enum es_status rc;
 	size_t background = 0;
-	bool wanted = false;
 
 	*out = NULL;
-	for (size_t i = 0; i < n; i++)
-		wanted = wanted || confs[i].handler == SUB_HANDLER_SNAPSHOTS;
+	if (!runner_needs_aggdefs(confs, n))
+		return ES_OK;
 	rc = aggdef_registry_load(cfg->aggregates.dir, out, err, errlen);
-	if (rc != ES_OK || !wanted)
+	if (rc != ES_OK)
 		return rc;
 	for (size_t i = 0; i < (*out)->n; i++)
 		background += (*out)->defs[i]->snapshot_mode == AGGDEF_SNAPSHOT_BACKGROUND;

@@ -166,6 +166,8 @@ rc=$?
 check "evstore-fcgi: a missing [aggregates] dir stops start-up with exit 1 (got $rc)" test "$rc" = 1
 check "evstore-fcgi: the message names the key and the directory: $(head -c 200 "$IT_DIR/nodir.out")" \
 	grep -q "\[aggregates\] dir $IT_DIR/no-such-dir: No such file or directory" "$IT_DIR/nodir.out"
+# The runner reads the definitions for its snapshots subscriptions.
+printf '[subscription snaps]\nhandler = snapshots\n' >>"$IT_DIR/nodir.conf"
 "$(stack_runner_bin)" --config "$IT_DIR/nodir.conf" >"$IT_DIR/nodir-runner.out" 2>&1 </dev/null &
 rpid=$!
 wait_for 10 sh -c "! kill -0 $rpid"
