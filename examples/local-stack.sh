@@ -56,11 +56,13 @@ stack_pg_stop() {
 
 # stack_write_config [EXTRA-INI]: an HMAC key and evstore.conf for the stack.
 # Aggregate definitions come from $STACK_AGGREGATES_DIR (the quick start
-# points it at examples/aggregates.d; unset: none), unless EXTRA-INI has
-# its own [aggregates] section.
+# points it at examples/aggregates.d; unset: $STACK_DIR/aggregates.d, made
+# empty here, since a configured directory must exist), unless EXTRA-INI
+# has its own [aggregates] section.
 stack_write_config() {
 	[ -s "$STACK_DIR/hmac.key" ] || head -c 48 /dev/urandom | base64 | tr -d '\n' >"$STACK_DIR/hmac.key"
 	chmod 600 "$STACK_DIR/hmac.key"
+	[ -n "${STACK_AGGREGATES_DIR:-}" ] || mkdir -p "$STACK_DIR/aggregates.d"
 	local aggregates="[aggregates]
 dir = ${STACK_AGGREGATES_DIR:-$STACK_DIR/aggregates.d}"
 	case "${1:-}" in *"[aggregates]"*) aggregates= ;; esac

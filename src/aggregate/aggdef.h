@@ -114,13 +114,20 @@ enum es_status aggdef_parse(json_object *doc, const char *file, struct aggdef **
 			    char *err, size_t errlen) ES_MUST_CHECK;
 void aggdef_free(struct aggdef *def);
 
-/* Loads every "*.json" file of dir, in name order. A missing directory is
- * an empty registry. Two files defining one aggregate type is an error.
+/* Loads every "*.json" file of dir, in name order. An empty dir (or NULL)
+ * is an empty registry: "no definitions" is said explicitly; a directory
+ * that is missing or unreadable is an error. Two files defining one aggregate type is an error.
  * On failure err holds "file: /json/pointer: reason" (or "dir: reason")
  * and *out is NULL; on ES_OK *out is a new registry (aggdef_registry_free). */
 enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **out,
 				    char *err, size_t errlen) ES_MUST_CHECK;
 void aggdef_registry_free(struct aggdef_registry *reg);
+
+struct startcheck;
+/* The aggregate definitions item of a --check run (base/startcheck.h):
+ * loads dir as aggdef_registry_load does and reports how many definitions
+ * it holds, or why it cannot be loaded. */
+void aggdef_registry_report(struct startcheck *c, const char *dir);
 
 /* Lookups; NULL when absent. Everything returned is borrowed from the
  * registry or definition. reg may be NULL. */

@@ -13,6 +13,7 @@
 
 #include "json/jsondoc.h"
 #include "base/sbuf.h"
+#include "base/startcheck.h"
 
 #define AGGDEF_MAX_FILE_BYTES (4L * 1024 * 1024)
 #define AGGDEF_MAX_DEPTH 64
@@ -83,12 +84,12 @@ enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **ou
 		return ES_ENOMEM;
 	}
 	if (!dir || !*dir)
-		goto out;
+		goto out; /* the explicit "no definitions" */
 	d = opendir(dir);
 	if (!d) {
-		if (errno == ENOENT)
-			goto out;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		/* A missing directory would silently switch every check off. */
+		snprintf(err, errlen, "[aggregates] dir %s: %s (leave it empty for no definitions)",
+			 dir, strerror(errno));
 		rc = ES_EINVAL;
 		goto out;
 	}
@@ -175,4 +176,19 @@ const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *
 		if (strcmp(reg->defs[i]->aggregate_type, aggregate_type) == 0)
 			return reg->defs[i];
 	return NULL;
+}
+
+void aggdef_registry_report(struct startcheck *c, const char *dir)
+{
+	struct aggdef_registry *reg = NULL;
+	char err[512];
+
+	if (aggdef_registry_load(dir, &reg, err, sizeof err) != ES_OK)
+		startcheck_item(c, STARTCHECK_FAIL, "aggregate definitions", "%s", err);
+	else if (!dir || !*dir)
+		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
+				"none ([aggregates] dir is empty)");
+	else
+		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions", "%zu from %s", reg->n, dir);
+	aggdef_registry_free(reg);
 }

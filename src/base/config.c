@@ -10,6 +10,7 @@
 #include "base/confval.h"
 #include "base/conninfo.h"
 #include "base/log.h"
+#include "base/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,11 +51,29 @@ static char *urlpath_convert(const char *v, const char **why)
 	return strndup(v, n);
 }
 
-/* A libpq URI or key=value string, "+driver" dropped from a URI's scheme. */
+static config_conninfo_check_fn conninfo_check;
+
+void config_set_conninfo_check(config_conninfo_check_fn check)
+{
+	conninfo_check = check;
+}
+
+/* A libpq URI or key=value string, "+driver" dropped from a URI's scheme,
+ * that the conninfo check (libpq's parser) accepts. */
 static char *dburl_convert(const char *v, const char **why)
 {
+	static char because[320];
+	char *url = conninfo_normalize(v);
+	const char *problem = url && conninfo_check ? conninfo_check(url) : NULL;
+
 	*why = NULL;
-	return conninfo_normalize(v);
+	if (problem) {
+		snprintf(because, sizeof because, "is not a libpq connection string: %s", problem);
+		*why = because;
+		free(url);
+		return NULL;
+	}
+	return url;
 }
 
 #define F(field) offsetof(struct es_config, field)
@@ -519,6 +538,77 @@ static bool apply_env(struct loader *ld)
 		ld->origin[i].env = true;
 	}
 	return true;
+}
+
+/* The variable of config_options (or EVSTORE_CONFIG) nearest to name by
+ * edit distance, written into buf. */
+static void env_closest(const char *name, char *buf, size_t len)
+{
+	size_t best;
+	char known[96];
+
+	snprintf(buf, len, "EVSTORE_CONFIG");
+	best = text_edit_distance(name, buf);
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		size_t d;
+
+		env_name(&config_options[i], known, sizeof(known));
+		d = text_edit_distance(name, known);
+		if (d < best) {
+			best = d;
+			snprintf(buf, len, "%s", known);
+		}
+	}
+}
+
+/* True when name (up to '=') is EVSTORE_CONFIG or an option's variable. */
+static bool env_known(const char *name)
+{
+	char known[96];
+
+	if (strcmp(name, "EVSTORE_CONFIG") == 0)
+		return true;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		env_name(&config_options[i], known, sizeof(known));
+		if (strcmp(name, known) == 0)
+			return true;
+	}
+	return false;
+}
+
+size_t config_unknown_env(void (*warn)(const char *name, const char *closest, void *arg),
+			  void *arg)
+{
+	extern char **environ;
+	char name[128], closest[96];
+	size_t count = 0;
+
+	for (char **e = environ; e && *e; e++) {
+		size_t n = strcspn(*e, "=");
+
+		if (strncmp(*e, "EVSTORE_", 8) != 0 || n >= sizeof(name))
+			continue;
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		if (env_known(name))
+			continue;
+		env_closest(name, closest, sizeof(closest));
+		warn(name, closest, arg);
+		count++;
+	}
+	return count;
+}
+
+static void warn_unknown_env(const char *name, const char *closest, void *arg)
+{
+	(void)arg;
+	log_kv(LOG_WARNING, "unknown_environment_variable", "name", name, "closest_known", closest,
+	       "action", "ignored: no configuration key has this name", NULL);
+}
+
+void config_warn_unknown_env(void)
+{
+	(void)config_unknown_env(warn_unknown_env, NULL);
 }
 
 /* Reports a relation between two options that does not hold, located at

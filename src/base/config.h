@@ -80,6 +80,13 @@ struct es_config {
 	char *source_path;                 /* the file read, or NULL */
 };
 
+/* A check of [database] url beyond what this layer knows: libpq's parser
+ * is reached through src/pg only (pgconninfo_problem), so each program
+ * hands it in before its first config_load. Returns why the connection
+ * string is wrong (never quoting a value), or NULL when it is fine. */
+typedef const char *(*config_conninfo_check_fn)(const char *conninfo);
+void config_set_conninfo_check(config_conninfo_check_fn check);
+
 /* Fills cfg with defaults, then the file (path NULL: $EVSTORE_CONFIG if set
  * and not empty, else the default path, which alone may be missing), then DATABASE_URL, then the EVSTORE_<SECTION>_<KEY>
  * environment. On failure writes "file:line: message" (or "EVSTORE_X_Y:
@@ -89,6 +96,17 @@ struct es_config {
  * After success every text field is non-NULL; an unset one is "". */
 bool config_load(struct es_config *cfg, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* Calls warn(name, closest, arg) for each EVSTORE_* variable in the
+ * environment that names no key (EVSTORE_CONFIG aside): a typo there is
+ * otherwise silently ignored. closest is the known variable nearest by edit
+ * distance. Returns how many there were. */
+size_t config_unknown_env(void (*warn)(const char *name, const char *closest, void *arg),
+			  void *arg);
+
+/* config_unknown_env with each logged as a warning
+ * (event "unknown_environment_variable"); programs call it once at start. */
+void config_warn_unknown_env(void);
 
 /* Releases everything config_load allocated; safe on a zeroed struct. */
 void config_free(struct es_config *cfg);

@@ -50,6 +50,17 @@ static void quote_value(char *buf, size_t len, const char *v)
 	snprintf(buf, len, "'%.64s%s'", v, strlen(v) > 64 ? "..." : "");
 }
 
+/* quote_value of v as o shows it: a message never quotes a secret that
+ * --print-config would mask. */
+static void quote_shown_value(const struct confval_option *o, char *buf, size_t len,
+			      const char *v)
+{
+	char *masked = o->show ? o->show(v) : NULL;
+
+	quote_value(buf, len, masked ? masked : o->show ? "***" : v);
+	free(masked);
+}
+
 /* An optional sign and decimal digits, nothing else. *overflow tells a
  * number too large for long long from text that is no number. */
 static bool parse_integer(const char *v, long long *out, bool *overflow)
@@ -351,7 +362,7 @@ bool confval_set(const struct confval_option *o, void *obj, const char *v, char 
 	long long n = 0;
 	bool b, overflow;
 
-	quote_value(shown, sizeof(shown), v);
+	quote_shown_value(o, shown, sizeof(shown), v);
 	switch (o->type) {
 	case CONFVAL_TEXT:
 	case CONFVAL_CHOICE:

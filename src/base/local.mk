@@ -13,4 +13,5 @@ src_base_libbase_a_SOURCES = \
 	src/base/log.c src/base/log.h \
 	src/base/confval.c src/base/confval.h \
 	src/base/conninfo.c src/base/conninfo.h \
-	src/base/config.c src/base/config.h
+	src/base/config.c src/base/config.h \
+	src/base/startcheck.c src/base/startcheck.h

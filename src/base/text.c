@@ -3,6 +3,9 @@
 
 #include "base/text.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 int text_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -38,4 +41,37 @@ size_t text_utf8_seq_len(const unsigned char *s, size_t n)
 		return 4;
 	}
 	return 0;
+}
+
+size_t text_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = malloc((lb + 1) * sizeof *row);
+	size_t result;
+
+	if (!row)
+		return la > lb ? la : lb; /* an upper bound: no suggestion is better than none */
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	/* One row of the matrix at a time: row[j] is the distance between
+	 * a[0..i) and b[0..j); diag holds the previous row's row[j-1]. */
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	result = row[lb];
+	free(row);
+	return result;
 }

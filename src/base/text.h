@@ -12,4 +12,9 @@ int text_hex_value(int c);
  * truncated). */
 size_t text_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* The Levenshtein distance between a and b: the fewest one-byte
+ * insertions, deletions and substitutions that turn one into the other.
+ * Meant for short names (a suggestion for a typo); both are borrowed. */
+size_t text_edit_distance(const char *a, const char *b);
+
 #endif

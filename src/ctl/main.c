@@ -11,6 +11,7 @@
 
 #include "base/config.h"
 #include "pg/db.h"
+#include "pg/pgconninfo.h"
 #include "base/log.h"
 #include "ctl/commands.h"
 
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
 	const struct ctl_command *c;
 	int opt, rc;
 
+	config_set_conninfo_check(pgconninfo_problem);
 	opterr = 0;
 	/* '+': stop at the sub-command; its options are its own. */
 	while ((opt = getopt_long(argc, argv, "+:c:hV", options, NULL)) != -1) {

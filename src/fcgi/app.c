@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "auth/keys.h"
 #include "pg/db.h"
+#include "pg/migrate.h"
 #include "base/log.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
@@ -93,6 +94,49 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory creating the database handle");
 		return false;
 	}
+	return true;
+}
+
+/* One round of the probe: connected, and the schema version read. */
+static bool probe_once(struct app *app, int *version)
+{
+	return db_ensure(app->db) == ES_OK && migrate_current_version(app->db, version) == ES_OK;
+}
+
+void app_probe_database(struct app *app)
+{
+	int64_t now = time_mono_ms();
+	int version = 0;
+	bool ok;
+
+	if (app->probe.checked_ms != 0 && now - app->probe.checked_ms < APP_PROBE_TTL_MS)
+		return;
+	ok = probe_once(app, &version);
+	/* A session the server ended (a restart, a failover) shows at its first
+	 * statement: reconnect and ask again rather than say "not ready" for a
+	 * whole TTL about a database that is back. */
+	if (!ok && !db_connected(app->db))
+		ok = probe_once(app, &version);
+	app->probe.database_ok = ok;
+	app->probe.schema_version = version;
+	/* Stamped after the probe: a slow connect does not shorten the cache. */
+	app->probe.checked_ms = time_mono_ms();
+	if (app->probe.checked_ms == 0)
+		app->probe.checked_ms = 1;
+}
+
+/* True, with the 503 schema-not-migrated reply set, when the database
+ * answers but lacks migrations this build needs: the routes that use it
+ * would fail on a missing table or column with a 500. The probe is the
+ * readiness probe's, cached for APP_PROBE_TTL_MS. An unreachable database
+ * is left to the route (503 unavailable). */
+static bool schema_not_migrated(struct app *app, struct http_resp *resp)
+{
+	app_probe_database(app);
+	if (!app->probe.database_ok || !migrate_schema_behind(app->probe.schema_version))
+		return false;
+	http_reply_problem(resp, HTTP_PROBLEM_SCHEMA_NOT_MIGRATED,
+			   "the database schema is older than this evstore: " MIGRATE_ADVICE, NULL);
 	return true;
 }
 
@@ -226,6 +270,9 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 	ctx.match = &m;
 	ctx.query = &query;
 	if (!authorize(app, &ctx, &who, tenant_buf))
+		goto out;
+	if (m.route->auth != ROUTE_OPEN && m.route->auth != ROUTE_HEALTH &&
+	    schema_not_migrated(app, resp))
 		goto out;
 
 	switch (http_query_parse(req->query, &query, err, sizeof err)) {

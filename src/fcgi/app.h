@@ -61,6 +61,12 @@ bool app_reload(struct app *app, char *err, size_t errlen) __attribute__((warn_u
  * nothing allocated behind. */
 void app_handle(struct app *app, const struct http_io *io);
 
+/* Refreshes app->probe (does the database answer, at which schema
+ * version) unless it is younger than APP_PROBE_TTL_MS; readiness and the
+ * API's schema check share it. A database in its reconnect backoff fails
+ * fast. */
+void app_probe_database(struct app *app);
+
 /* True when the process was asked to stop (handlers that wait use it). */
 bool app_stopping(const struct app *app);
 

@@ -547,6 +547,7 @@ static const struct {
 	int status;
 	const char *slug;
 	const char *title;
+	bool keeps_detail;  /* a 5xx whose detail is written for the operator */
 } problems[] = {
 	[HTTP_PROBLEM_INVALID_REQUEST] = { 400, "invalid-request", "Invalid request" },
 	[HTTP_PROBLEM_UNAUTHORIZED] = { 401, "unauthorized", "Unauthorized" },
@@ -560,6 +561,7 @@ static const struct {
 	[HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { 415, "unsupported-media-type", "Unsupported media type" },
 	[HTTP_PROBLEM_VALIDATION_FAILED] = { 422, "validation-failed", "Validation failed" },
 	[HTTP_PROBLEM_UNAVAILABLE] = { 503, "unavailable", "Service unavailable" },
+	[HTTP_PROBLEM_SCHEMA_NOT_MIGRATED] = { 503, "schema-not-migrated", "Schema not migrated", true },
 	[HTTP_PROBLEM_INTERNAL] = { 500, "internal", "Internal server error" },
 };
 
@@ -676,11 +678,11 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 	char type[64];
 	int status = problems[p].status;
 
-	/* A 5xx says what the client can do, never what went wrong inside. */
-	if (status == 503)
-		detail = "the service is temporarily unavailable; retry later";
-	else if (status >= 500)
-		detail = "the server could not complete the request";
+	/* A 5xx says what the client can do, never what went wrong inside
+	 * (an unmigrated schema says what the operator must do). */
+	if (status >= 500 && !problems[p].keeps_detail)
+		detail = status == 503 ? "the service is temporarily unavailable; retry later"
+				       : "the server could not complete the request";
 
 	http_resp_reset(resp);
 	resp->status = status;

@@ -11,9 +11,18 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/route_feed.c \
 	src/fcgi/route_health.c \
 	src/fcgi/route_dlq.c \
+	src/fcgi/route_openapi.c \
 	src/fcgi/server.c src/fcgi/server.h \
 	src/fcgi/pool.c src/fcgi/pool.h \
 	src/fcgi/poolstats.c src/fcgi/poolstats.h
+nodist_src_fcgi_libfcgiapp_a_SOURCES = src/fcgi/openapi_data.c
+
+# GET /openapi.yaml serves the contract this build was made from.
+src/fcgi/openapi_data.c: $(srcdir)/doc/openapi.yaml $(srcdir)/build-aux/embed-text.sh
+	$(AM_V_GEN)$(MKDIR_P) src/fcgi && \
+	sh $(srcdir)/build-aux/embed-text.sh openapi_yaml $(srcdir)/doc/openapi.yaml > $@.tmp && mv $@.tmp $@
+BUILT_SOURCES += src/fcgi/openapi_data.c
+CLEANFILES += src/fcgi/openapi_data.c
 
 sbin_PROGRAMS += src/fcgi/evstore-fcgi
 src_fcgi_evstore_fcgi_SOURCES = src/fcgi/main.c

@@ -12,9 +12,14 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "base/startcheck.h"
+#include "aggregate/aggdef.h"
+#include "auth/keys.h"
+#include "pg/dbcheck.h"
 #include "fcgi/app.h"
 #include "fcgi/pool.h"
 #include "fcgi/server.h"
+#include "pg/pgconninfo.h"
 #include "subs/subscription.h"
 
 #define MAX_WORKERS 1024
@@ -33,6 +38,10 @@ static void usage(FILE *out)
 		"                          served by this process)\n"
 		"  -m, --socket-mode MODE  octal mode of a unix socket made by --listen (0660)\n"
 		"      --print-config      print the effective configuration and exit\n"
+		"      --check[=MODE]      load the configuration, keys and aggregate definitions,\n"
+		"                          probe the database and its schema, say what was found\n"
+		"                          and exit 0, or 1 when something failed; MODE prestart\n"
+		"                          (the unit's ExecStartPre) only warns about the database\n"
 		"  -h, --help              show this help and exit\n"
 		"  -V, --version           show the version and exit\n"
 		"\n"
@@ -74,15 +83,48 @@ static int print_config(const char *path)
 	return 0;
 }
 
+/* Where the JWT keys come from, for the check's report. */
+static const char *keys_source(const struct es_config *cfg)
+{
+	return *cfg->jwt.keys_dir ? cfg->jwt.keys_dir : cfg->jwt.key_file;
+}
+
+/* --check: loads what start-up loads, probes the database (nginx -t). */
+static int check_everything(const char *path, const char *mode)
+{
+	struct startcheck c;
+	struct es_config cfg;
+	struct auth_keys *keys;
+	char err[512];
+
+	startcheck_init(&c, "evstore-fcgi", stdout);
+	if (!startcheck_mode(&c, mode))
+		return usage_error("--check=%s: expected all or prestart", mode);
+	if (startcheck_config(&c, path, &cfg)) {
+		keys = auth_keys_load(&cfg, err, sizeof err);
+		if (keys)
+			startcheck_item(&c, STARTCHECK_PASS, "jwt keys", "%s from %s",
+					auth_keys_algorithm(keys), keys_source(&cfg));
+		else
+			startcheck_item(&c, STARTCHECK_FAIL, "jwt keys", "%s", err);
+		auth_keys_free(keys);
+		aggdef_registry_report(&c, cfg.aggregates.dir);
+		dbcheck_report(&c, &cfg, "evstore-fcgi --check");
+		config_free(&cfg);
+	}
+	return startcheck_finish(&c);
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_PRINT_CONFIG = 256 };
+	enum { OPT_PRINT_CONFIG = 256, OPT_CHECK };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "socket-mode", required_argument, NULL, 'm' },
 		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
+		{ "check", optional_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -90,12 +132,14 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *listen_addr = NULL;
 	long workers = 0;
 	mode_t socket_mode = 0660;
-	bool want_print = false;
+	bool want_print = false, want_check = false;
+	const char *check_mode = NULL;
 	struct app app;
 	char err[512];
 	int opt, fd, rc;
 	char *end;
 
+	config_set_conninfo_check(pgconninfo_problem);
 	while ((opt = getopt_long(argc, argv, "c:l:w:m:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -121,6 +165,10 @@ int main(int argc, char **argv)
 		case OPT_PRINT_CONFIG:
 			want_print = true;
 			break;
+		case OPT_CHECK:
+			want_check = true;
+			check_mode = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -136,6 +184,8 @@ int main(int argc, char **argv)
 		return usage_error("unexpected argument %s", argv[optind]);
 	if (want_print)
 		return print_config(config_path);
+	if (want_check)
+		return check_everything(config_path, check_mode);
 
 	if (!app_init(&app, config_path, err, sizeof err)) {
 		fprintf(stderr, "evstore-fcgi: %s\n", err);
@@ -146,6 +196,7 @@ int main(int argc, char **argv)
 		app_fini(&app);
 		return 1;
 	}
+	config_warn_unknown_env();
 
 	fd = server_systemd_fd();
 	if (fd >= 0) {

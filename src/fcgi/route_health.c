@@ -35,24 +35,6 @@ void route_health_live(struct route_ctx *ctx)
 	sbuf_puts(&ctx->resp->body, "{\"alive\":true,\"reason\":\"ok\"}");
 }
 
-/* Refreshes app->probe unless it is younger than APP_PROBE_TTL_MS. A
- * database in its reconnect backoff fails fast in db_ensure. */
-static void probe_database(struct app *app)
-{
-	int64_t now = time_mono_ms();
-	int version = 0;
-
-	if (app->probe.checked_ms != 0 && now - app->probe.checked_ms < APP_PROBE_TTL_MS)
-		return;
-	app->probe.database_ok = db_ensure(app->db) == ES_OK &&
-				 migrate_current_version(app->db, &version) == ES_OK;
-	app->probe.schema_version = version;
-	/* Stamped after the probe: a slow connect does not shorten the cache. */
-	app->probe.checked_ms = time_mono_ms();
-	if (app->probe.checked_ms == 0)
-		app->probe.checked_ms = 1;
-}
-
 /* Why the process cannot take traffic now, or NULL when it can; reason
  * holds it. */
 static const char *not_ready_reason(struct app *app, char *reason, size_t len)
@@ -65,7 +47,7 @@ static const char *not_ready_reason(struct app *app, char *reason, size_t len)
 		snprintf(reason, len, "draining");
 		return reason;
 	}
-	probe_database(app);
+	app_probe_database(app);
 	if (!app->probe.database_ok) {
 		snprintf(reason, len, "database unreachable");
 		return reason;
@@ -132,7 +114,7 @@ void route_health_summary(struct route_ctx *ctx)
 	struct health_subscriptions subs = { 0 };
 	const char *status;
 
-	probe_database(app);
+	app_probe_database(app);
 	if (app->probe.database_ok)
 		count_subscriptions(app, &subs);
 	status = overall_status(app->probe.database_ok, &subs);

@@ -28,6 +28,7 @@ struct es_config;
 	ROUTE("GET",  "/health/ready",                      route_health_ready,    ROUTE_OPEN) \
 	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH) \
 	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH) \
+	ROUTE("GET",  "/openapi.yaml",                      route_openapi,         ROUTE_OPEN) \
 	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN) \
 	ROUTE("GET",  "/v1/subscriptions/{name}/dlq",       route_dlq_list,        ROUTE_ADMIN) \
 	ROUTE("POST", "/v1/subscriptions/{name}/dlq/retry-all", route_dlq_retry_all, ROUTE_ADMIN) \

@@ -3,7 +3,6 @@
 #include "json/jschema.h"
 
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +10,9 @@
 #include <string.h>
 
 #include "json/jsondoc.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 enum jschema_type {
 	JT_NULL = 1u << 0,
@@ -46,8 +48,7 @@ struct jschema {
 	json_object *maximum;
 	int64_t min_length, max_length;  /* -1: none */
 	int64_t min_items, max_items;
-	bool has_pattern;
-	regex_t pattern;
+	pcre2_code *pattern;             /* NULL: no pattern */
 	char *pattern_text;
 	char **required;
 	size_t n_required;
@@ -278,23 +279,52 @@ static enum es_status compile_properties(struct compile_ctx *c, struct jschema *
 	return rc;
 }
 
+/* JSON Schema says ECMA-262; PCRE2 is close: UTF-8 with \\uXXXX escapes
+ * (ALT_BSUX), "$" only at the very end as in ECMA, \\d and \\w ASCII as
+ * in ECMA (no UCP). What PCRE2 cannot compile is refused here, at load. */
+#define JSCHEMA_PCRE2_OPTIONS (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY)
+
+/* Backtracking budget of one match: a pathological pattern costs a
+ * violation, never a stuck worker. */
+#define JSCHEMA_MATCH_LIMIT 1000000
+
 static enum es_status compile_pattern(struct compile_ctx *c, struct jschema *s, const char *pointer,
 				      json_object *v)
 {
-	char msg[128];
-	int rc;
+	PCRE2_UCHAR msg[128];
+	PCRE2_SIZE offset;
+	int code;
 
 	if (!json_object_is_type(v, json_type_string))
 		return compile_fail(c, pointer, "pattern", "must be a string");
-	rc = regcomp(&s->pattern, json_object_get_string(v), REG_EXTENDED | REG_NOSUB);
-	if (rc != 0) {
-		regerror(rc, &s->pattern, msg, sizeof msg);
-		return compile_fail(c, pointer, "pattern", "not a POSIX extended regular expression: %s",
-				    msg);
+	s->pattern = pcre2_compile((PCRE2_SPTR)json_object_get_string(v),
+				   (PCRE2_SIZE)json_object_get_string_len(v), JSCHEMA_PCRE2_OPTIONS,
+				   &code, &offset, NULL);
+	if (!s->pattern) {
+		if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
+			snprintf((char *)msg, sizeof msg, "error %d", code);
+		return compile_fail(c, pointer, "pattern",
+				    "not a regular expression PCRE2 can honour: %s at offset %zu",
+				    (const char *)msg, (size_t)offset);
 	}
-	s->has_pattern = true;
 	s->pattern_text = strdup(json_object_get_string(v));
 	return s->pattern_text ? ES_OK : ES_ENOMEM;
+}
+
+/* Whether str (len bytes) contains a match of pattern: ECMA-262's test(),
+ * an unanchored search. A match that errs (the backtracking limit, memory)
+ * counts as no match. */
+static bool pattern_matches(const pcre2_code *pattern, const char *str, size_t len)
+{
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(pattern, NULL);
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	int rc = -1;
+
+	if (md && mc && pcre2_set_match_limit(mc, JSCHEMA_MATCH_LIMIT) == 0)
+		rc = pcre2_match(pattern, (PCRE2_SPTR)str, len, 0, 0, md, mc);
+	pcre2_match_context_free(mc);
+	pcre2_match_data_free(md);
+	return rc >= 0;
 }
 
 /* One keyword of a schema object. */
@@ -411,8 +441,7 @@ void jschema_free(struct jschema *s)
 	json_object_put(s->const_value);
 	json_object_put(s->minimum);
 	json_object_put(s->maximum);
-	if (s->has_pattern)
-		regfree(&s->pattern);
+	pcre2_code_free(s->pattern);
 	free(s->pattern_text);
 	for (size_t i = 0; i < s->n_required; i++)
 		free(s->required[i]);
@@ -578,7 +607,7 @@ static void validate_string(const struct jschema *s, json_object *doc, const cha
 	if (s->max_length >= 0 && len > (size_t)s->max_length)
 		jschema_violations_add(out, pointer, "must be at most %lld characters long",
 			      (long long)s->max_length);
-	if (s->has_pattern && regexec(&s->pattern, str, 0, NULL, 0) != 0)
+	if (s->pattern && !pattern_matches(s->pattern, str, (size_t)json_object_get_string_len(doc)))
 		jschema_violations_add(out, pointer, "must match the pattern %.100s", s->pattern_text);
 }
 

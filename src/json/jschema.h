@@ -8,8 +8,9 @@
  * Decisions: "integer" accepts a number with no fractional part whatever
  * its spelling (1 and 1.0, as JSON Schema says), "number" accepts both;
  * numbers compare by value (1 equals 1.0 in enum and const); minLength and
- * maxLength count Unicode code points; pattern is a POSIX extended regular
- * expression (regcomp), searched anywhere in the string unless anchored. */
+ * maxLength count Unicode code points; pattern is an ECMA-262 regular
+ * expression as PCRE2 reads it (UTF-8), searched anywhere in the string
+ * unless anchored, and one PCRE2 cannot compile is refused at load. */
 #ifndef EVSTORE_JSCHEMA_H
 #define EVSTORE_JSCHEMA_H
 

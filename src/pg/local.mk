@@ -19,5 +19,7 @@ noinst_LIBRARIES += src/pg/libpg.a
 src_pg_libpg_a_SOURCES = \
 	src/pg/db.c src/pg/db.h \
 	src/pg/sqlstate.c src/pg/sqlstate.h \
-	src/pg/migrate.c src/pg/migrate.h
+	src/pg/migrate.c src/pg/migrate.h \
+	src/pg/pgconninfo.c src/pg/pgconninfo.h \
+	src/pg/dbcheck.c src/pg/dbcheck.h
 nodist_src_pg_libpg_a_SOURCES = src/pg/migrations_data.c

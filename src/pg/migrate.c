@@ -43,6 +43,11 @@ static enum es_status migrate_have_table(struct db *db, bool *have)
 	return rc;
 }
 
+bool migrate_schema_behind(int current_version)
+{
+	return current_version < migrate_expected_version();
+}
+
 enum es_status migrate_current_version(struct db *db, int *out)
 {
 	PGresult *r = NULL;

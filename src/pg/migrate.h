@@ -4,6 +4,7 @@
 #define EVSTORE_MIGRATE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include "base/error.h"
 
 struct db;
@@ -20,6 +21,12 @@ extern const size_t migrations_count;
 
 /* The schema version this build expects: the highest migration number. */
 int migrate_expected_version(void);
+
+/* True when a database at current_version lacks migrations this build
+ * needs (0: none applied): the API answers 503 schema-not-migrated and the
+ * runner waits, both saying MIGRATE_ADVICE. A newer schema is not behind. */
+bool migrate_schema_behind(int current_version);
+#define MIGRATE_ADVICE "run `evstorectl migrate`"
 
 /* The version applied in the database (0 when nothing is), or ES_EDB etc. */
 enum es_status migrate_current_version(struct db *db, int *out) ES_MUST_CHECK;

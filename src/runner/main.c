@@ -13,13 +13,17 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/sdnotify.h"
+#include "base/startcheck.h"
+#include "aggregate/aggdef.h"
+#include "pg/dbcheck.h"
+#include "pg/pgconninfo.h"
 #include "subs/subscription.h"
 #include "runner/runner.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: evstore-runner [--config FILE] [--print-config] [--help] [--version]\n"
+		"Usage: evstore-runner [--config FILE] [--print-config | --check] [--help] [--version]\n"
 		"\n"
 		"Runs the [subscription NAME] sections of the configuration: reads the event\n"
 		"store's global feed and hands each event to its handler (sql, exec, audit),\n"
@@ -29,8 +33,61 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -c, --config FILE   read FILE instead of %s\n"
 		"      --print-config  print the effective configuration and exit\n"
+		"      --check[=MODE]  load the configuration, subscriptions (and their SQL\n"
+		"                      files) and aggregate definitions, probe the database and\n"
+		"                      its schema, say what was found and exit 0, or 1 when\n"
+		"                      something failed; MODE prestart (the unit's ExecStartPre)\n"
+		"                      only warns about the database, which the runner waits for\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n", CONFIG_DEFAULT_PATH);
+}
+
+#define NO_DATABASE "no database configured: set [database] url, EVSTORE_DATABASE_URL or DATABASE_URL"
+
+/* The subscriptions item of --check, then the aggregate definitions,
+ * which the runner reads only for a snapshots subscription. */
+static void check_subscriptions(struct startcheck *c, const struct es_config *cfg)
+{
+	struct subscription *subs;
+	size_t n;
+	char err[512];
+
+	if (runner_parse_confs(cfg, &subs, &n, err, sizeof err) != ES_OK) {
+		startcheck_item(c, STARTCHECK_FAIL, "subscriptions", "%s", err);
+		return;
+	}
+	if (n == 0)
+		startcheck_item(c, STARTCHECK_WARN, "subscriptions", "%s", RUNNER_NO_SUBSCRIPTIONS);
+	else
+		startcheck_item(c, STARTCHECK_PASS, "subscriptions", "%zu, their SQL files read", n);
+	if (runner_needs_aggdefs(subs, n))
+		aggdef_registry_report(c, cfg->aggregates.dir);
+	else
+		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
+				"not read (no snapshots subscription)");
+	runner_free_confs(subs, n);
+}
+
+/* --check: loads what start-up loads, probes the database (nginx -t). */
+static int check_everything(const char *path, const char *mode)
+{
+	struct startcheck c;
+	struct es_config cfg;
+
+	startcheck_init(&c, "evstore-runner", stdout);
+	if (!startcheck_mode(&c, mode)) {
+		fprintf(stderr, "evstore-runner: --check=%s: expected all or prestart\n", mode);
+		return 2;
+	}
+	if (startcheck_config(&c, path, &cfg)) {
+		check_subscriptions(&c, &cfg);
+		if (!*cfg.database.url)
+			startcheck_item(&c, STARTCHECK_FAIL, "database", "%s", NO_DATABASE);
+		else
+			dbcheck_report(&c, &cfg, "evstore-runner --check");
+		config_free(&cfg);
+	}
+	return startcheck_finish(&c);
 }
 
 int main(int argc, char **argv)
@@ -38,17 +95,20 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "check", optional_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config_path = NULL;
-	bool print = false;
+	bool print = false, check = false;
+	const char *check_mode = NULL;
 	struct es_config *cfg;
 	struct runner *r;
 	char err[512];
 	int opt, rc;
 
+	config_set_conninfo_check(pgconninfo_problem);
 	while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -56,6 +116,10 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			print = true;
+			break;
+		case 'C':
+			check = true;
+			check_mode = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -72,6 +136,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "evstore-runner: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (check)
+		return check_everything(config_path, check_mode);
 	cfg = calloc(1, sizeof *cfg);
 	if (!cfg || !config_load(cfg, config_path, err, sizeof err)) {
 		fprintf(stderr, "evstore-runner: %s\n", cfg ? err : "out of memory");
@@ -98,8 +164,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (!*cfg->database.url) {
-		fprintf(stderr, "evstore-runner: no database configured: set [database] url,"
-			" EVSTORE_DATABASE_URL or DATABASE_URL\n");
+		fprintf(stderr, "evstore-runner: %s\n", NO_DATABASE);
 		config_free(cfg);
 		free(cfg);
 		return 1;
@@ -110,6 +175,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 1;
 	}
+	config_warn_unknown_env();
 	r = runner_new(cfg, config_path, err, sizeof err);
 	if (!r) {
 		fprintf(stderr, "evstore-runner: %s\n", err);

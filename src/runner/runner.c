@@ -22,6 +22,7 @@
 #include "base/sdnotify.h"
 #include "base/timefmt.h"
 #include "pg/db.h"
+#include "pg/migrate.h"
 #include "store/store.h"
 #include "subs/subscription.h"
 #include "runner/claims.h"
@@ -31,6 +32,8 @@
 #include "runner/unit.h"
 
 #define CLAIM_INTERVAL_MS 2000
+/* How often a runner waiting for `evstorectl migrate` asks again. */
+#define SCHEMA_RECHECK_MS 1000
 
 static volatile sig_atomic_t sig_stop;      /* number of TERM/INT received */
 static volatile sig_atomic_t sig_reload;
@@ -57,6 +60,8 @@ struct runner {
 	int64_t watchdog_ms;          /* ping interval: half of WATCHDOG_USEC; 0: none */
 	int64_t watchdog_next_ms;     /* when the next ping is due */
 	char status[128];             /* the last STATUS= sent */
+	unsigned long schema_ok_epoch; /* db session whose schema was found current; 0: none */
+	bool schema_waiting;          /* logged schema_not_migrated, waiting for migrate */
 };
 
 /* ---------------------------------------------------------------- signals */
@@ -190,22 +195,30 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct subscripti
 	return ES_OK;
 }
 
+bool runner_needs_aggdefs(const struct subscription *subs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (subs[i].handler == SUB_HANDLER_SNAPSHOTS)
+			return true;
+	}
+	return false;
+}
+
 /* Loads the aggregate definitions of cfg's [aggregates] dir when one of
- * confs[0..n) is a snapshots subscription (*out stays NULL otherwise). On
- * failure err holds the definition's "file: /pointer: reason". *out is a
- * new registry (aggdef_registry_free). */
+ * confs[0..n) is a snapshots subscription (*out stays NULL otherwise): then
+ * a missing directory or a bad file stops the runner as it stops
+ * evstore-fcgi. On failure err holds the definition's "file: /pointer:
+ * reason" or the directory's problem. *out is a new registry
+ * (aggdef_registry_free). */
 static enum es_status runner_load_aggdefs(const struct es_config *cfg, const struct subscription *confs,
 					  size_t n, struct aggdef_registry **out, char *err,
 					  size_t errlen)
 {
 	enum es_status rc;
 	size_t background = 0;
-	bool wanted = false;
 
 	*out = NULL;
-	for (size_t i = 0; i < n; i++)
-		wanted = wanted || confs[i].handler == SUB_HANDLER_SNAPSHOTS;
-	if (!wanted)
+	if (!runner_needs_aggdefs(confs, n))
 		return ES_OK;
 	rc = aggdef_registry_load(cfg->aggregates.dir, out, err, errlen);
 	if (rc != ES_OK)
@@ -217,6 +230,14 @@ static enum es_status runner_load_aggdefs(const struct es_config *cfg, const str
 		log_kv(LOG_WARNING, "snapshots_nothing_to_do", "dir", cfg->aggregates.dir,
 		       "reason", "no aggregate definition has snapshot mode background", NULL);
 	return ES_OK;
+}
+
+/* A runner without subscriptions is most likely pointed at the wrong
+ * file: say so where the operator looks. */
+static void runner_warn_if_idle(size_t n_subscriptions)
+{
+	if (n_subscriptions == 0)
+		log_kv(LOG_WARNING, "no_subscriptions", "reason", RUNNER_NO_SUBSCRIPTIONS, NULL);
 }
 
 /* runner_forced as a callback: the exec handler's abort check (give up a
@@ -297,6 +318,7 @@ static void runner_reload(struct runner *r)
 		if (subs[i])
 			r->subs[r->n_subs++] = subs[i];
 	runner_free_confs(confs, n);
+	runner_warn_if_idle(n);
 	/* Kept snapshots subscriptions see the definitions as they are now. */
 	aggdef_registry_free(r->aggdefs);
 	r->aggdefs = aggdefs;
@@ -339,6 +361,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 		goto fail;
 	if (runner_load_aggdefs(cfg, confs, n, &r->aggdefs, err, errlen) != ES_OK)
 		goto fail;
+	runner_warn_if_idle(n);
 	r->subs = calloc(n ? n : 1, sizeof *r->subs);
 	if (!r->subs)
 		goto fail_oom;
@@ -401,6 +424,44 @@ void runner_free(struct runner *r)
 	free(r);
 }
 
+/* Logs that the schema lacks migrations (once until it is fixed), or that
+ * it was fixed. */
+static void runner_log_schema(struct runner *r, int current, bool behind)
+{
+	json_object *f;
+
+	if (behind == r->schema_waiting)
+		return;
+	r->schema_waiting = behind;
+	f = json_object_new_object();
+	json_object_object_add(f, "schema_version", json_object_new_int(current));
+	json_object_object_add(f, "expected_version", json_object_new_int(migrate_expected_version()));
+	if (behind)
+		json_object_object_add(f, "action", json_object_new_string(
+			MIGRATE_ADVICE "; the runner waits and checks again"));
+	log_json(behind ? LOG_ERR : LOG_NOTICE, behind ? "schema_not_migrated" : "schema_ready", f);
+}
+
+/* Whether the database's schema has every migration this build needs, asked
+ * once per session while it does. A schema behind the build is waited for
+ * (logged once) rather than failed on at every statement. Needs a
+ * connection (db_ensure); false too when the question fails. */
+static bool runner_schema_ready(struct runner *r)
+{
+	unsigned long epoch = db_session_epoch(r->db);
+	int current = 0;
+
+	if (epoch != 0 && epoch == r->schema_ok_epoch)
+		return true;
+	if (migrate_current_version(r->db, &current) != ES_OK)
+		return false;
+	runner_log_schema(r, current, migrate_schema_behind(current));
+	if (r->schema_waiting)
+		return false;
+	r->schema_ok_epoch = epoch;
+	return true;
+}
+
 /* The next moment something is due, as a wait in milliseconds. */
 static int64_t runner_idle_wait(struct runner *r)
 {
@@ -456,7 +517,8 @@ int runner_run(struct runner *r)
 	/* Registered once; db.c LISTENs again after every reconnect. */
 	if (db_listen(r->db, STORE_NOTIFY_CHANNEL) != ES_OK)
 		log_kv(LOG_WARNING, "runner_listen_failed", "error", db_last_error(r->db), NULL);
-	claims_round(&r->claims, &r->host, r->subs, r->n_subs);
+	if (db_ensure(r->db) == ES_OK && runner_schema_ready(r))
+		claims_round(&r->claims, &r->host, r->subs, r->n_subs);
 	{
 		json_object *f = json_object_new_object();
 
@@ -479,6 +541,10 @@ int runner_run(struct runner *r)
 		runner_status(r, "running");
 		if (db_ensure(r->db) != ES_OK) {
 			runner_nap(200);
+			continue;
+		}
+		if (!runner_schema_ready(r)) {
+			runner_nap(SCHEMA_RECHECK_MS);
 			continue;
 		}
 		if (time_mono_ms() - r->claims.last_round_ms >= CLAIM_INTERVAL_MS)

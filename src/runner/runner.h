@@ -18,6 +18,15 @@ enum es_status runner_parse_confs(const struct es_config *cfg, struct subscripti
 				  char *err, size_t errlen) ES_MUST_CHECK;
 void runner_free_confs(struct subscription *subs, size_t n);
 
+/* Whether one of subs[0..n) is a snapshots subscription, the only reader of
+ * the aggregate definitions in the runner. */
+bool runner_needs_aggdefs(const struct subscription *subs, size_t n);
+
+/* What the runner says when the configuration has no [subscription NAME]
+ * section: it starts (a reload may bring some) but has nothing to do. */
+#define RUNNER_NO_SUBSCRIPTIONS \
+	"no [subscription NAME] section: the runner has nothing to run"
+
 /* Takes cfg (config_free'd by runner_free) and config_path (borrowed for
  * reloads). Returns NULL after writing why into err. */
 struct runner *runner_new(struct es_config *cfg, const char *config_path, char *err,

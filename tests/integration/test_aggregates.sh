@@ -157,4 +157,37 @@ check "a bad definition stops start-up with exit 1 (got $rc)" test "$rc" = 1
 check "the message names the file and the pointer: $(head -c 200 "$IT_DIR/bad.out")" \
 	grep -q "bad/order.json: /events/OrderShipped/payload/properties/tracking_number/patern: unknown" "$IT_DIR/bad.out"
 
+
+# --- a configured directory that is missing stops start-up ---------------------
+# (before, both started and stored invalid payloads with 201: no checks at all)
+sed "s|^dir = .*|dir = $IT_DIR/no-such-dir|" "$IT_DIR/evstore.conf" >"$IT_DIR/nodir.conf"
+"$FCGI_BIN" --config "$IT_DIR/nodir.conf" --listen "$IT_DIR/nodir.sock" --workers 1 >"$IT_DIR/nodir.out" 2>&1
+rc=$?
+check "evstore-fcgi: a missing [aggregates] dir stops start-up with exit 1 (got $rc)" test "$rc" = 1
+check "evstore-fcgi: the message names the key and the directory: $(head -c 200 "$IT_DIR/nodir.out")" \
+	grep -q "\[aggregates\] dir $IT_DIR/no-such-dir: No such file or directory" "$IT_DIR/nodir.out"
+# The runner reads the definitions for its snapshots subscriptions.
+printf '[subscription snaps]\nhandler = snapshots\n' >>"$IT_DIR/nodir.conf"
+"$(stack_runner_bin)" --config "$IT_DIR/nodir.conf" >"$IT_DIR/nodir-runner.out" 2>&1 </dev/null &
+rpid=$!
+wait_for 10 sh -c "! kill -0 $rpid"
+kill "$rpid" 2>/dev/null; wait "$rpid"; rc=$?
+check "evstore-runner: a missing [aggregates] dir stops start-up with exit 1 (got $rc)" test "$rc" = 1
+check "evstore-runner: the message names the key and the directory: $(head -c 200 "$IT_DIR/nodir-runner.out")" \
+	grep -q "\[aggregates\] dir $IT_DIR/no-such-dir: No such file or directory" "$IT_DIR/nodir-runner.out"
+# The explicit empty value is "no definitions": the pool starts.
+sed "s|^dir = .*|dir =|" "$IT_DIR/evstore.conf" >"$IT_DIR/nodefs.conf"
+"$FCGI_BIN" --config "$IT_DIR/nodefs.conf" --print-config >"$IT_DIR/nodefs.out" 2>&1 &&
+	timeout 5 "$FCGI_BIN" --config "$IT_DIR/nodefs.conf" --check >>"$IT_DIR/nodefs.out" 2>&1
+check "an empty [aggregates] dir means no definitions: --check passes" test $? = 0
+
+# --- a pattern PCRE2 cannot compile is refused at load -------------------------
+jq '.events.OrderShipped.payload.properties.tracking_number.pattern = "(?<=a+)b"' \
+	"$IT_SRCDIR/examples/aggregates.d/order.json" >"$IT_DIR/bad/order.json"
+"$FCGI_BIN" --config "$IT_DIR/bad.conf" --listen "$IT_DIR/bad.sock" --workers 1 >"$IT_DIR/bad.out" 2>&1
+rc=$?
+check "a pattern that cannot be compiled stops start-up with exit 1 (got $rc)" test "$rc" = 1
+check "the message names the file and the pointer: $(head -c 200 "$IT_DIR/bad.out")" \
+	grep -q "bad/order.json: /events/OrderShipped/payload/properties/tracking_number/pattern: not a regular expression" "$IT_DIR/bad.out"
+
 it_finish

@@ -23,6 +23,43 @@ sleep 1.2
 req GET /health/ready
 expect "ready again once the schema matches" 200 .ready true
 
+# The contract, served by the pool through the shipped front: open, YAML,
+# the very file of this build.
+req GET /openapi.yaml
+expect "GET /openapi.yaml needs no token" 200
+check "it is YAML: $(hdr Content-Type)" test "$(hdr Content-Type)" = application/yaml
+curl -sS "$IT_BASE/openapi.yaml" -o "$IT_DIR/openapi.yaml"
+check "it is doc/openapi.yaml of this build" cmp -s "$IT_DIR/openapi.yaml" "$IT_SRCDIR/doc/openapi.yaml"
+check "and documents itself" grep -q '^  /openapi.yaml:' "$IT_DIR/openapi.yaml"
+
+# An unmigrated database: the API says so (503 schema-not-migrated, with
+# what to run), never 500; the runner says it once and waits.
+T=$(token health "events:read events:write")
+psql_q -c "alter schema evstore rename to evstore_away"
+sleep 1.2
+auth_req "$T" GET "/v1/aggregates/Order/$(uuid)/events"
+expect_problem "an unmigrated database: reads are 503 schema-not-migrated" 503 schema-not-migrated
+check "the detail says to run evstorectl migrate: $(jq_body .detail)" grep -q "evstorectl migrate" <<<"$(jq_body .detail)"
+check "with Retry-After" test -n "$(hdr Retry-After)"
+post_json "$T" "/v1/aggregates/Order/$(uuid)/events" '{"events":[{"event_type":"Created","payload":{}}]}'
+expect_problem "an unmigrated database: appends are 503 schema-not-migrated" 503 schema-not-migrated
+req GET /health/live
+expect "liveness is not the database's business" 200 .alive true
+EVSTORE_LOG_LEVEL=notice "$(stack_runner_bin)" --config "$IT_DIR/evstore.conf" >"$IT_DIR/runner-schema.log" 2>&1 </dev/null &
+RPID=$!
+IT_PIDS+=("$RPID")
+sleep 3.5
+check "the runner waits for the migration instead of exiting" kill -0 "$RPID"
+check "and says so once: $(grep -c schema_not_migrated "$IT_DIR/runner-schema.log") log lines" \
+	test "$(grep -c '"event":"schema_not_migrated".*evstorectl migrate' "$IT_DIR/runner-schema.log")" = 1
+psql_q -c "alter schema evstore_away rename to evstore"
+sleep 1.2
+auth_req "$T" GET "/v1/events"
+expect "once migrated, the API answers again" 200
+wait_for 5 grep -q '"event":"schema_ready"' "$IT_DIR/runner-schema.log"
+check "and the runner goes on by itself" grep -q '"event":"schema_ready"' "$IT_DIR/runner-schema.log"
+kill -TERM "$RPID"; wait "$RPID" 2>/dev/null
+
 # Subscriptions, as a runner's status rows describe them.
 status_row() { # NAME STATE LAG HEARTBEAT-AGE-SECONDS
 	psql_q -c "insert into evstore.subscription_status (subscription, partition, runner_id, state, events_processed, lag_events, heartbeat_at)

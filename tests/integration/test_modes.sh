@@ -65,4 +65,75 @@ msg=$("$FCGI_BIN" --config "$IT_DIR/bad.conf" --listen "$IT_DIR/bad.sock" 2>&1 <
 check "a bad configuration stops start-up with exit 1 ($rc)" test "$rc" = 1
 check "and says what is wrong: $msg" grep -qi algorithm <<<"$msg"
 
+
+# A mistyped [database] url is a configuration error naming the key, not a
+# database called "postgresq://..." on the default socket.
+msg=$(EVSTORE_DATABASE_URL="postgresq://evstore:secret@127.0.0.1/db" timeout 10 "$FCGI_BIN" --config "$CONF" \
+	--listen "$IT_DIR/bad.sock" 2>&1 </dev/null); rc=$?
+check "an unknown URL scheme stops start-up with exit 1 ($rc)" test "$rc" = 1
+check "and names the key and the scheme: $msg" \
+	grep -q "EVSTORE_DATABASE_URL: .*unknown URI scheme \"postgresq\"" <<<"$msg"
+check "and does not show the password" test -z "$(grep secret <<<"$msg")"
+sed "s|^url = \(.*\)|url = \1 sslmod=require|" "$CONF" >"$IT_DIR/badopt.conf"
+msg=$(timeout 10 "$FCGI_BIN" --config "$IT_DIR/badopt.conf" --listen "$IT_DIR/bad.sock" 2>&1 </dev/null); rc=$?
+check "an unknown connection option stops start-up with exit 1 ($rc)" test "$rc" = 1
+check "and names the line, the key and the option: $msg" \
+	grep -q "badopt.conf:[0-9]*: database.url: .*invalid connection option \"sslmod\"" <<<"$msg"
+msg=$(timeout 10 "$(stack_runner_bin)" --config "$IT_DIR/badopt.conf" 2>&1 </dev/null); rc=$?
+check "the runner refuses it too ($rc): $msg" test "$rc" = 1 -a -n "$(grep 'database.url: .*sslmod' <<<"$msg")"
+
+
+# --- --check, like nginx -t ----------------------------------------------------
+RUNNER=$(stack_runner_bin)
+out=$("$FCGI_BIN" --config "$CONF" --check 2>&1); rc=$?
+check "evstore-fcgi --check passes on a good stack ($rc)" test "$rc" = 0
+for item in configuration "jwt keys" "aggregate definitions" database schema; do
+	check "evstore-fcgi --check says what it checked: $item" grep -q "^evstore-fcgi: pass $item: " <<<"$out"
+done
+check "and ends with the verdict: $(tail -n 1 <<<"$out")" grep -q "^evstore-fcgi: check passed" <<<"$(tail -n 1 <<<"$out")"
+out=$("$RUNNER" --config "$CONF" --check 2>&1); rc=$?
+check "evstore-runner --check passes without subscriptions, with a warning ($rc)" \
+	test "$rc" = 0 -a -n "$(grep '^evstore-runner: warn subscriptions: no \[subscription NAME\]' <<<"$out")"
+{ cat "$CONF"; printf '[subscription lost]\nhandler = sql\nsql_file = %s/lost.sql\n' "$IT_DIR"; } >"$IT_DIR/lost.conf"
+out=$("$RUNNER" --config "$IT_DIR/lost.conf" --check 2>&1); rc=$?
+check "evstore-runner --check fails on a missing SQL file ($rc)" test "$rc" = 1
+check "and names it in the verdict: $(tail -n 1 <<<"$out")" \
+	grep -q "^evstore-runner: check failed: subscriptions: .*lost.sql" <<<"$(tail -n 1 <<<"$out")"
+out=$(EVSTORE_HTTP_MAX_PAGES=5 "$FCGI_BIN" --config "$CONF" --check 2>&1); rc=$?
+check "an unknown EVSTORE_ variable is a warning naming the closest key ($rc)" \
+	test "$rc" = 0 -a -n "$(grep 'warn environment: EVSTORE_HTTP_MAX_PAGES .*EVSTORE_HTTP_MAX_PAGE?' <<<"$out")"
+psql_q -c "alter schema evstore rename to evstore_away"
+out=$("$FCGI_BIN" --config "$CONF" --check 2>&1); rc=$?
+check "an unmigrated database fails the check ($rc)" test "$rc" = 1
+check "saying what to run: $(grep schema <<<"$out")" grep -q "FAIL schema: at version 0, .*evstorectl migrate" <<<"$out"
+out=$("$RUNNER" --config "$CONF" --check=prestart 2>&1); rc=$?
+check "--check=prestart only warns about the schema, which the runner waits for ($rc)" \
+	test "$rc" = 0 -a -n "$(grep 'warn schema: at version 0' <<<"$out")"
+psql_q -c "alter schema evstore_away rename to evstore"
+out=$(EVSTORE_DATABASE_URL="host=$IT_DIR/nowhere" "$FCGI_BIN" --config "$CONF" --check 2>&1); rc=$?
+check "an unreachable database fails the check ($rc)" test "$rc" = 1 -a -n "$(grep 'FAIL database: ' <<<"$out")"
+"$FCGI_BIN" --config "$CONF" --check=sometimes >/dev/null 2>&1
+check "--check=MODE takes all or prestart" test $? = 2
+
+# The systemd units check before they start, in the mode that lets the
+# daemons wait for the database.
+for unit in evstore-fcgi.service evstore-runner.service; do
+	pre=$(grep '^ExecStartPre=' "$IT_BUILDDIR/packaging/systemd/$unit" | sed 's/^ExecStartPre=//')
+	check "$unit checks before it starts: $pre" grep -q -- '--check=prestart$' <<<"$pre"
+done
+
+# --- silent start-up problems, said out loud -------------------------------------
+EVSTORE_JWT_KEYFILE=/x "$FCGI_BIN" --config "$CONF" --listen "$IT_DIR/env.sock" --workers 1 \
+	>"$IT_DIR/env.log" 2>&1 </dev/null &
+pid=$!
+wait_for 10 test -S "$IT_DIR/env.sock"
+kill -INT "$pid"; wait "$pid"
+check "the pool warns about an unknown EVSTORE_ variable, naming the closest key" \
+	grep -q '"event":"unknown_environment_variable".*"name":"EVSTORE_JWT_KEYFILE".*"closest_known":"EVSTORE_JWT_KEY_FILE"' "$IT_DIR/env.log"
+"$RUNNER" --config "$CONF" >"$IT_DIR/idle.log" 2>&1 </dev/null &
+pid=$!
+wait_for 10 grep -q no_subscriptions "$IT_DIR/idle.log"
+kill -TERM "$pid"; wait "$pid"
+check "a runner without subscriptions warns" grep -q '"event":"no_subscriptions"' "$IT_DIR/idle.log"
+
 it_finish

@@ -46,7 +46,9 @@ static const struct {
 	{ "{\"aggregate_type\":\"A\",\"events\":{\"E\":{\"payload\":{\"minimum\":0,\"exclusiveMinimum\":1}}}}",
 	  "/events/E/payload/exclusiveMinimum: unknown schema keyword" },
 	{ "{\"aggregate_type\":\"A\",\"events\":{\"E\":{\"payload\":{\"properties\":{\"x\":{\"pattern\":\"a[\"}}}}}}",
-	  "/events/E/payload/properties/x/pattern: not a POSIX extended regular expression" },
+	  "/events/E/payload/properties/x/pattern: not a regular expression" },
+	{ "{\"aggregate_type\":\"A\",\"events\":{\"E\":{\"payload\":{\"pattern\":\"(?<=a+)b\"}}}}",
+	  "/events/E/payload/pattern: not a regular expression" },
 	{ "{\"aggregate_type\":\"A\",\"events\":{\"E\":{}},\"commands\":{\"go\":{\"emits\":\"F\"}}}",
 	  "/commands/go/emits: \"F\" is not an event type of this definition" },
 	{ "{\"aggregate_type\":\"A\",\"events\":{\"E\":{}},\"commands\":{\"go\":{\"emits\":\"E\",\"as\":1}}}",
@@ -135,13 +137,43 @@ START_TEST(aggdef_refuses_a_type_twice)
 }
 END_TEST
 
-START_TEST(aggdef_missing_dir_is_empty)
+/* A configured directory that is not there stops start-up: with it,
+ * every schema and guard would silently be off. */
+START_TEST(aggdef_missing_dir_is_an_error)
 {
-	struct aggdef_registry *reg = NULL;
+	struct aggdef_registry *reg = (void *)1;
 	char err[256] = "", path[320];
 
 	snprintf(path, sizeof path, "%s/none", dir);
-	ck_assert(aggdef_registry_load(path, &reg, err, sizeof err) == ES_OK);
+	ck_assert(aggdef_registry_load(path, &reg, err, sizeof err) == ES_EINVAL);
+	ck_assert_ptr_null(reg);
+	ck_assert_msg(strstr(err, path) && strstr(err, "No such file or directory"), "%s", err);
+}
+END_TEST
+
+START_TEST(aggdef_file_as_dir_is_an_error)
+{
+	struct aggdef_registry *reg = (void *)1;
+	char err[256] = "", path[320];
+
+	test_file_write(dir, "plain", "x");
+	snprintf(path, sizeof path, "%s/plain", dir);
+	ck_assert(aggdef_registry_load(path, &reg, err, sizeof err) == ES_EINVAL);
+	ck_assert_ptr_null(reg);
+	ck_assert_msg(strstr(err, path) && strstr(err, "Not a directory"), "%s", err);
+}
+END_TEST
+
+/* The empty value is how a configuration says "no definitions". */
+START_TEST(aggdef_empty_dir_setting_is_none)
+{
+	struct aggdef_registry *reg = NULL;
+	char err[256] = "";
+
+	ck_assert(aggdef_registry_load("", &reg, err, sizeof err) == ES_OK);
+	ck_assert_uint_eq(reg->n, 0);
+	aggdef_registry_free(reg);
+	ck_assert(aggdef_registry_load(dir, &reg, err, sizeof err) == ES_OK);
 	ck_assert_uint_eq(reg->n, 0);
 	aggdef_registry_free(reg);
 }
@@ -210,7 +242,9 @@ static Suite *aggdef_suite(void)
 	tcase_add_loop_test(tc, aggdef_rejects, 0, N_ELEMS(bad));
 	tcase_add_test(tc, aggdef_loads_a_registry);
 	tcase_add_test(tc, aggdef_refuses_a_type_twice);
-	tcase_add_test(tc, aggdef_missing_dir_is_empty);
+	tcase_add_test(tc, aggdef_missing_dir_is_an_error);
+	tcase_add_test(tc, aggdef_file_as_dir_is_an_error);
+	tcase_add_test(tc, aggdef_empty_dir_setting_is_none);
 	tcase_add_test(tc, aggdef_rules_hash);
 	tcase_add_test(tc, aggdef_validates_events);
 	suite_add_tcase(s, tc);

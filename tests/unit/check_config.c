@@ -11,6 +11,7 @@
 
 #include "base/config.h"
 #include "base/conninfo.h"
+#include "pg/pgconninfo.h"
 #include "subs/subscription.h"
 #include "test_helpers.h"
 
@@ -56,6 +57,7 @@ static void setup(void)
 {
 	unset_env();
 	make_tmp_dir();
+	config_set_conninfo_check(pgconninfo_problem); /* as every program does */
 }
 
 static void write_text(const char *path, const char *text, size_t len)
@@ -550,6 +552,84 @@ START_TEST(normalize_db_url)
 }
 END_TEST
 
+/* [database] url is read by libpq's parser at load: a typo is a config
+ * error naming the key (file:line or the variable), never quoting a
+ * password. */
+static const struct { const char *url, *why; } bad_urls[] = {
+	{ "postgresq://u:secret@h/db", "unknown URI scheme \"postgresq\"" },
+	{ "POSTGRESQL://h/db", "unknown URI scheme \"POSTGRESQL\"" },
+	{ "postgresql://h/db?sslmod=require", "invalid URI query parameter: \"sslmod\"" },
+	{ "host=h dbnme=x", "invalid connection option \"dbnme\"" },
+	{ "host=h password='secret", "unterminated quoted string" },
+	{ "postgresql://u:secret%zz@h/db", "invalid percent-encoded token" },
+	{ "just-a-name", "missing \"=\" after" },
+};
+
+START_TEST(database_url_is_checked_at_load)
+{
+	struct es_config c;
+	char err[512] = "", text[256], want[400];
+
+	snprintf(text, sizeof text, "[database]\nurl = %s\n", bad_urls[_i].url);
+	write_conf(text);
+	ck_assert(!config_load(&c, conf_path, err, sizeof err));
+	snprintf(want, sizeof want, "%s:2: database.url: ", conf_path);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "'%s'", err);
+	ck_assert_msg(strstr(err, bad_urls[_i].why), "'%s' lacks '%s'", err, bad_urls[_i].why);
+	ck_assert_msg(!strstr(err, "secret"), "a password in '%s'", err);
+
+	write_conf("");
+	setenv("EVSTORE_DATABASE_URL", bad_urls[_i].url, 1);
+	ck_assert(!config_load(&c, conf_path, err, sizeof err));
+	ck_assert_msg(strncmp(err, "EVSTORE_DATABASE_URL: ", 22) == 0, "'%s'", err);
+	ck_assert_msg(strstr(err, bad_urls[_i].why), "'%s' lacks '%s'", err, bad_urls[_i].why);
+	ck_assert_msg(!strstr(err, "secret"), "a password in '%s'", err);
+}
+END_TEST
+
+/* A typo in a variable's name is otherwise silently ignored. */
+struct unknown_seen {
+	char names[4][64];
+	char closest[4][64];
+	size_t n;
+};
+
+static void record_unknown(const char *name, const char *closest, void *arg)
+{
+	struct unknown_seen *seen = arg;
+
+	ck_assert_uint_lt(seen->n, 4);
+	snprintf(seen->names[seen->n], sizeof seen->names[0], "%s", name);
+	snprintf(seen->closest[seen->n], sizeof seen->closest[0], "%s", closest);
+	seen->n++;
+}
+
+static const char *closest_for(const struct unknown_seen *seen, const char *name)
+{
+	for (size_t i = 0; i < seen->n; i++) {
+		if (strcmp(seen->names[i], name) == 0)
+			return seen->closest[i];
+	}
+	return NULL;
+}
+
+START_TEST(unknown_env_names_the_closest_key)
+{
+	struct unknown_seen seen = { .n = 0 };
+
+	setenv("EVSTORE_DATABSE_URL", "x", 1);
+	setenv("EVSTORE_JWT_KEYFILE", "x", 1);
+	setenv("EVSTORE_AGGREGATES_DIRECTORY", "x", 1);
+	setenv("EVSTORE_CONFIG", "/x", 1);             /* known: the file */
+	setenv("EVSTORE_HTTP_MAX_PAGE", "10", 1);      /* known: a key */
+	setenv("PGEVSTORE_X", "x", 1);                 /* not ours */
+	ck_assert_uint_eq(config_unknown_env(record_unknown, &seen), 3);
+	ck_assert_str_eq(closest_for(&seen, "EVSTORE_DATABSE_URL"), "EVSTORE_DATABASE_URL");
+	ck_assert_str_eq(closest_for(&seen, "EVSTORE_JWT_KEYFILE"), "EVSTORE_JWT_KEY_FILE");
+	ck_assert_str_eq(closest_for(&seen, "EVSTORE_AGGREGATES_DIRECTORY"), "EVSTORE_AGGREGATES_DIR");
+}
+END_TEST
+
 /* ---- printing ------------------------------------------------------------ */
 
 START_TEST(print_round_trip)
@@ -859,6 +939,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, database_url_precedence);
 	tcase_add_test(tc, database_url_in_file_is_normalized);
 	tcase_add_loop_test(tc, normalize_db_url, 0, N_ELEMS(urls));
+	tcase_add_loop_test(tc, database_url_is_checked_at_load, 0, N_ELEMS(bad_urls));
+	tcase_add_test(tc, unknown_env_names_the_closest_key);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("print");

@@ -1081,7 +1081,8 @@ static void pipeline_setup(void)
 		 "[database]\nurl = host=%s/no-database dbname=evstore\nconnect_timeout = 1\n"
 		 "[http]\nmax_body_bytes = 4096\nmax_events = 3\nretry_after = 2\n"
 		 "[jwt]\nkey_file = %s\n"
-		 "[log]\ntarget = stderr\nlevel = error\n",
+		 "[log]\ntarget = stderr\nlevel = error\n"
+		 "[aggregates]\ndir =\n",
 		 tmpdir, key_path);
 	test_file_write(tmpdir, "evstore.conf", conf);
 	ck_assert_msg(app_init(&app, conf_path, err, sizeof err), "app_init: %s", err);

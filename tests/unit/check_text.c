@@ -71,6 +71,27 @@ START_TEST(utf8_seq_len)
 }
 END_TEST
 
+static const struct {
+	const char *a, *b;
+	size_t distance;
+} distances[] = {
+	{ "", "", 0 },
+	{ "abc", "", 3 },
+	{ "", "abc", 3 },
+	{ "kitten", "sitting", 3 },
+	{ "EVSTORE_DATABSE_URL", "EVSTORE_DATABASE_URL", 1 },
+	{ "EVSTORE_JWT_KEYFILE", "EVSTORE_JWT_KEY_FILE", 1 },
+	{ "ab", "ba", 2 },
+	{ "same", "same", 0 },
+};
+
+START_TEST(edit_distance)
+{
+	ck_assert_uint_eq(text_edit_distance(distances[_i].a, distances[_i].b), distances[_i].distance);
+	ck_assert_uint_eq(text_edit_distance(distances[_i].b, distances[_i].a), distances[_i].distance);
+}
+END_TEST
+
 static Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -78,6 +99,7 @@ static Suite *text_suite(void)
 
 	tcase_add_loop_test(tc, hex_value, 0, N_ELEMS(hex));
 	tcase_add_loop_test(tc, utf8_seq_len, 0, N_ELEMS(utf8));
+	tcase_add_loop_test(tc, edit_distance, 0, N_ELEMS(distances));
 	suite_add_tcase(s, tc);
 	return s;
 }
