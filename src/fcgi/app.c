@@ -164,6 +164,10 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 		if (!uuidtext_parse(req->tenant, tenant_buf))
 			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
 					   "X-Evstore-Tenant must be a UUID");
+		/* The nil UUID is the store's "no tenant": no header names it. */
+		if (uuidtext_is_nil(tenant_buf))
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "X-Evstore-Tenant must not be the nil UUID");
 		/* The token's tenant binds; only an admin without one may choose. */
 		if (who->has_tenant && strcmp(tenant_buf, who->tenant) != 0)
 			return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
