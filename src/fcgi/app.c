@@ -12,6 +12,7 @@
 #include "auth/keys.h"
 #include "pg/db.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
 #include "fcgi/http.h"
@@ -185,6 +186,27 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 	return true;
 }
 
+/* Refuses, naming it, the first query parameter the route does not take:
+ * a typo such as aggregate_typ must not silently mean "every type". */
+static bool query_params_known(const struct route *route, const struct http_query *query,
+			       struct http_resp *resp)
+{
+	for (size_t i = 0; i < query->n; i++) {
+		const char *name = query->items[i].name;
+		char quoted[80];
+
+		if (route_takes_query_param(route, name))
+			continue;
+		text_quote(quoted, sizeof quoted, name, strlen(name));
+		if (!route->query[0])
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "unknown query parameter %s: this route takes none", quoted);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "unknown query parameter %s (known: %s)", quoted, route->query);
+	}
+	return true;
+}
+
 static bool route_has_body(const struct route *route)
 {
 	return strcmp(route->method, "POST") == 0 || strcmp(route->method, "PUT") == 0 ||
@@ -242,6 +264,8 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		goto out;
 	}
+	if (!query_params_known(m.route, &query, resp))
+		goto out;
 
 	if (route_has_body(m.route)) {
 		enum es_status st = http_req_read_body(req, app->cfg.http.max_body_bytes, err, sizeof err);

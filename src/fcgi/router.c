@@ -203,3 +203,20 @@ const char *route_param(const struct route_match *m, const char *name)
 			return m->params[i].value;
 	return NULL;
 }
+
+bool route_takes_query_param(const struct route *route, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!route->query)
+		return true;
+	for (const char *p = route->query; *p; ) {
+		size_t len = strcspn(p, " ");
+
+		if (len == n && len > 0 && memcmp(p, name, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
+}

@@ -191,6 +191,39 @@ START_TEST(paths_bad_request)
 }
 END_TEST
 
+/* ---- query parameters ------------------------------------------------------- */
+
+static const struct {
+	const char *method, *path, *param;
+	bool taken;
+} query_params[] = {
+	{ "GET", "/v1/events", "aggregate_type", true },
+	{ "GET", "/v1/events", "wait", true },
+	{ "GET", "/v1/events", "aggregate_typ", false },
+	{ "GET", "/v1/events", "aggregate", false },
+	{ "GET", "/v1/events", "", false },
+	{ "GET", "/v1/events", "limit ", false },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER "/events", "from_version", true },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER "/events", "after", false },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER, "at_version", true },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER, "limit", false },
+	{ "POST", "/v1/aggregates/Order/" UUID_LOWER "/events", "expected_version", false },
+	{ "GET", "/v1/subscriptions/s1/dlq", "status", true },
+	{ "GET", "/v1/subscriptions", "limit", false },
+	{ "GET", "/health/live", "cachebuster", true },  /* probes ignore the query */
+};
+
+START_TEST(query_param_taken)
+{
+	struct route_match m;
+
+	ck_assert_int_eq(match(query_params[_i].method, query_params[_i].path, &m), ROUTER_OK);
+	ck_assert_int_eq(route_takes_query_param(m.route, query_params[_i].param),
+			 query_params[_i].taken);
+	route_match_free(&m);
+}
+END_TEST
+
 /* ---- names ------------------------------------------------------------------ */
 
 static const struct {
@@ -240,6 +273,7 @@ static Suite *router_suite(void)
 	tcase_add_loop_test(tc, paths_not_found, 0, N_ELEMS(not_found));
 	tcase_add_test(tc, null_path_not_found);
 	tcase_add_loop_test(tc, methods_not_allowed, 0, N_ELEMS(not_allowed));
+	tcase_add_loop_test(tc, query_param_taken, 0, N_ELEMS(query_params));
 	tcase_add_loop_test(tc, paths_bad_request, 0, N_ELEMS(bad_request));
 	tcase_add_loop_test(tc, name_validation, 0, N_ELEMS(names));
 	tcase_add_test(tc, table_entries_are_well_formed);
