@@ -189,9 +189,10 @@ stack_apache_start() {
 	if [ "$(id -u)" = 0 ]; then
 		user=www-data
 		chown "$user" "$dir/fcgid"
-		# fcgid and CGI processes run as www-data: let them read the key,
-		# as production would (stack_fcgi_start gives it the socket).
-		chgrp "$user" "$STACK_DIR/hmac.key" && chmod 640 "$STACK_DIR/hmac.key"
+		# fcgid and CGI processes run as www-data: the key is theirs, as
+		# production would have it (a secret others can read is refused;
+		# stack_fcgi_start gives www-data the socket).
+		chown "$user" "$STACK_DIR/hmac.key" && chmod 600 "$STACK_DIR/hmac.key"
 	fi
 	# The shipped file, with the production paths pointed at this stack.
 	sed -e "s#unix:/run/evstore/fcgi.sock#unix:$STACK_DIR/fcgi.sock#" \

@@ -93,23 +93,31 @@ static bool token_split(const char *tok, size_t len, struct token_parts *p)
 	return true;
 }
 
-/* Decodes one segment and parses it as a JSON object. Returns a new
- * reference or NULL. */
-static json_object *segment_object(const char *seg, size_t len, int depth)
+/* Decodes one segment and parses it strictly as a JSON object: a key
+ * given twice is refused (json-c and libjwt's jansson would keep the last,
+ * so {"scope":"events:read","scope":"admin"} would mean admin). Returns a
+ * new reference, or NULL with *why "malformed token" or dup_why. */
+static json_object *segment_object(const char *seg, size_t len, int depth, const char *dup_why,
+				   const char **why)
 {
 	unsigned char buf[AUTH_MAX_SEGMENT];
 	char perr[128];
 	size_t n;
 	json_object *obj = NULL;
 
+	*why = "malformed token";
 	if (!base64_decode(seg, len, BASE64_URL, buf, sizeof buf, &n))
 		return NULL;
-	if (jsondoc_parse_strict((const char *)buf, n, depth, &obj, perr, sizeof perr) != ES_OK)
+	if (jsondoc_parse_strict((const char *)buf, n, depth, &obj, perr, sizeof perr) != ES_OK) {
+		if (jsondoc_err_is_duplicate(perr))
+			*why = dup_why;
 		return NULL;
+	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		return NULL;
 	}
+	*why = NULL;
 	return obj;
 }
 
@@ -127,15 +135,14 @@ static bool string_is(json_object *v, const char *want)
 static bool header_check(const struct auth_keys *keys, const struct token_parts *parts,
 			 const struct auth_key **key, const char **why)
 {
-	json_object *hdr = segment_object(parts->header, parts->header_len, AUTH_HEADER_DEPTH);
+	json_object *hdr = segment_object(parts->header, parts->header_len, AUTH_HEADER_DEPTH,
+					  "duplicate header parameter", why);
 	json_object *v;
 	bool has_kid;
 
 	*key = NULL;
-	if (!hdr) {
-		*why = "malformed token";
+	if (!hdr)
 		goto out;
-	}
 	if (!json_object_object_get_ex(hdr, "alg", &v) || !string_is(v, auth_keys_algorithm(keys))) {
 		*why = "algorithm not allowed";
 		goto out;
@@ -179,7 +186,12 @@ static int claim_time(json_object *claims, const char *name, int64_t *val)
 	return 1;
 }
 
-static bool claim_time_check(json_object *claims, time_t now, int leeway, const char **why)
+/* exp (required), nbf and iat against now, with leeway seconds of skew;
+ * max_lifetime > 0 also bounds how far exp may lie ahead of now (not of
+ * iat, which the issuer chooses and may omit): a leaked token stays usable
+ * at most that long from any moment. */
+static bool claim_time_check(json_object *claims, time_t now, int leeway, int max_lifetime,
+			     const char **why)
 {
 	int64_t exp = 0, nbf = 0, iat = 0;
 	int64_t t = (int64_t)now;
@@ -215,6 +227,10 @@ static bool claim_time_check(json_object *claims, time_t now, int leeway, const 
 	/* RFC 7519: the current time must be before exp. */
 	if (t - leeway >= exp) {
 		*why = "token expired";
+		return false;
+	}
+	if (max_lifetime > 0 && exp > t + max_lifetime + leeway) {
+		*why = "exp too far in the future";
 		return false;
 	}
 	return true;
@@ -312,6 +328,11 @@ static enum auth_result claim_principal(json_object *claims, const struct es_con
 			*why = "tenant claim is not a UUID";
 			return AUTH_INVALID;
 		}
+		/* The nil UUID is how the store spells "no tenant". */
+		if (uuidtext_is_nil(out->tenant)) {
+			*why = "tenant claim is the nil UUID";
+			return AUTH_INVALID;
+		}
 		out->has_tenant = true;
 	} else if (cfg->jwt.require_tenant) {
 		*why = "tenant claim required";
@@ -333,7 +354,6 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 	struct token_parts parts;
 	const struct auth_key *key = NULL;
 	jwt_t *jwt = NULL;
-	char *grants = NULL;
 	json_object *claims = NULL;
 	enum auth_result res = AUTH_INVALID;
 	int leeway = cfg->jwt.leeway > 0 ? cfg->jwt.leeway : 0;
@@ -364,18 +384,18 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 	}
 	if (!header_check(keys, &parts, &key, why))
 		goto out;
+	/* The claims are read from the signed bytes themselves, strictly,
+	 * before the signature check, which tells a malformed token from a
+	 * forged one. */
+	claims = segment_object(parts.payload, parts.payload_len, AUTH_CLAIMS_DEPTH,
+				"duplicate claim", why);
+	if (!claims)
+		goto out;
 
 	rc = jwt_decode(&jwt, tok, key->material, (int)key->len);
 	if (rc != 0) {
 		jwt = NULL;
-		if (rc == ENOMEM) {
-			*why = "token could not be verified";
-		} else {
-			json_object *payload = segment_object(parts.payload, parts.payload_len,
-							      AUTH_CLAIMS_DEPTH);
-			*why = payload ? "bad signature" : "malformed token";
-			json_object_put(payload);
-		}
+		*why = rc == ENOMEM ? "token could not be verified" : "bad signature";
 		goto out;
 	}
 	/* libjwt verified with whatever algorithm the header named; we read
@@ -384,21 +404,7 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 		*why = "algorithm not allowed";
 		goto out;
 	}
-	grants = jwt_get_grants_json(jwt, NULL);
-	if (!grants) {
-		*why = "malformed token";
-		goto out;
-	}
-	{
-		char perr[128];
-		if (jsondoc_parse_strict(grants, strlen(grants), AUTH_CLAIMS_DEPTH, &claims, perr,
-				      sizeof perr) != ES_OK ||
-		    !json_object_is_type(claims, json_type_object)) {
-			*why = "malformed token";
-			goto out;
-		}
-	}
-	if (!claim_time_check(claims, now, leeway, why))
+	if (!claim_time_check(claims, now, leeway, cfg->jwt.max_lifetime, why))
 		goto out;
 	if (!claim_iss_aud_check(claims, cfg, why))
 		goto out;
@@ -407,7 +413,6 @@ out:
 	if (res == AUTH_INVALID || res == AUTH_MISSING)
 		memset(out, 0, sizeof *out);
 	json_object_put(claims);
-	free(grants);
 	jwt_free(jwt);
 	explicit_bzero(tok, sizeof tok);
 	return res;

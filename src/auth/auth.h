@@ -46,14 +46,16 @@ enum auth_result {
  * and no tenant claim): *why is "tenant claim required" and *out holds sub
  * and scopes. *out is filled on AUTH_OK and zeroed on MISSING/INVALID.
  * The why strings (doc/authentication.md lists them for users):
- * "token too large", "malformed token", "algorithm not allowed",
+ * "token too large", "malformed token", "duplicate header parameter",
+ * "duplicate claim", "algorithm not allowed",
  * "unsupported token type", "unsupported critical header", "missing key id",
  * "invalid key id", "unknown key id", "bad signature", "missing exp claim",
- * "exp|nbf|iat claim is not an integer", "token expired", "token not yet
- * valid", "issued in the future", "wrong issuer", "wrong audience",
+ * "exp|nbf|iat claim is not an integer", "token expired", "exp too far in
+ * the future" ([jwt] max_lifetime), "token not yet valid", "issued in the
+ * future", "wrong issuer", "wrong audience",
  * "sub claim is not a string", "sub claim too long", "scope claim is not a
  * string", "scp claim is not an array of strings", "tenant claim is not a
- * UUID", "token could not be verified" (out of memory). */
+ * UUID", "tenant claim is the nil UUID", "token could not be verified" (out of memory). */
 enum auth_result auth_verify(const struct auth_keys *keys, const struct es_config *cfg,
 			     const char *header, time_t now,
 			     struct auth_principal *out, const char **why);

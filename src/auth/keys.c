@@ -67,11 +67,32 @@ static const struct algorithm *algorithm_find(const char *name)
 	return NULL;
 }
 
-/* Reads a whole regular file (relative to dirfd, or AT_FDCWD) into a new
- * malloc'd buffer with a NUL after the data. On failure why says what went
- * wrong. */
-static bool key_file_read(int dirfd, const char *path, unsigned char **out, size_t *outlen,
-			  char *why, size_t whylen)
+/* Whoever can read an HMAC secret can mint tokens, and whoever can
+ * replace a public key too: a secret must be its owner's alone, a public
+ * key (or keys_dir) writable by its owner only. False, with why saying
+ * what to do, when st's mode allows more. */
+static bool key_mode_safe(const struct stat *st, bool secret, char *why, size_t whylen)
+{
+	mode_t mode = st->st_mode & 07777;
+
+	if (secret && (mode & (S_IRWXG | S_IRWXO))) {
+		snprintf(why, whylen, "a secret group or others may access (mode %04o); give it to "
+			 "the user evstore runs as, mode 0600", (unsigned)mode);
+		return false;
+	}
+	if (mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, whylen, "group or others may replace it (mode %04o); chmod go-w",
+			 (unsigned)mode);
+		return false;
+	}
+	return true;
+}
+
+/* Reads a whole regular file (relative to dirfd, or AT_FDCWD) of a key of
+ * that kind into a new malloc'd buffer with a NUL after the data; its mode
+ * must pass key_mode_safe. On failure why says what went wrong. */
+static bool key_file_read(int dirfd, const char *path, enum key_kind kind, unsigned char **out,
+			  size_t *outlen, char *why, size_t whylen)
 {
 	unsigned char *buf = NULL;
 	size_t n = 0;
@@ -91,6 +112,8 @@ static bool key_file_read(int dirfd, const char *path, unsigned char **out, size
 		snprintf(why, whylen, "not a regular file");
 		goto out;
 	}
+	if (!key_mode_safe(&st, kind == KEY_HMAC, why, whylen))
+		goto out;
 	buf = malloc(AUTH_MAX_KEY_FILE + 1);
 	if (!buf) {
 		snprintf(why, whylen, "out of memory");
@@ -227,7 +250,7 @@ static bool key_load(int dirfd, const char *path, enum key_kind kind, struct aut
 	unsigned char *buf = NULL;
 	size_t len = 0;
 
-	if (!key_file_read(dirfd, path, &buf, &len, why, whylen))
+	if (!key_file_read(dirfd, path, kind, &buf, &len, why, whylen))
 		return false;
 	if (kind == KEY_HMAC) {
 		if (len > 0 && buf[len - 1] == '\n')
@@ -254,6 +277,18 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp(((const struct auth_key *)a)->kid, ((const struct auth_key *)b)->kid);
 }
 
+/* A directory others may write could be given a key of theirs. */
+static bool keys_dir_safe(DIR *d, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (fstat(dirfd(d), &st) != 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return false;
+	}
+	return key_mode_safe(&st, false, why, whylen);
+}
+
 /* Loads every regular file of dir whose name does not start with '.' (so
  * editor leftovers and Kubernetes' "..data" links are skipped), sorted by
  * name. */
@@ -267,6 +302,10 @@ static bool keys_load_dir(struct auth_keys *keys, const char *dir, char *err, si
 	if (!d) {
 		snprintf(err, errlen, "jwt.keys_dir %s: %s", dir, strerror(errno));
 		return false;
+	}
+	if (!keys_dir_safe(d, why, sizeof why)) {
+		snprintf(err, errlen, "jwt.keys_dir %s: %s", dir, why);
+		goto out;
 	}
 	for (;;) {
 		struct dirent *de;

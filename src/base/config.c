@@ -137,6 +137,8 @@ static const struct confval_option config_options[] = {
 	TEXT("jwt", "audience", jwt.audience, "", "required aud claim when set"),
 	SECONDS("jwt", "leeway", jwt.leeway, "30", 0, 3600,
 		"clock skew allowed for exp, nbf and iat, in seconds"),
+	SECONDS("jwt", "max_lifetime", jwt.max_lifetime, "0", 0, 315360000,
+		"refuse tokens whose exp lies further ahead of now than this (0: no bound)"),
 	TEXT("jwt", "tenant_claim", jwt.tenant_claim, "tenant_id",
 	     "claim holding the tenant UUID"),
 	BOOL("jwt", "require_tenant", jwt.require_tenant, "false",

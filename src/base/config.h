@@ -51,6 +51,7 @@ struct es_config {
 		char *issuer;              /* required iss when set */
 		char *audience;            /* required aud when set */
 		int leeway;                /* seconds of clock skew for exp/nbf/iat */
+		int max_lifetime;          /* seconds exp may lie ahead of now; 0: no bound */
 		char *tenant_claim;        /* claim holding the tenant UUID */
 		bool require_tenant;       /* 403 without the tenant claim */
 	} jwt;

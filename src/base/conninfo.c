@@ -3,6 +3,7 @@
 #include "buildconf.h"
 #include "base/conninfo.h"
 #include "base/sbuf.h"
+#include "base/text.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -36,6 +37,39 @@ char *conninfo_normalize(const char *url)
 	return out;
 }
 
+/* True for the libpq keywords whose values are secrets. */
+static bool keyword_is_secret(const char *k, size_t len)
+{
+	static const char *const secrets[] = { "password", "sslpassword", NULL };
+
+	for (size_t i = 0; secrets[i]; i++)
+		if (strlen(secrets[i]) == len && memcmp(k, secrets[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* keyword_is_secret for a URI query key k[0..len), percent-decoded first as
+ * libpq decodes it ("pass%77ord" is "password"). */
+static bool uri_key_is_secret(const char *k, size_t len)
+{
+	char key[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = k[i];
+
+		if (c == '%' && i + 2 < len && text_hex_value(k[i + 1]) >= 0 &&
+		    text_hex_value(k[i + 2]) >= 0) {
+			c = (char)(text_hex_value(k[i + 1]) * 16 + text_hex_value(k[i + 2]));
+			i += 2;
+		}
+		if (n == sizeof key)
+			return false; /* longer than any secret keyword */
+		key[n++] = c;
+	}
+	return keyword_is_secret(key, n);
+}
+
 /* Returns a new string; see conninfo.h. A string with a "://" and no blank
  * is read as a URI, anything else as key=value pairs. */
 char *conninfo_mask_password(const char *url)
@@ -60,9 +94,12 @@ char *conninfo_mask_password(const char *url)
 		while (*p) {
 			bool param_start = p > url && (p[-1] == '?' || p[-1] == '&');
 
-			if (param_start && strncmp(p, "password=", 9) == 0) {
-				sbuf_puts(&b, "password=***");
-				p += 9 + strcspn(p + 9, "&#");
+			size_t klen = strcspn(p, "=&#");
+
+			if (param_start && p[klen] == '=' && uri_key_is_secret(p, klen)) {
+				sbuf_append(&b, p, klen + 1);
+				sbuf_puts(&b, "***");
+				p += klen + 1 + strcspn(p + klen + 1, "&#");
 				continue;
 			}
 			sbuf_putc(&b, *p++);
@@ -104,7 +141,7 @@ char *conninfo_mask_password(const char *url)
 			while (*p && *p != ' ' && *p != '\t')
 				p++;
 		}
-		if (kend - kstart == 8 && strncmp(kstart, "password", 8) == 0)
+		if (keyword_is_secret(kstart, (size_t)(kend - kstart)))
 			sbuf_puts(&b, "***");
 		else
 			sbuf_append(&b, v, (size_t)(p - v));

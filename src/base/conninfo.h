@@ -11,8 +11,9 @@
 char *conninfo_normalize(const char *url);
 
 /* Returns url with its passwords replaced by "***": the userinfo password
- * and password= query parameters of a URI, or the password keyword of a
- * key=value string. Borrows url. A new string (malloc), NULL when memory
+ * and the password= and sslpassword= query parameters of a URI (their
+ * keys percent-decoded first, as libpq reads them: "pass%77ord="), or
+ * those keywords of a key=value string. Borrows url. A new string (malloc), NULL when memory
  * runs out. */
 char *conninfo_mask_password(const char *url);
 

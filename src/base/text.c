@@ -3,6 +3,7 @@
 
 #include "base/text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,4 +75,73 @@ size_t text_edit_distance(const char *a, const char *b)
 	result = row[lb];
 	free(row);
 	return result;
+}
+
+/* The escaped form of the character at in[0..len) into piece (5 bytes);
+ * returns its length and sets *used to the input bytes it stands for. */
+static size_t quote_piece(const unsigned char *in, size_t len, char piece[5], size_t *used)
+{
+	unsigned char c = in[0];
+	size_t k;
+
+	*used = 1;
+	if (c == '"' || c == '\\') {
+		piece[0] = '\\';
+		piece[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		piece[0] = (char)c;
+		return 1;
+	}
+	k = c >= 0x80 ? text_utf8_seq_len(in, len) : 0;
+	if (k > 0) {
+		memcpy(piece, in, k);
+		*used = k;
+		return k;
+	}
+	snprintf(piece, 5, "\\x%02X", c);
+	return 4;
+}
+
+const char *text_quote(char *out, size_t outlen, const char *in, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t room = outlen - 5; /* keeps the closing quote, "..." and the NUL */
+	size_t i = 0, o = 0;
+
+	out[o++] = '"';
+	while (i < len) {
+		char piece[5];
+		size_t used, n = quote_piece(p + i, len - i, piece, &used);
+
+		if (o + n > room)
+			break;
+		memcpy(out + o, piece, n);
+		o += n;
+		i += used;
+	}
+	out[o++] = '"';
+	if (i < len) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void text_utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+
+	while (i < n) {
+		size_t k = text_utf8_seq_len(p + i, n - i);
+
+		if (k == 0) {
+			p[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
 }

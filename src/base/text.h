@@ -16,5 +16,17 @@ size_t text_utf8_seq_len(const unsigned char *s, size_t n);
  * insertions, deletions and substitutions that turn one into the other.
  * Meant for short names (a suggestion for a typo); both are borrowed. */
 size_t text_edit_distance(const char *a, const char *b);
+/* Writes in[0..len), text quoted back to a client, into out (outlen
+ * bytes, at least 8) in double quotes: '"' and '\\' escaped with a
+ * backslash, control characters, DEL and bytes that are not well-formed
+ * UTF-8 as \xNN, and only as much as fits, a cut marked by "..." after the
+ * closing quote (never inside a UTF-8 sequence). The result is valid UTF-8
+ * without control characters, whatever in holds. Returns out. */
+const char *text_quote(char *out, size_t outlen, const char *in, size_t len);
+
+/* Replaces, in place, every byte of s that is not part of a well-formed
+ * UTF-8 sequence by '?': the last guard before text goes out as JSON
+ * (json-c copies string bytes as they are). */
+void text_utf8_scrub(char *s);
 
 #endif

@@ -90,6 +90,11 @@ static uint16_t v7_counter; /* the 12 bits of rand_a */
  * same millisecond rand_a counts up from a random start below 0x800; when it
  * would overflow, or when the clock steps back, the timestamp is carried
  * forward instead. */
+bool uuidtext_is_nil(const char *canonical)
+{
+	return strcmp(canonical, UUIDTEXT_NIL) == 0;
+}
+
 void uuidtext_v7(char out[UUIDTEXT_LEN])
 {
 	unsigned char b[16];

@@ -16,4 +16,8 @@ void uuidtext_v7(char out[UUIDTEXT_LEN]);
 /* The nil UUID is how the store spells "no tenant". */
 #define UUIDTEXT_NIL "00000000-0000-0000-0000-000000000000"
 
+/* True for the nil UUID in canonical text (as uuidtext_parse writes it):
+ * it can never name a tenant. */
+bool uuidtext_is_nil(const char *canonical);
+
 #endif

@@ -13,6 +13,7 @@
 #include "pg/db.h"
 #include "pg/migrate.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
 #include "fcgi/http.h"
@@ -208,6 +209,10 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 		if (!uuidtext_parse(req->tenant, tenant_buf))
 			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
 					   "X-Evstore-Tenant must be a UUID");
+		/* The nil UUID is the store's "no tenant": no header names it. */
+		if (uuidtext_is_nil(tenant_buf))
+			return http_reject(ctx->resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "X-Evstore-Tenant must not be the nil UUID");
 		/* The token's tenant binds; only an admin without one may choose. */
 		if (who->has_tenant && strcmp(tenant_buf, who->tenant) != 0)
 			return http_reject(ctx->resp, HTTP_PROBLEM_FORBIDDEN, NULL,
@@ -221,6 +226,27 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 	} else {
 		/* No tenant: the no-tenant space, or every tenant for an admin's feed. */
 		ctx->all_tenants = (who->scopes & AUTH_SCOPE_ADMIN) != 0;
+	}
+	return true;
+}
+
+/* Refuses, naming it, the first query parameter the route does not take:
+ * a typo such as aggregate_typ must not silently mean "every type". */
+static bool query_params_known(const struct route *route, const struct http_query *query,
+			       struct http_resp *resp)
+{
+	for (size_t i = 0; i < query->n; i++) {
+		const char *name = query->items[i].name;
+		char quoted[80];
+
+		if (route_takes_query_param(route, name))
+			continue;
+		text_quote(quoted, sizeof quoted, name, strlen(name));
+		if (!route->query[0])
+			return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+					   "unknown query parameter %s: this route takes none", quoted);
+		return http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, NULL,
+				   "unknown query parameter %s (known: %s)", quoted, route->query);
 	}
 	return true;
 }
@@ -285,6 +311,8 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		goto out;
 	}
+	if (!query_params_known(m.route, &query, resp))
+		goto out;
 
 	if (route_has_body(m.route)) {
 		enum es_status st = http_req_read_body(req, app->cfg.http.max_body_bytes, err, sizeof err);

@@ -123,15 +123,14 @@ bool http_request_id_valid(const char *s)
 	return true;
 }
 
-bool http_traceparent_valid(const char *s)
+bool http_traceparent_parse(const char *s, char out[HTTP_TRACEPARENT_LEN + 1])
 {
 	size_t n;
 
 	if (!s)
 		return false;
-	n = strlen(s);
-	/* 2 + 1 + 32 + 1 + 16 + 1 + 2 */
-	if (n < 55)
+	n = strnlen(s, HTTP_TRACEPARENT_MAX + 1);
+	if (n < HTTP_TRACEPARENT_LEN || n > HTTP_TRACEPARENT_MAX)
 		return false;
 	if (!is_lower_hex(s, 2) || strncmp(s, "ff", 2) == 0)
 		return false;
@@ -143,10 +142,14 @@ bool http_traceparent_valid(const char *s)
 		return false;
 	if (!is_lower_hex(s + 53, 2))
 		return false;
-	if (strncmp(s, "00", 2) == 0)
-		return n == 55;
-	/* A later version may carry more fields after a '-'. */
-	return n == 55 || s[55] == '-';
+	if (n > HTTP_TRACEPARENT_LEN) {
+		/* Version 00 has four fields; a later one may add more. */
+		if (strncmp(s, "00", 2) == 0 || s[HTTP_TRACEPARENT_LEN] != '-')
+			return false;
+	}
+	memcpy(out, s, HTTP_TRACEPARENT_LEN);
+	out[HTTP_TRACEPARENT_LEN] = '\0';
+	return true;
 }
 
 bool http_content_type_is_json(const char *ct)
@@ -277,10 +280,12 @@ enum es_status http_query_parse(const char *qs, struct http_query *out,
 			name = decode_piece(p, nlen);
 			value = eq ? decode_piece(eq + 1, len - nlen - 1) : strdup("");
 			if (!name || !value) {
+				char quoted[80];
+
 				free(name);
 				free(value);
-				snprintf(err, errlen, "query parameter \"%.*s\" has a malformed %%-escape",
-					 (int)(nlen > 64 ? 64 : nlen), p);
+				snprintf(err, errlen, "query parameter %s has a malformed %%-escape",
+					 text_quote(quoted, sizeof quoted, p, nlen));
 				st = ES_EINVAL;
 				goto out;
 			}
@@ -416,6 +421,7 @@ enum es_status http_req_init(struct http_req *req, const struct http_io *io,
 			     const char *base_path)
 {
 	const char *uri, *q, *id;
+	char traceparent[HTTP_TRACEPARENT_LEN + 1];
 	bool oom = false;
 	size_t base_len = 0;
 
@@ -471,8 +477,11 @@ enum es_status http_req_init(struct http_req *req, const struct http_io *io,
 	req->if_none_match = param_dup(io, "HTTP_IF_NONE_MATCH", &oom);
 	req->tenant = param_dup(io, "HTTP_X_EVSTORE_TENANT", &oom);
 	req->idempotency_key = param_dup(io, "HTTP_IDEMPOTENCY_KEY", &oom);
-	if (http_traceparent_valid(io->param(io->ctx, "HTTP_TRACEPARENT")))
-		req->traceparent = param_dup(io, "HTTP_TRACEPARENT", &oom);
+	if (http_traceparent_parse(io->param(io->ctx, "HTTP_TRACEPARENT"), traceparent)) {
+		req->traceparent = strdup(traceparent);
+		if (!req->traceparent)
+			oom = true;
+	}
 
 	id = io->param(io->ctx, "HTTP_X_REQUEST_ID");
 	if (http_request_id_valid(id)) {
@@ -671,6 +680,20 @@ void http_resp_json(struct http_resp *resp, int status)
 	resp->content_type = HTTP_CT_JSON;
 }
 
+/* Quoted input is escaped where it is quoted (text_quote); this is the
+ * last guard, as json-c writes a string's bytes as they are: a detail cut
+ * inside a UTF-8 sequence must not make the document invalid. */
+static void problem_add_detail(json_object *doc, const char *detail)
+{
+	char *clean = strdup(detail);
+
+	if (!clean)
+		return;
+	text_utf8_scrub(clean);
+	json_object_object_add(doc, "detail", json_object_new_string(clean));
+	free(clean);
+}
+
 void http_reply_problem(struct http_resp *resp, enum http_problem p, const char *detail,
 			json_object *extra)
 {
@@ -696,7 +719,7 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 	json_object_object_add(doc, "title", json_object_new_string(problems[p].title));
 	json_object_object_add(doc, "status", json_object_new_int(status));
 	if (detail)
-		json_object_object_add(doc, "detail", json_object_new_string(detail));
+		problem_add_detail(doc, detail);
 	if (extra && json_object_is_type(extra, json_type_object)) {
 		json_object_object_foreach(extra, key, val) {
 			json_object_object_add(doc, key, json_object_get(val));

@@ -44,7 +44,7 @@ struct http_req {
 	char *if_none_match;
 	char *tenant;              /* X-Evstore-Tenant */
 	char *idempotency_key;
-	char *traceparent;         /* only a valid W3C traceparent is kept */
+	char *traceparent;         /* a valid W3C traceparent's four fields only */
 	char request_id[HTTP_REQUEST_ID_MAX + 1]; /* the caller's or a UUIDv7 */
 	char *body;                /* NUL-terminated; NULL until read */
 	size_t body_len;
@@ -75,10 +75,17 @@ enum es_status http_parse_content_length(const char *s, long max, long *out) ES_
 /* A caller's X-Request-Id is used when it is 1..128 of [A-Za-z0-9._:-]. */
 bool http_request_id_valid(const char *s);
 
-/* A W3C trace context traceparent: version-traceid-parentid-flags in
- * lowercase hex, version ff and all-zero ids refused; version 00 must have
- * exactly four fields, later versions may append more. */
-bool http_traceparent_valid(const char *s);
+#define HTTP_TRACEPARENT_LEN 55  /* "00-" 32 hex "-" 16 hex "-" 2 hex */
+#define HTTP_TRACEPARENT_MAX 512 /* a longer header is refused whole */
+
+/* Parses a W3C trace context traceparent strictly: version (2 lowercase
+ * hex, not ff), trace-id (32, not all zero), parent-id (16, not all zero)
+ * and flags (2), joined by '-'. Version 00 is exactly that; a later
+ * version may go on after a '-', and what follows is dropped, so control
+ * characters or invalid UTF-8 there never reach a log or an event. Writes
+ * the 55 characters and a NUL to out; false (out untouched) for anything
+ * else, NULL, or more than HTTP_TRACEPARENT_MAX bytes. */
+bool http_traceparent_parse(const char *s, char out[HTTP_TRACEPARENT_LEN + 1]);
 
 /* True for "application/json" in any case, with optional parameters; a
  * charset parameter must say utf-8. */

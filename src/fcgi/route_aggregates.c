@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "aggregate/aggdef.h"
 #include "aggregate/aggregate.h"
 #include "base/config.h"
@@ -141,9 +142,11 @@ void route_aggregate_command(struct route_ctx *ctx)
 	memset(&why, 0, sizeof why);
 	memset(&ne, 0, sizeof ne);
 	if (!cmd) {
-		snprintf(detail, sizeof detail, def ? "%.64s has no command %.64s"
+		char quoted[72];
+
+		snprintf(detail, sizeof detail, def ? "%.64s has no command %s"
 						    : "%.64s has no aggregate definition, so no commands",
-			 type, name ? name : "");
+			 type, text_quote(quoted, sizeof quoted, name ? name : "", name ? strlen(name) : 0));
 		http_reply_problem(resp, HTTP_PROBLEM_NOT_FOUND, detail, NULL);
 		goto out;
 	}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "base/config.h"
 #include "subs/dlq.h"
 #include "subs/substatus.h"
@@ -215,13 +216,14 @@ void route_dlq_retry(struct route_ctx *ctx)
 	const char *entry = route_param(ctx->match, "entry");
 	struct dlq_scope scope = request_scope(ctx);
 	struct dlq_entries now = { 0 };
-	char detail[160];
+	char detail[160], quoted[48];
 	bool requeued = false;
 	int64_t id;
 	enum es_status st;
 
 	if (!http_parse_int64(entry, 1, INT64_MAX, &id)) {
-		snprintf(detail, sizeof detail, "DLQ entry id \"%.32s\" must be a positive integer", entry);
+		snprintf(detail, sizeof detail, "DLQ entry id %s must be a positive integer",
+			 text_quote(quoted, sizeof quoted, entry, strlen(entry)));
 		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, detail, NULL);
 		goto out;
 	}

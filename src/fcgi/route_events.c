@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "aggregate/aggdef.h"
 #include "aggregate/aggregate.h"
 #include "base/config.h"
@@ -26,7 +27,7 @@ static bool only_known_fields(struct http_resp *resp, json_object *obj, const ch
 {
 	json_object_object_foreach(obj, key, val) {
 		size_t i;
-		char *pointer;
+		char *pointer, quoted[112];
 		bool ok;
 
 		(void)val;
@@ -37,7 +38,8 @@ static bool only_known_fields(struct http_resp *resp, json_object *obj, const ch
 			continue;
 		pointer = jsondoc_pointer_join(base, key);
 		ok = http_reject(resp, HTTP_PROBLEM_INVALID_REQUEST, pointer,
-				 "unknown field \"%.100s\"%s%s", key, *base ? " in " : "", base);
+				 "unknown field %s%s%s", text_quote(quoted, sizeof quoted, key, strlen(key)),
+				 *base ? " in " : "", base);
 		free(pointer);
 		return ok;
 	}

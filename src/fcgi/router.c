@@ -1,6 +1,7 @@
 /* router.c - matching a method and a path against a route table. */
 #include "buildconf.h"
 #include "fcgi/router.h"
+#include "base/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,30 +114,36 @@ static bool param_is(const struct route_match *m, size_t i, const char *name)
 	       memcmp(m->params[i].name, name, m->params[i].name_len) == 0;
 }
 
+/* A 400 whose detail quotes the decoded value (escaped: it may hold any
+ * byte a %-escape made). */
+static enum router_result param_invalid(struct route_match *m, const char *what, const char *v,
+					const char *rule)
+{
+	char quoted[80];
+
+	snprintf(m->detail, sizeof m->detail, "%s %s %s", what,
+		 text_quote(quoted, sizeof quoted, v, strlen(v)), rule);
+	return ROUTER_BAD_REQUEST;
+}
+
 /* Checks the chosen route's parameters and normalises UUIDs in place. */
 static enum router_result validate_params(struct route_match *m)
 {
 	for (size_t i = 0; i < m->nparams; i++) {
 		const char *v = m->params[i].value;
 
-		if (param_is(m, i, "type") && !router_name_valid(v, ROUTER_AGGREGATE_TYPE_MAX)) {
-			snprintf(m->detail, sizeof m->detail,
-				 "aggregate_type \"%.64s\" must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$", v);
-			return ROUTER_BAD_REQUEST;
-		}
-		if (param_is(m, i, "name") && !router_name_valid(v, ROUTER_AGGREGATE_TYPE_MAX)) {
-			snprintf(m->detail, sizeof m->detail,
-				 "subscription name \"%.64s\" must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$", v);
-			return ROUTER_BAD_REQUEST;
-		}
+		if (param_is(m, i, "type") && !router_name_valid(v, ROUTER_AGGREGATE_TYPE_MAX))
+			return param_invalid(m, "aggregate_type", v,
+					     "must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
+		if (param_is(m, i, "name") && !router_name_valid(v, ROUTER_AGGREGATE_TYPE_MAX))
+			return param_invalid(m, "subscription name", v,
+					     "must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
 		if (param_is(m, i, "id")) {
 			char id[UUIDTEXT_LEN];
 
-			if (!uuidtext_parse(v, id)) {
-				snprintf(m->detail, sizeof m->detail,
-					 "aggregate_id \"%.64s\" must be a UUID in the 8-4-4-4-12 form", v);
-				return ROUTER_BAD_REQUEST;
-			}
+			if (!uuidtext_parse(v, id))
+				return param_invalid(m, "aggregate_id", v,
+						     "must be a UUID in the 8-4-4-4-12 form");
 			/* Same length: the lowercase form replaces the segment. */
 			memcpy((char *)v, id, UUIDTEXT_LEN);
 		}
@@ -195,4 +202,21 @@ const char *route_param(const struct route_match *m, const char *name)
 		if (param_is(m, i, name))
 			return m->params[i].value;
 	return NULL;
+}
+
+bool route_takes_query_param(const struct route *route, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!route->query)
+		return true;
+	for (const char *p = route->query; *p; ) {
+		size_t len = strcspn(p, " ");
+
+		if (len == n && len > 0 && memcmp(p, name, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
 }

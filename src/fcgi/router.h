@@ -30,6 +30,8 @@ struct route {
 	const char *pattern;   /* "/v1/aggregates/{type}/{id}/events" */
 	void (*handler)(struct route_ctx *ctx);
 	enum route_auth auth;
+	const char *query;     /* the query parameters it takes, space separated;
+	                        * NULL: it ignores the query string */
 };
 
 #define ROUTER_MAX_SEGMENTS 16
@@ -68,6 +70,9 @@ void route_match_free(struct route_match *m);
 /* The decoded value of the path parameter {name}, borrowed from m; NULL if
  * the route has no such parameter. */
 const char *route_param(const struct route_match *m, const char *name);
+
+/* True when route takes the query parameter name (see struct route). */
+bool route_takes_query_param(const struct route *route, const char *name);
 
 /* ^[A-Za-z][A-Za-z0-9_.-]{0,max_len-1}$: aggregate types use 64, event
  * types 128. */

@@ -2,7 +2,7 @@
 #include "buildconf.h"
 #include "fcgi/routes.h"
 
-#define ROUTE_ENTRY(method, pattern, handler, auth) { method, pattern, handler, auth },
+#define ROUTE_ENTRY(method, pattern, handler, auth, query) { method, pattern, handler, auth, query },
 static const struct route routes[] = {
 	EVSTORE_ROUTES(ROUTE_ENTRY)
 };

@@ -22,22 +22,27 @@
 struct app;
 struct es_config;
 
-/*        method  pattern                               handler                auth */
+/* The last column names the query parameters a route takes, separated by
+ * spaces: any other is 400 (a typo must not mean "everything"). The health
+ * probes ignore query strings, which monitors add to defeat caches. */
+/*        method  pattern                               handler                auth   query */
 #define EVSTORE_ROUTES(ROUTE) \
-	ROUTE("GET",  "/health/live",                       route_health_live,     ROUTE_OPEN) \
-	ROUTE("GET",  "/health/ready",                      route_health_ready,    ROUTE_OPEN) \
-	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH) \
-	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH) \
-	ROUTE("GET",  "/openapi.yaml",                      route_openapi,         ROUTE_OPEN) \
-	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN) \
-	ROUTE("GET",  "/v1/subscriptions/{name}/dlq",       route_dlq_list,        ROUTE_ADMIN) \
-	ROUTE("POST", "/v1/subscriptions/{name}/dlq/retry-all", route_dlq_retry_all, ROUTE_ADMIN) \
-	ROUTE("POST", "/v1/subscriptions/{name}/dlq/{entry}/retry", route_dlq_retry, ROUTE_ADMIN) \
-	ROUTE("POST", "/v1/aggregates/{type}/{id}/events",  route_events_append,   ROUTE_WRITE) \
-	ROUTE("GET",  "/v1/aggregates/{type}/{id}/events",  route_events_read,     ROUTE_READ) \
-	ROUTE("GET",  "/v1/aggregates/{type}/{id}",         route_aggregate_state, ROUTE_READ) \
-	ROUTE("POST", "/v1/aggregates/{type}/{id}/commands/{command}", route_aggregate_command, ROUTE_WRITE) \
-	ROUTE("GET",  "/v1/events",                         route_feed_read,       ROUTE_READ)
+	ROUTE("GET",  "/health/live",                       route_health_live,     ROUTE_OPEN, NULL) \
+	ROUTE("GET",  "/health/ready",                      route_health_ready,    ROUTE_OPEN, NULL) \
+	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH, NULL) \
+	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH, NULL) \
+	ROUTE("GET",  "/openapi.yaml",                      route_openapi,         ROUTE_OPEN, NULL) \
+	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN, "") \
+	ROUTE("GET",  "/v1/subscriptions/{name}/dlq",       route_dlq_list,        ROUTE_ADMIN, "status limit after") \
+	ROUTE("POST", "/v1/subscriptions/{name}/dlq/retry-all", route_dlq_retry_all, ROUTE_ADMIN, "") \
+	ROUTE("POST", "/v1/subscriptions/{name}/dlq/{entry}/retry", route_dlq_retry, ROUTE_ADMIN, "") \
+	ROUTE("POST", "/v1/aggregates/{type}/{id}/events",  route_events_append,   ROUTE_WRITE, "") \
+	ROUTE("GET",  "/v1/aggregates/{type}/{id}/events",  route_events_read,     ROUTE_READ, \
+	      "from_version limit direction") \
+	ROUTE("GET",  "/v1/aggregates/{type}/{id}",         route_aggregate_state, ROUTE_READ, "at_version") \
+	ROUTE("POST", "/v1/aggregates/{type}/{id}/commands/{command}", route_aggregate_command, ROUTE_WRITE, "") \
+	ROUTE("GET",  "/v1/events",                         route_feed_read,       ROUTE_READ, \
+	      "after limit aggregate_type event_type wait")
 
 /* Everything a handler may use; all of it borrowed for the request. */
 struct route_ctx {
@@ -51,7 +56,7 @@ struct route_ctx {
 	bool all_tenants;                  /* an admin without a tenant (feed only) */
 };
 
-#define ROUTE_DECLARE(method, pattern, handler, auth) void handler(struct route_ctx *ctx);
+#define ROUTE_DECLARE(method, pattern, handler, auth, query) void handler(struct route_ctx *ctx);
 EVSTORE_ROUTES(ROUTE_DECLARE)
 #undef ROUTE_DECLARE
 

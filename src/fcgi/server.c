@@ -103,6 +103,20 @@ bool server_fd0_is_listener(void)
 	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
 }
 
+/* Binds a unix socket whose file is born owner-only (umask 0177): between
+ * bind() and the chmod() to --socket-mode nobody else may connect, whatever
+ * umask the process was started with. errno is bind's. */
+static bool bind_private(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(0177);
+	int rc = bind(fd, (const struct sockaddr *)sa, sizeof *sa);
+	int saved = errno;
+
+	umask(old);
+	errno = saved;
+	return rc == 0;
+}
+
 static int listen_unix(const char *path, mode_t mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
@@ -154,7 +168,7 @@ static int listen_unix(const char *path, mode_t mode, char *err, size_t errlen)
 		snprintf(err, errlen, "--listen %s: socket: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+	if (!bind_private(fd, &sa)) {
 		snprintf(err, errlen, "--listen %s: bind: %s", path, strerror(errno));
 		goto fail;
 	}

@@ -564,6 +564,13 @@ out:
 	return st;
 }
 
+/* Both spellings describe() and jsondoc_parse_strict use end in
+ * ": duplicate key", optionally followed by the key. */
+bool jsondoc_err_is_duplicate(const char *err)
+{
+	return err && strstr(err, ": duplicate key") != NULL;
+}
+
 /* The string belongs to obj and lives until obj changes or is released. */
 const char *jsondoc_compact(json_object *obj)
 {

@@ -22,6 +22,11 @@
 enum es_status jsondoc_parse_strict(const char *buf, size_t len, int max_depth,
 				 json_object **out, char *err, size_t errlen) ES_MUST_CHECK;
 
+/* True when err, as jsondoc_parse_strict filled it, reports a duplicate
+ * object key (callers that must name that case, e.g. a JWT claim given
+ * twice). Borrows err; NULL is false. */
+bool jsondoc_err_is_duplicate(const char *err);
+
 /* Serialises compactly, '/' unescaped. The string belongs to obj. */
 const char *jsondoc_compact(json_object *obj);
 

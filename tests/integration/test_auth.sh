@@ -2,7 +2,8 @@
 # Authentication, scopes and tenant isolation on every route.
 . "$(dirname "$0")/lib.sh"
 IT_EXTRA_CONF='issuer = https://id.example.test/
-audience = evstore-api'
+audience = evstore-api
+max_lifetime = 2h'
 # The extra keys belong to [jwt]: it_start writes them after [log], so put
 # them in a [jwt] section of their own.
 IT_EXTRA_CONF="[jwt]
@@ -43,6 +44,20 @@ refused "iat in the future" "$(craft_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW+
 refused "the wrong issuer" "$(craft_token "$H" '{"sub":"a","iss":"https://evil.test/","aud":"evstore-api","scope":"events:read","exp":NOW+600}')"
 refused "the wrong audience" "$(craft_token "$H" '{"sub":"a","iss":"https://id.example.test/","aud":"other","scope":"events:read","exp":NOW+600}')"
 refused "a tenant claim that is not a UUID" "$(craft_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW+600,"tenant_id":"acme"}')"
+refused "the nil UUID as the tenant claim" "$(craft_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW+600,"tenant_id":"00000000-0000-0000-0000-000000000000"}')"
+check "the nil tenant: the problem says why" grep -q "nil UUID" <<<"$BODY"
+refused "exp beyond [jwt] max_lifetime (2h)" "$(craft_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW+86400}')"
+check "max_lifetime: the problem says why" grep -q "exp too far in the future" <<<"$BODY"
+# Signed over the exact bytes: json-c and libjwt would keep the last scope.
+refused "a scope claim given twice (events:read, then admin)" \
+	"$(raw_token "$H" '{"sub":"a","iss":"https://id.example.test/","aud":"evstore-api","scope":"events:read","scope":"admin","exp":NOW+600}')"
+check "duplicate claims: the problem says why" grep -q "duplicate claim" <<<"$BODY"
+refused "a tenant_id claim given twice" \
+	"$(raw_token "$H" '{"sub":"a",'"$GOOD"',"tenant_id":"'"$(uuid)"'","tenant_id":"'"$(uuid)"'","exp":NOW+600}')"
+refused "an exp claim given twice" "$(raw_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW-3600,"exp":NOW+600}')"
+refused "a header parameter given twice" "$(raw_token '{"alg":"HS256","alg":"HS256"}' '{"sub":"a",'"$GOOD"',"exp":NOW+600}')"
+auth_req "$(raw_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW+7000}')" GET "$P"
+expect "a raw-signed token within max_lifetime is accepted" 200
 refused "garbage" "not.a.token"
 
 auth_req "$(craft_token "$H" '{"sub":"a",'"$GOOD"',"exp":NOW-10}')" GET "$P"
@@ -99,6 +114,8 @@ auth_req "$ADMIN" GET "$AP" -H "X-Evstore-Tenant: $TA"
 expect "an admin acts inside a tenant with X-Evstore-Tenant" 200 '.events[0].payload.secret' a-only
 auth_req "$ADMIN" GET "$AP" -H "X-Evstore-Tenant: nope"
 expect_problem "a bad X-Evstore-Tenant is 400" 400 invalid-request
+auth_req "$ADMIN" GET /v1/events -H "X-Evstore-Tenant: 00000000-0000-0000-0000-000000000000"
+expect_problem "the nil UUID as X-Evstore-Tenant is 400" 400 invalid-request
 auth_req "$A" GET "$AP" -H "X-Evstore-Tenant: $TB"
 expect_problem "a tenant token cannot switch tenants with the header" 403 forbidden
 

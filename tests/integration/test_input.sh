@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every bad input is a clear 4xx problem and leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
+IT_LOG_LEVEL=info # the http_request records, to read the traceparent back
 it_start
 
 T=$(token alice "events:read events:write admin")
@@ -98,6 +99,63 @@ qbad "a garbage feed cursor" "/v1/events?after=garbage"
 qbad "a non-integer wait" "/v1/events?wait=soon"
 qbad "a bad aggregate_type filter" "/v1/events?aggregate_type=Order,1bad"
 
+# Unknown query parameters are 400 naming the parameter: a typo must not
+# silently mean "everything" (the feed) or "any version" (an append).
+qunknown() { # NAME PATH PARAM [POST]
+	if [ "${4:-}" = POST ]; then post_json "$T" "$2" '{"events":['"$E"']}'; else auth_req "$T" GET "$2"; fi
+	expect_problem "$1" 400 invalid-request
+	check "$1: the problem names $3" grep -qF "\"$3\"" <<<"$(jq_body .detail)"
+}
+qunknown "the feed with aggregate_typ" "/v1/events?aggregate_typ=Order" aggregate_typ
+qunknown "a stream read with from" "$P?from=1" from
+qunknown "the state with version" "/v1/aggregates/Order/$ID?version=1" version
+qunknown "an append with expected_version in the query" "$P?expected_version=0" expected_version POST
+qunknown "the subscriptions with limit" "/v1/subscriptions?limit=1" limit
+qunknown "a DLQ list with statu" "/v1/subscriptions/s1/dlq?statu=failed" statu
+auth_req "$T" GET "/v1/events?aggregate_type=Order&limit=1"
+expect "the feed's own parameters still work" 200
+req GET "/health/live?nocache=1"
+expect "a health probe ignores its query string" 200 .alive true
+
+# Quoted input is escaped: every problem is valid UTF-8 JSON.
+utf8_json() { printf '%s' "$BODY" | python3 -c 'import json,sys; json.loads(sys.stdin.buffer.read().decode("utf-8"))'; }
+auth_req "$T" GET "/v1/aggregates/%FF%FE/$ID/events"
+expect_problem "a type of raw bytes (%FF%FE) is 400" 400 invalid-request
+check "its detail quotes them escaped, the document valid UTF-8 JSON" utf8_json
+check "the escaped bytes are named" grep -qF '\\xFF\\xFE' <<<"$BODY"
+auth_req "$T" GET "/v1/aggregates/Order/%FF%FE/events"
+check "an id of raw bytes: a valid UTF-8 problem" utf8_json
+auth_req "$T" GET "/v1/events?%FF%FE=1"
+expect_problem "a query parameter named by raw bytes is 400" 400 invalid-request
+check "its problem is valid UTF-8 JSON" utf8_json
+post_json "$T" "/v1/aggregates/Order/$ID/commands/%FF%FE" '{}'
+check "an unknown command of raw bytes: a valid UTF-8 problem ($STATUS)" utf8_json
+auth_req "$T" POST "/v1/subscriptions/s1/dlq/%FF%FE/retry"
+check "a DLQ entry id of raw bytes: a valid UTF-8 problem ($STATUS)" utf8_json
+
+# traceparent: a later version's four fields are kept, what follows (here
+# control characters and bytes that are not UTF-8) never reaches metadata
+# or the log.
+TP=01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+post_json "$T" "$P" '{"events":['"$E"']}' -H "traceparent: $TP-"$'\xff\xfe\x01'"x"
+expect "a version 01 traceparent with a tail appends" 201
+auth_req "$T" GET "$P?from_version=$(jq_body .version)"
+expect "the event's metadata keeps its four fields only" 200 '.events[0].metadata.traceparent' "$TP"
+post_json "$T" "$P" '{"events":['"$E"']}' -H "traceparent: 00-$(printf '0%.0s' $(seq 32))-00f067aa0ba902b7-01"
+expect "an all-zero trace-id is ignored, the append goes on" 201
+auth_req "$T" GET "$P?from_version=$(jq_body .version)"
+expect "and no traceparent is stored" 200 '.events[0].metadata.traceparent' null
+tp_logged() {
+	grep -a '"traceparent"' "$IT_DIR/fcgi.log" | python3 -c '
+import json, sys
+lines = sys.stdin.buffer.read().splitlines()
+assert lines, "no record with a traceparent"
+for l in lines:
+    assert json.loads(l.decode("utf-8")).get("traceparent") == sys.argv[1], l
+' "$TP"
+}
+check "the log records carry the four fields only, as valid UTF-8 JSON" tp_logged
+
 auth_req "$T" GET /v1/nothing-here
 expect_problem "an unknown route is 404" 404 not-found
 auth_req "$T" DELETE "$P"
@@ -108,6 +166,6 @@ req POST /health/live -H 'Content-Type: application/json' --data-binary '{}'
 expect_problem "POST to a health probe is 405" 405 method-not-allowed
 
 after=$(count_events)
-check "of all the bad requests only the two good appends were stored" test "$after" -eq $((before + 1002))
+check "of all the bad requests only the good appends were stored" test "$after" -eq $((before + 1004))
 
 it_finish

@@ -135,5 +135,17 @@ pid=$!
 wait_for 10 grep -q no_subscriptions "$IT_DIR/idle.log"
 kill -TERM "$pid"; wait "$pid"
 check "a runner without subscriptions warns" grep -q '"event":"no_subscriptions"' "$IT_DIR/idle.log"
+# An HMAC secret the group may read stops start-up: whoever reads it mints tokens.
+install -m 0640 "$IT_DIR/hmac.key" "$IT_DIR/open.key"
+msg=$(EVSTORE_JWT_KEY_FILE=$IT_DIR/open.key timeout 10 "$FCGI_BIN" --config "$CONF" \
+	--listen "$IT_DIR/open.sock" 2>&1 </dev/null); rc=$?
+check "a group-readable secret stops start-up with exit 1 ($rc)" test "$rc" = 1
+check "and names its mode: $msg" grep -q "mode 0640" <<<"$msg"
+
+# --print-config masks a password whatever the spelling libpq decodes.
+out=$(EVSTORE_DATABASE_URL='postgresql://u@h/db?pass%77ord=s3cret&sslpassword=k3y' \
+	"$FCGI_BIN" --config "$CONF" --print-config 2>&1)
+check "--print-config masks pass%77ord= and sslpassword=" \
+	bash -c '! grep -qE "s3cret|k3y" <<<"$1" && grep -q "pass%77ord=\*\*\*" <<<"$1"' _ "$out"
 
 it_finish

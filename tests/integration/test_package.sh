@@ -156,8 +156,8 @@ fi
 # --- configure: this test's PostgreSQL, a key, the example aggregate ------------------
 psql_q -c "CREATE DATABASE evstore_pkg" >/dev/null
 head -c 48 /dev/urandom | base64 | tr -d '\n' >/etc/evstore/jwt.key
-chown root:evstore /etc/evstore/jwt.key
-chmod 0640 /etc/evstore/jwt.key
+chown evstore:evstore /etc/evstore/jwt.key
+chmod 0600 /etc/evstore/jwt.key
 example=$(ls /usr/share/doc/evstore/examples/order.json* | head -n 1)
 case "$example" in
 *.gz) zcat "$example" >/etc/evstore/aggregates.d/order.json ;;

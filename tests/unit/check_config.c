@@ -143,6 +143,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_str_eq(c.jwt.issuer, "");
 	ck_assert_str_eq(c.jwt.audience, "");
 	ck_assert_int_eq(c.jwt.leeway, 30);
+	ck_assert_int_eq(c.jwt.max_lifetime, 0);
 	ck_assert_str_eq(c.jwt.tenant_claim, "tenant_id");
 	ck_assert(!c.jwt.require_tenant);
 	ck_assert_str_eq(c.aggregates.dir, SYSCONFDIR "/evstore/aggregates.d");
@@ -327,6 +328,8 @@ static const struct { const char *text, *key, *printed; } good_values[] = {
 	{ "[jwt]\nrequire_tenant = no\n", "require_tenant", "false" },
 	{ "[jwt]\nrequire_tenant = 0\n", "require_tenant", "false" },
 	{ "[http]\nmax_wait = 2m\n", "max_wait", "120" },
+	{ "[jwt]\nmax_lifetime = 1h\n", "max_lifetime", "3600" },
+	{ "[jwt]\nmax_lifetime = 900\n", "max_lifetime", "900" },
 	{ "[http]\nmax_wait = 45s\n", "max_wait", "45" },
 	{ "[http]\nmax_wait = 1h\n", "max_wait", "3600" },
 	{ "[http]\nmax_wait = 3000ms\n", "max_wait", "3" },
@@ -713,6 +716,18 @@ static const struct { const char *url, *printed, *secret; } masked[] = {
 	{ "host=db password = 'it\\'s s3cret' dbname=evstore",
 	  "url = host=db password = *** dbname=evstore", "s3cret" },
 	{ "postgresql://user@host/db", "url = postgresql://user@host/db", NULL },
+	/* libpq percent-decodes query keys and values */
+	{ "postgresql://u@h/db?password=s%65cret", "url = postgresql://u@h/db?password=***",
+	  "s%65cret" },
+	{ "postgresql://u@h/db?pass%77ord=s3cret&sslmode=require",
+	  "url = postgresql://u@h/db?pass%77ord=***&sslmode=require", "s3cret" },
+	{ "postgresql://u@h/db?sslmode=require&%70%61%73%73%77%6F%72%64=s3cret",
+	  "url = postgresql://u@h/db?sslmode=require&%70%61%73%73%77%6F%72%64=***", "s3cret" },
+	{ "postgresql://u@h/db?sslpassword=k3y#x", "url = postgresql://u@h/db?sslpassword=***#x",
+	  "k3y" },
+	{ "host=db sslpassword=k3y", "url = host=db sslpassword=***", "k3y" },
+	{ "postgresql://u@h/db?passwordx=1&xpassword=2",
+	  "url = postgresql://u@h/db?passwordx=1&xpassword=2", NULL },
 };
 
 START_TEST(print_masks_password)
@@ -837,7 +852,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert(*dl == '\0' && *sl == '\0');
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
-	ck_assert_int_eq(keys, 38); /* every key of the table, once */
+	ck_assert_int_eq(keys, 39); /* every key of the table, once */
 
 	free(sp);
 	free(dp);
@@ -906,10 +921,10 @@ START_TEST(docs_cover_every_key)
 
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 38);
+	ck_assert_int_eq(man.keys, 39);
 	for_each_subscription_key(key_documented, &man);
 	for_each_subscription_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 38 + 16);
+	ck_assert_int_eq(man.keys, 39 + 16);
 	free((char *)man.text);
 	free((char *)md.text);
 }

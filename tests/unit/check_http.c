@@ -4,6 +4,7 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,28 +256,94 @@ END_TEST
 
 /* ---- traceparent ----------------------------------------------------------------- */
 
+#define TP_FIELDS "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+/* Each header, and what is kept of it (NULL: refused). */
 static const struct {
 	const char *tp;
-	bool ok;
+	const char *kept;
 } traceparents[] = {
-	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true },
-	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", true },
-	{ "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future", true },
-	{ "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true },
-	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", false },
-	{ "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false },
-	{ "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false },
-	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", false },
-	{ "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", false },
-	{ "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01", false },
-	{ "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false },
-	{ "", false },
-	{ NULL, false },
+	{ "00-" TP_FIELDS, "00-" TP_FIELDS },
+	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+	  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00" },
+	{ "01-" TP_FIELDS, "01-" TP_FIELDS },
+	/* a later version: its four fields, never what follows */
+	{ "01-" TP_FIELDS "-future", "01-" TP_FIELDS },
+	{ "cc-" TP_FIELDS "-", "cc-" TP_FIELDS },
+	{ "01-" TP_FIELDS "-\x01\x1b[31m\n", "01-" TP_FIELDS },
+	{ "01-" TP_FIELDS "-\xff\xfe\xc0\xaf", "01-" TP_FIELDS },
+	{ "01-" TP_FIELDS "-\"}\\", "01-" TP_FIELDS },
+	{ "01-" TP_FIELDS "x", NULL },
+	{ "01-" TP_FIELDS "\xff", NULL },
+	{ "00-" TP_FIELDS "-extra", NULL },
+	{ "00-" TP_FIELDS " ", NULL },
+	{ "ff-" TP_FIELDS, NULL },
+	{ "0A-" TP_FIELDS, NULL },
+	{ "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL },
+	{ "00-00000000000000000000000000000000-00f067aa0ba902b7-01", NULL },
+	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", NULL },
+	{ "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", NULL },
+	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01", NULL },
+	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A", NULL },
+	{ "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", NULL },
+	{ "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01", NULL },
+	{ "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL },
+	{ "00-" TP_FIELDS "0", NULL },
+	{ "", NULL },
+	{ NULL, NULL },
 };
 
-START_TEST(traceparent_validation)
+START_TEST(traceparent_parsing)
 {
-	ck_assert_int_eq(http_traceparent_valid(traceparents[_i].tp), traceparents[_i].ok);
+	char out[HTTP_TRACEPARENT_LEN + 1] = "untouched";
+	bool ok = http_traceparent_parse(traceparents[_i].tp, out);
+
+	ck_assert_msg(ok == (traceparents[_i].kept != NULL), "case %d: %s", _i,
+		      ok ? "accepted" : "refused");
+	ck_assert_str_eq(out, ok ? traceparents[_i].kept : "untouched");
+}
+END_TEST
+
+/* The length cap: a later version with a long tail is refused whole. */
+START_TEST(traceparent_length_cap)
+{
+	char tp[HTTP_TRACEPARENT_MAX + 2], out[HTTP_TRACEPARENT_LEN + 1];
+
+	memset(tp, 'a', sizeof tp - 1);
+	tp[sizeof tp - 1] = '\0';
+	memcpy(tp, "01-" TP_FIELDS "-", HTTP_TRACEPARENT_LEN + 1);
+	ck_assert(!http_traceparent_parse(tp, out));             /* 513 bytes */
+	tp[HTTP_TRACEPARENT_MAX] = '\0';
+	ck_assert(http_traceparent_parse(tp, out));              /* 512 bytes */
+	ck_assert_str_eq(out, "01-" TP_FIELDS);
+}
+END_TEST
+
+/* A request keeps only the four fields of its traceparent. */
+START_TEST(request_keeps_traceparent_fields)
+{
+	struct fake_io f = { .params = { "REQUEST_METHOD", "GET", "HTTP_TRACEPARENT",
+					 "02-" TP_FIELDS "-\x07\xff{\"", NULL },
+			     .out = SBUF_INIT };
+	struct http_io io = fake_io_of(&f);
+	struct http_req req;
+
+	ck_assert_int_eq(http_req_init(&req, &io, NULL), ES_OK);
+	ck_assert_str_eq(req.traceparent, "02-" TP_FIELDS);
+	http_req_free(&req);
+	sbuf_free(&f.out);
+}
+END_TEST
+
+/* A detail cut inside a UTF-8 sequence still makes a valid document. */
+START_TEST(problem_detail_always_utf8)
+{
+	struct http_resp resp;
+
+	http_resp_init(&resp, 1);
+	http_reply_problem(&resp, HTTP_PROBLEM_INVALID_REQUEST, "cut \xe2\x82 raw \xff", NULL);
+	ck_assert_ptr_nonnull(strstr(sbuf_cstr(&resp.body), "\"detail\":\"cut ?? raw ?\""));
+	http_resp_free(&resp);
 }
 END_TEST
 
@@ -1076,6 +1143,7 @@ static void pipeline_setup(void)
 	snprintf(key_path, sizeof key_path, "%s/hmac.key", tmpdir);
 	snprintf(conf_path, sizeof conf_path, "%s/evstore.conf", tmpdir);
 	test_file_write(tmpdir, "hmac.key", "a test secret that is comfortably longer than 32 bytes\n");
+	ck_assert_int_eq(chmod(key_path, 0600), 0); /* a secret others may read is refused */
 	/* The database socket directory does not exist: every connection fails. */
 	snprintf(conf, sizeof conf,
 		 "[database]\nurl = host=%s/no-database dbname=evstore\nconnect_timeout = 1\n"
@@ -1368,7 +1436,10 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(tc, body_read_exactly, 0, N_ELEMS(bodies));
 	tcase_add_loop_test(tc, request_id_acceptance, 0, N_ELEMS(request_ids));
 	tcase_add_loop_test(tc, request_id_echoed_or_generated, 0, N_ELEMS(request_ids));
-	tcase_add_loop_test(tc, traceparent_validation, 0, N_ELEMS(traceparents));
+	tcase_add_loop_test(tc, traceparent_parsing, 0, N_ELEMS(traceparents));
+	tcase_add_test(tc, traceparent_length_cap);
+	tcase_add_test(tc, request_keeps_traceparent_fields);
+	tcase_add_test(tc, problem_detail_always_utf8);
 	tcase_add_loop_test(tc, content_type_matching, 0, N_ELEMS(content_types));
 	tcase_add_loop_test(tc, if_match_parsing, 0, N_ELEMS(if_matches));
 	tcase_add_loop_test(tc, if_none_match_on_write, 0, N_ELEMS(if_none_matches_write));

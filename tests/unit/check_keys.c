@@ -24,42 +24,73 @@ struct lcase {
 	const char *key_file;   /* names inside the temp dir */
 	const char *keys_dir;
 	const char *secret;     /* written to "secret.<row>" and used as key_file */
+	mode_t mode;            /* secret's mode (0: 0600); else key_file is copied to
+	                         * "mode.<row>" with this mode and used instead */
 	bool ok;
 	const char *err_has;
 };
 
 static const struct lcase loads[] = {
 	{ "32-byte secret and a newline", "HS256", NULL, NULL,
-	  "0123456789abcdef0123456789abcdef\n", true, NULL },
+	  "0123456789abcdef0123456789abcdef\n", 0, true, NULL },
 	{ "32-byte secret without a newline", "HS512", NULL, NULL,
-	  "0123456789abcdef0123456789abcdef", true, NULL },
+	  "0123456789abcdef0123456789abcdef", 0, true, NULL },
 	{ "31-byte secret and a newline", "HS256", NULL, NULL,
-	  "0123456789abcdef0123456789abcde\n", false, "at least 32" },
-	{ "empty secret", "HS256", NULL, NULL, "", false, "at least 32" },
-	{ "algorithm in lower case", "hs384", "hs.key", NULL, NULL, true, NULL },
-	{ "missing key file", "HS256", "no-such-file", NULL, NULL, false, "no-such-file" },
-	{ "key file is a directory", "HS256", "keys", NULL, NULL, false, "not a regular file" },
-	{ "unknown algorithm", "PS256", "hs.key", NULL, NULL, false, "jwt.algorithm PS256" },
-	{ "algorithm none", "none", "hs.key", NULL, NULL, false, "jwt.algorithm none" },
-	{ "no algorithm", NULL, "hs.key", NULL, NULL, false, "jwt.algorithm" },
-	{ "no key at all", "HS256", NULL, NULL, NULL, false, "must be set" },
-	{ "key_file and keys_dir", "HS256", "hs.key", "keys", NULL, false, "both set" },
-	{ "empty keys_dir", "HS256", NULL, "empty", NULL, false, "no key files" },
-	{ "missing keys_dir", "HS256", NULL, "no-such-dir", NULL, false, "no-such-dir" },
-	{ "file name that cannot be a kid", "HS256", NULL, "badname", NULL, false, "a..b" },
-	{ "keys_dir with RS256 and HMAC secrets", "RS256", NULL, "keys", NULL, false, "key key-a" },
-	{ "RS256 with an HMAC secret", "RS256", "hs.key", NULL, NULL, false, "not a PEM public key" },
-	{ "RS256 with the private key", "RS256", "rsa.key", NULL, NULL, false, "private key" },
-	{ "RS256 with a certificate", "RS256", "rsa.crt", NULL, NULL, false, "certificate" },
-	{ "RS256 with a PKCS#1 key", "RS256", "rsa.pkcs1", NULL, NULL, false, "PKCS#1" },
-	{ "RS256 with an EC key", "RS256", "ec256.pub", NULL, NULL, false, "not an RSA public key" },
-	{ "ES256 with an RSA key", "ES256", "rsa.pub", NULL, NULL, false, "not an EC public key" },
-	{ "ES256 with a P-384 key", "ES256", "ec384.pub", NULL, NULL, false, "wrong curve" },
-	{ "ES384 with a P-256 key", "ES384", "ec256.pub", NULL, NULL, false, "wrong curve" },
-	{ "RS384 with an RSA key", "RS384", "rsa.pub", NULL, NULL, true, NULL },
+	  "0123456789abcdef0123456789abcde\n", 0, false, "at least 32" },
+	{ "empty secret", "HS256", NULL, NULL, "", 0, false, "at least 32" },
+	{ "algorithm in lower case", "hs384", "hs.key", NULL, NULL, 0, true, NULL },
+	{ "missing key file", "HS256", "no-such-file", NULL, NULL, 0, false, "no-such-file" },
+	{ "key file is a directory", "HS256", "keys", NULL, NULL, 0, false, "not a regular file" },
+	{ "unknown algorithm", "PS256", "hs.key", NULL, NULL, 0, false, "jwt.algorithm PS256" },
+	{ "algorithm none", "none", "hs.key", NULL, NULL, 0, false, "jwt.algorithm none" },
+	{ "no algorithm", NULL, "hs.key", NULL, NULL, 0, false, "jwt.algorithm" },
+	{ "no key at all", "HS256", NULL, NULL, NULL, 0, false, "must be set" },
+	{ "key_file and keys_dir", "HS256", "hs.key", "keys", NULL, 0, false, "both set" },
+	{ "empty keys_dir", "HS256", NULL, "empty", NULL, 0, false, "no key files" },
+	{ "missing keys_dir", "HS256", NULL, "no-such-dir", NULL, 0, false, "no-such-dir" },
+	{ "file name that cannot be a kid", "HS256", NULL, "badname", NULL, 0, false, "a..b" },
+	{ "keys_dir with RS256 and HMAC secrets", "RS256", NULL, "keys", NULL, 0, false, "key key-a" },
+	{ "RS256 with an HMAC secret", "RS256", "hs.key", NULL, NULL, 0, false, "not a PEM public key" },
+	{ "RS256 with the private key", "RS256", "rsa.key", NULL, NULL, 0, false, "private key" },
+	{ "RS256 with a certificate", "RS256", "rsa.crt", NULL, NULL, 0, false, "certificate" },
+	{ "RS256 with a PKCS#1 key", "RS256", "rsa.pkcs1", NULL, NULL, 0, false, "PKCS#1" },
+	{ "RS256 with an EC key", "RS256", "ec256.pub", NULL, NULL, 0, false, "not an RSA public key" },
+	{ "ES256 with an RSA key", "ES256", "rsa.pub", NULL, NULL, 0, false, "not an EC public key" },
+	{ "ES256 with a P-384 key", "ES256", "ec384.pub", NULL, NULL, 0, false, "wrong curve" },
+	{ "ES384 with a P-256 key", "ES384", "ec256.pub", NULL, NULL, 0, false, "wrong curve" },
+	{ "RS384 with an RSA key", "RS384", "rsa.pub", NULL, NULL, 0, true, NULL },
 	{ "damaged PEM body", "RS256", NULL, NULL,
-	  "-----BEGIN PUBLIC KEY-----\nMIIB!!!!\n-----END PUBLIC KEY-----\n", false, "damaged" },
+	  "-----BEGIN PUBLIC KEY-----\nMIIB!!!!\n-----END PUBLIC KEY-----\n", 0, false, "damaged" },
+
+	/* whoever reads a secret mints tokens; whoever writes a key, too */
+	{ "secret readable by the group", "HS256", NULL, NULL,
+	  "0123456789abcdef0123456789abcdef\n", 0640, false, "mode 0640" },
+	{ "secret readable by others", "HS256", NULL, NULL,
+	  "0123456789abcdef0123456789abcdef\n", 0604, false, "mode 0604" },
+	{ "secret writable by the group", "HS256", NULL, NULL,
+	  "0123456789abcdef0123456789abcdef\n", 0620, false, "group or others may access" },
+	{ "secret read-only for its owner", "HS256", NULL, NULL,
+	  "0123456789abcdef0123456789abcdef\n", 0400, true, NULL },
+	{ "public key readable by all", "RS256", "rsa.pub", NULL, NULL, 0644, true, NULL },
+	{ "public key writable by the group", "RS256", "rsa.pub", NULL, NULL, 0664, false,
+	  "chmod go-w" },
+	{ "public key writable by others", "ES256", "ec256.pub", NULL, NULL, 0646, false,
+	  "mode 0646" },
 };
+
+/* A copy of the fixture's file name with the given mode; returns its path. */
+static const char *copy_with_mode(const char *name, int row, mode_t mode)
+{
+	char copy[32];
+	size_t len;
+	unsigned char *data = slurp(name, &len);
+
+	snprintf(copy, sizeof copy, "mode.%d", row);
+	write_file(copy, (const char *)data, len);
+	free(data);
+	ck_assert_int_eq(chmod(tmp_path(copy), mode), 0);
+	return tmp_path(copy);
+}
 
 START_TEST(test_keys_load)
 {
@@ -75,7 +106,10 @@ START_TEST(test_keys_load)
 		char secret_name[32];
 		snprintf(secret_name, sizeof secret_name, "secret.%d", _i);
 		write_file(secret_name, c->secret, strlen(c->secret));
+		ck_assert_int_eq(chmod(tmp_path(secret_name), c->mode ? c->mode : 0600), 0);
 		cfg.jwt.key_file = (char *)tmp_path(secret_name);
+	} else if (c->key_file && c->mode) {
+		cfg.jwt.key_file = (char *)copy_with_mode(c->key_file, _i, c->mode);
 	} else if (c->key_file) {
 		cfg.jwt.key_file = (char *)tmp_path(c->key_file);
 	}
@@ -93,6 +127,29 @@ START_TEST(test_keys_load)
 }
 END_TEST
 
+/* A keys_dir others may write could be handed a key of theirs. */
+START_TEST(test_keys_dir_writable_by_others)
+{
+	struct es_config cfg;
+	struct auth_keys *keys;
+	char err[512] = "";
+
+	ck_assert_int_eq(mkdir(tmp_path("open-dir"), 0700), 0);
+	write_secret("open-dir/key-a", secret_kid_a);
+	profile_config(P_KEYS, &cfg);
+	cfg.jwt.keys_dir = (char *)tmp_path("open-dir");
+	ck_assert_int_eq(chmod(tmp_path("open-dir"), 0777), 0);
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	ck_assert_msg(keys == NULL, "loaded from a directory others may write");
+	ck_assert_msg(strstr(err, "mode 0777") != NULL, "%s", err);
+
+	ck_assert_int_eq(chmod(tmp_path("open-dir"), 0755), 0);
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	ck_assert_msg(keys != NULL, "%s", err);
+	auth_keys_free(keys);
+}
+END_TEST
+
 /* A secret shorter than 32 bytes is refused even when it only reaches 32
  * with its newline: exactly one trailing newline is dropped. */
 START_TEST(test_secret_newline_counted_once)
@@ -106,6 +163,7 @@ START_TEST(test_secret_newline_counted_once)
 
 	profile_config(P_HS256, &cfg);
 	write_file("secret.nl2", "0123456789abcdef0123456789abcdef\n\n", 34);
+	ck_assert_int_eq(chmod(tmp_path("secret.nl2"), 0600), 0);
 	cfg.jwt.key_file = (char *)tmp_path("secret.nl2");
 	keys = auth_keys_load(&cfg, err, sizeof err);
 	ck_assert_msg(keys != NULL, "%s", err);
@@ -260,6 +318,7 @@ static Suite *keys_suite(void)
 	tc = tcase_create("load");
 	tcase_add_loop_test(tc, test_keys_load, 0, (int)(sizeof loads / sizeof loads[0]));
 	tcase_add_test(tc, test_secret_newline_counted_once);
+	tcase_add_test(tc, test_keys_dir_writable_by_others);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("algorithm");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "fcgi/router.h"
 #include "fcgi/routes.h"
 #include "test_helpers.h"
@@ -164,6 +165,14 @@ static const struct {
 	{ "/v1/aggregates/Order/{123e4567-e89b-12d3-a456-426614174000}/events", "aggregate_id" },
 	{ "/v1/aggregates/Order/123e4567-e89b-12d3-a456-42661417400g/events", "aggregate_id" },
 	{ "/v1/aggregates/Order/" UUID_LOWER "%20/events", "aggregate_id" },
+	/* decoded bytes that are not UTF-8 are quoted escaped, never raw */
+	{ "/v1/aggregates/%FF%FE/" UUID_LOWER "/events", "aggregate_type \"\\xFF\\xFE\" must" },
+	{ "/v1/aggregates/Order/%FF%FE%0A/events", "aggregate_id \"\\xFF\\xFE\\x0A\" must" },
+	{ "/v1/subscriptions/a%22b%5C/dlq", "subscription name \"a\\\"b\\\\\" must" },
+	{ "/v1/aggregates/Order/%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC"
+	  "%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC"
+	  "%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC"
+	  "%E2%82%AC%E2%82%AC/events", "\"... must" },
 };
 
 START_TEST(paths_bad_request)
@@ -173,6 +182,44 @@ START_TEST(paths_bad_request)
 	ck_assert_int_eq(match("GET", bad_request[_i].path, &m), ROUTER_BAD_REQUEST);
 	ck_assert_msg(strstr(m.detail, bad_request[_i].detail), "detail '%s' lacks '%s'", m.detail,
 		      bad_request[_i].detail);
+	for (size_t i = 0; m.detail[i]; i += text_utf8_seq_len((const unsigned char *)m.detail + i,
+								 strlen(m.detail + i)))
+		ck_assert_msg(text_utf8_seq_len((const unsigned char *)m.detail + i,
+						strlen(m.detail + i)) > 0,
+			      "detail '%s' is not UTF-8 at %zu", m.detail, i);
+	route_match_free(&m);
+}
+END_TEST
+
+/* ---- query parameters ------------------------------------------------------- */
+
+static const struct {
+	const char *method, *path, *param;
+	bool taken;
+} query_params[] = {
+	{ "GET", "/v1/events", "aggregate_type", true },
+	{ "GET", "/v1/events", "wait", true },
+	{ "GET", "/v1/events", "aggregate_typ", false },
+	{ "GET", "/v1/events", "aggregate", false },
+	{ "GET", "/v1/events", "", false },
+	{ "GET", "/v1/events", "limit ", false },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER "/events", "from_version", true },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER "/events", "after", false },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER, "at_version", true },
+	{ "GET", "/v1/aggregates/Order/" UUID_LOWER, "limit", false },
+	{ "POST", "/v1/aggregates/Order/" UUID_LOWER "/events", "expected_version", false },
+	{ "GET", "/v1/subscriptions/s1/dlq", "status", true },
+	{ "GET", "/v1/subscriptions", "limit", false },
+	{ "GET", "/health/live", "cachebuster", true },  /* probes ignore the query */
+};
+
+START_TEST(query_param_taken)
+{
+	struct route_match m;
+
+	ck_assert_int_eq(match(query_params[_i].method, query_params[_i].path, &m), ROUTER_OK);
+	ck_assert_int_eq(route_takes_query_param(m.route, query_params[_i].param),
+			 query_params[_i].taken);
 	route_match_free(&m);
 }
 END_TEST
@@ -226,6 +273,7 @@ static Suite *router_suite(void)
 	tcase_add_loop_test(tc, paths_not_found, 0, N_ELEMS(not_found));
 	tcase_add_test(tc, null_path_not_found);
 	tcase_add_loop_test(tc, methods_not_allowed, 0, N_ELEMS(not_allowed));
+	tcase_add_loop_test(tc, query_param_taken, 0, N_ELEMS(query_params));
 	tcase_add_loop_test(tc, paths_bad_request, 0, N_ELEMS(bad_request));
 	tcase_add_loop_test(tc, name_validation, 0, N_ELEMS(names));
 	tcase_add_test(tc, table_entries_are_well_formed);

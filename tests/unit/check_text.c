@@ -3,6 +3,8 @@
 #include "buildconf.h"
 
 #include <check.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "base/text.h"
 #include "test_helpers.h"
@@ -92,6 +94,61 @@ START_TEST(edit_distance)
 }
 END_TEST
 
+/* What a problem detail may quote: anything in, valid UTF-8 out. */
+static const struct { const char *in; size_t outlen; const char *out; } quotes[] = {
+	{ "Order", 32, "\"Order\"" },
+	{ "", 32, "\"\"" },
+	{ "say \"hi\" \\o/", 32, "\"say \\\"hi\\\" \\\\o/\"" },
+	{ "\xff\xfe", 32, "\"\\xFF\\xFE\"" },                    /* %FF%FE decoded */
+	{ "a\x01\n\x1b[0m\x7f", 32, "\"a\\x01\\x0A\\x1B[0m\\x7F\"" },
+	{ "caf\xc3\xa9 \xe2\x82\xac", 32, "\"caf\xc3\xa9 \xe2\x82\xac\"" }, /* kept */
+	{ "\xc0\xaf\xed\xa0\x80", 32, "\"\\xC0\\xAF\\xED\\xA0\\x80\"" }, /* overlong, surrogate */
+	{ "abcdefghij", 10, "\"abcd\"..." },                 /* cut to fit */
+	{ "abc\xe2\x82\xac", 10, "\"abc\"..." },            /* never inside a sequence */
+	{ "ab\xff", 10, "\"ab\"..." },                       /* nor inside an escape */
+	{ "abcd", 10, "\"abcd\"" },
+};
+
+START_TEST(quote)
+{
+	char out[64];
+
+	memset(out, '#', sizeof out);
+	ck_assert_str_eq(text_quote(out, quotes[_i].outlen, quotes[_i].in, strlen(quotes[_i].in)),
+			 quotes[_i].out);
+	ck_assert_uint_lt(strlen(out), quotes[_i].outlen);
+}
+END_TEST
+
+/* The length is the caller's: bytes after it are not read, NULs inside are
+ * quoted. */
+START_TEST(quote_counted)
+{
+	char out[32];
+
+	ck_assert_str_eq(text_quote(out, sizeof out, "name=value", 4), "\"name\"");
+	ck_assert_str_eq(text_quote(out, sizeof out, "a\0b", 3), "\"a\\x00b\"");
+}
+END_TEST
+
+static const struct { const char *in, *out; } scrubs[] = {
+	{ "plain", "plain" },
+	{ "caf\xc3\xa9", "caf\xc3\xa9" },
+	{ "\xff\xfe", "??" },
+	{ "cut \xe2\x82", "cut ??" },
+	{ "\xe2\x82\xac\xc3", "\xe2\x82\xac?" },
+};
+
+START_TEST(utf8_scrub)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%s", scrubs[_i].in);
+	text_utf8_scrub(buf);
+	ck_assert_str_eq(buf, scrubs[_i].out);
+}
+END_TEST
+
 static Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -100,6 +157,9 @@ static Suite *text_suite(void)
 	tcase_add_loop_test(tc, hex_value, 0, N_ELEMS(hex));
 	tcase_add_loop_test(tc, utf8_seq_len, 0, N_ELEMS(utf8));
 	tcase_add_loop_test(tc, edit_distance, 0, N_ELEMS(distances));
+	tcase_add_loop_test(tc, quote, 0, N_ELEMS(quotes));
+	tcase_add_test(tc, quote_counted);
+	tcase_add_loop_test(tc, utf8_scrub, 0, N_ELEMS(scrubs));
 	suite_add_tcase(s, tc);
 	return s;
 }
