@@ -573,9 +573,9 @@ START_TEST(test_plan_without_statistics)
 	char name[96], sql[160], *conninfo, err[512];
 	const char *tenant = "11111111-1111-4111-8111-111111111111";
 	static const char *const all_sql =
-		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_all('0', '0', '{\"Order\"}', NULL, '100')";
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_all('0', '0', '{\"Order\"}', NULL, '100', '4194304')";
 	static const char *const tenant_sql =
-		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', '{\"Order\"}', NULL, '100',"
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', '{\"Order\"}', NULL, '100', '4194304',"
 		" '11111111-1111-4111-8111-111111111111')";
 	size_t count;
 	int applied;
