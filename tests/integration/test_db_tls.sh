@@ -69,13 +69,14 @@ ctl() {
 refused() {
 	if [ "$RC" -ne 0 ] && grep -qiE "$2" <<<"$OUT" && ! grep -qF "$PASSWORD" <<<"$OUT"; then
 		ok "$1"
+		grep -m1 -v '^{' <<<"$OUT" | sed 's/^/#   /'
 	else
 		not_ok "$1" "exit $RC, want a failure saying /$2/ without the password: $OUT"
 	fi
 }
 
 ctl "$TCP user=evstore password=$PASSWORD sslmode=disable" status
-refused "the server refuses a connection without TLS" "no pg_hba.conf entry.*no encryption"
+refused "the server refuses a connection without TLS" "rejects connection .*no encryption"
 
 ctl "$GOOD" migrate
 check "evstorectl migrate over verify-full TLS (exit $RC)" test "$RC" = 0

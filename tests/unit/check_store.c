@@ -292,6 +292,23 @@ static const char *const event_keys[] = {
 	"occurred_at", "recorded_at", "tenant_id", "actor_id", "payload", "metadata"
 };
 
+/* Reads stream id of type Order forward or backward from its end with a
+ * byte budget, and checks how many events came and where the next page
+ * starts. */
+static void read_budget(struct db *db, const char *id, long budget, bool backward, size_t count,
+			int64_t next)
+{
+	struct sbuf out = SBUF_INIT;
+	struct store_stream_page page;
+
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, budget, backward, &out,
+					   &page), ES_OK);
+	ck_assert_msg(page.count == count, "budget %ld: %zu events, want %zu", budget, page.count,
+		      count);
+	ck_assert_int_eq(page.next_from_version, next);
+	sbuf_free(&out);
+}
+
 START_TEST(test_append_and_read_pages)
 {
 	struct db *db = migrated_db();
@@ -379,6 +396,26 @@ START_TEST(test_append_and_read_pages)
 				ck_assert_int_eq(member_int(json_object_array_get_idx(a, j), "version"),
 						 bwd[i].first - (int64_t)j);
 			json_object_put(a);
+		}
+	}
+
+	/* a byte budget: the events that fit, at least one, the cursor after them */
+	{
+		long len[6], fwd_sum = 0, bwd_sum = 0;
+
+		for (int64_t v = 1; v <= 5; v++) {
+			sbuf_reset(&out);
+			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, v, 1, 0, false, &out,
+							   &page), ES_OK);
+			len[v] = (long)out.len;
+		}
+		for (int fit = 1; fit <= 3; fit++) {
+			fwd_sum += len[fit];
+			bwd_sum += len[6 - fit];
+			read_budget(db, id, fwd_sum, false, (size_t)fit, fit + 1);
+			read_budget(db, id, fwd_sum - 1, false, fit > 1 ? (size_t)fit - 1 : 1,
+				    fit > 1 ? fit : 2);
+			read_budget(db, id, bwd_sum, true, (size_t)fit, 5 - fit);
 		}
 	}
 
