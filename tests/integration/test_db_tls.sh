@@ -6,7 +6,8 @@
 # or for another name, is refused with libpq's reason in the output; a
 # client certificate authenticates a role (pg_hba "cert"); a private key
 # that group or others can read is refused; the password in the URL never
-# shows in a message.
+# shows in a message. Where libpq's words do not name the parameter to
+# look at, evstore adds a hint that does (db.c).
 . "$(dirname "$0")/lib.sh"
 it_require openssl nginx
 IT_NO_SERVERS=1
@@ -84,11 +85,12 @@ ctl "$GOOD" status
 check "evstorectl status over verify-full TLS (exit $RC)" test "$RC" = 0
 
 ctl "$TCP user=evstore password=$PASSWORD sslmode=verify-full sslrootcert=$TLS/other-ca.crt" status
-refused "a server certificate from another CA is refused" "certificate verify failed"
+refused "a server certificate from another CA is refused, the hint names sslrootcert" \
+	"certificate verify failed .*not signed by the CA in sslrootcert"
 
 ctl "host=wrong.example hostaddr=127.0.0.1 port=$PORT dbname=postgres connect_timeout=5 user=evstore password=$PASSWORD sslmode=verify-full sslrootcert=$TLS/ca.crt" status
 refused "a server certificate for another name is refused" \
-	'server certificate for "localhost".* does not match host name "wrong.example"'
+	'server certificate for "localhost".* does not match host name "wrong.example".*host= must be a name'
 
 ctl "$TCP user=evstore password=$PASSWORD sslmode=verify-full sslrootcert=$TLS/missing-ca.crt" status
 refused "a missing root certificate file is named" "root certificate file .*missing-ca.crt.* does not exist"
@@ -96,9 +98,10 @@ refused "a missing root certificate file is named" "root certificate file .*miss
 # --- client certificates ------------------------------------------------------
 CERT="$TCP user=certuser sslmode=verify-full sslrootcert=$TLS/ca.crt"
 ctl "$CERT sslcert=$TLS/client.crt sslkey=$TLS/client.key" status
-check "a client certificate authenticates its role (exit $RC: ${OUT:0:200})" test "$RC" = 0
+check "a client certificate authenticates its role (exit $RC)" test "$RC" = 0
 ctl "$CERT sslcert=$TLS/none.crt sslkey=$TLS/none.key" status
-refused "without a client certificate the cert role is refused" "requires a valid client certificate"
+refused "without a client certificate the cert role is refused, the hint names sslcert" \
+	"requires a valid client certificate .*set sslcert and sslkey"
 chmod 644 "$TLS/client.key"
 ctl "$CERT sslcert=$TLS/client.crt sslkey=$TLS/client.key" status
 refused "a client key readable by group or others is refused" "has group or world access"
@@ -127,6 +130,6 @@ auth_req "$T" GET "/v1/aggregates/Order/$ID/events"
 expect_problem "the pool refuses a server from another CA" 503 unavailable
 check "the pool's log says why" grep -q "certificate verify failed" "$IT_DIR/fcgi.log"
 check "the pool's log keeps the password" bash -c "! grep -qF '$PASSWORD' '$IT_DIR/fcgi.log'"
-check "the response keeps libpq's message" bash -c "! grep -qi certificate <<<'$BODY'"
+check "the response does not pass libpq's message on" bash -c "! grep -qi certificate <<<'$BODY'"
 
 it_finish
