@@ -70,7 +70,7 @@ static const struct db_statement st_page_tenant = {
 
 static const struct db_statement st_positions = {
 	"feed_positions",
-	"SELECT '0', " FEED_COLUMNS ", false"
+	"SELECT '0', " FEED_COLUMNS ", false" /* page_more: no budget */
 	" FROM evstore.events e"
 	" WHERE e.position = ANY ($1::bigint[]) ORDER BY e.transaction_id, e.position",
 	1
@@ -128,12 +128,13 @@ static struct feed_cursor feed_horizon_of(const char *x)
 
 /* Takes r (cleared by feed_page_free, even on failure) and points out's
  * events into it; column 0 is the horizon, a row whose event columns are
- * NULL the empty page's. */
-static enum es_status feed_rows(PGresult *r, struct feed_page *out)
+ * NULL the empty page's. *cut: the last event's page_more, a row the byte
+ * budget left out follows it. */
+static enum es_status feed_rows(PGresult *r, struct feed_page *out, bool *cut)
 {
 	int rows = PQntuples(r);
-	bool more = false;
 
+	*cut = false;
 	out->result_ = r;
 	out->ev = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out->ev);
 	if (!out->ev)
@@ -154,9 +155,8 @@ static enum es_status feed_rows(PGresult *r, struct feed_page *out)
 		e->aggregate_id = PQgetvalue(r, i, 7);
 		e->tenant_id = PQgetvalue(r, i, 8);
 		e->version = db_value_int64(r, i, 9);
-		more = PQgetvalue(r, i, 10)[0] == 't';
+		*cut = PQgetvalue(r, i, 10)[0] == 't';
 	}
-	out->more_ = more;
 	return ES_OK;
 }
 
@@ -168,6 +168,7 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 				q->tenant ? q->tenant : UUIDTEXT_NIL };
 	PGresult *r = NULL;
 	enum es_status rc;
+	bool cut;
 
 	memset(out, 0, sizeof *out);
 	if (q->limit < 1)
@@ -179,14 +180,14 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 	rc = db_exec(db, q->all_tenants ? &st_page_all : &st_page_tenant, vals, &r);
 	if (rc != ES_OK)
 		return rc;
-	rc = feed_rows(r, out);
+	rc = feed_rows(r, out, &cut);
 	if (rc != ES_OK) {
 		feed_page_free(out);
 		return rc;
 	}
 	/* A page cut by the byte budget is full too: the row after its last
 	 * one is waiting. */
-	out->full = out->n >= (size_t)q->limit || out->more_;
+	out->full = out->n >= (size_t)q->limit || cut;
 	/* Every transaction below xmin is finished: the feed is complete up
 	 * to (xmin - 1, the largest position). */
 	if (PQntuples(r) > 0)
@@ -201,6 +202,7 @@ enum es_status feed_read_positions(struct db *db, const int64_t *positions, size
 	const char *vals[1];
 	PGresult *r = NULL;
 	enum es_status rc;
+	bool cut;
 
 	memset(out, 0, sizeof *out);
 	sbuf_putc(&arr, '{');
@@ -215,7 +217,7 @@ enum es_status feed_read_positions(struct db *db, const int64_t *positions, size
 	rc = db_exec(db, &st_positions, vals, &r);
 	if (rc != ES_OK)
 		goto out;
-	rc = feed_rows(r, out);
+	rc = feed_rows(r, out, &cut);
 	if (rc != ES_OK)
 		feed_page_free(out);
 out:

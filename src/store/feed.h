@@ -58,7 +58,6 @@ struct feed_page {
 	bool full;                    /* n == limit, or cut by max_bytes: more may be waiting */
 	struct feed_cursor horizon;   /* (xmin - 1, INT64_MAX): the feed is complete below it */
 	void *result_;                /* the query result the strings live in */
-	bool more_;                   /* a row the byte budget left out follows */
 };
 
 /* Reads up to q->limit events after q->after. ES_EINVAL when the limit is
