@@ -70,7 +70,9 @@ INTEGRATION_TESTS = \
 	tests/integration/test_concurrency.sh \
 	tests/integration/test_runner_reload.sh \
 	tests/integration/test_modes.sh \
-	tests/integration/test_drain.sh
+	tests/integration/test_drain.sh \
+	tests/integration/test_page_bytes.sh \
+	tests/integration/test_db_tls.sh
 
 TESTS =
 if HAVE_CHECK

@@ -39,6 +39,7 @@ struct es_config {
 		int max_depth;             /* JSON nesting depth over the whole body */
 		int default_page;          /* page size when no limit is given */
 		int max_page;              /* larger limits are clamped */
+		long max_page_bytes;       /* a page's events stop before this size */
 		int max_wait;              /* long-poll cap in seconds */
 		bool health_requires_auth; /* close /health and /health/subscriptions/NAME */
 		int retry_after;           /* seconds in Retry-After on 503 */

@@ -85,6 +85,7 @@ static bool feed_parse_query(struct route_ctx *ctx, struct feed_request *q, int6
 					   "wait must be an integer number of seconds >= 0");
 		*wait_s = v > cfg->http.max_wait ? cfg->http.max_wait : v;
 	}
+	q->max_bytes = cfg->http.max_page_bytes;
 	q->all_tenants = ctx->all_tenants;
 	q->tenant = ctx->tenant;
 	return true;

@@ -65,6 +65,33 @@ static void db_set_error(struct db *db, const char *msg)
 	db->error[n] = '\0';
 }
 
+/* libpq words some TLS refusals without naming what to look at ("SSL
+ * error: certificate verify failed"): the connection parameter to check,
+ * appended to the error as a hint. */
+static const struct {
+	const char *says;
+	const char *hint;
+} db_tls_hints[] = {
+	{ "certificate verify failed",
+	  "TLS: the server's certificate is not signed by the CA in sslrootcert, or has expired" },
+	{ "does not match host name",
+	  "TLS: host= must be a name in the server's certificate; hostaddr= may give the address" },
+	{ "requires a valid client certificate",
+	  "TLS: the server wants a client certificate: set sslcert and sslkey" },
+};
+
+static void db_add_tls_hint(struct db *db)
+{
+	size_t n = strlen(db->error);
+
+	for (size_t i = 0; i < sizeof db_tls_hints / sizeof db_tls_hints[0]; i++) {
+		if (strstr(db->error, db_tls_hints[i].says)) {
+			snprintf(db->error + n, sizeof db->error - n, " (%s)", db_tls_hints[i].hint);
+			return;
+		}
+	}
+}
+
 static void db_clear_error(struct db *db)
 {
 	db->sqlstate[0] = '\0';
@@ -291,6 +318,7 @@ static enum es_status db_connect(struct db *db)
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		db_add_tls_hint(db);
 		db_drop(db);
 		db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : DB_BACKOFF_MIN_MS;
 		if (db->backoff_ms > DB_BACKOFF_MAX_MS)

@@ -26,6 +26,7 @@
 #include "base/sbuf.h"
 #include "base/uuidtext.h"
 #include "pg/db.h"
+#include "store/page_budget.h"
 
 /* The columns of struct event, after the horizon column. */
 #define FEED_COLUMNS \
@@ -40,31 +41,37 @@
 	" COALESCE(e.aggregate_type = ANY (" AT "::text[]), true)" \
 	" AND COALESCE(e.event_type = ANY (" ET "::text[]), true)"
 
-/* A page: $1, $2 the cursor, $3, $4 the filters, $5 the limit; TENANT is
- * empty or a condition on e.tenant_id followed by AND. Each shape has its
- * index: (transaction_id, position) for every tenant, (tenant_id,
- * transaction_id, position) for one. */
+/* A page: $1, $2 the cursor, $3, $4 the filters, $5 the limit, $6 the
+ * byte budget (NULL: none); TENANT is empty or a condition on e.tenant_id
+ * followed by AND. Each shape has its index: (transaction_id, position)
+ * for every tenant, (tenant_id, transaction_id, position) for one. The
+ * budget is cut above the Limit, so the index scan still stops there. */
 #define FEED_PAGE_SQL(TENANT) \
 	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)" \
-	" SELECT h.x::text, ev.j, ev.t::text, ev.p, ev.i, ev.et, ev.at, ev.a, ev.tn, ev.v" \
+	" SELECT h.x::text, ev.j, ev.t::text, ev.p, ev.i, ev.et, ev.at, ev.a, ev.tn, ev.v," \
+	"  ev.page_more" \
 	" FROM h LEFT JOIN LATERAL (" \
-	"   SELECT " FEED_COLUMNS " FROM evstore.events e" \
-	"   WHERE " TENANT "(e.transaction_id, e.position) > ($1::xid8, $2::bigint)" \
-	"     AND e.transaction_id < h.x AND" FEED_FILTERS("$3", "$4") \
-	"   ORDER BY e.transaction_id, e.position LIMIT $5::int) ev ON true" \
+	"  SELECT * FROM (" \
+	"   SELECT pg.*," PAGE_BUDGET_COLUMNS("pg.j", "pg.t, pg.p") " FROM (" \
+	"    SELECT " FEED_COLUMNS " FROM evstore.events e" \
+	"    WHERE " TENANT "(e.transaction_id, e.position) > ($1::xid8, $2::bigint)" \
+	"      AND e.transaction_id < h.x AND" FEED_FILTERS("$3", "$4") \
+	"    ORDER BY e.transaction_id, e.position LIMIT $5::int) pg) w" \
+	"  WHERE" PAGE_BUDGET_KEEP("$6") ") ev ON true" \
 	" ORDER BY ev.t, ev.p"
 
 static const struct db_statement st_page_all = {
-	"feed_page_all", FEED_PAGE_SQL(""), 5
+	"feed_page_all", FEED_PAGE_SQL(""), 6
 };
 
 static const struct db_statement st_page_tenant = {
-	"feed_page_tenant", FEED_PAGE_SQL("e.tenant_id = $6::uuid AND "), 6
+	"feed_page_tenant", FEED_PAGE_SQL("e.tenant_id = $7::uuid AND "), 7
 };
 
 static const struct db_statement st_positions = {
 	"feed_positions",
-	"SELECT '0', " FEED_COLUMNS " FROM evstore.events e"
+	"SELECT '0', " FEED_COLUMNS ", false" /* page_more: no budget */
+	" FROM evstore.events e"
 	" WHERE e.position = ANY ($1::bigint[]) ORDER BY e.transaction_id, e.position",
 	1
 };
@@ -121,11 +128,13 @@ static struct feed_cursor feed_horizon_of(const char *x)
 
 /* Takes r (cleared by feed_page_free, even on failure) and points out's
  * events into it; column 0 is the horizon, a row whose event columns are
- * NULL the empty page's. */
-static enum es_status feed_rows(PGresult *r, struct feed_page *out)
+ * NULL the empty page's. *cut: the last event's page_more, a row the byte
+ * budget left out follows it. */
+static enum es_status feed_rows(PGresult *r, struct feed_page *out, bool *cut)
 {
 	int rows = PQntuples(r);
 
+	*cut = false;
 	out->result_ = r;
 	out->ev = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out->ev);
 	if (!out->ev)
@@ -146,17 +155,20 @@ static enum es_status feed_rows(PGresult *r, struct feed_page *out)
 		e->aggregate_id = PQgetvalue(r, i, 7);
 		e->tenant_id = PQgetvalue(r, i, 8);
 		e->version = db_value_int64(r, i, 9);
+		*cut = PQgetvalue(r, i, 10)[0] == 't';
 	}
 	return ES_OK;
 }
 
 enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_page *out)
 {
-	char tx[24], pos[24], lim[16];
-	const char *vals[6] = { tx, pos, q->aggregate_types, q->event_types, lim,
+	char tx[24], pos[24], lim[16], budget[24];
+	const char *vals[7] = { tx, pos, q->aggregate_types, q->event_types, lim,
+				q->max_bytes > 0 ? budget : NULL,
 				q->tenant ? q->tenant : UUIDTEXT_NIL };
 	PGresult *r = NULL;
 	enum es_status rc;
+	bool cut;
 
 	memset(out, 0, sizeof *out);
 	if (q->limit < 1)
@@ -164,15 +176,18 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 	snprintf(tx, sizeof tx, "%" PRIu64, q->after.txid);
 	snprintf(pos, sizeof pos, "%" PRId64, q->after.position);
 	snprintf(lim, sizeof lim, "%d", q->limit);
+	snprintf(budget, sizeof budget, "%ld", q->max_bytes);
 	rc = db_exec(db, q->all_tenants ? &st_page_all : &st_page_tenant, vals, &r);
 	if (rc != ES_OK)
 		return rc;
-	rc = feed_rows(r, out);
+	rc = feed_rows(r, out, &cut);
 	if (rc != ES_OK) {
 		feed_page_free(out);
 		return rc;
 	}
-	out->full = out->n >= (size_t)q->limit;
+	/* A page cut by the byte budget is full too: the row after its last
+	 * one is waiting. */
+	out->full = out->n >= (size_t)q->limit || cut;
 	/* Every transaction below xmin is finished: the feed is complete up
 	 * to (xmin - 1, the largest position). */
 	if (PQntuples(r) > 0)
@@ -187,6 +202,7 @@ enum es_status feed_read_positions(struct db *db, const int64_t *positions, size
 	const char *vals[1];
 	PGresult *r = NULL;
 	enum es_status rc;
+	bool cut;
 
 	memset(out, 0, sizeof *out);
 	sbuf_putc(&arr, '{');
@@ -201,7 +217,7 @@ enum es_status feed_read_positions(struct db *db, const int64_t *positions, size
 	rc = db_exec(db, &st_positions, vals, &r);
 	if (rc != ES_OK)
 		goto out;
-	rc = feed_rows(r, out);
+	rc = feed_rows(r, out, &cut);
 	if (rc != ES_OK)
 		feed_page_free(out);
 out:
@@ -253,7 +269,7 @@ enum es_status feed_read_json(struct db *db, const struct feed_request *q, struc
 	struct sbuf types = SBUF_INIT, etypes = SBUF_INIT;
 	struct feed_query fq = {
 		.all_tenants = q->all_tenants, .tenant = q->tenant, .after = q->after,
-		.limit = q->limit,
+		.limit = q->limit, .max_bytes = q->max_bytes,
 	};
 	struct feed_page pg = { 0 };
 	enum es_status rc;

@@ -45,6 +45,9 @@ struct feed_query {
 	const char *tenant;           /* otherwise this tenant; NULL: the no-tenant space */
 	struct feed_cursor after;
 	int limit;                    /* >= 1 */
+	long max_bytes;               /* > 0: the page stops before its events' JSON
+				       * passes this many bytes (it holds at least
+				       * one); 0: no byte budget */
 	const char *aggregate_types;  /* PostgreSQL text[] literal, or NULL: any */
 	const char *event_types;      /* idem */
 };
@@ -52,7 +55,7 @@ struct feed_query {
 struct feed_page {
 	struct event *ev;             /* n events, feed order */
 	size_t n;
-	bool full;                    /* n == limit: more may be waiting */
+	bool full;                    /* n == limit, or cut by max_bytes: more may be waiting */
 	struct feed_cursor horizon;   /* (xmin - 1, INT64_MAX): the feed is complete below it */
 	void *result_;                /* the query result the strings live in */
 };
@@ -83,6 +86,7 @@ struct feed_request {
 	const char *tenant;
 	struct feed_cursor after;
 	int limit;
+	long max_bytes;               /* as in struct feed_query */
 	const char *aggregate_types;  /* comma-separated, or NULL */
 	const char *event_types;      /* comma-separated, or NULL */
 };

@@ -4,4 +4,5 @@ noinst_LIBRARIES += src/store/libstore.a
 src_store_libstore_a_SOURCES = \
 	src/store/store.c src/store/store.h \
 	src/store/feed.c src/store/feed.h \
+	src/store/page_budget.h \
 	src/store/feed_cursor.c src/store/feed_cursor.h

@@ -13,6 +13,7 @@
 #include "json/jsondoc.h"
 #include "base/sbuf.h"
 #include "base/timefmt.h"
+#include "store/page_budget.h"
 
 static const struct db_statement st_append = {
 	"store_append",
@@ -31,25 +32,29 @@ static const struct db_statement st_append_known = {
 /* The stream's version and one page of its events in one statement, so the
  * version and the events come from the same snapshot. A stream that exists
  * but has nothing in range gives one row with NULL event columns. CMP and
- * ORDER give the direction from version $4. */
+ * ORDER give the direction from version $4; $5 is the limit, $6 the byte
+ * budget (NULL: none; page_budget.h). */
 #define STREAM_PAGE_SQL(CMP, ORDER) \
 	"SELECT s.version, ev.version, ev.json" \
 	" FROM evstore.streams s" \
 	" LEFT JOIN LATERAL (" \
-	"   SELECT e.version, evstore.event_json(e)::text AS json" \
-	"   FROM evstore.events e" \
-	"   WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type" \
-	"     AND e.aggregate_id = s.aggregate_id AND e.version " CMP " $4::bigint" \
-	"   ORDER BY e.version " ORDER " LIMIT $5::int) ev ON true" \
+	"  SELECT * FROM (" \
+	"   SELECT pg.*," PAGE_BUDGET_COLUMNS("pg.json", "pg.version " ORDER) " FROM (" \
+	"    SELECT e.version, evstore.event_json(e)::text AS json" \
+	"    FROM evstore.events e" \
+	"    WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type" \
+	"      AND e.aggregate_id = s.aggregate_id AND e.version " CMP " $4::bigint" \
+	"    ORDER BY e.version " ORDER " LIMIT $5::int) pg) w" \
+	"  WHERE" PAGE_BUDGET_KEEP("$6") ") ev ON true" \
 	" WHERE s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid" \
 	" ORDER BY ev.version " ORDER
 
 static const struct db_statement st_read_forward = {
-	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 5
+	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 6
 };
 
 static const struct db_statement st_read_backward = {
-	"store_read_backward", STREAM_PAGE_SQL("<=", "DESC"), 5
+	"store_read_backward", STREAM_PAGE_SQL("<=", "DESC"), 6
 };
 
 static const struct db_statement st_stream_version = {
@@ -268,12 +273,12 @@ void store_append_res_free(struct store_append_res *res)
 
 enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
 				 const char *aggregate_id, int64_t from_version, int limit,
-				 bool backward, struct sbuf *out,
+				 long max_bytes, bool backward, struct sbuf *out,
 				 struct store_stream_page *page)
 {
 	PGresult *r = NULL;
-	char from[24], lim[16];
-	const char *values[5];
+	char from[24], lim[16], budget[24];
+	const char *values[6];
 	int64_t last = 0;
 	enum es_status rc;
 	int rows;
@@ -285,11 +290,13 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 		from_version = backward ? INT64_MAX : 1;
 	snprintf(from, sizeof from, "%" PRId64, from_version);
 	snprintf(lim, sizeof lim, "%d", limit);
+	snprintf(budget, sizeof budget, "%ld", max_bytes);
 	values[0] = tenant ? tenant : UUIDTEXT_NIL;
 	values[1] = aggregate_type;
 	values[2] = aggregate_id;
 	values[3] = from;
 	values[4] = lim;
+	values[5] = max_bytes > 0 ? budget : NULL;
 
 	rc = db_exec(db, backward ? &st_read_backward : &st_read_forward, values, &r);
 	if (rc != ES_OK)

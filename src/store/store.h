@@ -95,7 +95,9 @@ struct store_stream_page {
 };
 
 /* Reads up to limit events of a stream starting at from_version (forward:
- * 0 means 1; backward: 0 means the last) and appends them to out as JSON
+ * 0 means 1; backward: 0 means the last), stopping before their JSON
+ * passes max_bytes (0: no budget; the page holds at least one event),
+ * and appends them to out as JSON
  * objects separated by commas (no brackets). ES_ENOTFOUND when the stream
  * does not exist for this tenant (tenant NULL: no tenant). A page past the
  * end is ES_OK with count 0. ES_EINVAL when limit < 1 or from_version < 0.
@@ -103,7 +105,7 @@ struct store_stream_page {
  * backward, last - 1 down to 1; otherwise 0. */
 enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
 				 const char *aggregate_id, int64_t from_version, int limit,
-				 bool backward, struct sbuf *out,
+				 long max_bytes, bool backward, struct sbuf *out,
 				 struct store_stream_page *page) ES_MUST_CHECK;
 
 /* The stream's current version, or ES_ENOTFOUND. */

@@ -133,6 +133,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.http.max_depth, 64);
 	ck_assert_int_eq(c.http.default_page, 100);
 	ck_assert_int_eq(c.http.max_page, 1000);
+	ck_assert_int_eq(c.http.max_page_bytes, 4194304);
 	ck_assert_int_eq(c.http.max_wait, 30);
 	ck_assert(!c.http.health_requires_auth);
 	ck_assert_int_eq(c.http.retry_after, 1);
@@ -320,6 +321,7 @@ static const struct { const char *text, *key, *printed; } good_values[] = {
 	{ "[http]\nmax_body_bytes = 1GiB\n", "max_body_bytes", "1073741824" },
 	{ "[http]\nmax_body_bytes = 512kib\n", "max_body_bytes", "524288" },
 	{ "[http]\nmax_body_bytes = 4096\n", "max_body_bytes", "4096" },
+	{ "[http]\nmax_page_bytes = 8MiB\n", "max_page_bytes", "8388608" },
 	{ "[http]\nhealth_requires_auth = yes\n", "health_requires_auth", "true" },
 	{ "[http]\nhealth_requires_auth = On\n", "health_requires_auth", "true" },
 	{ "[http]\nhealth_requires_auth = 1\n", "health_requires_auth", "true" },
@@ -852,7 +854,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert(*dl == '\0' && *sl == '\0');
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
-	ck_assert_int_eq(keys, 39); /* every key of the table, once */
+	ck_assert_int_eq(keys, 40); /* every key of the table, once */
 
 	free(sp);
 	free(dp);
@@ -921,10 +923,10 @@ START_TEST(docs_cover_every_key)
 
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 39);
+	ck_assert_int_eq(man.keys, 40);
 	for_each_subscription_key(key_documented, &man);
 	for_each_subscription_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 39 + 16);
+	ck_assert_int_eq(man.keys, 40 + 16);
 	free((char *)man.text);
 	free((char *)md.text);
 }

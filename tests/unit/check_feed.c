@@ -163,6 +163,74 @@ START_TEST(test_json_pages_and_filters)
 }
 END_TEST
 
+/* A byte budget cuts a page after the events that fit it, never before
+ * the first: a reader still gets every event once, in order, and a page
+ * cut short says it is full (a row follows), one that ran out does not. */
+START_TEST(test_byte_budget)
+{
+	struct db *db = migrated_db();
+	struct feed_query fq;
+	struct feed_request q;
+	struct feed_page pg;
+	char tenant[UUIDTEXT_LEN], id[UUIDTEXT_LEN], evs[3][UUIDTEXT_LEN], ids[8][UUIDTEXT_LEN];
+	long first_two;
+	size_t n = 0;
+
+	uuidtext_v7(tenant);
+	uuidtext_v7(id);
+	append_events(db, tenant, "Order", id, "OrderCreated", 3, evs, NULL);
+	await_horizon(db);
+
+	memset(&fq, 0, sizeof fq);
+	fq.tenant = tenant;
+	fq.limit = 3;
+	ck_assert_int_eq(feed_read(db, &fq, &pg), ES_OK);
+	ck_assert_uint_eq(pg.n, 3);
+	first_two = (long)(strlen(pg.ev[0].json) + strlen(pg.ev[1].json));
+	feed_page_free(&pg);
+
+	fq.max_bytes = first_two;
+	ck_assert_int_eq(feed_read(db, &fq, &pg), ES_OK);
+	ck_assert_uint_eq(pg.n, 2);
+	ck_assert(pg.full);
+	feed_page_free(&pg);
+
+	fq.max_bytes = first_two - 1;
+	memset(&fq.after, 0, sizeof fq.after);
+	ck_assert_int_eq(feed_read(db, &fq, &pg), ES_OK);
+	ck_assert_uint_eq(pg.n, 1);
+	ck_assert(pg.full);
+	feed_page_free(&pg);
+
+	/* one byte: one event a page, the last page not full */
+	fq.max_bytes = 1;
+	memset(&fq.after, 0, sizeof fq.after);
+	ck_assert_int_eq(feed_read(db, &fq, &pg), ES_OK);
+	ck_assert_uint_eq(pg.n, 1);
+	ck_assert_str_eq(pg.ev[0].event_id, evs[0]);
+	fq.after = feed_event_cursor(&pg.ev[0]);
+	feed_page_free(&pg);
+	ck_assert_int_eq(feed_read(db, &fq, &pg), ES_OK);
+	fq.after = feed_event_cursor(&pg.ev[0]);
+	feed_page_free(&pg);
+	ck_assert_int_eq(feed_read(db, &fq, &pg), ES_OK);
+	ck_assert_uint_eq(pg.n, 1);
+	ck_assert_str_eq(pg.ev[0].event_id, evs[2]);
+	ck_assert(!pg.full);
+	feed_page_free(&pg);
+
+	memset(&q, 0, sizeof q);
+	q.tenant = tenant;
+	q.limit = 3;
+	q.max_bytes = 1;
+	feed_drain(db, &q, ids, 8, &n);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(ids[i], evs[i]);
+	db_free(db);
+}
+END_TEST
+
 /* Each tenant's feed holds its own events; the no-tenant space is a
  * tenant of its own; the all-tenant feed holds them all. */
 START_TEST(test_json_tenants)
@@ -573,9 +641,9 @@ START_TEST(test_plan_without_statistics)
 	char name[96], sql[160], *conninfo, err[512];
 	const char *tenant = "11111111-1111-4111-8111-111111111111";
 	static const char *const all_sql =
-		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_all('0', '0', '{\"Order\"}', NULL, '100')";
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_all('0', '0', '{\"Order\"}', NULL, '100', '4194304')";
 	static const char *const tenant_sql =
-		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', '{\"Order\"}', NULL, '100',"
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', '{\"Order\"}', NULL, '100', '4194304',"
 		" '11111111-1111-4111-8111-111111111111')";
 	size_t count;
 	int applied;
@@ -657,6 +725,7 @@ static Suite *feed_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_json_pages_and_filters);
 	tcase_add_test(tc, test_json_tenants);
+	tcase_add_test(tc, test_byte_budget);
 	tcase_add_test(tc, test_json_horizon);
 	suite_add_tcase(s, tc);
 

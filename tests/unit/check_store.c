@@ -292,6 +292,23 @@ static const char *const event_keys[] = {
 	"occurred_at", "recorded_at", "tenant_id", "actor_id", "payload", "metadata"
 };
 
+/* Reads stream id of type Order forward or backward from its end with a
+ * byte budget, and checks how many events came and where the next page
+ * starts. */
+static void read_budget(struct db *db, const char *id, long budget, bool backward, size_t count,
+			int64_t next)
+{
+	struct sbuf out = SBUF_INIT;
+	struct store_stream_page page;
+
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, budget, backward, &out,
+					   &page), ES_OK);
+	ck_assert_msg(page.count == count, "budget %ld: %zu events, want %zu", budget, page.count,
+		      count);
+	ck_assert_int_eq(page.next_from_version, next);
+	sbuf_free(&out);
+}
+
 START_TEST(test_append_and_read_pages)
 {
 	struct db *db = migrated_db();
@@ -321,7 +338,7 @@ START_TEST(test_append_and_read_pages)
 	store_append_res_free(&res);
 
 	/* the rendered object: keys in order, nil tenant as null */
-	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 1, false, &out, &page), ES_OK);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 1, 0, false, &out, &page), ES_OK);
 	a = page_array(&out);
 	e = json_object_array_get_idx(a, 0);
 	json_object_object_foreach(e, key, val) {
@@ -350,7 +367,7 @@ START_TEST(test_append_and_read_pages)
 		};
 		for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
 			sbuf_reset(&out);
-			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, fwd[i].from, 2, false,
+			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, fwd[i].from, 2, 0, false,
 							   &out, &page), ES_OK);
 			ck_assert_int_eq(page.current_version, 5);
 			ck_assert_uint_eq(page.count, fwd[i].count);
@@ -370,7 +387,7 @@ START_TEST(test_append_and_read_pages)
 		};
 		for (size_t i = 0; i < sizeof bwd / sizeof bwd[0]; i++) {
 			sbuf_reset(&out);
-			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, bwd[i].from, 2, true,
+			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, bwd[i].from, 2, 0, true,
 							   &out, &page), ES_OK);
 			ck_assert_uint_eq(page.count, bwd[i].count);
 			ck_assert_int_eq(page.next_from_version, bwd[i].next);
@@ -382,12 +399,32 @@ START_TEST(test_append_and_read_pages)
 		}
 	}
 
+	/* a byte budget: the events that fit, at least one, the cursor after them */
+	{
+		long len[6], fwd_sum = 0, bwd_sum = 0;
+
+		for (int64_t v = 1; v <= 5; v++) {
+			sbuf_reset(&out);
+			ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, v, 1, 0, false, &out,
+							   &page), ES_OK);
+			len[v] = (long)out.len;
+		}
+		for (int fit = 1; fit <= 3; fit++) {
+			fwd_sum += len[fit];
+			bwd_sum += len[6 - fit];
+			read_budget(db, id, fwd_sum, false, (size_t)fit, fit + 1);
+			read_budget(db, id, fwd_sum - 1, false, fit > 1 ? (size_t)fit - 1 : 1,
+				    fit > 1 ? fit : 2);
+			read_budget(db, id, bwd_sum, true, (size_t)fit, 5 - fit);
+		}
+	}
+
 	/* an unknown stream, and a known id under another type */
 	sbuf_reset(&out);
 	uuidtext_v7(id);
-	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, false, &out, &page),
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, 0, false, &out, &page),
 			 ES_ENOTFOUND);
-	ck_assert_int_eq(store_read_stream(db, NULL, "Invoice", id, 0, 10, false, &out, &page),
+	ck_assert_int_eq(store_read_stream(db, NULL, "Invoice", id, 0, 10, 0, false, &out, &page),
 			 ES_ENOTFOUND);
 	ck_assert_uint_eq(out.len, 0);
 	sbuf_free(&out);
@@ -644,13 +681,13 @@ START_TEST(test_tenant_isolation)
 	uuidtext_v7(id);
 	append_new(db, ta, "Order", id, "OrderCreated", 2, a);
 
-	ck_assert_int_eq(store_read_stream(db, ta, "Order", id, 0, 10, false, &out, &page), ES_OK);
+	ck_assert_int_eq(store_read_stream(db, ta, "Order", id, 0, 10, 0, false, &out, &page), ES_OK);
 	arr = page_array(&out);
 	ck_assert_str_eq(member_string(json_object_array_get_idx(arr, 0), "tenant_id"), ta);
 	json_object_put(arr);
 	sbuf_reset(&out);
-	ck_assert_int_eq(store_read_stream(db, tb, "Order", id, 0, 10, false, &out, &page), ES_ENOTFOUND);
-	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, true, &out, &page), ES_ENOTFOUND);
+	ck_assert_int_eq(store_read_stream(db, tb, "Order", id, 0, 10, 0, false, &out, &page), ES_ENOTFOUND);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 10, 0, true, &out, &page), ES_ENOTFOUND);
 	ck_assert_int_eq(store_stream_version(db, tb, "Order", id, &v), ES_ENOTFOUND);
 	ck_assert_int_eq(store_stream_version(db, NULL, "Order", id, &v), ES_ENOTFOUND);
 	ck_assert_uint_eq(out.len, 0);
