@@ -1,6 +1,8 @@
 /* text.c - byte-level helpers every parser of untrusted text shares. */
 #include "buildconf.h"
 
+#include <string.h>
+
 #include "base/text.h"
 
 int text_hex_value(int c)
@@ -38,4 +40,20 @@ size_t text_utf8_seq_len(const unsigned char *s, size_t n)
 		return 4;
 	}
 	return 0;
+}
+
+char *text_utf8_repair(char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		size_t len = text_utf8_seq_len((const unsigned char *)s + i, n - i);
+
+		if (len == 0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += len;
+	}
+	return s;
 }

@@ -12,4 +12,10 @@ int text_hex_value(int c);
  * truncated). */
 size_t text_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* Replaces, in place, every byte of the NUL-terminated s that does not
+ * belong to a well-formed UTF-8 sequence by '?': text cut at a byte limit
+ * ("%.100s") or quoted from a client stays valid inside a JSON document.
+ * Returns s. */
+char *text_utf8_repair(char *s);
+
 #endif

@@ -131,7 +131,7 @@ bool http_traceparent_valid(const char *s)
 		return false;
 	n = strlen(s);
 	/* 2 + 1 + 32 + 1 + 16 + 1 + 2 */
-	if (n < 55)
+	if (n < HTTP_TRACEPARENT_LEN)
 		return false;
 	if (!is_lower_hex(s, 2) || strncmp(s, "ff", 2) == 0)
 		return false;
@@ -145,8 +145,15 @@ bool http_traceparent_valid(const char *s)
 		return false;
 	if (strncmp(s, "00", 2) == 0)
 		return n == 55;
-	/* A later version may carry more fields after a '-'. */
-	return n == 55 || s[55] == '-';
+	/* A later version may carry more fields after a '-': text, bounded. */
+	if (n == HTTP_TRACEPARENT_LEN)
+		return true;
+	if (n > HTTP_TRACEPARENT_MAX || s[HTTP_TRACEPARENT_LEN] != '-')
+		return false;
+	for (size_t i = HTTP_TRACEPARENT_LEN; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
 }
 
 bool http_content_type_is_json(const char *ct)
@@ -415,7 +422,7 @@ bool http_if_none_match_fresh(const char *s, int64_t current_version)
 enum es_status http_req_init(struct http_req *req, const struct http_io *io,
 			     const char *base_path)
 {
-	const char *uri, *q, *id;
+	const char *uri, *q, *id, *tp;
 	bool oom = false;
 	size_t base_len = 0;
 
@@ -471,8 +478,9 @@ enum es_status http_req_init(struct http_req *req, const struct http_io *io,
 	req->if_none_match = param_dup(io, "HTTP_IF_NONE_MATCH", &oom);
 	req->tenant = param_dup(io, "HTTP_X_EVSTORE_TENANT", &oom);
 	req->idempotency_key = param_dup(io, "HTTP_IDEMPOTENCY_KEY", &oom);
-	if (http_traceparent_valid(io->param(io->ctx, "HTTP_TRACEPARENT")))
-		req->traceparent = param_dup(io, "HTTP_TRACEPARENT", &oom);
+	tp = io->param(io->ctx, "HTTP_TRACEPARENT");
+	if (http_traceparent_valid(tp) && !(req->traceparent = strndup(tp, HTTP_TRACEPARENT_LEN)))
+		oom = true;
 
 	id = io->param(io->ctx, "HTTP_X_REQUEST_ID");
 	if (http_request_id_valid(id)) {
@@ -674,6 +682,7 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 {
 	json_object *doc = json_object_new_object();
 	char type[64];
+	char *text = NULL;
 	int status = problems[p].status;
 
 	/* A 5xx says what the client can do, never what went wrong inside. */
@@ -693,8 +702,10 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 	json_object_object_add(doc, "type", json_object_new_string(type));
 	json_object_object_add(doc, "title", json_object_new_string(problems[p].title));
 	json_object_object_add(doc, "status", json_object_new_int(status));
-	if (detail)
-		json_object_object_add(doc, "detail", json_object_new_string(detail));
+	/* A detail quoting the client, or cut at a byte limit, must not make
+	 * the document invalid UTF-8. */
+	if (detail && (text = strdup(detail)))
+		json_object_object_add(doc, "detail", json_object_new_string(text_utf8_repair(text)));
 	if (extra && json_object_is_type(extra, json_type_object)) {
 		json_object_object_foreach(extra, key, val) {
 			json_object_object_add(doc, key, json_object_get(val));
@@ -702,6 +713,7 @@ void http_reply_problem(struct http_resp *resp, enum http_problem p, const char 
 	}
 	sbuf_puts(&resp->body, jsondoc_compact(doc));
 out:
+	free(text);
 	json_object_put(doc);
 	json_object_put(extra);
 }
@@ -717,9 +729,12 @@ bool http_reject(struct http_resp *resp, enum http_problem p, const char *pointe
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
 	if (pointer) {
+		char *text = strdup(pointer);
+
 		extra = json_object_new_object();
-		if (extra)
-			json_object_object_add(extra, "pointer", json_object_new_string(pointer));
+		if (extra && text)
+			json_object_object_add(extra, "pointer", json_object_new_string(text_utf8_repair(text)));
+		free(text);
 	}
 	http_reply_problem(resp, p, detail, extra);
 	return false;

@@ -75,9 +75,15 @@ enum es_status http_parse_content_length(const char *s, long max, long *out) ES_
 /* A caller's X-Request-Id is used when it is 1..128 of [A-Za-z0-9._:-]. */
 bool http_request_id_valid(const char *s);
 
+/* The four fields of a traceparent, as version 00 writes them. */
+#define HTTP_TRACEPARENT_LEN 55
+#define HTTP_TRACEPARENT_MAX 512
+
 /* A W3C trace context traceparent: version-traceid-parentid-flags in
  * lowercase hex, version ff and all-zero ids refused; version 00 must have
- * exactly four fields, later versions may append more. */
+ * exactly four fields, later versions may append more ('-' and printable
+ * ASCII, at most HTTP_TRACEPARENT_MAX bytes in all). A request keeps only
+ * the four fields: what a later version appends reaches no log. */
 bool http_traceparent_valid(const char *s);
 
 /* True for "application/json" in any case, with optional parameters; a

@@ -19,6 +19,7 @@
 #include "fcgi/app.h"
 #include "fcgi/http.h"
 #include "fcgi/routes.h"
+#include "json/jsondoc.h"
 #include "test_helpers.h"
 
 
@@ -272,11 +273,37 @@ static const struct {
 	{ "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false },
 	{ "", false },
 	{ NULL, false },
+	/* Found by fuzz_headers (tests/fuzz/corpus/headers/crash-control-tail):
+	 * what a later version appends reached the JSON log and metadata. */
+	{ "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-c\x91\x97" "es-next", false },
+	{ "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-a\nb", false },
+	{ "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-\x7f", false },
+	{ "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", false },
 };
 
 START_TEST(traceparent_validation)
 {
 	ck_assert_int_eq(http_traceparent_valid(traceparents[_i].tp), traceparents[_i].ok);
+}
+END_TEST
+
+/* A later version's traceparent is capped, and a request keeps only the
+ * four fields it understands. */
+START_TEST(traceparent_kept_as_four_fields)
+{
+	char tp[HTTP_TRACEPARENT_MAX + 2] = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-";
+	struct fake_io f = { .params = { "REQUEST_METHOD", "GET", "HTTP_TRACEPARENT", tp, NULL },
+			     .out = SBUF_INIT };
+	struct http_io io = fake_io_of(&f);
+	struct http_req req;
+
+	memset(tp + strlen(tp), 'x', HTTP_TRACEPARENT_MAX - strlen(tp));
+	ck_assert(http_traceparent_valid(tp));
+	ck_assert_int_eq(http_req_init(&req, &io, NULL), ES_OK);
+	ck_assert_str_eq(req.traceparent, "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	http_req_free(&req);
+	strcat(tp, "x");
+	ck_assert(!http_traceparent_valid(tp));
 }
 END_TEST
 
@@ -995,6 +1022,55 @@ START_TEST(append_keeps_client_values)
 }
 END_TEST
 
+/* Found by fuzz_append (tests/fuzz/corpus/append/crash-truncated-key): the
+ * unknown field's name, quoted with "%.100s", was cut inside a two-byte
+ * character, and the problem document was no longer valid UTF-8. */
+START_TEST(append_problem_quoting_a_cut_key_is_json)
+{
+	char body[512], key[128] = "k", err[128];
+	struct es_config cfg;
+	struct http_req req;
+	struct http_resp resp;
+	struct append_request a;
+	json_object *doc = NULL;
+
+	for (int i = 0; i < 51; i++)
+		strcat(key, "\xc3\xa9");
+	/* 1 + 51 * 2 bytes: "%.100s" keeps 'k' and 49 characters and a half */
+	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"A\",\"payload\":{},\"%s\":0}]}", key);
+	append_cfg(&cfg);
+	append_req(&req, "application/json", body, NULL, NULL);
+	http_resp_init(&resp, 1);
+	ck_assert(!append_request_parse(&cfg, &req, &resp, &a));
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_msg(jsondoc_parse_strict(sbuf_cstr(&resp.body), resp.body.len, 8, &doc, err, sizeof err) == ES_OK,
+		      "%s: %s", err, sbuf_cstr(&resp.body));
+	json_object_put(doc);
+	append_request_free(&a);
+	http_resp_free(&resp);
+}
+END_TEST
+
+/* A detail or pointer quoting raw client bytes stays valid UTF-8. */
+START_TEST(problem_quoting_raw_bytes_is_json)
+{
+	struct http_resp resp;
+	json_object *doc = NULL, *v;
+	char err[128];
+
+	http_resp_init(&resp, 1);
+	http_reject(&resp, HTTP_PROBLEM_INVALID_REQUEST, "/\xff\xfe", "bad \"%s\"", "\xff\xfe\xc3");
+	ck_assert_msg(jsondoc_parse_strict(sbuf_cstr(&resp.body), resp.body.len, 8, &doc, err, sizeof err) == ES_OK,
+		      "%s", err);
+	ck_assert(json_object_object_get_ex(doc, "detail", &v));
+	ck_assert_str_eq(json_object_get_string(v), "bad \"???\"");
+	ck_assert(json_object_object_get_ex(doc, "pointer", &v));
+	ck_assert_str_eq(json_object_get_string(v), "/??");
+	json_object_put(doc);
+	http_resp_free(&resp);
+}
+END_TEST
+
 /* ---- the pipeline, in memory, with the database away ------------------------------ */
 
 static char tmpdir[256];
@@ -1340,6 +1416,7 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(tc, request_id_acceptance, 0, N_ELEMS(request_ids));
 	tcase_add_loop_test(tc, request_id_echoed_or_generated, 0, N_ELEMS(request_ids));
 	tcase_add_loop_test(tc, traceparent_validation, 0, N_ELEMS(traceparents));
+	tcase_add_test(tc, traceparent_kept_as_four_fields);
 	tcase_add_loop_test(tc, content_type_matching, 0, N_ELEMS(content_types));
 	tcase_add_loop_test(tc, if_match_parsing, 0, N_ELEMS(if_matches));
 	tcase_add_loop_test(tc, if_none_match_on_write, 0, N_ELEMS(if_none_matches_write));
@@ -1361,6 +1438,8 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(append, append_body_rejected, 0, N_ELEMS(append_rejects));
 	tcase_add_loop_test(append, append_body_accepted, 0, N_ELEMS(append_accepts));
 	tcase_add_test(append, append_keeps_client_values);
+	tcase_add_test(append, append_problem_quoting_a_cut_key_is_json);
+	tcase_add_test(resp, problem_quoting_raw_bytes_is_json);
 	suite_add_tcase(s, append);
 
 	tcase_add_checked_fixture(pipe, pipeline_setup, pipeline_teardown);

@@ -71,6 +71,33 @@ START_TEST(utf8_seq_len)
 }
 END_TEST
 
+/* Found by fuzz_append: a key cut by "%.100s" in the middle of a
+ * character made the problem document invalid UTF-8. */
+static const struct {
+	const char *in;
+	const char *out;
+} repairs[] = {
+	{ "", "" },
+	{ "plain ascii", "plain ascii" },
+	{ "caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80" },
+	{ "cut \xc3", "cut ?" },                    /* half of an e-acute */
+	{ "cut \xf0\x9f\x98", "cut ???" },           /* three quarters of an emoji */
+	{ "\xff\xfe raw", "?? raw" },                /* %FF%FE decoded */
+	{ "\xc0\xaf overlong", "?? overlong" },
+	{ "\xed\xa0\x80 surrogate", "??? surrogate" },
+	{ "\x80 lone continuation", "? lone continuation" },
+};
+
+START_TEST(utf8_repair)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof buf, "%s", repairs[_i].in);
+	ck_assert_ptr_eq(text_utf8_repair(buf), buf);
+	ck_assert_str_eq(buf, repairs[_i].out);
+}
+END_TEST
+
 static Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -78,6 +105,7 @@ static Suite *text_suite(void)
 
 	tcase_add_loop_test(tc, hex_value, 0, N_ELEMS(hex));
 	tcase_add_loop_test(tc, utf8_seq_len, 0, N_ELEMS(utf8));
+	tcase_add_loop_test(tc, utf8_repair, 0, N_ELEMS(repairs));
 	suite_add_tcase(s, tc);
 	return s;
 }
