@@ -21,7 +21,7 @@ FUZZ_LINK_FLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 CLEANFILES += $(FUZZ_TARGETS)
-EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/run.sh tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/run.sh tests/fuzz/corpus tests/fuzz/dict
 
 tests_fuzz_fuzz_json_SOURCES = tests/fuzz/fuzz_json.c
 tests_fuzz_fuzz_json_LDADD = $(FUZZ_LDADD)
