@@ -50,6 +50,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_package.sh \
 	tests/integration/test_front_apache.sh \
 	tests/integration/test_rpm.sh \
+	tests/integration/test_fuzz.sh \
 	tests/integration/test_runner.sh \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \

@@ -1,6 +1,8 @@
 /* text.c - byte-level helpers every parser of untrusted text shares. */
 #include "buildconf.h"
 
+#include <string.h>
+
 #include "base/text.h"
 
 #include <stdio.h>
@@ -130,7 +132,7 @@ const char *text_quote(char *out, size_t outlen, const char *in, size_t len)
 	return out;
 }
 
-void text_utf8_scrub(char *s)
+char *text_utf8_scrub(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
 	size_t n = strlen(s), i = 0;
@@ -144,4 +146,5 @@ void text_utf8_scrub(char *s)
 		}
 		i += k;
 	}
+	return s;
 }

@@ -27,6 +27,6 @@ const char *text_quote(char *out, size_t outlen, const char *in, size_t len);
 /* Replaces, in place, every byte of s that is not part of a well-formed
  * UTF-8 sequence by '?': the last guard before text goes out as JSON
  * (json-c copies string bytes as they are). */
-void text_utf8_scrub(char *s);
+char *text_utf8_scrub(char *s);
 
 #endif

@@ -742,9 +742,12 @@ bool http_reject(struct http_resp *resp, enum http_problem p, const char *pointe
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
 	if (pointer) {
+		char *text = strdup(pointer);
+
 		extra = json_object_new_object();
-		if (extra)
-			json_object_object_add(extra, "pointer", json_object_new_string(pointer));
+		if (extra && text)
+			json_object_object_add(extra, "pointer", json_object_new_string(text_utf8_scrub(text)));
+		free(text);
 	}
 	http_reply_problem(resp, p, detail, extra);
 	return false;

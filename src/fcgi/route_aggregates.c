@@ -77,20 +77,18 @@ out:
 	aggregate_state_free(&s);
 }
 
-/* Parses the command's body into *body (a new reference): the payload of
- * the event it emits. False when the reply is set. */
-static bool command_body(struct route_ctx *ctx, json_object **body)
+bool command_request_parse(const struct es_config *cfg, const struct http_req *req,
+			   struct http_resp *resp, json_object **body)
 {
-	struct http_resp *resp = ctx->resp;
 	char err[256];
 	char *pointer = NULL;
 
 	*body = NULL;
-	if (!http_content_type_is_json(ctx->req->content_type))
+	if (!http_content_type_is_json(req->content_type))
 		return http_reject(resp, HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
 				   "the body must be sent as Content-Type: application/json");
-	switch (jsondoc_parse_strict(ctx->req->body ? ctx->req->body : "", ctx->req->body_len,
-				  ctx->app->cfg.http.max_depth, body, err, sizeof err)) {
+	switch (jsondoc_parse_strict(req->body ? req->body : "", req->body_len,
+				  cfg->http.max_depth, body, err, sizeof err)) {
 	case ES_OK:
 		break;
 	case ES_EINVAL:
@@ -159,7 +157,7 @@ void route_aggregate_command(struct route_ctx *ctx)
 	} else {
 		uuidtext_v7(ne.event_id);
 	}
-	if (!command_body(ctx, &body))
+	if (!command_request_parse(&ctx->app->cfg, ctx->req, resp, &body))
 		goto out;
 	metadata = json_object_new_object();
 	if (!metadata) {

@@ -87,6 +87,16 @@ bool append_request_parse(const struct es_config *cfg, const struct http_req *re
 			  struct http_resp *resp, struct append_request *out);
 void append_request_free(struct append_request *a);
 
+/* --- the command body (route_aggregates.c) -------------------------------- */
+
+/* Validates a command request: Content-Type, the JSON body against cfg's
+ * limits, an object PostgreSQL can store. On success *body is a new
+ * reference (the payload of the event the command emits); on failure it
+ * fills resp with the problem (400, 413 or 415), returns false, and *body
+ * is a reference to release too (NULL when nothing was parsed). */
+bool command_request_parse(const struct es_config *cfg, const struct http_req *req,
+			   struct http_resp *resp, json_object **body);
+
 /* --- answers shared by the append and command routes (route_events.c) ---- */
 
 /* Starts a JSON answer (status) about one stream: ETag "version" and the

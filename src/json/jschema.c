@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "json/jsondoc.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -479,6 +480,8 @@ void jschema_violations_add(struct jschema_violations *out, const char *pointer,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* A value quoted with "%.100s" may end in half a character. */
+	text_utf8_scrub(msg);
 	out->items[out->n].pointer = strdup(pointer);
 	out->items[out->n].message = strdup(msg);
 	if (!out->items[out->n].pointer || !out->items[out->n].message) {

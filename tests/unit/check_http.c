@@ -20,6 +20,7 @@
 #include "fcgi/app.h"
 #include "fcgi/http.h"
 #include "fcgi/routes.h"
+#include "json/jsondoc.h"
 #include "test_helpers.h"
 
 
@@ -1090,6 +1091,55 @@ START_TEST(append_refuses_server_metadata)
 }
 END_TEST
 
+/* Found by fuzz_append (tests/fuzz/corpus/append/crash-truncated-key): the
+ * unknown field's name, quoted with "%.100s", was cut inside a two-byte
+ * character, and the problem document was no longer valid UTF-8. */
+START_TEST(append_problem_quoting_a_cut_key_is_json)
+{
+	char body[512], key[128] = "k", err[128];
+	struct es_config cfg;
+	struct http_req req;
+	struct http_resp resp;
+	struct append_request a;
+	json_object *doc = NULL;
+
+	for (int i = 0; i < 51; i++)
+		strcat(key, "\xc3\xa9");
+	/* 1 + 51 * 2 bytes: "%.100s" keeps 'k' and 49 characters and a half */
+	snprintf(body, sizeof body, "{\"events\":[{\"event_type\":\"A\",\"payload\":{},\"%s\":0}]}", key);
+	append_cfg(&cfg);
+	append_req(&req, "application/json", body, NULL, NULL);
+	http_resp_init(&resp, 1);
+	ck_assert(!append_request_parse(&cfg, &req, &resp, &a));
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_msg(jsondoc_parse_strict(sbuf_cstr(&resp.body), resp.body.len, 8, &doc, err, sizeof err) == ES_OK,
+		      "%s: %s", err, sbuf_cstr(&resp.body));
+	json_object_put(doc);
+	append_request_free(&a);
+	http_resp_free(&resp);
+}
+END_TEST
+
+/* A detail or pointer quoting raw client bytes stays valid UTF-8. */
+START_TEST(problem_quoting_raw_bytes_is_json)
+{
+	struct http_resp resp;
+	json_object *doc = NULL, *v;
+	char err[128];
+
+	http_resp_init(&resp, 1);
+	http_reject(&resp, HTTP_PROBLEM_INVALID_REQUEST, "/\xff\xfe", "bad \"%s\"", "\xff\xfe\xc3");
+	ck_assert_msg(jsondoc_parse_strict(sbuf_cstr(&resp.body), resp.body.len, 8, &doc, err, sizeof err) == ES_OK,
+		      "%s", err);
+	ck_assert(json_object_object_get_ex(doc, "detail", &v));
+	ck_assert_str_eq(json_object_get_string(v), "bad \"???\"");
+	ck_assert(json_object_object_get_ex(doc, "pointer", &v));
+	ck_assert_str_eq(json_object_get_string(v), "/??");
+	json_object_put(doc);
+	http_resp_free(&resp);
+}
+END_TEST
+
 /* ---- the pipeline, in memory, with the database away ------------------------------ */
 
 static char tmpdir[256];
@@ -1462,6 +1512,8 @@ static Suite *http_suite(void)
 	tcase_add_loop_test(append, append_body_accepted, 0, N_ELEMS(append_accepts));
 	tcase_add_test(append, append_keeps_client_values);
 	tcase_add_loop_test(append, append_refuses_server_metadata, 0, N_ELEMS(server_metadata_keys));
+	tcase_add_test(append, append_problem_quoting_a_cut_key_is_json);
+	tcase_add_test(resp, problem_quoting_raw_bytes_is_json);
 	suite_add_tcase(s, append);
 
 	tcase_add_checked_fixture(pipe, pipeline_setup, pipeline_teardown);

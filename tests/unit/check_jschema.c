@@ -9,6 +9,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "base/text.h"
 #include "json/jschema.h"
 #include "json/jsondoc.h"
 
@@ -164,6 +165,37 @@ START_TEST(jschema_rejects)
 }
 END_TEST
 
+/* Found by fuzzing: "must be one of %.200s" cut the enum's text inside a
+ * character, and the 422 document was no longer valid UTF-8. */
+START_TEST(jschema_message_cut_stays_utf8)
+{
+	char text[400] = "{\"enum\":[\"x";
+	json_object *schema, *doc;
+	struct jschema *s = NULL;
+	struct jschema_violations v = { NULL, 0, 0, false };
+	char err[256] = "";
+
+	for (int i = 0; i < 120; i++)
+		strcat(text, "\xc3\xa9");
+	strcat(text, "\"]}");
+	schema = parse(text);
+	doc = parse("\"y\"");
+	ck_assert(jschema_compile(schema, "", &s, err, sizeof err) == ES_OK);
+	ck_assert(!jschema_validate(s, doc, "", &v));
+	ck_assert_uint_eq(v.n, 1);
+	for (const char *p = v.items[0].message; *p;) {
+		size_t len = text_utf8_seq_len((const unsigned char *)p, strlen(p));
+
+		ck_assert_msg(len > 0, "invalid UTF-8 at %s", p);
+		p += len;
+	}
+	jschema_violations_free(&v);
+	jschema_free(s);
+	json_object_put(doc);
+	json_object_put(schema);
+}
+END_TEST
+
 START_TEST(jschema_equality)
 {
 	json_object *a = parse("{\"x\":[1,2.0,{\"y\":null}],\"z\":\"s\"}");
@@ -190,6 +222,7 @@ static Suite *jschema_suite(void)
 	tcase_add_test(tc, jschema_base_pointer);
 	tcase_add_loop_test(tc, jschema_rejects, 0, N_ELEMS(bad_schemas));
 	tcase_add_test(tc, jschema_equality);
+	tcase_add_test(tc, jschema_message_cut_stays_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,3 @@
+SELECT 1;
+-- on A
+SELECT 2;

@@ -1,0 +1,2 @@
+-- on A
+SELECT 'abc;
