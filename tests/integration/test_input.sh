@@ -137,7 +137,10 @@ check "a DLQ entry id of raw bytes: a valid UTF-8 problem ($STATUS)" utf8_json
 # control characters and bytes that are not UTF-8) never reaches metadata
 # or the log.
 TP=01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
-post_json "$T" "$P" '{"events":['"$E"']}' -H "traceparent: $TP-"$'\xff\xfe\x01'"x"
+tail=$'\xff\xfe\x01'x
+# Apache refuses a control character in a header itself (400, HttpProtocolOptions Strict).
+[ "${IT_FRONT:-nginx}" = nginx ] || tail=$'\xff\xfe'x
+post_json "$T" "$P" '{"events":['"$E"']}' -H "traceparent: $TP-$tail"
 expect "a version 01 traceparent with a tail appends" 201
 auth_req "$T" GET "$P?from_version=$(jq_body .version)"
 expect "the event's metadata keeps its four fields only" 200 '.events[0].metadata.traceparent' "$TP"
