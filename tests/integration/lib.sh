@@ -270,3 +270,32 @@ expect_problem() {
 	*) not_ok "$name: problem content type" "Content-Type: $ctype" ;;
 	esac
 }
+
+# notify_listener_start: the NOTIFY_SOCKET systemd would give, as a
+# listener that writes every datagram with its sender's pid to NOTIFY_LOG
+# (JSON lines). Sets NOTIFY_SOCK and NOTIFY_LOG; any user may send to it.
+notify_listener_start() {
+	NOTIFY_SOCK=$IT_DIR/notify.sock
+	NOTIFY_LOG=$IT_DIR/notify.jsonl
+	python3 - "$NOTIFY_SOCK" "$NOTIFY_LOG" <<'PY' &
+import json, os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+out = open(sys.argv[2], "a")
+while True:
+    msg, anc, _, _ = s.recvmsg(8192, socket.CMSG_SPACE(12))
+    pid = None
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("iII", data[:12])[0]
+    out.write(json.dumps({"pid": pid, "state": msg.decode()}) + "\n")
+    out.flush()
+PY
+	IT_PIDS+=($!)
+	wait_for 10 test -S "$NOTIFY_SOCK" || { echo "Bail out! the notify listener did not start"; exit 1; }
+	: >"$NOTIFY_LOG"
+}
+# states PID: every state line PID sent to the listener, one per line, in order.
+states() { jq -r --argjson pid "$1" 'select(.pid == $pid) | .state' "$NOTIFY_LOG" | tr -s '\n'; }

@@ -22,30 +22,9 @@ drain_delay = 15
 max_wait = 600"
 it_start
 
-# --- the NOTIFY_SOCKET listener ------------------------------------------------
-NOTIFY_SOCK=$IT_DIR/notify.sock
-NOTIFY_LOG=$IT_DIR/notify.jsonl
-python3 - "$NOTIFY_SOCK" "$NOTIFY_LOG" <<'PY' &
-import json, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.bind(sys.argv[1])
-out = open(sys.argv[2], "a")
-while True:
-    msg, anc, _, _ = s.recvmsg(8192, socket.CMSG_SPACE(12))
-    pid = None
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            pid = struct.unpack("iII", data[:12])[0]
-    out.write(json.dumps({"pid": pid, "state": msg.decode()}) + "\n")
-    out.flush()
-PY
-IT_PIDS+=($!)
-wait_for 10 test -S "$NOTIFY_SOCK" || { echo "Bail out! the notify listener did not start"; exit 1; }
-: >"$NOTIFY_LOG"
+# --- the NOTIFY_SOCKET listener (lib.sh) --------------------------------------
+notify_listener_start
 
-# states PID: every state line PID sent, one per line, in order.
-states() { jq -r --argjson pid "$1" 'select(.pid == $pid) | .state' "$NOTIFY_LOG" | tr -s '\n'; }
 # said PID REGEX: one of PID's state lines matches REGEX (grep -E).
 said() { states "$1" | grep -qE "$2"; }
 # sent PID LINE: PID sent exactly this state line.

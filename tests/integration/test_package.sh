@@ -43,7 +43,7 @@ CONF=/etc/evstore/evstore.conf
 INSTALLED=
 pkg_cleanup() {
 	local p
-	for p in "$IT_DIR"/runner.pid "$IT_DIR"/notify.pid; do
+	for p in "$IT_DIR"/runner.pid; do
 		[ -s "$p" ] && kill "$(cat "$p")" 2>/dev/null
 	done
 	stack_nginx_stop
@@ -201,30 +201,8 @@ SOCK_MODE=$(unit_get $UNITDIR/evstore-fcgi.socket SocketMode)
 check "the socket unit listens on a path ($SOCK)" test "${SOCK:0:1}" = /
 check "... its group is the web server's ($SOCK_GROUP)" test "$SOCK_GROUP" = www-data
 
-# The notify socket systemd would give: a listener that records every
-# datagram with its sender's pid.
-NOTIFY_SOCK=$IT_DIR/notify.sock
-NOTIFY_LOG=$IT_DIR/notify.jsonl
-python3 - "$NOTIFY_SOCK" "$NOTIFY_LOG" <<'PY' &
-import json, os, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.bind(sys.argv[1])
-os.chmod(sys.argv[1], 0o777)
-out = open(sys.argv[2], "a")
-while True:
-    msg, anc, _, _ = s.recvmsg(8192, socket.CMSG_SPACE(12))
-    pid = None
-    for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-            pid = struct.unpack("iII", data[:12])[0]
-    out.write(json.dumps({"pid": pid, "state": msg.decode()}) + "\n")
-    out.flush()
-PY
-echo $! >"$IT_DIR/notify.pid"
-IT_PIDS+=("$(cat "$IT_DIR/notify.pid")")
-wait_for 10 test -S "$NOTIFY_SOCK" || { echo "Bail out! the notify listener did not start"; exit 1; }
-states() { jq -r --argjson pid "$1" 'select(.pid == $pid) | .state' "$NOTIFY_LOG" | tr -s '\n'; }
+# The notify socket systemd would give (lib.sh).
+notify_listener_start
 count_state() { [ "$(states "$1" | grep -cxF "$2")" -ge "$3" ]; }
 
 # run_unit SERVICE [LAUNCHER...]: the service's ExecStart under its User,
