@@ -558,20 +558,20 @@ static const struct {
 	const char *title;
 	bool keeps_detail;  /* a 5xx whose detail is written for the operator */
 } problems[] = {
-	[HTTP_PROBLEM_INVALID_REQUEST] = { 400, "invalid-request", "Invalid request" },
-	[HTTP_PROBLEM_UNAUTHORIZED] = { 401, "unauthorized", "Unauthorized" },
-	[HTTP_PROBLEM_FORBIDDEN] = { 403, "forbidden", "Forbidden" },
-	[HTTP_PROBLEM_NOT_FOUND] = { 404, "not-found", "Not found" },
-	[HTTP_PROBLEM_METHOD_NOT_ALLOWED] = { 405, "method-not-allowed", "Method not allowed" },
-	[HTTP_PROBLEM_VERSION_CONFLICT] = { 409, "version-conflict", "Version conflict" },
-	[HTTP_PROBLEM_DUPLICATE_EVENT_ID] = { 409, "duplicate-event-id", "Duplicate event id" },
-	[HTTP_PROBLEM_INVALID_STATE] = { 409, "invalid-state", "Invalid state" },
-	[HTTP_PROBLEM_PAYLOAD_TOO_LARGE] = { 413, "payload-too-large", "Payload too large" },
-	[HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { 415, "unsupported-media-type", "Unsupported media type" },
-	[HTTP_PROBLEM_VALIDATION_FAILED] = { 422, "validation-failed", "Validation failed" },
-	[HTTP_PROBLEM_UNAVAILABLE] = { 503, "unavailable", "Service unavailable" },
+	[HTTP_PROBLEM_INVALID_REQUEST] = { 400, "invalid-request", "Invalid request", false },
+	[HTTP_PROBLEM_UNAUTHORIZED] = { 401, "unauthorized", "Unauthorized", false },
+	[HTTP_PROBLEM_FORBIDDEN] = { 403, "forbidden", "Forbidden", false },
+	[HTTP_PROBLEM_NOT_FOUND] = { 404, "not-found", "Not found", false },
+	[HTTP_PROBLEM_METHOD_NOT_ALLOWED] = { 405, "method-not-allowed", "Method not allowed", false },
+	[HTTP_PROBLEM_VERSION_CONFLICT] = { 409, "version-conflict", "Version conflict", false },
+	[HTTP_PROBLEM_DUPLICATE_EVENT_ID] = { 409, "duplicate-event-id", "Duplicate event id", false },
+	[HTTP_PROBLEM_INVALID_STATE] = { 409, "invalid-state", "Invalid state", false },
+	[HTTP_PROBLEM_PAYLOAD_TOO_LARGE] = { 413, "payload-too-large", "Payload too large", false },
+	[HTTP_PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { 415, "unsupported-media-type", "Unsupported media type", false },
+	[HTTP_PROBLEM_VALIDATION_FAILED] = { 422, "validation-failed", "Validation failed", false },
+	[HTTP_PROBLEM_UNAVAILABLE] = { 503, "unavailable", "Service unavailable", false },
 	[HTTP_PROBLEM_SCHEMA_NOT_MIGRATED] = { 503, "schema-not-migrated", "Schema not migrated", true },
-	[HTTP_PROBLEM_INTERNAL] = { 500, "internal", "Internal server error" },
+	[HTTP_PROBLEM_INTERNAL] = { 500, "internal", "Internal server error", false },
 };
 
 enum http_problem http_problem_for(enum es_status st)
