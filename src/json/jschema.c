@@ -280,7 +280,7 @@ static enum es_status compile_properties(struct compile_ctx *c, struct jschema *
 	return rc;
 }
 
-/* JSON Schema says ECMA-262; PCRE2 is close: UTF-8 with \\uXXXX escapes
+/* JSON Schema says ECMA-262; PCRE2 is close: UTF-8 with \\u escapes of four hex digits
  * (ALT_BSUX), "$" only at the very end as in ECMA, \\d and \\w ASCII as
  * in ECMA (no UCP). What PCRE2 cannot compile is refused here, at load. */
 #define JSCHEMA_PCRE2_OPTIONS (PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY)
