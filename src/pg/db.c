@@ -542,6 +542,11 @@ static int db_take_notifies(struct db *db)
 	return count;
 }
 
+int db_socket(const struct db *db)
+{
+	return db->conn && PQstatus(db->conn) == CONNECTION_OK ? PQsocket(db->conn) : -1;
+}
+
 bool db_wait_notify(struct db *db, int timeout_ms)
 {
 	int64_t deadline;

@@ -104,6 +104,9 @@ enum es_status db_listen(struct db *db, const char *channel) ES_MUST_CHECK;
 bool db_wait_notify(struct db *db, int timeout_ms);
 /* Throws away notifications already received. */
 void db_drain_notify(struct db *db);
+/* The session's socket, for a caller's own poll() before db_wait_notify(db,
+ * 0); -1 when no session is open. */
+int db_socket(const struct db *db);
 
 /* ---- sessions ---- */
 
