@@ -129,6 +129,21 @@ late=$(awk -v c="$committed" '{ d = $3 - c; if (d > m) m = d } END { printf "%.0
 check "all of them within $SLOW s of the commit, not at their 30 s (last: $late ms after the 201)" \
 	test "$late" -lt $((SLOW * 1000))
 
+# Other hosts and the runners hear of commits through one NOTIFY, sent by
+# the waiter after the append committed.
+psql -X -q -At "$EVSTORE_DATABASE_URL" >"$IT_DIR/listen.out" 2>&1 <<'SQL' &
+LISTEN evstore_events;
+SELECT pg_sleep(3);
+SELECT 'listened';
+SQL
+LISTENER=$!
+IT_PIDS+=("$LISTENER")
+sleep 1
+post_json "$T" "/v1/aggregates/Probe/$(uuid)/events" '{"events":[{"event_type":"Announced","payload":{}}]}'
+wait "$LISTENER"
+check "an append is announced with a NOTIFY on evstore_events" \
+	grep -q 'Asynchronous notification "evstore_events"' "$IT_DIR/listen.out"
+
 # --- the budget ---------------------------------------------------------------------
 auth_req "$T" GET /v1/events?after="$HEAD"
 HEAD=$(jq_body .next)
