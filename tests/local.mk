@@ -22,6 +22,8 @@ UNIT_TESTS = \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_poolstats \
+	tests/unit/check_park \
+	tests/unit/check_fcgi_record \
 	tests/unit/check_server \
 	tests/unit/check_store \
 	tests/unit/check_sqlstate \

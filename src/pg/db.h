@@ -98,7 +98,8 @@ const char *db_last_error(const struct db *db);
 
 /* LISTENs on channel now and again after every reconnect. */
 enum es_status db_listen(struct db *db, const char *channel) ES_MUST_CHECK;
-/* Waits up to timeout_ms for a notification on a listened channel; returns
+/* Waits up to timeout_ms for a notification on a listened channel from
+ * another session (the session's own are consumed and ignored); returns
  * true if one (or more, all consumed) arrived. A broken connection returns
  * false at once and is marked for reconnect. */
 bool db_wait_notify(struct db *db, int timeout_ms);
