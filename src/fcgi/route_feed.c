@@ -127,7 +127,8 @@ static bool feed_park(struct route_ctx *ctx, const struct feed_request *q, int64
 	struct park_ticket t;
 	int fd;
 
-	if (ctx->app->waiter_sock < 0 || !io->connection || !io->detach)
+	/* The waiter answers with a body; a HEAD waits here (briefly). */
+	if (ctx->app->waiter_sock < 0 || !io->connection || !io->detach || ctx->req->head)
 		return false;
 	memset(&t, 0, sizeof t);
 	fd = io->connection(io->ctx, &t.fcgi_id);

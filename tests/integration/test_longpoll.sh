@@ -92,7 +92,7 @@ p99() { sort -n -k2 "$IT_DIR/$1.times" | awk '{ t[NR] = $2 } END { i = int(NR * 
 # --- a hundred waiters on a default pool ----------------------------------------
 polls "$WAITERS" 30 "$IT_DIR/waiters.out"
 check "all $WAITERS long polls are parked in the waiter" wait_for 30 parked "$WAITERS"
-check "and none of them holds a worker" said "$POOL" "\\(0 busy\\), long polls parked: $WAITERS,"
+check "and none of them holds a worker" wait_for 15 said "$POOL" "\\(0 busy\\), long polls parked: $WAITERS,"
 
 ID=$(uuid)
 for i in $(seq 20); do
