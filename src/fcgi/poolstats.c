@@ -24,6 +24,7 @@ struct poolstats {
 	size_t size;             /* of the mapping, for munmap */
 	int slots;
 	atomic_int draining;
+	atomic_int waiters;      /* long polls the waiter process holds */
 	struct poolstats_slot slot[];
 };
 
@@ -92,6 +93,12 @@ bool poolstats_draining(const struct poolstats *ps)
 	return ps && atomic_load(&((struct poolstats *)ps)->draining) != 0;
 }
 
+void poolstats_set_waiters(struct poolstats *ps, int waiters)
+{
+	if (ps)
+		atomic_store(&ps->waiters, waiters);
+}
+
 void poolstats_read(const struct poolstats *ps, struct poolstats_view *out)
 {
 	struct poolstats *w = (struct poolstats *)ps;
@@ -100,6 +107,7 @@ void poolstats_read(const struct poolstats *ps, struct poolstats_view *out)
 	if (!ps)
 		return;
 	out->draining = atomic_load(&w->draining) != 0;
+	out->waiters = atomic_load(&w->waiters);
 	for (int i = 0; i < ps->slots; i++) {
 		out->requests += atomic_load(&w->slot[i].requests);
 		out->busy += atomic_load(&w->slot[i].busy);

@@ -17,6 +17,7 @@ struct poolstats_view {
 	uint64_t requests;   /* requests answered since the pool started */
 	int busy;            /* workers inside a request now */
 	bool draining;       /* the pool is draining: /health/ready says 503 */
+	int waiters;         /* long polls the waiter process holds now */
 };
 
 /* Maps shared counters for slots workers, all zero. Call it before
@@ -35,6 +36,9 @@ void poolstats_request_end(struct poolstats *ps, int slot);
 /* The worker of slot is gone (the supervisor reaped it): it is no longer
  * busy, whatever it was doing when it died. Its requests stay counted. */
 void poolstats_slot_reset(struct poolstats *ps, int slot);
+
+/* The waiter process tells how many long polls it holds. */
+void poolstats_set_waiters(struct poolstats *ps, int waiters);
 
 /* Sets or reads the drain flag; a NULL ps never drains. */
 void poolstats_set_draining(struct poolstats *ps, bool draining);
