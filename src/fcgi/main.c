@@ -33,9 +33,9 @@ static void usage(FILE *out)
 		"  -c, --config FILE       configuration file (default %s)\n"
 		"  -l, --listen ADDR|PATH  create the listening socket: HOST:PORT, [IPv6]:PORT\n"
 		"                          or a unix socket path (anything containing '/')\n"
-		"  -w, --workers N         pre-forked worker processes (default with --listen:\n"
-		"                          the number of CPUs; on fd 0 or a systemd socket: 1,\n"
-		"                          served by this process)\n"
+		"  -w, --workers N         pre-forked worker processes (default [http] workers,\n"
+		"                          else with --listen the number of CPUs; on fd 0 or a\n"
+		"                          systemd socket: 1, served by this process)\n"
 		"  -m, --socket-mode MODE  octal mode of a unix socket made by --listen (0660)\n"
 		"      --print-config      print the effective configuration and exit\n"
 		"      --check[=MODE]      load the configuration, keys and aggregate definitions,\n"
@@ -197,6 +197,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	config_warn_unknown_env();
+	/* --workers wins over [http] workers; read once, a reload keeps the pool's size. */
+	if (!workers)
+		workers = app.cfg.http.workers;
 
 	fd = server_systemd_fd();
 	if (fd >= 0) {
