@@ -83,31 +83,17 @@ static int print_config(const char *path)
 	return 0;
 }
 
-/* Where the JWT keys come from, for the check's report. */
-static const char *keys_source(const struct es_config *cfg)
-{
-	return *cfg->jwt.keys_dir ? cfg->jwt.keys_dir : cfg->jwt.key_file;
-}
-
 /* --check: loads what start-up loads, probes the database (nginx -t). */
 static int check_everything(const char *path, const char *mode)
 {
 	struct startcheck c;
 	struct es_config cfg;
-	struct auth_keys *keys;
-	char err[512];
 
 	startcheck_init(&c, "evstore-fcgi", stdout);
 	if (!startcheck_mode(&c, mode))
 		return usage_error("--check=%s: expected all or prestart", mode);
 	if (startcheck_config(&c, path, &cfg)) {
-		keys = auth_keys_load(&cfg, err, sizeof err);
-		if (keys)
-			startcheck_item(&c, STARTCHECK_PASS, "jwt keys", "%s from %s",
-					auth_keys_algorithm(keys), keys_source(&cfg));
-		else
-			startcheck_item(&c, STARTCHECK_FAIL, "jwt keys", "%s", err);
-		auth_keys_free(keys);
+		auth_keys_report(&c, &cfg);
 		aggdef_registry_report(&c, cfg.aggregates.dir);
 		dbcheck_report(&c, &cfg, "evstore-fcgi --check");
 		config_free(&cfg);
