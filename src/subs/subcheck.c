@@ -3,6 +3,7 @@
 #include "subs/subcheck.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "base/config.h"
 #include "base/startcheck.h"
 #include "pg/db.h"
+#include "subs/sqlfile.h"
 #include "subs/subscription.h"
 #include "subs/substatus.h"
 
@@ -27,6 +29,51 @@ void subcheck_config(struct startcheck *c, const struct es_config *cfg,
 	} else {
 		startcheck_item(c, STARTCHECK_PASS, "subscriptions", "%zu, their SQL files read", *n);
 	}
+}
+
+/* The "projection NAME" item of one sql subscription; k numbers its
+ * statements' names. */
+static void report_projection(struct startcheck *c, struct db *db, const struct subscription *sub,
+			      size_t k)
+{
+	struct sqlfile f;
+	char item[96], prefix[48], err[512];
+	size_t sec = 0, i = 0, n = 0;
+
+	snprintf(item, sizeof item, "projection %s", sub->name);
+	if (sqlfile_load(sub->sql_file, &f, err, sizeof err) != ES_OK) {
+		startcheck_item(c, STARTCHECK_FAIL, item, "%s", err);
+		return;
+	}
+	snprintf(prefix, sizeof prefix, "evstorectl_check_%zu", k);
+	if (sqlfile_prepare(db, &f, prefix, &sec, &i) != ES_OK) {
+		startcheck_item(c, STARTCHECK_FAIL, item, "%s: '-- on %s', statement %zu: %s; fix the "
+				"file or create the read model's tables, then reload the runner",
+				sub->sql_file, f.sections[sec].event_type, i + 1, db_last_error(db));
+	} else {
+		for (size_t s = 0; s < f.n_sections; s++)
+			n += f.sections[s].n_statements;
+		startcheck_item(c, STARTCHECK_PASS, item, "%zu statements of %s prepared by "
+				"PostgreSQL", n, sub->sql_file);
+	}
+	sqlfile_free(&f);
+}
+
+void subcheck_projections(struct startcheck *c, struct db *db, const struct subscription *subs,
+			  size_t n)
+{
+	bool prepared = false;
+
+	for (size_t k = 0; k < n; k++) {
+		if (subs[k].handler != SUB_HANDLER_SQL)
+			continue;
+		report_projection(c, db, &subs[k], k);
+		prepared = true;
+	}
+	/* Leave the session as found. */
+	if (prepared && db_exec_sql(db, "DEALLOCATE ALL", NULL) != ES_OK)
+		startcheck_item(c, STARTCHECK_WARN, "projections", "cannot deallocate the "
+				"statements: %s", db_last_error(db));
 }
 
 /* One subscription's partitions summed up from the list. */

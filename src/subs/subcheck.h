@@ -18,6 +18,13 @@ struct subscription;
 void subcheck_config(struct startcheck *c, const struct es_config *cfg,
 		     struct subscription **subs, size_t *n);
 
+/* Per sql subscription, the item "projection NAME": PostgreSQL parses
+ * and plans every statement of its SQL file as the runner prepares them
+ * (sqlfile_prepare), so a typo, a missing table or column fails here and
+ * not in the runner. The statements are deallocated after. */
+void subcheck_projections(struct startcheck *c, struct db *db, const struct subscription *subs,
+			  size_t n);
+
 /* Per configured subscription, two items: "runner heartbeat NAME" (every
  * partition claimed by a runner whose heartbeat is younger than [health]
  * runner_stale_after: pass; some: warn; none: fail) and "dlq NAME" (the

@@ -95,7 +95,8 @@ check "a deployment set up right: exit 0, every item passes" test "$RC" = 0 -a -
 [ -z "$bad" ] || not_ok "(items not passing)" "$bad"
 for i in configuration "jwt keys" "jwt key strength" "aggregate definitions" subscriptions tls \
 	database schema "server version" fsync full_page_writes synchronous_commit wal_level archive_mode \
-	max_connections statement_timeout autovacuum "oldest transaction" "runner heartbeat proj" "dlq proj"; do
+	max_connections statement_timeout autovacuum "oldest transaction" "projection proj" \
+	"runner heartbeat proj" "dlq proj"; do
 	[ "$(item "$i" status)" = pass ] || not_ok "item '$i' is reported and passes" "$(item "$i" message)"
 done
 ok "every item of the report is there"
@@ -188,6 +189,15 @@ handler = sql
 sql_file = $IT_DIR/broken.sql"
 run_check "$IT_DIR/broken.conf"
 expect_item subscriptions fail "broken.sql" "an SQL file that does not parse fails, naming it"
+sed 's/proj\.n + 1/proj.nn + 1/' "$IT_DIR/proj.sql" >"$IT_DIR/typo.sql"
+conf typo "[subscription typo]
+handler = sql
+sql_file = $IT_DIR/typo.sql"
+run_check "$IT_DIR/typo.conf"
+expect_item "projection typo" fail "typo.sql: '-- on Added', statement 1: column proj.nn does not exist" \
+	"a projection PostgreSQL cannot prepare fails, naming the statement and the server's reason"
+expect_item subscriptions pass "^1, their SQL files read" "... while its file reads"
+check "... and nothing is left prepared in the checking session" test "$(item projections status)" = ""
 run_check "$IT_DIR/evstore.conf"
 expect_item subscriptions warn "no \[subscription NAME\]" "no subscription at all warns"
 
