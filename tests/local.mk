@@ -33,6 +33,7 @@ UNIT_TESTS = \
 	tests/unit/check_dlq \
 	tests/unit/check_substatus \
 	tests/unit/check_subhealth \
+	tests/unit/check_dbjudge \
 	tests/unit/check_jschema \
 	tests/unit/check_jsoncanon \
 	tests/unit/check_fold \
