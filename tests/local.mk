@@ -65,6 +65,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_aggregates.sh \
 	tests/integration/test_dlq.sh \
 	tests/integration/test_check.sh \
+	tests/integration/test_pitr.sh \
 	tests/integration/test_runner_snapshots.sh \
 	tests/integration/test_runner_exec.sh \
 	tests/integration/test_runner_data.sh \
