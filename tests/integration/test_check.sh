@@ -66,13 +66,19 @@ run_check
 expect_item archive_mode fail "without archive_command.*pg_wal" "archive_mode on without archive_command fails"
 expect_item wal_level pass "^replica" "wal_level replica passes"
 
-# --- a server set up for it --------------------------------------------------------
+# --- a server set up for it: the shipped settings fragment -----------------------
+# packaging/postgresql/evstore.conf included as is, but for the archive's
+# path and a test-sized shared_buffers.
 mkdir -p "$IT_DIR/archive"
 [ "$(id -u)" = 0 ] && chown postgres "$IT_DIR/archive"
-psql_q -c "ALTER SYSTEM RESET ALL" -c "ALTER SYSTEM SET archive_mode = on" \
-	-c "ALTER SYSTEM SET archive_command = 'cp %p $IT_DIR/archive/%f'" >/dev/null
+sed "s|/var/lib/postgresql/wal-archive|$IT_DIR/archive|g" "$IT_SRCDIR/packaging/postgresql/evstore.conf" \
+	>"$IT_DIR/pg/evstore-settings.conf"
+echo "include '$IT_DIR/pg/evstore-settings.conf'" | as_pg tee -a "$IT_DIR/pg/data/postgresql.conf" >/dev/null
+psql_q -c "ALTER SYSTEM RESET ALL" -c "ALTER SYSTEM SET shared_buffers = '128MB'" \
+	-c "ALTER SYSTEM SET effective_cache_size = '256MB'" >/dev/null
 STACK_PG_OPTIONS=
 pg_restart || exit 1
+check "the server runs with the shipped fragment" sql_is 60s "SHOW archive_timeout"
 psql_q -c "CREATE TABLE proj (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL)"
 projection proj >"$IT_DIR/proj.sql"
 conf good "[subscription proj]
@@ -90,7 +96,7 @@ wait_for 15 sql_is 2 "SELECT count(*) FROM evstore.subscription_status WHERE sta
 append 20
 run_check "$GOOD"
 bad=$(jq -r '.items[] | select(.status != "pass") | "\(.item): \(.status): \(.message)"' <<<"$OUT")
-check "a deployment set up right: exit 0, every item passes" test "$RC" = 0 -a -z "$bad" -a \
+check "a deployment set up right (the fragment, a runner): exit 0, every item passes" test "$RC" = 0 -a -z "$bad" -a \
 	"$(jq -r .status <<<"$OUT")" = pass
 [ -z "$bad" ] || not_ok "(items not passing)" "$bad"
 for i in configuration "jwt keys" "jwt key strength" "aggregate definitions" subscriptions tls \
