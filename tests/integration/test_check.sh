@@ -78,7 +78,7 @@ psql_q -c "ALTER SYSTEM RESET ALL" -c "ALTER SYSTEM SET shared_buffers = '128MB'
 	-c "ALTER SYSTEM SET effective_cache_size = '256MB'" >/dev/null
 STACK_PG_OPTIONS=
 pg_restart || exit 1
-check "the server runs with the shipped fragment" sql_is 60s "SHOW archive_timeout"
+check "the server runs with the shipped fragment" sql_is 1min "SHOW archive_timeout"
 psql_q -c "CREATE TABLE proj (aggregate_id uuid PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL)"
 projection proj >"$IT_DIR/proj.sql"
 conf good "[subscription proj]
