@@ -150,7 +150,7 @@ static void ctl_print_help(FILE *out)
 	fprintf(out,
 		"Usage: evstorectl [--config FILE] [--help] [--version] COMMAND [ARGS]\n"
 		"\n"
-		"Operates an evstore event store: its schema, status, snapshots, dead letters,\n"
+		"Operates an evstore event store: its readiness, schema, status, snapshots, dead letters,\n"
 		"projection rebuilds and development tokens.\n"
 		"\n"
 		"Options:\n"
