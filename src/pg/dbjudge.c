@@ -112,7 +112,7 @@ void dbjudge_archive(const char *mode, const char *command, const char *library,
 int dbjudge_connection_budget(const struct es_config *cfg, int cpus)
 {
 	long workers = cfg->http.workers > 0 ? cfg->http.workers : (cpus > 0 ? cpus : 1);
-	long n = (long)cfg->deployment.hosts * workers + 2L * cfg->deployment.runners +
+	long n = (long)cfg->deployment.hosts * (workers + 1) + 2L * cfg->deployment.runners +
 		 cfg->deployment.spare_connections;
 
 	return n > 1000000000L ? 1000000000 : (int)n;
@@ -125,7 +125,7 @@ void dbjudge_connections(int max_connections, int reserved, int budget,
 
 	if (budget > available)
 		say(v, STARTCHECK_FAIL, "%d, %d of them reserved: %d left for evstore's budget of %d "
-		    "([deployment] hosts x [http] workers + runners x 2 + spare_connections); raise "
+		    "([deployment] hosts x ([http] workers + 1) + runners x 2 + spare_connections); raise "
 		    "max_connections or put pgbouncer in front of the pools", max_connections, reserved,
 		    available, budget);
 	else

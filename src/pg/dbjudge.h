@@ -35,9 +35,10 @@ void dbjudge_setting(const char *name, const char *value, struct dbjudge_verdict
 void dbjudge_archive(const char *mode, const char *command, const char *library,
 		     struct dbjudge_verdict *v);
 
-/* The connections evstore opens at most: hosts x workers (workers: [http]
- * workers, or cpus when it is 0, the --listen default) + runners x 2 (each
- * runner's work and its partition locks) + spare_connections. */
+/* The connections evstore opens at most: hosts x (workers + 1) (workers:
+ * [http] workers, or cpus when it is 0, the --listen default; plus the
+ * pool's waiter) + runners x 2 (each runner's work and its partition locks)
+ * + spare_connections. */
 int dbjudge_connection_budget(const struct es_config *cfg, int cpus);
 
 /* max_connections less the reserved connections against the budget. */

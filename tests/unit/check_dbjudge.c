@@ -119,20 +119,21 @@ static void teardown(void)
 
 START_TEST(test_budget)
 {
-	/* defaults: 1 host, [http] workers 0 (one per CPU), 1 runner, 5 spare */
-	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 4 + 2 + 5);
-	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 0), 1 + 2 + 5);
+	/* defaults: 1 host, [http] workers 0 (one per CPU) and the waiter,
+	 * 1 runner, 5 spare */
+	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 4 + 1 + 2 + 5);
+	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 0), 1 + 1 + 2 + 5);
 	cfg.http.workers = 16;
 	cfg.deployment.hosts = 3;
 	cfg.deployment.runners = 2;
 	cfg.deployment.spare_connections = 10;
-	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 3 * 16 + 2 * 2 + 10);
+	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 3 * 17 + 2 * 2 + 10);
 	cfg.deployment.runners = 0;
-	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 3 * 16 + 10);
+	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 3 * 17 + 10);
 	cfg.http.workers = 1024;
 	cfg.deployment.hosts = 100000;
 	cfg.deployment.spare_connections = 100000;
-	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 1024 * 100000 + 100000);
+	ck_assert_int_eq(dbjudge_connection_budget(&cfg, 4), 1025 * 100000 + 100000);
 }
 END_TEST
 
