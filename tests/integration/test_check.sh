@@ -40,6 +40,7 @@ pg_restart() { pg_stop fast && pg_start; }
 psql_q <<'SQL' >/dev/null
 ALTER SYSTEM SET synchronous_commit = off;
 ALTER SYSTEM SET autovacuum = off;
+ALTER SYSTEM SET track_counts = off;
 ALTER SYSTEM SET wal_level = minimal;
 ALTER SYSTEM SET max_wal_senders = 0;
 ALTER SYSTEM SET archive_mode = off;
@@ -54,6 +55,7 @@ expect_item synchronous_commit fail "^off: a 201 may be answered" "synchronous_c
 expect_item wal_level fail "^minimal: .*wal_level = replica" "wal_level minimal fails"
 expect_item archive_mode warn "no point-in-time recovery.*archive_mode = on" "archive_mode off warns"
 expect_item autovacuum fail "autovacuum = off.*wrap around" "autovacuum off fails"
+expect_item track_counts fail "track_counts = off: autovacuum does not run" "track_counts off fails (autovacuum needs it)"
 expect_item statement_timeout warn "statement_timeout_ms" "no statement_timeout warns, naming the key"
 expect_item max_connections fail "^200, 3 of them reserved: 197 left for evstore's budget of 308" \
 	"300 workers, the waiter, 1 runner and 5 spare do not fit in max_connections 200"
@@ -229,6 +231,9 @@ expect_item tls pass "^local database" "the unix socket needs no TLS"
 # --- usage ------------------------------------------------------------------------------
 "$CTL_BIN" --config "$GOOD" check --bogus >/dev/null 2>"$IT_DIR/usage.err"
 check "an unknown option is a usage error (exit 2)" test $? = 2 -a -n "$(grep "unknown option '--bogus'" "$IT_DIR/usage.err")"
+EVSTORE_HTTP_WORKER=4 run_check "$GOOD"
+expect_item environment warn "^EVSTORE_HTTP_WORKER names no configuration key .*EVSTORE_HTTP_WORKERS" \
+	"a mistyped EVSTORE_ variable warns, naming the key it resembles"
 "$CTL_BIN" --config "$IT_DIR/missing.conf" check >"$IT_DIR/missing.out" 2>&1
 check "a missing configuration file: FAIL configuration, exit 1" \
 	test $? = 1 -a -n "$(grep '^evstorectl: FAIL configuration: ' "$IT_DIR/missing.out")"
