@@ -71,7 +71,8 @@ void dbcheck_report(struct startcheck *c, const struct es_config *cfg, const cha
 	"SELECT name, setting FROM pg_settings WHERE name IN ('server_version_num', 'fsync'," \
 	" 'full_page_writes', 'synchronous_commit', 'wal_level', 'archive_mode', 'archive_command'," \
 	" 'archive_library', 'max_connections', 'superuser_reserved_connections'," \
-	" 'reserved_connections', 'statement_timeout', 'autovacuum', 'track_counts')"
+	" 'reserved_connections', 'statement_timeout', 'idle_in_transaction_session_timeout'," \
+	" 'autovacuum', 'track_counts')"
 
 /* The oldest transaction open in another session or prepared, and its age
  * in seconds. Other roles' sessions show only to a superuser or a member
@@ -164,6 +165,7 @@ void dbcheck_server_report(struct startcheck *c, struct db *db, const struct es_
 			    setting_int(r, "reserved_connections"), budget, &v);
 	report(c, "max_connections", &v);
 	report_setting(c, r, "statement_timeout");
+	report_setting(c, r, "idle_in_transaction_session_timeout");
 	report_setting(c, r, "autovacuum");
 	if (setting(r, "track_counts") && strcmp(setting(r, "track_counts"), "on") != 0)
 		report_setting(c, r, "track_counts");

@@ -26,7 +26,8 @@ struct db *dbcheck_connect(struct startcheck *c, const struct es_config *cfg,
 /* The server's items for `evstorectl check`, judged by dbjudge.h: its
  * version; fsync, full_page_writes, synchronous_commit; wal_level and
  * archiving for point-in-time recovery; max_connections against budget
- * (dbjudge_connection_budget); statement_timeout as this session sees it;
+ * (dbjudge_connection_budget); statement_timeout as this session sees it
+ * and idle_in_transaction_session_timeout;
  * autovacuum; the oldest open transaction. Borrows everything. */
 void dbcheck_server_report(struct startcheck *c, struct db *db, const struct es_config *cfg,
 			   int budget);

@@ -87,6 +87,15 @@ void dbjudge_setting(const char *name, const char *value, struct dbjudge_verdict
 			say(v, STARTCHECK_WARN, "none: a runaway statement holds its connection and "
 			    "locks for ever; set [database] statement_timeout_ms (e.g. 30000) or "
 			    "ALTER ROLE ... SET statement_timeout");
+	} else if (is(name, "idle_in_transaction_session_timeout")) {
+		long ms = strtol(value, NULL, 10);
+
+		if (ms > 0)
+			say(v, STARTCHECK_PASS, "%ld ms", ms);
+		else
+			say(v, STARTCHECK_WARN, "none: a session left idle inside a transaction holds "
+			    "the feed and vacuum back until someone ends it; set "
+			    "idle_in_transaction_session_timeout = 60s (evstore never idles in one)");
 	} else {
 		say(v, STARTCHECK_FAIL, "no judgement for setting %s", name);
 	}

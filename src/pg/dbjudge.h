@@ -24,9 +24,9 @@ struct dbjudge_verdict {
 void dbjudge_version(int version_num, struct dbjudge_verdict *v);
 
 /* One of the settings "fsync", "full_page_writes", "synchronous_commit",
- * "wal_level", "autovacuum", "track_counts" or "statement_timeout" (in
- * milliseconds, as pg_settings gives it), with its value as pg_settings
- * spells it. An unknown name fails: the check asked for the wrong thing. */
+ * "wal_level", "autovacuum", "track_counts", "statement_timeout" or
+ * "idle_in_transaction_session_timeout" (both in milliseconds, as
+ * pg_settings gives them), with its value as pg_settings spells it. An unknown name fails: the check asked for the wrong thing. */
 void dbjudge_setting(const char *name, const char *value, struct dbjudge_verdict *v);
 
 /* archive_mode with archive_command and archive_library (PostgreSQL 15;

@@ -57,6 +57,8 @@ expect_item archive_mode warn "no point-in-time recovery.*archive_mode = on" "ar
 expect_item autovacuum fail "autovacuum = off.*wrap around" "autovacuum off fails"
 expect_item track_counts fail "track_counts = off: autovacuum does not run" "track_counts off fails (autovacuum needs it)"
 expect_item statement_timeout warn "statement_timeout_ms" "no statement_timeout warns, naming the key"
+expect_item idle_in_transaction_session_timeout warn "^none: .*= 60s" \
+	"no idle_in_transaction_session_timeout warns"
 expect_item max_connections fail "^200, 3 of them reserved: 197 left for evstore's budget of 308" \
 	"300 workers, the waiter, 1 runner and 5 spare do not fit in max_connections 200"
 
@@ -103,7 +105,8 @@ check "a deployment set up right (the fragment, a runner): exit 0, every item pa
 [ -z "$bad" ] || not_ok "(items not passing)" "$bad"
 for i in configuration "jwt keys" "jwt key strength" "aggregate definitions" subscriptions tls \
 	database schema "server version" fsync full_page_writes synchronous_commit wal_level archive_mode \
-	max_connections statement_timeout autovacuum "oldest transaction" "projection proj" \
+	max_connections statement_timeout idle_in_transaction_session_timeout autovacuum \
+	"oldest transaction" "projection proj" \
 	"runner heartbeat proj" "dlq proj"; do
 	[ "$(item "$i" status)" = pass ] || not_ok "item '$i' is reported and passes" "$(item "$i" message)"
 done

@@ -41,6 +41,8 @@ static const struct setting_case setting_cases[] = {
 	{ "track_counts", "off", F, "track_counts = off" },
 	{ "statement_timeout", "0", W, "statement_timeout_ms" },
 	{ "statement_timeout", "30000", P, "30000 ms" },
+	{ "idle_in_transaction_session_timeout", "0", W, "idle_in_transaction_session_timeout = 60s" },
+	{ "idle_in_transaction_session_timeout", "60000", P, "60000 ms" },
 	{ "fsync", NULL, F, "does not report fsync" },
 	{ "work_mem", "4096", F, "no judgement" },
 };
