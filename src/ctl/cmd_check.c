@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "base/config.h"
+#include "base/log.h"
 #include "base/startcheck.h"
 #include "auth/keys.h"
 #include "aggregate/aggdef.h"
@@ -80,9 +81,13 @@ static void check_all(struct startcheck *c, const char *config_path)
 	struct es_config cfg;
 	struct subscription *subs;
 	size_t n_subs;
+	char err[512];
 
 	if (!startcheck_config(c, config_path, &cfg))
 		return;
+	/* Where the database layer's own records go, as for every command. */
+	if (!log_open("evstorectl", &cfg.log, err, sizeof err))
+		startcheck_item(c, STARTCHECK_WARN, "log", "%s (records go to stderr)", err);
 	auth_keys_report(c, &cfg);
 	aggdef_registry_report(c, cfg.aggregates.dir);
 	subcheck_config(c, &cfg, &subs, &n_subs);

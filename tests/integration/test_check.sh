@@ -16,7 +16,7 @@ CONF=$IT_DIR/evstore.conf
 # The test harness's own EVSTORE_* variables would be warned about.
 run_check() {
 	OUT=$(env -u EVSTORE_BUILDDIR -u EVSTORE_KEEP -u EVSTORE_TEST_BUILDDIR -u EVSTORE_TEST_DATABASE_URL \
-		"$CTL_BIN" --config "${1:-$CONF}" check --json 2>"$IT_DIR/check.err")
+		"$CTL_BIN" --config "${1:-$CONF}" check --json 2>>"$IT_DIR/check.err")
 	RC=$?
 }
 item() { jq -r --arg i "$1" --arg f "$2" '.items[] | select(.item == $i) | .[$f]' <<<"$OUT"; }
@@ -242,5 +242,8 @@ check "a missing configuration file: FAIL configuration, exit 1" \
 	test $? = 1 -a -n "$(grep '^evstorectl: FAIL configuration: ' "$IT_DIR/missing.out")"
 
 runner_logs_clean
-check "evstorectl wrote nothing on stderr" test ! -s "$IT_DIR/check.err"
+# ([log] target = stderr: the database layer's records of the failures above)
+check "evstorectl ran clean under the sanitizers" test -z "$(grep -E 'Sanitizer|runtime error' "$IT_DIR/check.err")"
+check "... and logged the failures it met ([log] target = stderr)" \
+	grep -q '"event":"db_connect_failed"' "$IT_DIR/check.err"
 it_finish
