@@ -68,9 +68,9 @@ static void check_database(struct startcheck *c, const struct es_config *cfg,
 	if (!db)
 		return;
 	dbcheck_server_report(c, db, cfg, dbjudge_connection_budget(cfg, cpus()));
-	/* The status tables exist at the expected schema only. */
 	if (subs)
 		subcheck_projections(c, db, subs, n_subs);
+	/* The status tables exist at the expected schema only. */
 	if (schema_ok && subs)
 		subcheck_runtime(c, db, cfg, subs, n_subs);
 	db_free(db);
