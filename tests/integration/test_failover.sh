@@ -66,6 +66,8 @@ outage() {
 		{ prev = $2 } END { printf "%.1f", gap }'
 }
 leader_is_not() { local l; l=$(ha_leader); [ -n "$l" ] && [ "$l" != "$1" ]; }
+# ready_is STATUS: host a's /health/ready, asked past HAProxy, answers STATUS.
+ready_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$(host_port a)/health/ready")" = "$1" ]; }
 
 # --- two failovers ---------------------------------------------------------------------
 failover() { # ROUND
@@ -74,7 +76,9 @@ failover() { # ROUND
 	n=$(acked)
 	t0=$(date +%s.%N)
 	ha_crash "$old" 2>/dev/null
+	check "failover $1: without a primary, a host is not ready (503)" wait_for 20 ready_is 503
 	check "failover $1: n$old's host is lost; Patroni promotes another node" wait_for 60 leader_is_not "$old"
+	check "failover $1: with the new primary the host is ready again" wait_for 30 ready_is 200
 	check "failover $1: appends are acknowledged again (on n$(ha_leader))" wait_for 60 acked_over $((n + 40))
 	OUTAGES+=("$(outage "$t0" "$(date +%s.%N)")")
 	ok "failover $1: ${OUTAGES[-1]} s without an acknowledged append"
