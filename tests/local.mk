@@ -70,6 +70,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
 	tests/integration/test_feed.sh \
+	tests/integration/test_replica.sh \
 	tests/integration/test_longpoll.sh \
 	tests/integration/test_input.sh \
 	tests/integration/test_concurrency.sh \
