@@ -55,6 +55,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_rpm.sh \
 	tests/integration/test_fuzz.sh \
 	tests/integration/test_runner.sh \
+	tests/integration/test_failover.sh \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
 	tests/integration/test_runner_resilience.sh \
@@ -72,6 +73,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
 	tests/integration/test_feed.sh \
+	tests/integration/test_replica.sh \
 	tests/integration/test_longpoll.sh \
 	tests/integration/test_input.sh \
 	tests/integration/test_concurrency.sh \
@@ -122,7 +124,8 @@ AM_TESTS_ENVIRONMENT = EVSTORE_BUILDDIR='$(abs_top_builddir)'; export EVSTORE_BU
 	export LSAN_OPTIONS;
 
 EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h $(INTEGRATION_TESTS) \
-	tests/integration/lib.sh tests/integration/runner_lib.sh examples/local-stack.sh \
+	tests/integration/lib.sh tests/integration/runner_lib.sh tests/integration/hosts_lib.sh \
+	tests/integration/ha_lib.sh examples/local-stack.sh \
 	tests/lsan.supp tests/run-all.sh packaging/deps.sh packaging/build-deb packaging/README.md \
 	packaging/debian/changelog packaging/debian/control packaging/debian/copyright \
 	packaging/debian/rules packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm \
