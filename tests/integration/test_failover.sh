@@ -34,6 +34,10 @@ sed -i "s|^url = .*|url = $HA_URL|" "$IT_DIR/evstore.conf"
 "$CTL_BIN" --config "$IT_DIR/evstore.conf" migrate >"$IT_DIR/migrate.log" 2>&1
 check "evstorectl migrate reaches the primary through the multi-host URL" test $? = 0
 check "synchronous replication is on" test -n "$(psql_q -c "SHOW synchronous_standby_names")"
+sync_item=$(env -u EVSTORE_BUILDDIR -u EVSTORE_KEEP -u EVSTORE_TEST_BUILDDIR -u EVSTORE_TEST_DATABASE_URL \
+	"$CTL_BIN" --config "$IT_DIR/evstore.conf" check --json 2>/dev/null |
+	jq -r '.items[] | select(.item == "replication") | "\(.status): \(.message)"')
+check "evstorectl check passes the replication ($sync_item)" grep -q '^pass: 2 standbys, 1 synchronous' <<<"$sync_item"
 
 # --- the projection and its runner -----------------------------------------------
 psql_q -c "CREATE TABLE failover_proj (event_id uuid PRIMARY KEY, aggregate_id uuid NOT NULL, version int NOT NULL)" >/dev/null

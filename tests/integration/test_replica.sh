@@ -25,6 +25,15 @@ check "the standby is in recovery" test "$(sbq "SELECT pg_is_in_recovery()")" = 
 sb_stop() { as_pg "$PGBIN/pg_ctl" -D "$SB/data" -m immediate -w stop >/dev/null 2>&1 || true; }
 trap 'sb_stop; it_cleanup' EXIT
 
+# replication_item: evstorectl check's "replication" item, "status: message".
+replication_item() {
+	env -u EVSTORE_BUILDDIR -u EVSTORE_KEEP -u EVSTORE_TEST_BUILDDIR -u EVSTORE_TEST_DATABASE_URL \
+		"$CTL_BIN" --config "$IT_DIR/evstore.conf" check --json 2>/dev/null |
+		jq -r '.items[] | select(.item == "replication") | "\(.status): \(.message)"'
+}
+async_warned() { grep -q '^warn: 1 standby streams asynchronously' <<<"$(replication_item)"; }
+check "evstorectl check warns that the standby is asynchronous" wait_for 20 async_warned
+
 printf '\n[database]\nread_url = %s\nread_wait_ms = 300\n' "$SB_URL" >>"$IT_DIR/evstore.conf"
 fcgi_stop
 fcgi_start || { echo "Bail out! the pool did not start"; exit 1; }
