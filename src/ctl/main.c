@@ -158,6 +158,19 @@ static const struct ctl_command commands[] = {
 	  "Options:\n"
 	  "      --batch-size N   lines per transaction (default 10000)\n"
 	  "  -h, --help           show this help and exit\n" },
+	{ "verify", cmd_verify, "check the store's integrity",
+	  "Usage: evstorectl [--config FILE] verify\n"
+	  "\n"
+	  "Checks that the applied migrations' checksums match this build's files, that\n"
+	  "every stream's versions run from 1 without a gap and its streams row holds\n"
+	  "the highest one, that no snapshot is ahead of its stream and no subscription\n"
+	  "checkpoint ahead of the feed. It reads by index scans only, a chunk of streams\n"
+	  "at a time, with a progress bar on stderr when that is a terminal. Prints each\n"
+	  "problem found (the first 20) and exits 1, or exits 0 when there is none. When\n"
+	  "the migrations do not match, the tables are not checked.\n"
+	  "\n"
+	  "Options:\n"
+	  "  -h, --help    show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"
