@@ -10,6 +10,7 @@ UNIT_TESTS = \
 	tests/unit/check_uuidtext \
 	tests/unit/check_timefmt \
 	tests/unit/check_feed_cursor \
+	tests/unit/check_event_line \
 	tests/unit/check_sbuf \
 	tests/unit/check_log \
 	tests/unit/check_text \
