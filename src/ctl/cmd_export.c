@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/config.h"
@@ -172,8 +173,8 @@ static bool export_row(void *arg, const char *json, size_t len, const struct fee
 	return !export_interrupted;
 }
 
-/* Opens --output (created 0600 would hide it from the group that takes
- * the backups; the umask decides, as for a shell redirection). */
+/* Opens --output, as a shell redirection would (the umask decides the
+ * mode). */
 static int export_open(const char *path)
 {
 	int fd;
@@ -240,6 +241,7 @@ int cmd_export(const struct ctl *ctl, int argc, char **argv)
 	struct es_config cfg;
 	struct sigaction sa, old_int, old_term, old_pipe;
 	struct db *db = NULL;
+	struct stat st;
 	char cursor[FEED_CURSOR_LEN], count[32], scope[64];
 	int64_t started = time_mono_ms();
 	int rc;
@@ -271,7 +273,8 @@ int cmd_export(const struct ctl *ctl, int argc, char **argv)
 	rc = export_run(db, &a, &o);
 	if (!o.write_errno && !export_flush(&o))
 		rc = CTL_EXIT_FAILURE;
-	if (!o.write_errno && a.output && fsync(o.fd) != 0) {
+	if (!o.write_errno && a.output && fstat(o.fd, &st) == 0 && S_ISREG(st.st_mode)
+	    && fsync(o.fd) != 0) {
 		o.write_errno = errno;
 		o.written_at = a.after; /* nothing is known to be on disk */
 		o.written = 0;
