@@ -112,8 +112,9 @@ enum es_status verify_streams(struct db *db, int chunk, struct verify_report *re
 		if (rc == ES_OK) {
 			for (int i = 0; i < PQntuples(r) && rep->found < rep->max_problems; i++)
 				verify_stream_problem(r, i, rep);
-			if (!last && rep->progress)
-				rep->progress(rep->arg, done += chunk);
+			/* The last chunk ends the count, however many it held. */
+			if (rep->progress)
+				rep->progress(rep->arg, last ? INT64_MAX : (done += chunk));
 		}
 		PQclear(r);
 		if (last) {

@@ -15,7 +15,7 @@
 struct db;
 
 /* How a check reports: problem(arg, sentence) for each problem found,
- * progress(arg, streams checked so far). */
+ * progress(arg, streams checked so far; INT64_MAX once all are). */
 struct verify_report {
 	void (*problem)(void *arg, const char *text);
 	void (*progress)(void *arg, int64_t done);
