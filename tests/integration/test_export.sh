@@ -178,7 +178,8 @@ check "from stdin" test "$rc" = 0 -a -n "$(grep '^1 event imported' <<<"$out")"
 out=$(script -qec "'$CTL_BIN' --config '$IT_DIR/evstore.conf' export --all-tenants --output '$IT_DIR/tty.jsonl'" /dev/null </dev/null)
 check "export on a terminal draws a bar that ends at 100%" grep -q "export \[#\{30\}\] 100%  $(commas "$((N + 2))")/" <<<"$out"
 new_db tty
-out=$(script -qec "EVSTORE_DATABASE_URL='host=$IT_DIR/pg user=evstore dbname=tty' '$CTL_BIN' --config '$IT_DIR/evstore.conf' import '$IT_DIR/tty.jsonl'" /dev/null </dev/null)
+head -n 20000 "$IT_DIR/tty.jsonl" >"$IT_DIR/tty-head.jsonl"
+out=$(script -qec "EVSTORE_DATABASE_URL='host=$IT_DIR/pg user=evstore dbname=tty' '$CTL_BIN' --config '$IT_DIR/evstore.conf' import '$IT_DIR/tty-head.jsonl'" /dev/null </dev/null)
 check "import on a terminal draws a bar, with events/s" grep -q 'import .*[0-9]/s' <<<"$out"
 check "export without a terminal draws nothing on stderr but its last line" test "$(wc -l <"$IT_DIR/one.err")" = 1
 
