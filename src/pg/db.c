@@ -890,14 +890,19 @@ void db_copy_in_put(struct db *db, const char *data, size_t len)
 
 enum es_status db_copy_in_end(struct db *db, const char *abort_reason)
 {
-	enum es_status rc;
+	PGresult *r;
 
 	if (!db->conn)
 		return db_no_session(db);
 	if (db->copy_unsent || PQputCopyEnd(db->conn, abort_reason) != 1)
 		return db_pipeline_lost(db, "COPY failed");
-	rc = db_copy_result(db);
-	if (abort_reason && rc == ES_OK)
-		rc = ES_EINVAL;
-	return rc;
+	if (!abort_reason)
+		return db_copy_result(db);
+	/* The failure asked for (57014, "COPY from stdin failed: ...") is
+	 * neither logged nor classified. */
+	while ((r = PQgetResult(db->conn)) != NULL)
+		PQclear(r);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return db_pipeline_lost(db, "COPY failed");
+	return ES_EINVAL;
 }
