@@ -183,7 +183,7 @@ static void ctl_print_help(FILE *out)
 		"Usage: evstorectl [--config FILE] [--help] [--version] COMMAND [ARGS]\n"
 		"\n"
 		"Operates an evstore event store: its schema, status, snapshots, dead letters,\n"
-		"projection rebuilds and development tokens.\n"
+		"projection rebuilds, exports, imports, integrity and development tokens.\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE   read FILE instead of %s\n"
