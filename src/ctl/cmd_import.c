@@ -45,6 +45,8 @@ struct import_summary {
 	int64_t skipped;              /* lines stored already */
 	int64_t committed_lines;      /* lines 1..committed_lines are in */
 	int64_t failed_line;          /* the line at fault, 0: none */
+	char parse_error[640];        /* a line that is not an event, said after
+				       * the batch before it is in */
 	bool interrupted;
 	double seconds;
 };
@@ -101,31 +103,59 @@ static int import_parse(int argc, char **argv, struct import_args *a)
 	return -1;
 }
 
-/* The batch being gathered. */
+/* A batch of lines. While the one before it runs on the server, a batch
+ * is gathered in memory (at most one batch: memory stays flat); otherwise
+ * its transaction is open and its rows stream to the COPY as they come. */
 struct import_batch {
-	bool open;                    /* a transaction is open */
-	int64_t first_line;           /* its first line */
+	bool open;                    /* its transaction and COPY are open */
+	bool sent;                    /* its statement is running */
+	enum es_status send_status;   /* what import_send said */
+	int64_t first_line, last_line;
 	int lines;                    /* event lines in it */
 	struct sbuf rows;             /* COPY data not sent yet */
 };
 
-/* Ends the batch: sends the rest, checks and commits. False after saying
- * why (the batch is rolled back). */
-static bool import_flush(struct db *db, struct import_batch *b, struct import_summary *s)
+/* Opens b's transaction and sends what it gathered. False after saying why. */
+static bool import_open(struct db *db, struct import_batch *b, struct import_summary *s)
+{
+	struct import_result res;
+
+	if (import_begin(db, &res) != ES_OK) {
+		ctl_error("%s: cannot start a batch at line %" PRId64 ": %s", s->source, b->first_line,
+			  res.reason);
+		return false;
+	}
+	b->open = true;
+	import_put(db, b->rows.data, b->rows.len);
+	sbuf_reset(&b->rows);
+	return true;
+}
+
+/* Sends b's statement; the session is busy until import_done(b). */
+static bool import_start(struct db *db, struct import_batch *b, struct import_summary *s)
+{
+	if (!b->open && !import_open(db, b, s))
+		return false;
+	import_put(db, b->rows.data, b->rows.len);
+	sbuf_reset(&b->rows);
+	b->send_status = import_send(db);
+	b->open = false;
+	b->sent = true;
+	return true;
+}
+
+/* Waits for b, sent, to commit. False after saying why (rolled back). */
+static bool import_done(struct db *db, struct import_batch *b, struct import_summary *s)
 {
 	struct import_result res;
 	enum es_status rc;
 
-	if (!b->open)
-		return true;
-	import_put(db, b->rows.data, b->rows.len);
-	sbuf_reset(&b->rows);
-	b->open = false;
-	rc = import_commit(db, &res);
+	b->sent = false;
+	rc = import_wait(db, b->send_status, &res);
 	if (rc == ES_OK && !res.refused) {
 		s->imported += res.inserted;
 		s->skipped += res.skipped;
-		s->committed_lines = s->lines;
+		s->committed_lines = b->last_line;
 		return true;
 	}
 	if (rc == ES_OK) {
@@ -133,57 +163,53 @@ static bool import_flush(struct db *db, struct import_batch *b, struct import_su
 		ctl_error("%s:%" PRId64 ": %s", s->source, res.line, res.reason);
 	} else if (rc == ES_EDUPLICATE) {
 		ctl_error("%s: lines %" PRId64 "-%" PRId64 ": the store changed under the import (%s);"
-			  " import again", s->source, b->first_line, s->lines, res.reason);
+			  " import again", s->source, b->first_line, b->last_line, res.reason);
 	} else {
 		ctl_error("%s: lines %" PRId64 "-%" PRId64 " failed: %s", s->source, b->first_line,
-			  s->lines, res.reason);
+			  b->last_line, res.reason);
 	}
 	return false;
 }
 
-/* Adds one line to the batch (opened on its first line). False after
- * saying why. */
-static bool import_line(struct db *db, struct import_batch *b, struct import_summary *s,
+/* Adds one line to cur, which streams when no batch is running. False
+ * after saying why. */
+static bool import_line(struct db *db, struct import_batch *cur, bool busy, struct import_summary *s,
 			const char *line, size_t len)
 {
 	struct event_line ev;
-	struct import_result res;
 	char err[512];
-	bool ok;
 
 	if (event_line_parse(line, len, &ev, err, sizeof err) != ES_OK) {
 		event_line_free(&ev);
 		s->failed_line = s->lines;
-		ctl_error("%s:%" PRId64 ": %s", s->source, s->lines, err);
+		snprintf(s->parse_error, sizeof s->parse_error, "%s:%" PRId64 ": %s", s->source, s->lines, err);
 		return false;
 	}
-	if (!b->open) {
-		if (import_begin(db, &res) != ES_OK) {
-			event_line_free(&ev);
-			ctl_error("cannot start a batch: %s", res.reason);
-			return false;
-		}
-		b->open = true;
-		b->first_line = s->lines;
-		b->lines = 0;
-	}
-	event_line_copy_row(&ev, s->lines, &b->rows);
+	if (cur->lines == 0)
+		cur->first_line = s->lines;
+	cur->last_line = s->lines;
+	event_line_copy_row(&ev, s->lines, &cur->rows);
 	event_line_free(&ev);
-	b->lines++;
-	ok = !b->rows.failed;
-	if (!ok)
+	cur->lines++;
+	if (cur->rows.failed) {
 		ctl_error("out of memory");
-	else if (b->rows.len >= IMPORT_SEND_BYTES) {
-		import_put(db, b->rows.data, b->rows.len);
-		sbuf_reset(&b->rows);
+		return false;
 	}
-	return ok;
+	if (!busy && !cur->open && !import_open(db, cur, s))
+		return false;
+	if (cur->open && cur->rows.len >= IMPORT_SEND_BYTES) {
+		import_put(db, cur->rows.data, cur->rows.len);
+		sbuf_reset(&cur->rows);
+	}
+	return true;
 }
 
-/* Reads every line; returns true when all of them are in. */
+/* Reads every line; returns true when all of them are in. Two batches at
+ * a time: the server checks and writes one while this reads the next. */
 static bool import_run(struct db *db, FILE *in, const struct import_args *a, struct import_summary *s)
 {
-	struct import_batch b = { .rows = SBUF_INIT };
+	struct import_batch batches[2] = { { .rows = SBUF_INIT }, { .rows = SBUF_INIT } };
+	struct import_batch *cur = &batches[0], *prev = &batches[1];
 	struct progress bar;
 	struct stat st;
 	int64_t size = 0, bytes = 0;
@@ -197,18 +223,31 @@ static bool import_run(struct db *db, FILE *in, const struct import_args *a, str
 		size = st.st_size;
 	progress_start(&bar, "import", 0);
 	while (ok && !import_interrupted && (len = getline(&line, &cap, in)) >= 0) {
+		int64_t seen;
+
 		bytes += len;
 		s->lines++;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		if (len == 0)
 			continue; /* a blank line */
-		ok = import_line(db, &b, s, line, (size_t)len);
-		if (ok && b.lines >= a->batch)
-			ok = import_flush(db, &b, s);
+		ok = import_line(db, cur, prev->sent, s, line, (size_t)len);
+		if (ok && cur->lines >= a->batch) {
+			struct import_batch *t;
+
+			if (prev->sent)
+				ok = import_done(db, prev, s);
+			if (ok)
+				ok = import_start(db, cur, s);
+			t = prev;
+			prev = cur;
+			cur = t;
+			cur->lines = 0;
+		}
+		seen = s->imported + s->skipped + prev->lines * prev->sent + cur->lines;
 		if (size > 0 && bytes > 0) /* events expected, from the bytes read so far */
-			bar.total = (int64_t)((double)size * (double)(s->imported + s->skipped + b.lines) / (double)bytes);
-		progress_update(&bar, s->imported + s->skipped + b.lines);
+			bar.total = (int64_t)((double)size * (double)seen / (double)bytes);
+		progress_update(&bar, seen);
 	}
 	if (ok && ferror(in)) {
 		ctl_error("reading %s failed: %s", s->source, strerror(errno));
@@ -218,14 +257,20 @@ static bool import_run(struct db *db, FILE *in, const struct import_args *a, str
 		s->interrupted = true;
 		ok = false;
 	}
-	if (ok)
-		ok = import_flush(db, &b, s);
-	else if (b.open)
+	/* The batch in flight ends first: its lines come before the rest. */
+	if (prev->sent && !import_done(db, prev, s))
+		ok = false;
+	else if (s->parse_error[0])
+		ctl_error("%s", s->parse_error);
+	if (ok && cur->lines > 0)
+		ok = import_start(db, cur, s) && import_done(db, cur, s);
+	else if (cur->open)
 		import_abort(db, "stopped by evstorectl import");
 	bar.total = 0;
 	progress_finish(&bar, s->imported + s->skipped);
 	free(line);
-	sbuf_free(&b.rows);
+	sbuf_free(&batches[0].rows);
+	sbuf_free(&batches[1].rows);
 	return ok;
 }
 

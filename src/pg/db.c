@@ -794,6 +794,41 @@ const char *db_value_or_null(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
+enum es_status db_exec_send(struct db *db, const char *label, const char *sql)
+{
+	enum es_status rc = db_ensure(db);
+
+	if (rc != ES_OK)
+		return rc;
+	db_clear_error(db);
+	if (!PQsendQuery(db->conn, sql))
+		return db_fail(db, label, NULL);
+	return ES_OK;
+}
+
+enum es_status db_exec_wait(struct db *db, const char *label, PGresult **out)
+{
+	PGresult *r, *first = NULL;
+	enum es_status rc = ES_OK;
+
+	*out = NULL;
+	if (!db->conn)
+		return db_no_session(db);
+	while ((r = PQgetResult(db->conn)) != NULL) {
+		if (!first)
+			first = r;
+		else
+			PQclear(r);
+	}
+	if (!first || !db_result_ok(first))
+		rc = db_fail(db, label, first);
+	if (rc == ES_OK)
+		*out = first;
+	else
+		PQclear(first);
+	return rc;
+}
+
 char *db_quote_literal(struct db *db, const char *s)
 {
 	char *lit, *copy;

@@ -190,6 +190,15 @@ void db_pipeline_send_params(struct db *db, const char *sql, int nparams,
  * by db_reset. ES_EINTERNAL when no pipeline was begun. */
 enum es_status db_pipeline_sync(struct db *db, size_t *failed) ES_MUST_CHECK;
 
+/* Sends sql (one statement, text, no parameters) and returns without
+ * waiting for its answer, so that the caller can work meanwhile; then
+ * db_exec_wait, before anything else uses db. Failures to send as for
+ * db_exec_sql. */
+enum es_status db_exec_send(struct db *db, const char *label, const char *sql) ES_MUST_CHECK;
+/* Waits for what db_exec_send sent: its result in *out (PQclear it) on
+ * ES_OK; failures as for db_exec_sql. */
+enum es_status db_exec_wait(struct db *db, const char *label, PGresult **out) ES_MUST_CHECK;
+
 /* ---- COPY ---- */
 
 /* Quotes s as an SQL string literal ('...' with quotes doubled, E'' when

@@ -166,15 +166,21 @@ static void import_reason(const PGresult *r, struct import_result *res)
 			 " stream is at version %s", version, type, agg, in_tenant, other);
 }
 
-enum es_status import_commit(struct db *db, struct import_result *res)
+enum es_status import_send(struct db *db)
+{
+	enum es_status rc = db_copy_in_end(db, NULL);
+
+	return rc == ES_OK ? db_exec_send(db, "import_batch", import_sql) : rc;
+}
+
+enum es_status import_wait(struct db *db, enum es_status sent, struct import_result *res)
 {
 	PGresult *r = NULL;
-	enum es_status rc;
+	enum es_status rc = sent;
 
 	memset(res, 0, sizeof *res);
-	rc = db_copy_in_end(db, NULL);
 	if (rc == ES_OK)
-		rc = db_exec_params(db, "import_batch", import_sql, 0, NULL, &r);
+		rc = db_exec_wait(db, "import_batch", &r);
 	if (rc != ES_OK)
 		goto fail;
 	if (!PQgetisnull(r, 0, 3)) {

@@ -5,7 +5,8 @@
  *
  *	import_begin(db, &res)                    BEGIN, COPY ... FROM STDIN
  *	import_put(db, rows, len)                 event_line_copy_row's text, any number
- *	import_commit(db, &res)                   check, insert, COMMIT (or ROLLBACK)
+ *	sent = import_send(db)                    the check and the writes, sent
+ *	import_wait(db, sent, &res)               their answer; COMMIT (or ROLLBACK)
  *	import_abort(db, why)                     or this instead: nothing is kept
  *
  * Idempotent by (tenant, event_id): an event stored already with the same
@@ -40,11 +41,16 @@ struct import_result {
 /* Starts a batch. On failure nothing is open and res->reason says why. */
 enum es_status import_begin(struct db *db, struct import_result *res) ES_MUST_CHECK;
 void import_put(struct db *db, const char *rows, size_t len);
-/* Ends the COPY and runs the batch. ES_OK with res->refused false:
- * committed; ES_OK with res->refused: rolled back, res says why; other
- * statuses: rolled back (or the session is gone), res->reason says why
- * (a concurrent writer on the same streams shows as ES_EDUPLICATE). */
-enum es_status import_commit(struct db *db, struct import_result *res) ES_MUST_CHECK;
+/* Ends the COPY and sends the batch's statement without waiting for it:
+ * the caller may read the next lines meanwhile, then calls import_wait
+ * with what this returned, before anything else uses db (a failure here
+ * is import_wait's to report). */
+enum es_status import_send(struct db *db) ES_MUST_CHECK;
+/* Waits for the batch sent (sent: what import_send returned). ES_OK with res->refused false: committed;
+ * ES_OK with res->refused: rolled back, res says why; other statuses:
+ * rolled back (or the session is gone), res->reason says why (a
+ * concurrent writer on the same streams shows as ES_EDUPLICATE). */
+enum es_status import_wait(struct db *db, enum es_status sent, struct import_result *res) ES_MUST_CHECK;
 /* Ends the COPY with reason and rolls the batch back. */
 void import_abort(struct db *db, const char *reason);
 

@@ -59,6 +59,12 @@ check "a second import adds nothing" test "$rc" = 0 -a "$(sql_in restored "SELEC
 check "and says every line was stored already" grep -q "^0 events imported, $(commas "$N") stored already" <<<"$out"
 check "the restored store verifies" in_db restored verify >/dev/null
 
+new_db small
+head -n 5000 "$IT_DIR/one.jsonl" >"$IT_DIR/head.jsonl"
+in_db small import --batch-size 97 "$IT_DIR/head.jsonl" >/dev/null
+in_db small export --all-tenants --output "$IT_DIR/small.jsonl" 2>/dev/null
+check "in batches of 97 lines: the same round trip" cmp -s <(unpositioned "$IT_DIR/head.jsonl") <(unpositioned "$IT_DIR/small.jsonl")
+
 # --- filters ------------------------------------------------------------------------------
 ctl export --tenant "$T1" --output "$IT_DIR/t1.jsonl" 2>/dev/null
 check "--tenant: that tenant's events, all of them" test "$(wc -l <"$IT_DIR/t1.jsonl")" = \
@@ -131,7 +137,7 @@ head -n 1 "$IT_DIR/one.jsonl" >/dev/null
 # A stream of three events, from the full export.
 S=$(jq -r 'select(.version == 3) | .aggregate_id' "$IT_DIR/one.jsonl" | head -n 1)
 grep "\"aggregate_id\" : \"$S\"" "$IT_DIR/one.jsonl" | jq -c 'select(.version <= 3)' >"$IT_DIR/s3.jsonl"
-other=$(grep -v "\"aggregate_id\" : \"$S\"" "$IT_DIR/one.jsonl" | jq -c 'select(.version == 1)' | head -n 4)
+other=$(grep -v "\"aggregate_id\" : \"$S\"" "$IT_DIR/one.jsonl" | jq -c 'select(.version == 1)' | head -n 8)
 in_db refuse import "$IT_DIR/s3.jsonl" >/dev/null
 count() { sql_in refuse "SELECT count(*) FROM evstore.events"; }
 refused() { # NAME FILE LINE WORDS [IMPORT-OPTIONS]: refused at LINE, saying WORDS, nothing added
@@ -166,6 +172,19 @@ out=$(in_db refuse import --batch-size 2 "$IT_DIR/batches.jsonl" 2>&1); rc=$?
 check "batches: the refusal names line 4" test "$rc" = 1 -a -n "$(grep -F "batches.jsonl:4: " <<<"$out")"
 check "batches: the batch before it is stored, nothing of its own" test "$(count)" = $((before + 2))
 check "batches: and it says which lines are in" grep -q "Lines 1-2 of .* are imported" <<<"$out"
+# A bad line read while the batch before it is running: that batch goes
+# in first, then the line is named; a refusal in the running batch is the
+# one told, not a later bad line.
+{ sed -n 5,6p <<<"$other"; echo 'not json'; } >"$IT_DIR/late.jsonl"
+before=$(count)
+out=$(in_db refuse import --batch-size 2 "$IT_DIR/late.jsonl" 2>&1); rc=$?
+check "a bad line after a full batch: named, the batch before it stored" test "$rc" = 1 \
+	-a -n "$(grep -F "late.jsonl:3: invalid JSON" <<<"$out")" -a "$(count)" = $((before + 2))
+{ sed -n 7p <<<"$other"; sed -n 2p "$IT_DIR/s3.jsonl" | jq -c '.payload.n = -2'; echo 'not json'; } >"$IT_DIR/first.jsonl"
+before=$(count)
+out=$(in_db refuse import --batch-size 2 "$IT_DIR/first.jsonl" 2>&1); rc=$?
+check "a refusal in the running batch is told, not the bad line after it" test "$rc" = 1 \
+	-a -n "$(grep -F "first.jsonl:2: " <<<"$out")" -a -z "$(grep -F "first.jsonl:3" <<<"$out")" -a "$(count)" = "$before"
 check "the refused imports left a store that verifies" in_db refuse verify >/dev/null
 out=$(in_db refuse import "$IT_DIR/nosuch.jsonl" 2>&1); rc=$?
 check "a file that does not exist: exit 1, naming it" test "$rc" = 1 -a -n "$(grep 'cannot open .*nosuch.jsonl' <<<"$out")"
