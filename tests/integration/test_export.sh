@@ -20,6 +20,7 @@ ctl() { "$CTL_BIN" --config "$IT_DIR/evstore.conf" "$@"; }
 # in DB COMMAND...: evstorectl against another database of the cluster.
 in_db() { local db=$1; shift; EVSTORE_DATABASE_URL="host=$IT_DIR/pg user=evstore dbname=$db" ctl "$@"; }
 sql_in() { psql -X -q -At -v ON_ERROR_STOP=1 "host=$IT_DIR/pg user=evstore dbname=$1" -c "$2"; }
+verifies() { in_db "$1" verify >/dev/null; }
 new_db() { psql_q -c "CREATE DATABASE $1" && in_db "$1" migrate >/dev/null; }
 # Lines without their positions, the one thing an import changes.
 unpositioned() { sed 's/"position" : [0-9]*, //' "$1"; }
@@ -57,7 +58,7 @@ check "the streams rows are rebuilt: the same versions" cmp -s \
 out=$(in_db restored import "$IT_DIR/one.jsonl" 2>&1); rc=$?
 check "a second import adds nothing" test "$rc" = 0 -a "$(sql_in restored "SELECT count(*) FROM evstore.events")" = "$N"
 check "and says every line was stored already" grep -q "^0 events imported, $(commas "$N") stored already" <<<"$out"
-check "the restored store verifies" in_db restored verify >/dev/null
+check "the restored store verifies" verifies restored
 
 new_db small
 head -n 5000 "$IT_DIR/one.jsonl" >"$IT_DIR/head.jsonl"
@@ -185,7 +186,7 @@ before=$(count)
 out=$(in_db refuse import --batch-size 2 "$IT_DIR/first.jsonl" 2>&1); rc=$?
 check "a refusal in the running batch is told, not the bad line after it" test "$rc" = 1 \
 	-a -n "$(grep -F "first.jsonl:2: " <<<"$out")" -a -z "$(grep -F "first.jsonl:3" <<<"$out")" -a "$(count)" = "$before"
-check "the refused imports left a store that verifies" in_db refuse verify >/dev/null
+check "the refused imports left a store that verifies" verifies refuse
 out=$(in_db refuse import "$IT_DIR/nosuch.jsonl" 2>&1); rc=$?
 check "a file that does not exist: exit 1, naming it" test "$rc" = 1 -a -n "$(grep 'cannot open .*nosuch.jsonl' <<<"$out")"
 out=$(in_db refuse import a b 2>&1); rc=$?
