@@ -810,17 +810,21 @@ START_TEST(test_db_reconnects_after_loss)
 }
 END_TEST
 
+/* A NOTIFY on the channel, sent the way a writer sends its wake-up hint:
+ * in its own transaction, after the events are committed. */
+static void notify(struct db *writer)
+{
+	exec_ok(writer, "SELECT pg_notify('" STORE_NOTIFY_CHANNEL "', '')");
+}
+
 START_TEST(test_db_notify_wakes_listener)
 {
 	struct db *listener = migrated_db(), *writer = test_db();
-	struct tev evs[1];
-	char id[UUIDTEXT_LEN];
 
-	uuidtext_v7(id);
 	ck_assert_int_eq(db_listen(listener, STORE_NOTIFY_CHANNEL), ES_OK);
 	db_drain_notify(listener);
 	ck_assert(!db_wait_notify(listener, 50));
-	append_new(writer, NULL, "Order", id, "OrderCreated", 1, evs);
+	notify(writer);
 	ck_assert(db_wait_notify(listener, 5000));
 	ck_assert(!db_wait_notify(listener, 50)); /* consumed */
 
@@ -829,7 +833,27 @@ START_TEST(test_db_notify_wakes_listener)
 	ck_assert(!db_wait_notify(listener, 5000));
 	ck_assert_int_eq(db_ensure(listener), ES_OK);
 	ck_assert_uint_eq(db_reconnects(listener), 1);
-	append_new(writer, NULL, "Order", id, "OrderShipped", 1, evs);
+	notify(writer);
+	ck_assert(db_wait_notify(listener, 5000));
+	db_free(writer);
+	db_free(listener);
+}
+END_TEST
+
+/* evstore.append() no longer notifies inside the appending transaction
+ * (a NOTIFY there serialises every commit behind the previous one's WAL
+ * flush): a listener hears nothing from an SQL append. */
+START_TEST(test_sql_append_sends_no_notify)
+{
+	struct db *listener = migrated_db(), *writer = test_db();
+
+	ck_assert_int_eq(db_listen(listener, STORE_NOTIFY_CHANNEL), ES_OK);
+	db_drain_notify(listener);
+	exec_ok(writer, "SELECT count(*) FROM evstore.append('" UUIDTEXT_NIL "', 'Order',"
+			" gen_random_uuid(), 'exact', 0, 'tester', jsonb_build_array(jsonb_build_object("
+			" 'event_id', gen_random_uuid(), 'event_type', 'OrderCreated', 'payload', '{}'::jsonb)))");
+	ck_assert(!db_wait_notify(listener, 200));
+	notify(writer); /* the listener is listening all the same */
 	ck_assert(db_wait_notify(listener, 5000));
 	db_free(writer);
 	db_free(listener);
@@ -995,6 +1019,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_db_session_settings);
 	tcase_add_test(tc, test_db_reconnects_after_loss);
 	tcase_add_test(tc, test_db_notify_wakes_listener);
+	tcase_add_test(tc, test_sql_append_sends_no_notify);
 	tcase_add_test(tc, test_db_unreachable);
 	suite_add_tcase(s, tc);
 	return s;
