@@ -10,8 +10,10 @@
  * matches and sort every event after the cursor, rendering each one's
  * JSON, for every page: a runner catching up over 200k fresh events ran at
  * a few hundred events/s instead of tens of thousands, and an HTTP client
- * paging with ?aggregate_type= paid the same. check_feed holds the plans
- * to this.
+ * paging with ?aggregate_type= paid the same. One tenant's pages hide
+ * their length from the planner (FEED_LIMIT) for the same reason, and read
+ * a filter on aggregate types from their own index, one type at a time
+ * (FEED_TYPED_ROWS). check_feed holds the plans to this.
  *
  * One statement returns the horizon (pg_snapshot_xmin) and the page, so an
  * empty page still tells how far the feed is known to be complete. */
