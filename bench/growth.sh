@@ -10,7 +10,7 @@
 # Prints one row per size with the load average (the ratios are what
 # count; other work on the machine moves the absolute figures). Needs an
 # optimised build in ./build or $EVSTORE_BUILDDIR. Options (environment):
-#   LEVELS="0 1000000 5000000 10000000"  DURATION=10  CONNS=32  WORKERS=8
+#   LEVELS="0 1000000 5000000 10000000"  DURATION=10  CONNS=32  WORKERS=$CONNS
 #   BATCH=500000 (events a fill transaction)
 # The store's PostgreSQL gets shared_buffers=1GB and max_wal_size=8GB so
 # that filling 10M events does not checkpoint every few seconds; both
@@ -21,7 +21,7 @@ SRC=$PWD
 LEVELS=${LEVELS:-0 1000000 5000000 10000000}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
-WORKERS=${WORKERS:-8}
+WORKERS=${WORKERS:-$CONNS}
 BATCH=${BATCH:-500000}
 . "$SRC/bench/lib.sh"
 bench_stack_init bench-growth
