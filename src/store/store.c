@@ -29,8 +29,9 @@
  * the expectation does not hold), then STORE_INSERT_SQL inserts the events
  * from the JSON array at versions old + 1, old + 2, ... in one statement.
  * $1 tenant, $2 aggregate type, $3 aggregate id, $4 actor, $5 the events
- * (store_events_json), $6 the expected version. Rows: the stream's new
- * version, then each event's id, version and position, in order. */
+ * (store_events_json: occurred_at always there, metadata left out when
+ * there is none), $6 the expected version. Rows: the stream's new version,
+ * then each event's id, version and position, in order. */
 #define STORE_N_EVENTS "jsonb_array_length($5::jsonb)"
 #define STORE_INSERT_SQL \
 	", ins AS (" \
@@ -50,43 +51,43 @@
 /* expected_version 0: a new stream. */
 static const struct db_statement st_append_new = {
 	"store_append_new",
-	"WITH s AS (" \
-	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)" \
-	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")" \
-	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO NOTHING" \
-	"  RETURNING s.version AS new_version, 0::bigint AS old_version)" \
+	"WITH s AS ("
+	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)"
+	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")"
+	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO NOTHING"
+	"  RETURNING s.version AS new_version, 0::bigint AS old_version)"
 	STORE_INSERT_SQL,
 	5
 };
 
 static const struct db_statement st_append_exact = {
 	"store_append_exact",
-	"WITH s AS (" \
-	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()" \
-	"  WHERE " STORE_STREAM_KEY_SQL " AND s.version = $6::bigint" \
-	"  RETURNING s.version AS new_version, $6::bigint AS old_version)" \
+	"WITH s AS ("
+	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()"
+	"  WHERE " STORE_STREAM_KEY_SQL " AND s.version = $6::bigint"
+	"  RETURNING s.version AS new_version, $6::bigint AS old_version)"
 	STORE_INSERT_SQL,
 	6
 };
 
 static const struct db_statement st_append_exists = {
 	"store_append_exists",
-	"WITH s AS (" \
-	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()" \
+	"WITH s AS ("
+	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()"
 	"  WHERE " STORE_STREAM_KEY_SQL \
-	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)" \
+	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)"
 	STORE_INSERT_SQL,
 	5
 };
 
 static const struct db_statement st_append_any = {
 	"store_append_any",
-	"WITH s AS (" \
-	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)" \
-	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")" \
-	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id)" \
-	"  DO UPDATE SET version = s.version + EXCLUDED.version, updated_at = now()" \
-	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)" \
+	"WITH s AS ("
+	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)"
+	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")"
+	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id)"
+	"  DO UPDATE SET version = s.version + EXCLUDED.version, updated_at = now()"
+	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)"
 	STORE_INSERT_SQL,
 	5
 };
@@ -332,10 +333,18 @@ static enum es_status store_append_optimistic(struct db *db, const struct store_
 
 /* The append that checks the event ids first (evstore.append()): a replay,
  * a duplicate, a conflict, or, when the stream moved meanwhile so that the
- * expectation holds now, the events written. fvalues as for st_append. */
-static enum es_status store_append_checked(struct db *db, const char *const *fvalues,
-					   struct store_append_res *res)
+ * expectation holds now, the events written. values as for the optimistic
+ * statements. */
+static enum es_status store_append_checked(struct db *db, const struct store_append_req *req,
+					   const char *const *values, struct store_append_res *res)
 {
+	const char *fvalues[7] = {
+		values[0], values[1], values[2],
+		req->expect == STORE_EXPECT_EXACT ? "exact"
+		: req->expect == STORE_EXPECT_EXISTS ? "exists" : "any",
+		req->expect == STORE_EXPECT_EXACT ? values[5] : NULL,
+		values[3], values[4]
+	};
 	PGresult *r = NULL;
 	enum es_status rc;
 
@@ -356,7 +365,7 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 {
 	struct sbuf events = SBUF_INIT;
 	char expected[24];
-	const char *values[6], *fvalues[7];
+	const char *values[6];
 	enum es_status rc;
 
 	memset(res, 0, sizeof *res);
@@ -371,19 +380,9 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 	values[5] = expected;
 
 	rc = store_append_optimistic(db, req, values, res);
-	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE) {
-		store_append_res_free(res);
-		memset(res, 0, sizeof *res);
-		fvalues[0] = values[0];
-		fvalues[1] = values[1];
-		fvalues[2] = values[2];
-		fvalues[3] = req->expect == STORE_EXPECT_EXACT ? "exact"
-			     : req->expect == STORE_EXPECT_EXISTS ? "exists" : "any";
-		fvalues[4] = req->expect == STORE_EXPECT_EXACT ? expected : NULL;
-		fvalues[5] = req->actor_id;
-		fvalues[6] = values[4];
-		rc = store_append_checked(db, fvalues, res);
-	}
+	/* Nothing written: the compare-and-set failed or an id is stored. */
+	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
+		rc = store_append_checked(db, req, values, res);
 	if (rc != ES_OK && rc != ES_ECONFLICT)
 		store_append_res_free(res);
 	/* Here, rc == ES_OK && !res->replayed: the events are committed. */
