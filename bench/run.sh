@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
 # run.sh - evstore's speed, measured beside its physical limits on the same
 # machine in the same run:
-#   - each database-bound route beside pgbench running the same SQL on the
-#     same PostgreSQL, with the same number of connections;
+#   - each database-bound route beside the least PostgreSQL work that does
+#     the same job (pgbench, same connections): one durable event is a
+#     one-row INSERT into a table with evstore's event columns and keys;
+#     an append to an existing stream the UPDATE of its row plus that
+#     INSERT; 100 events one multi-row INSERT; a stream read the same 100
+#     rows read from their index;
+#   - and beside pgbench running the worker's own statement (the same
+#     SQL): the gap between the two is the HTTP layer's cost;
 #   - /health/live beside a minimal FastCGI responder behind the same nginx;
 #   - a worker's memory across many requests.
-# Prints a table of rates and ratios. Needs an optimised build in ./build
-# (examples/quickstart.sh makes one). Options (environment):
-#   DURATION=10 (seconds per run)  CONNS=32  WORKERS=8 (FastCGI processes)
+# Prints one table of rates, ratios and p99 latencies, with the load
+# average (other work on the machine makes absolute figures noisy; the
+# ratios come from one run). Needs an optimised build in ./build
+# (examples/quickstart.sh makes one) or $EVSTORE_BUILDDIR. Options
+# (environment): DURATION=10 (seconds per run)  CONNS=32  WORKERS=$CONNS
+# (FastCGI processes: a worker holds one database connection and waits for
+# its commit, so the appends have as many transactions in flight as
+# pgbench only with as many workers)  STREAMS_PER_RUN=20000 (for the
+# expected_version runs)
 set -eu
 cd "$(dirname "$0")/.."
 SRC=$PWD
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
-WORKERS=${WORKERS:-8}
+WORKERS=${WORKERS:-$CONNS}
+STREAMS_PER_RUN=${STREAMS_PER_RUN:-20000}
 . "$SRC/bench/lib.sh"
 bench_stack_init bench
 HELLO_PID=
@@ -42,6 +55,14 @@ BASE=http://127.0.0.1:$PORT
 DB=$(stack_database_url)
 export TOKEN
 TOKEN=$("$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" token --sub bench --scope "events:read events:write" --ttl 7200)
+psql_q() { psql -X -q -At "$DB" "$@"; }
+
+# The physical-limit tables: evstore's event and stream columns and keys
+# (primary and unique keys; not the feed indexes), outside its schema.
+psql_q -c "CREATE TABLE bench_events (LIKE evstore.events INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)" \
+	-c "ALTER TABLE bench_events ADD PRIMARY KEY (position), ADD UNIQUE (tenant_id, event_id),
+	    ADD UNIQUE (tenant_id, aggregate_type, aggregate_id, version)" \
+	-c "CREATE TABLE bench_streams (LIKE evstore.streams INCLUDING ALL)"
 
 # settle: a checkpoint now, so that one does not land in the middle of a
 # measurement and make one side pay for the other's writes.
@@ -57,56 +78,88 @@ wrk_once() {
 	grep -q 'unexpected status' <<<"$out" && echo "warning: $2 answered unexpected statuses" >&2
 	echo "$rate $p99"
 }
-# pgbench_once FILE -> tps
+# pgbench_once FILE [pgbench options] -> "tps p99_ms" (p99 from the
+# per-transaction log)
 pgbench_once() {
 	settle
+	local f=$1 tps
+	shift
+	rm -f "$STACK_DIR"/pgblog.*
 	# Prepared statements, as the workers use them.
-	"$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -f "$1" "$DB" 2>/dev/null |
-		awk '/^tps/ {print $3; exit}'
+	tps=$("$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -l --log-prefix="$STACK_DIR/pgblog" \
+		"$@" -f "$f" "$DB" 2>/dev/null | awk '/^tps/ {print $3; exit}')
+	echo "$tps $(cat "$STACK_DIR"/pgblog.* | awk '{print $3}' | sort -n |
+		awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f", v[i] / 1000}')"
 }
 # Disk flushes make single runs noisy: each side runs twice and keeps its
-# best rate.
-wrk_run() {
-	local a b
-	a=$(wrk_once "$@"); b=$(wrk_once "$@")
-	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); print ((x[1] + 0 >= y[1] + 0) ? a : b) }'
-}
-pgbench_run() {
-	local a b
-	a=$(pgbench_once "$1"); b=$(pgbench_once "$1")
-	awk -v a="$a" -v b="$b" 'BEGIN { print (a + 0 >= b + 0) ? a : b }'
-}
+# best rate (with that run's p99).
+best() { awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); print ((x[1] + 0 >= y[1] + 0) ? a : b) }'; }
+wrk_run() { best "$(wrk_once "$@")" "$(wrk_once "$@")"; }
+pgbench_run() { best "$(pgbench_once "$@")" "$(pgbench_once "$@")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-row() { printf '%-34s %12s %12s %8s %10s\n' "$@"; }
+times100() { awk -v x="$1" 'BEGIN { printf "%.0f", x * 100 }'; }
+int() { if [ -n "$1" ]; then awk -v x="$1" 'BEGIN { printf "%.0f", x }'; fi; }
+row() { printf '%-30s %10s %10s %6s %10s %6s %8s %8s\n' "$@"; }
+# line WHAT EVSTORE LIMIT SAME: one route's row, "rate p99" each.
+line() {
+	local r p l lp s
+	read -r r p <<<"$2"; read -r l lp <<<"$3"; read -r s _ <<<"$4"
+	[ -n "${SCALE:-}" ] && { r=$(times100 "$r"); l=$(times100 "$l"); s=$(times100 "$s"); }
+	row "$1" "$(int "$r")" "$(int "$l")" "$(ratio "$r" "$l")" "$(int "$s")" "$(ratio "$r" "$s")" "$p" "$lp"
+}
+# streams_for NAME TYPE N: N streams of TYPE at version 1 (one event
+# each), their ids in $STACK_DIR/NAME, one per line.
+streams_for() {
+	psql_q -c "WITH s AS (INSERT INTO evstore.streams (tenant_id, aggregate_type, aggregate_id, version)
+	  SELECT '00000000-0000-0000-0000-000000000000', '$2', gen_random_uuid(), 1 FROM generate_series(1, $3)
+	  RETURNING aggregate_type, aggregate_id)
+	  INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id, version, event_type, occurred_at, payload)
+	  SELECT '00000000-0000-0000-0000-000000000000', gen_random_uuid(), aggregate_type, aggregate_id, 1, 'Tick', now(), '{}'
+	  FROM s RETURNING aggregate_id" >"$STACK_DIR/$1"
+}
 
 echo "evstore bench: ${DURATION}s per run, $CONNS connections, $WORKERS FastCGI workers, $(nproc) cores"
-row "what" "evstore/s" "baseline/s" "ratio" "p99 ms"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+row "what (/s)" "evstore" "limit" "ratio" "same SQL" "ratio" "p99 ms" "limit p99"
 
-read -r r p <<<"$(wrk_run bench/wrk/append.lua /)"
-b=$(pgbench_run bench/pgbench/append.sql)
-row "append, 1 event" "$r" "$b" "$(ratio "$r" "$b")" "$p"
+line "append, 1 event, new stream" "$(wrk_run bench/wrk/append.lua /)" \
+	"$(pgbench_run bench/pgbench/insert.sql)" "$(pgbench_run bench/pgbench/append.sql)"
 
-read -r r p <<<"$(wrk_run bench/wrk/append100.lua /)"
-b=$(pgbench_run bench/pgbench/append100.sql)
-row "append, 100 events (events/s)" "$(awk -v x="$r" 'BEGIN{printf "%.0f", x*100}')" \
-	"$(awk -v x="$b" 'BEGIN{printf "%.0f", x*100}')" "$(ratio "$r" "$b")" "$p"
+# expected_version: each wrk run on fresh streams (its versions start at 1)
+NSTREAMS=100000
+psql_q -c "INSERT INTO bench_streams (tenant_id, aggregate_type, aggregate_id, version)
+  SELECT '00000000-0000-0000-0000-000000000000', 'BenchPg', md5(k::text)::uuid, 1 FROM generate_series(1, $NSTREAMS) k" \
+	-c "INSERT INTO evstore.streams (tenant_id, aggregate_type, aggregate_id, version)
+  SELECT '00000000-0000-0000-0000-000000000000', 'BenchPgX', md5(k::text)::uuid, 1 FROM generate_series(1, $NSTREAMS) k" \
+	-c "ANALYZE bench_streams" -c "ANALYZE evstore.streams"
+expected_once() {
+	streams_for "expected.$1" BenchX "$STREAMS_PER_RUN"
+	STREAMS=$STACK_DIR/expected.$1 wrk_once bench/wrk/append_expected.lua /
+}
+line "append, expected_version" "$(best "$(expected_once 1)" "$(expected_once 2)")" \
+	"$(pgbench_run bench/pgbench/update_insert.sql -D nstreams=$NSTREAMS)" \
+	"$(pgbench_run bench/pgbench/append_expected.sql -D nstreams=$NSTREAMS)"
+
+SCALE=1 line "append, 100 events (events/s)" "$(wrk_run bench/wrk/append100.lua /)" \
+	"$(pgbench_run bench/pgbench/insert100.sql)" "$(pgbench_run bench/pgbench/append100.sql)"
 
 # 200 streams of 100 events for the read benchmark.
-psql -X -q -At "$DB" -c "SELECT count(*) FROM (SELECT evstore.append('00000000-0000-0000-0000-000000000000', 'Bench', id, 'exact', 0, 'bench',
+psql_q -c "SELECT count(*) FROM (SELECT evstore.append('00000000-0000-0000-0000-000000000000', 'Bench', id, 'exact', 0, 'bench',
   (SELECT jsonb_agg(jsonb_build_object('event_id', gen_random_uuid(), 'event_type', 'Tick', 'payload', jsonb_build_object('n', i)))
    FROM generate_series(1, 100) i)) FROM (SELECT gen_random_uuid() id FROM generate_series(1, 200)) s) x" >/dev/null
-psql -X -q -At "$DB" -c "SELECT aggregate_id FROM evstore.streams WHERE aggregate_type = 'Bench' AND version = 100" >"$STACK_DIR/streams"
+psql_q -c "SELECT aggregate_id FROM evstore.streams WHERE aggregate_type = 'Bench' AND version = 100" >"$STACK_DIR/streams"
 export STREAMS=$STACK_DIR/streams
-# The pgbench side reads the same streams with the worker's own query.
-{
-	echo "\\set k random(1, $(wc -l <"$STREAMS"))"
-	sed -n '/^--/!p' bench/pgbench/read.sql
-} >"$STACK_DIR/read.sql"
-psql -X -q "$DB" -c "CREATE TABLE IF NOT EXISTS bench_streams (k serial PRIMARY KEY, id uuid)" \
-	-c "TRUNCATE bench_streams" -c "\\copy bench_streams (id) FROM '$STREAMS'"
-read -r r p <<<"$(wrk_run bench/wrk/read.lua /)"
-b=$(pgbench_run "$STACK_DIR/read.sql")
-row "read a 100-event stream" "$r" "$b" "$(ratio "$r" "$b")" "$p"
+# The pgbench sides read the same streams.
+for f in read read_rows; do
+	{
+		echo "\\set k random(1, $(wc -l <"$STREAMS"))"
+		sed -n '/^--/!p' "bench/pgbench/$f.sql"
+	} >"$STACK_DIR/$f.sql"
+done
+psql_q -c "CREATE TABLE bench_read_ids (k serial PRIMARY KEY, id uuid)" \
+	-c "\\copy bench_read_ids (id) FROM '$STREAMS'"
+line "read a 100-event stream" "$(wrk_run bench/wrk/read.lua /)" \
+	"$(pgbench_run "$STACK_DIR/read_rows.sql")" "$(pgbench_run "$STACK_DIR/read.sql")"
 
 # /health/live beside the minimal responder behind its own nginx.
 cc -O2 -o "$STACK_DIR/fcgi_hello" bench/fcgi_hello.c -lfcgi
@@ -130,18 +183,22 @@ http {
 CONF
 nginx -p "$STACK_DIR/hello-nginx" -c "$STACK_DIR/hello-nginx/nginx.conf" 2>>"$STACK_DIR/hello-nginx/error.log"
 wait_for 10 test -s "$STACK_DIR/hello-nginx/nginx.pid"
-read -r r p <<<"$(wrk_run "" /health/live)"
+ev=$(wrk_run "" /health/live)
 save_base=$BASE; BASE=http://127.0.0.1:$HPORT
-read -r b _ <<<"$(wrk_run "" /health/live)"
+hello=$(wrk_run "" /health/live)
 BASE=$save_base
-row "/health/live vs minimal FastCGI" "$r" "$b" "$(ratio "$r" "$b")" "$p"
+line "/health/live" "$ev" "$hello" ""
+echo "load average after the routes: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+row2() { printf '%-36s %10s %10s %8s %8s\n' "$@"; }
+row2 "what (/s)" "evstore" "baseline" "ratio" "p99 ms"
 
 # Aggregates: a command beside a plain append of the event it emits, and
 # loading a 10,000-event state from a snapshot at 9,900 beside a 100-event
 # state folded from the start.
 read -r r p <<<"$(wrk_run bench/wrk/command.lua /)"
 read -r b _ <<<"$(wrk_run bench/wrk/append_order.lua /)"
-row "command vs plain append" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
+row2 "command vs plain append" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
 deposits() { # ID FROM TO
 	psql -X -q -At "$DB" -c "SELECT count(*) FROM generate_series($2, $3) g, LATERAL evstore.append(
 	  '00000000-0000-0000-0000-000000000000', 'Account', '$1', 'exact', g - 1, 'bench',
@@ -155,11 +212,11 @@ deposits "$BIG" 9901 10000
 deposits "$SMALL" 1 100
 read -r r p <<<"$(STATE_PATH=/v1/aggregates/Account/$BIG wrk_run bench/wrk/state.lua /)"
 read -r b _ <<<"$(STATE_PATH=/v1/aggregates/Account/$SMALL wrk_run bench/wrk/state.lua /)"
-row "state 10k (snap 9900) vs 100 events" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
+row2 "state 10k (snap 9900) vs 100 events" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
 FB=$STACK_DIR/fold_bench
 cc -O2 -I"$SRC/src" -I"$STACK_BUILDDIR" -o "$FB" bench/fold_bench.c "$STACK_BUILDDIR/src/aggregate/libaggregate.a" \
 	"$STACK_BUILDDIR/src/json/libjson.a" "$STACK_BUILDDIR/src/base/libbase.a" \
-	$(pkg-config --libs json-c)
+	$(pkg-config --libs json-c libpcre2-8)
 "$FB" examples/aggregates.d/order.json 1000000 | awk '/events\/s/ {printf "fold, no database (%s)%*s%12s\n", $1, 14 - length($1), "", $2}'
 
 # A worker's memory across many requests (the access log off is nginx's;
@@ -170,7 +227,7 @@ before=$(rss)
 wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s bench/wrk/append.lua "$BASE/" >/dev/null
 wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s bench/wrk/read.lua "$BASE/" >/dev/null
 after=$(rss)
-row "largest worker RSS, KiB" "$before" "$after" "" ""
+row2 "largest worker RSS, KiB" "$before" "$after" "" ""
 total=$(psql -X -At "$DB" -c "select count(*) from evstore.events")
 served=$(wc -l <"$STACK_DIR/nginx/access.log")
 echo "($served requests served by the pool, $total events in the store at the end)"

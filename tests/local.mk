@@ -126,7 +126,8 @@ AM_TESTS_ENVIRONMENT = EVSTORE_BUILDDIR='$(abs_top_builddir)'; export EVSTORE_BU
 	: "$${LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0}"; \
 	export LSAN_OPTIONS;
 
-EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h $(INTEGRATION_TESTS) \
+EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h tests/unit/check_plan.h \
+	$(INTEGRATION_TESTS) \
 	tests/integration/lib.sh tests/integration/runner_lib.sh tests/integration/hosts_lib.sh \
 	tests/integration/ha_lib.sh tests/integration/export_fill.sh examples/local-stack.sh \
 	tests/lsan.supp tests/run-all.sh packaging/deps.sh packaging/build-deb packaging/README.md \

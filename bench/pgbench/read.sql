@@ -1,6 +1,6 @@
 -- The statement a stream read runs (store_read_forward): the stream's
 -- version and 100 rendered events in one snapshot. run.sh puts a
--- "\set k random(1, N)" line in front and fills bench_streams.
+-- "\set k random(1, N)" line in front and fills bench_read_ids.
 SELECT s.version, ev.version, ev.json
   FROM evstore.streams s
   LEFT JOIN LATERAL (
@@ -10,5 +10,5 @@ SELECT s.version, ev.version, ev.json
        AND e.aggregate_id = s.aggregate_id AND e.version >= 1
      ORDER BY e.version LIMIT 100) ev ON true
  WHERE s.tenant_id = '00000000-0000-0000-0000-000000000000' AND s.aggregate_type = 'Bench'
-   AND s.aggregate_id = (SELECT id FROM bench_streams WHERE k = :k)
+   AND s.aggregate_id = (SELECT id FROM bench_read_ids WHERE k = :k)
  ORDER BY ev.version;

@@ -1,6 +1,15 @@
 /* store.c - the event store's queries. Every statement is prepared once per
- * connection (db.c); the append is one call of evstore.append() and every
- * reader renders events with evstore.event_json() (sql/001_init.sql). */
+ * connection (db.c) and written so that its generic plan, made once and
+ * kept for the connection's life, uses the right index at any table size
+ * (check_store holds the plans to this). Every reader renders events with
+ * evstore.event_json() (sql/001_init.sql).
+ *
+ * An append is one statement that writes optimistically: the
+ * compare-and-set on the streams row and the insert of the events, without
+ * looking for the event ids first. Only when that statement changes nothing
+ * (the compare-and-set failed) or meets a stored event id does the store
+ * ask evstore.append(), which checks the ids before writing and answers
+ * replay, duplicate or conflict by the same rules. */
 #include "buildconf.h"
 #include "store/store.h"
 
@@ -15,6 +24,76 @@
 #include "base/timefmt.h"
 #include "store/page_budget.h"
 
+/* The optimistic appends, one per expectation: a CTE "s" makes the
+ * compare-and-set and returns the stream's new and old versions (no row:
+ * the expectation does not hold), then STORE_INSERT_SQL inserts the events
+ * from the JSON array at versions old + 1, old + 2, ... in one statement.
+ * $1 tenant, $2 aggregate type, $3 aggregate id, $4 actor, $5 the events
+ * (store_events_json: occurred_at always there, metadata left out when
+ * there is none), $6 the expected version. Rows: the stream's new version,
+ * then each event's id, version and position, in order. */
+#define STORE_N_EVENTS "jsonb_array_length($5::jsonb)"
+#define STORE_INSERT_SQL \
+	", ins AS (" \
+	"  INSERT INTO evstore.events AS e (tenant_id, event_id, aggregate_type, aggregate_id," \
+	"   version, event_type, actor_id, occurred_at, payload, metadata)" \
+	"  SELECT $1::uuid, (x.ev->>'event_id')::uuid, $2::text, $3::uuid, s.old_version + x.ord," \
+	"   x.ev->>'event_type', $4::text, (x.ev->>'occurred_at')::timestamptz, x.ev->'payload'," \
+	"   COALESCE(x.ev->'metadata', '{}'::jsonb)" \
+	"  FROM s, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS x(ev, ord)" \
+	"  ORDER BY x.ord" \
+	"  RETURNING e.event_id, e.version, e.position)" \
+	" SELECT s.new_version, ins.event_id, ins.version, ins.position" \
+	" FROM s, ins ORDER BY ins.version"
+#define STORE_STREAM_KEY_SQL \
+	"s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid"
+
+/* expected_version 0: a new stream. */
+static const struct db_statement st_append_new = {
+	"store_append_new",
+	"WITH s AS ("
+	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)"
+	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")"
+	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO NOTHING"
+	"  RETURNING s.version AS new_version, 0::bigint AS old_version)"
+	STORE_INSERT_SQL,
+	5
+};
+
+static const struct db_statement st_append_exact = {
+	"store_append_exact",
+	"WITH s AS ("
+	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()"
+	"  WHERE " STORE_STREAM_KEY_SQL " AND s.version = $6::bigint"
+	"  RETURNING s.version AS new_version, $6::bigint AS old_version)"
+	STORE_INSERT_SQL,
+	6
+};
+
+static const struct db_statement st_append_exists = {
+	"store_append_exists",
+	"WITH s AS ("
+	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()"
+	"  WHERE " STORE_STREAM_KEY_SQL \
+	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)"
+	STORE_INSERT_SQL,
+	5
+};
+
+static const struct db_statement st_append_any = {
+	"store_append_any",
+	"WITH s AS ("
+	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)"
+	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")"
+	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id)"
+	"  DO UPDATE SET version = s.version + EXCLUDED.version, updated_at = now()"
+	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)"
+	STORE_INSERT_SQL,
+	5
+};
+
+/* The append that checks first (sql/005_lean_append.sql), for what the
+ * optimistic one could not settle. */
 static const struct db_statement st_append = {
 	"store_append",
 	"SELECT result, stream_version, appended_event_id, appended_version, appended_position"
@@ -181,13 +260,112 @@ static enum es_status store_append_prepare(const struct store_append_req *req, s
 	return store_events_json(req, events);
 }
 
+/* db_exec for an append: a unique violation is ES_EDUPLICATE only on the
+ * event id key (a stored id); on the version key the streams row and the
+ * events disagree, ES_EDB. */
+static enum es_status store_db_exec(struct db *db, const struct db_statement *st,
+				    const char *const *values, PGresult **r)
+{
+	enum es_status rc;
+
+	PQclear(*r);
+	*r = NULL;
+	rc = db_exec(db, st, values, r);
+	if (rc == ES_EDUPLICATE && strcmp(db_last_constraint(db), "events_event_id_key") != 0)
+		rc = ES_EDB;
+	return rc;
+}
+
+/* Reads the optimistic statement's rows into res: ES_OK, or ES_ENOTFOUND
+ * when there are none (the compare-and-set failed, nothing was written). */
+static enum es_status store_written_result(const PGresult *r, struct store_append_res *res)
+{
+	int rows = PQntuples(r);
+
+	if (rows == 0)
+		return ES_ENOTFOUND;
+	if (PQnfields(r) != 4)
+		return ES_EINTERNAL;
+	res->version = db_value_int64(r, 0, 0);
+	res->events = calloc((size_t)rows, sizeof *res->events);
+	if (!res->events)
+		return ES_ENOMEM;
+	res->n_events = (size_t)rows;
+	for (int i = 0; i < rows; i++) {
+		snprintf(res->events[i].event_id, sizeof res->events[i].event_id, "%s",
+			 PQgetvalue(r, i, 1));
+		res->events[i].version = db_value_int64(r, i, 2);
+		res->events[i].position = db_value_int64(r, i, 3);
+	}
+	return ES_OK;
+}
+
+/* The optimistic append: ES_OK with res filled when the events are
+ * committed; ES_ENOTFOUND when the expectation did not hold, ES_EDUPLICATE
+ * when an event id is stored (either way nothing was written); otherwise
+ * the failure. values as for st_append_exact. */
+static enum es_status store_append_optimistic(struct db *db, const struct store_append_req *req,
+					      const char *const *values,
+					      struct store_append_res *res)
+{
+	const struct db_statement *st;
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	switch (req->expect) {
+	case STORE_EXPECT_EXACT:
+		st = req->expected_version == 0 ? &st_append_new : &st_append_exact;
+		break;
+	case STORE_EXPECT_EXISTS:
+		st = &st_append_exists;
+		break;
+	case STORE_EXPECT_ANY:
+	default:
+		st = &st_append_any;
+		break;
+	}
+	rc = store_db_exec(db, st, values, &r);
+	if (rc == ES_OK)
+		rc = store_written_result(r, res);
+	PQclear(r);
+	return rc;
+}
+
+/* The append that checks the event ids first (evstore.append()): a replay,
+ * a duplicate, a conflict, or, when the stream moved meanwhile so that the
+ * expectation holds now, the events written. values as for the optimistic
+ * statements. */
+static enum es_status store_append_checked(struct db *db, const struct store_append_req *req,
+					   const char *const *values, struct store_append_res *res)
+{
+	const char *fvalues[7] = {
+		values[0], values[1], values[2],
+		req->expect == STORE_EXPECT_EXACT ? "exact"
+		: req->expect == STORE_EXPECT_EXISTS ? "exists" : "any",
+		req->expect == STORE_EXPECT_EXACT ? values[5] : NULL,
+		values[3], values[4]
+	};
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	rc = store_db_exec(db, &st_append, fvalues, &r);
+	/* Two identical requests raced past the idempotency check and the
+	 * loser hit the event id key: asked again, the store now answers
+	 * replay (or duplicate). */
+	if (rc == ES_EDUPLICATE)
+		rc = store_db_exec(db, &st_append, fvalues, &r);
+	if (rc == ES_OK)
+		rc = store_append_result(r, res);
+	PQclear(r);
+	return rc;
+}
+
 enum es_status store_append(struct db *db, const struct store_append_req *req,
 			    struct store_append_res *res)
 {
 	struct sbuf events = SBUF_INIT;
-	PGresult *r = NULL;
 	char expected[24];
-	const char *values[7];
+	const char *values[6];
 	enum es_status rc;
 
 	memset(res, 0, sizeof *res);
@@ -196,39 +374,19 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 	rc = store_append_prepare(req, &events, values);
 	if (rc != ES_OK)
 		goto out;
-	values[4] = NULL;
-	switch (req->expect) {
-	case STORE_EXPECT_EXACT:
-		values[3] = "exact";
-		snprintf(expected, sizeof expected, "%" PRId64, req->expected_version);
-		values[4] = expected;
-		break;
-	case STORE_EXPECT_EXISTS:
-		values[3] = "exists";
-		break;
-	case STORE_EXPECT_ANY:
-	default:
-		values[3] = "any";
-		break;
-	}
-	values[5] = req->actor_id;
-	values[6] = sbuf_cstr(&events);
+	snprintf(expected, sizeof expected, "%" PRId64, req->expected_version);
+	values[3] = req->actor_id;
+	values[4] = sbuf_cstr(&events);
+	values[5] = expected;
 
-	rc = db_exec(db, &st_append, values, &r);
-	/* Two identical requests raced past the idempotency check and the
-	 * loser hit the event id key: asked again, the store now answers
-	 * replay (or duplicate). */
-	if (rc == ES_EDUPLICATE && strcmp(db_last_constraint(db), "events_event_id_key") == 0)
-		rc = db_exec(db, &st_append, values, &r);
-	if (rc == ES_EDUPLICATE && strcmp(db_last_constraint(db), "events_event_id_key") != 0)
-		rc = ES_EDB; /* the version key: the streams row and events disagree */
-	if (rc != ES_OK)
-		goto out;
-	rc = store_append_result(r, res);
+	rc = store_append_optimistic(db, req, values, res);
+	/* Nothing written: the compare-and-set failed or an id is stored. */
+	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
+		rc = store_append_checked(db, req, values, res);
 	if (rc != ES_OK && rc != ES_ECONFLICT)
 		store_append_res_free(res);
+	/* Here, rc == ES_OK && !res->replayed: the events are committed. */
 out:
-	PQclear(r);
 	sbuf_free(&events);
 	return rc;
 }

@@ -17,7 +17,8 @@
 struct db;
 struct sbuf;
 
-/* The NOTIFY channel appends signal (payload empty: a wake-up hint only). */
+/* The NOTIFY channel of wake-up hints for feed long-polls and runners
+ * (payload empty; never sent inside an append's transaction). */
 #define STORE_NOTIFY_CHANNEL "evstore_events"
 
 /* The newest event's position (0: none) as an SQL expression, for a
@@ -64,7 +65,10 @@ struct store_append_res {
 	size_t n_events;
 };
 
-/* Appends atomically in one round trip. Returns ES_OK (res filled; replayed
+/* Appends atomically: one round trip, a second one only for a replay, a
+ * duplicate or a conflict (the optimistic statement changed nothing; the
+ * checking one answers). Never inside a transaction of the caller's: a
+ * stored event id rolls the optimistic statement back. Returns ES_OK (res filled; replayed
  * set for an idempotent replay), ES_ECONFLICT (res->current_version set),
  * ES_EDUPLICATE (an event_id is stored elsewhere, with other content, the
  * request mixes stored and new ids, or repeats an id), ES_EUNAVAILABLE,

@@ -16,7 +16,7 @@
 #include "base/uuidtext.h"
 #include "pg/db.h"
 #include "store/feed.h"
-#include "check_scratch.h"
+#include "check_plan.h"
 
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -574,93 +574,60 @@ END_TEST
 
 /* ---- the plans ------------------------------------------------------------ */
 
-/* The first node of type `type` in plan's tree (depth first), or NULL. */
-static json_object *plan_find(json_object *plan, const char *type)
-{
-	json_object *v, *kids;
-
-	if (json_object_object_get_ex(plan, "Node Type", &v) &&
-	    strcmp(json_object_get_string(v), type) == 0)
-		return plan;
-	if (!json_object_object_get_ex(plan, "Plans", &kids))
-		return NULL;
-	for (size_t i = 0; i < json_object_array_length(kids); i++) {
-		json_object *hit = plan_find(json_object_array_get_idx(kids, i), type);
-
-		if (hit)
-			return hit;
-	}
-	return NULL;
-}
-
-/* Checks the page's plan: below the Limit that ends the page, the events
- * are read through index_name in order (an Index Scan) and nothing is
- * sorted. The Sort above the Limit orders the page's own rows, at most
- * limit of them. explain is an EXPLAIN (FORMAT JSON) statement. */
-static void assert_reads_in_order(struct db *db, const char *explain, const char *index_name)
+/* Checks that explain reads one of the feed indexes in order up to a
+ * Limit: which one depends on what the planner knows of the tenant's and
+ * the type's shares; none sorts what it reads. */
+static void assert_limit_over_any_feed_index(struct db *db, const char *explain)
 {
 	PGresult *r;
-	json_object *doc, *limit, *scan, *v;
+	json_object *doc, *plan = plan_explain(db, explain, &doc, &r);
 
-	ck_assert_msg(db_exec_sql(db, explain, &r) == ES_OK, "%s: %s", explain, db_last_error(db));
-	doc = json_tokener_parse(PQgetvalue(r, 0, 0));
-	ck_assert_ptr_nonnull(doc);
-	limit = plan_find(json_object_object_get(json_object_array_get_idx(doc, 0), "Plan"), "Limit");
-	ck_assert_msg(limit, "no Limit in %s", PQgetvalue(r, 0, 0));
-	ck_assert_msg(!plan_find(limit, "Sort") && !plan_find(limit, "Incremental Sort"),
-		      "%s sorts the events: %s", explain, PQgetvalue(r, 0, 0));
-	scan = plan_find(limit, "Index Scan");
-	ck_assert_msg(scan, "%s does not read an index in order: %s", explain, PQgetvalue(r, 0, 0));
-	ck_assert(json_object_object_get_ex(scan, "Index Name", &v));
-	ck_assert_str_eq(json_object_get_string(v), index_name);
+	ck_assert_msg((plan_limit_over_index(plan, "events_tenant_feed_idx") ||
+		       plan_limit_over_index(plan, "events_tenant_type_feed_idx") ||
+		       plan_limit_over_index(plan, "events_feed_idx")) &&
+		      !plan_scans_table(plan, "events"),
+		      "%s does not read a feed index in order: %s", explain, PQgetvalue(r, 0, 0));
 	json_object_put(doc);
 	PQclear(r);
 }
 
-/* The plan of the feed statements with an aggregate_type filter, prepared
- * as the HTTP feed prepares them, on a table of 20k events loaded in bulk
- * and never analyzed (autovacuum off): the all-tenant statement (the
- * runner's, and an admin's HTTP feed) reads events_feed_idx in order and
- * stops at the page's end. Written "$3 IS NULL OR aggregate_type = ANY
- * ($3)", the planner took the filter for a handful of rows and sorted every
- * event after the cursor, for every page.
+/* The plans of the feed statements, prepared as the HTTP feed and the
+ * runner prepare them, on a table of 20k events loaded in bulk and never
+ * analyzed (autovacuum off), then analyzed: whatever the planner knows,
+ * each reads its index in order and stops at the page's end.
  *
- * For one tenant, the planner without statistics takes the tenant's share
- * for a handful of rows too (the equality, whatever the filters) and may
- * sort that share; with a generic plan or after ANALYZE it reads
- * events_tenant_feed_idx or events_feed_idx in order. Those are asserted
- * below as well. At a page of 100 events; a page larger than the planner's
- * guess of the matching rows (about events / 60 here) may be sorted until
- * the table is analyzed. */
+ * - Every tenant with an aggregate_type filter (the runner's, an admin's
+ *   HTTP feed): events_feed_idx. Written "$3 IS NULL OR aggregate_type =
+ *   ANY ($3)", the planner took the filter for a handful of rows and
+ *   sorted every event after the cursor, for every page.
+ * - One tenant (GET /v1/events): events_tenant_feed_idx. Planned for the
+ *   values at hand without statistics, the planner took the tenant's share
+ *   for a handful of rows and sorted all of it, until the page's length
+ *   was hidden from it (FEED_LIMIT).
+ * - One tenant, filtered by aggregate type: each type read from
+ *   events_tenant_type_feed_idx, so a rare type costs its own page
+ *   (test_typed_page_reads_its_type); once the planner knows that the
+ *   tenant and the type are most of the events, any feed index in order. */
 START_TEST(test_plan_without_statistics)
 {
-	struct db *admin = test_db(), *db;
+	struct db *db;
 	struct feed_request q = { .limit = 100, .aggregate_types = "Order" };
 	struct sbuf out = SBUF_INIT;
 	struct feed_cursor next;
-	char name[96], sql[160], *conninfo, err[512];
+	char name[96], *conninfo;
 	const char *tenant = "11111111-1111-4111-8111-111111111111";
 	static const char *const all_sql =
 		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_all('0', '0', '{\"Order\"}', NULL, '100', '4194304')";
 	static const char *const tenant_sql =
-		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', '{\"Order\"}', NULL, '100', '4194304',"
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', NULL, NULL, '100', '4194304',"
 		" '11111111-1111-4111-8111-111111111111')";
+	static const char *const typed_sql =
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant_typed('0', '0', '{\"Order\"}', NULL, '100',"
+		" '4194304', '11111111-1111-4111-8111-111111111111')";
+	static const char *const modes[] = { "force_custom_plan", "force_generic_plan" };
 	size_t count;
-	int applied;
 
-	{
-		PGresult *r;
-
-		ck_assert_int_eq(db_exec_sql(admin, "SELECT current_database()", &r), ES_OK);
-		snprintf(name, sizeof name, "%s_plan", PQgetvalue(r, 0, 0));
-		PQclear(r);
-	}
-	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-	exec_ok(admin, sql);
-	conninfo = test_conninfo_for(test_conninfo, name);
-	ck_assert_ptr_nonnull(conninfo);
-	db = test_db_at(conninfo);
-	ck_assert_msg(migrate_apply(db, NULL, NULL, &applied, err, sizeof err) == ES_OK, "%s", err);
+	db = plan_db_create("plan", name, sizeof name, &conninfo);
 	exec_ok(db, "ALTER TABLE evstore.events SET (autovacuum_enabled = false)");
 	exec_ok(db, "INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id,"
 		    " version, event_type, occurred_at, payload)"
@@ -681,37 +648,101 @@ START_TEST(test_plan_without_statistics)
 	sbuf_reset(&out);
 	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
 	ck_assert_uint_eq(count, 100);
+	q.aggregate_types = NULL;
+	sbuf_reset(&out);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_uint_eq(count, 100);
 
-	exec_ok(db, "SET plan_cache_mode = force_custom_plan");
-	assert_reads_in_order(db, all_sql, "events_feed_idx");
-	exec_ok(db, "SET plan_cache_mode = force_generic_plan");
-	assert_reads_in_order(db, all_sql, "events_feed_idx");
-	assert_reads_in_order(db, tenant_sql, "events_tenant_feed_idx");
+	for (int analyzed = 0; analyzed < 2; analyzed++) {
+		if (analyzed)
+			exec_ok(db, "ANALYZE evstore.events");
+		for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+			char set[64];
 
-	exec_ok(db, "ANALYZE evstore.events");
-	exec_ok(db, "SET plan_cache_mode = force_custom_plan");
-	assert_reads_in_order(db, all_sql, "events_feed_idx");
-	{
-		/* half the events are the tenant's: either index serves in order */
-		PGresult *r;
-		json_object *doc, *scan, *v;
-
-		ck_assert_int_eq(db_exec_sql(db, tenant_sql, &r), ES_OK);
-		doc = json_tokener_parse(PQgetvalue(r, 0, 0));
-		scan = plan_find(json_object_object_get(json_object_array_get_idx(doc, 0), "Plan"),
-				 "Index Scan");
-		ck_assert_msg(scan && json_object_object_get_ex(scan, "Index Name", &v), "%s",
-			      PQgetvalue(r, 0, 0));
-		assert_reads_in_order(db, tenant_sql, json_object_get_string(v));
-		json_object_put(doc);
-		PQclear(r);
+			snprintf(set, sizeof set, "SET plan_cache_mode = %s", modes[m]);
+			exec_ok(db, set);
+			assert_reads_in_order(db, all_sql, "events_feed_idx");
+			/* half the events are the tenant's: once the planner
+			 * knows, either index serves in order */
+			if (!analyzed)
+				assert_reads_in_order(db, tenant_sql, "events_tenant_feed_idx");
+			else
+				assert_limit_over_any_feed_index(db, tenant_sql);
+			if (!analyzed)
+				assert_limit_over_index(db, typed_sql, "events_tenant_type_feed_idx");
+			else
+				assert_limit_over_any_feed_index(db, typed_sql);
+		}
 	}
 
 	sbuf_free(&out);
 	db_free(db);
-	snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
-	exec_ok(admin, sql);
-	db_free(admin);
+	plan_db_drop(name);
+	free(conninfo);
+}
+END_TEST
+
+/* A type that is 1% of 100k events: a filtered page of one tenant reads
+ * that type's rows only (EXPLAIN ANALYZE counts what the scans returned),
+ * and holds the same events, in the same order, as the unfiltered pages
+ * filtered by hand. */
+START_TEST(test_typed_page_reads_its_type)
+{
+	struct db *db;
+	struct feed_query all = { .tenant = NULL, .limit = 1000 };
+	struct feed_query typed = { .tenant = NULL, .limit = 50, .aggregate_types = "{Rare}" };
+	struct feed_page pa, pt;
+	char name[96], *conninfo;
+	size_t seen = 0;
+	PGresult *r;
+	json_object *doc, *plan;
+
+	db = plan_db_create("typed", name, sizeof name, &conninfo);
+	exec_ok(db, "INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id,"
+		    " version, event_type, occurred_at, payload)"
+		    " SELECT '00000000-0000-0000-0000-000000000000', gen_random_uuid(),"
+		    "  CASE WHEN i % 100 = 0 THEN 'Rare' ELSE 'Common' END, gen_random_uuid(), 1,"
+		    "  'Placed', now(), jsonb_build_object('n', i)"
+		    " FROM generate_series(1, 100000) i");
+	exec_ok(db, "ANALYZE evstore.events");
+	await_horizon(db);
+
+	/* the first 1000 events hold 10 of the rare type; the typed page
+	 * has the same 10 first */
+	ck_assert_int_eq(feed_read(db, &all, &pa), ES_OK);
+	ck_assert_int_eq(feed_read(db, &typed, &pt), ES_OK);
+	ck_assert_uint_eq(pt.n, 50);
+	for (size_t i = 0; i < pa.n; i++) {
+		if (strcmp(pa.ev[i].aggregate_type, "Rare") != 0)
+			continue;
+		ck_assert_int_eq(pa.ev[i].position, pt.ev[seen].position);
+		ck_assert_str_eq(pa.ev[i].json, pt.ev[seen].json);
+		seen++;
+	}
+	ck_assert_uint_eq(seen, 10);
+	for (size_t i = 0; i < pt.n; i++)
+		ck_assert_str_eq(pt.ev[i].aggregate_type, "Rare");
+	feed_page_free(&pa);
+	feed_page_free(&pt);
+
+	/* the scan returns the page's 50 rows, not the 5,000 around them */
+	plan = plan_explain(db, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE feed_page_tenant_typed('0', '0',"
+			    " '{Rare}', NULL, '50', NULL, '00000000-0000-0000-0000-000000000000')",
+			    &doc, &r);
+	{
+		json_object *scan = plan_find(plan, "Index Scan"), *v;
+
+		ck_assert_msg(scan, "%s", PQgetvalue(r, 0, 0));
+		ck_assert(json_object_object_get_ex(scan, "Actual Rows", &v));
+		ck_assert_int_eq(json_object_get_int64(v), 50);
+		ck_assert(!json_object_object_get_ex(scan, "Rows Removed by Filter", &v) ||
+			  json_object_get_int64(v) == 0);
+	}
+	json_object_put(doc);
+	PQclear(r);
+
+	db_free(db);
+	plan_db_drop(name);
 	free(conninfo);
 }
 END_TEST
@@ -741,6 +772,7 @@ static Suite *feed_suite(void)
 	tc = tcase_create("plans");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_plan_without_statistics);
+	tcase_add_test(tc, test_typed_page_reads_its_type);
 	suite_add_tcase(s, tc);
 	return s;
 }

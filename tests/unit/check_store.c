@@ -1,6 +1,7 @@
 /* check_store.c - the schema, migrations, db.c and the store queries
  * against a real PostgreSQL (check_scratch.h: a scratch database, skipped
- * without EVSTORE_TEST_DATABASE_URL). The feed is check_feed's. */
+ * without EVSTORE_TEST_DATABASE_URL), and their plans (check_plan.h). The
+ * feed is check_feed's. */
 #include "buildconf.h"
 
 #include <check.h>
@@ -24,7 +25,7 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
-#include "check_scratch.h"
+#include "check_plan.h"
 
 #define TEST_OCCURRED_AT "2026-11-27T10:00:00.123456Z"
 #define MAX_EVENTS 8
@@ -810,17 +811,21 @@ START_TEST(test_db_reconnects_after_loss)
 }
 END_TEST
 
+/* A NOTIFY on the channel, sent the way a writer sends its wake-up hint:
+ * in its own transaction, after the events are committed. */
+static void notify(struct db *writer)
+{
+	exec_ok(writer, "SELECT pg_notify('" STORE_NOTIFY_CHANNEL "', '')");
+}
+
 START_TEST(test_db_notify_wakes_listener)
 {
 	struct db *listener = migrated_db(), *writer = test_db();
-	struct tev evs[1];
-	char id[UUIDTEXT_LEN];
 
-	uuidtext_v7(id);
 	ck_assert_int_eq(db_listen(listener, STORE_NOTIFY_CHANNEL), ES_OK);
 	db_drain_notify(listener);
 	ck_assert(!db_wait_notify(listener, 50));
-	append_new(writer, NULL, "Order", id, "OrderCreated", 1, evs);
+	notify(writer);
 	ck_assert(db_wait_notify(listener, 5000));
 	ck_assert(!db_wait_notify(listener, 50)); /* consumed */
 
@@ -829,7 +834,27 @@ START_TEST(test_db_notify_wakes_listener)
 	ck_assert(!db_wait_notify(listener, 5000));
 	ck_assert_int_eq(db_ensure(listener), ES_OK);
 	ck_assert_uint_eq(db_reconnects(listener), 1);
-	append_new(writer, NULL, "Order", id, "OrderShipped", 1, evs);
+	notify(writer);
+	ck_assert(db_wait_notify(listener, 5000));
+	db_free(writer);
+	db_free(listener);
+}
+END_TEST
+
+/* evstore.append() no longer notifies inside the appending transaction
+ * (a NOTIFY there serialises every commit behind the previous one's WAL
+ * flush): a listener hears nothing from an SQL append. */
+START_TEST(test_sql_append_sends_no_notify)
+{
+	struct db *listener = migrated_db(), *writer = test_db();
+
+	ck_assert_int_eq(db_listen(listener, STORE_NOTIFY_CHANNEL), ES_OK);
+	db_drain_notify(listener);
+	exec_ok(writer, "SELECT count(*) FROM evstore.append('" UUIDTEXT_NIL "', 'Order',"
+			" gen_random_uuid(), 'exact', 0, 'tester', jsonb_build_array(jsonb_build_object("
+			" 'event_id', gen_random_uuid(), 'event_type', 'OrderCreated', 'payload', '{}'::jsonb)))");
+	ck_assert(!db_wait_notify(listener, 200));
+	notify(writer); /* the listener is listening all the same */
 	ck_assert(db_wait_notify(listener, 5000));
 	db_free(writer);
 	db_free(listener);
@@ -953,6 +978,138 @@ START_TEST(test_db_errors_are_classified)
 }
 END_TEST
 
+/* ---- the plans ------------------------------------------------------------ */
+
+#define PLAN_KEY "'" UUIDTEXT_NIL "', 'Order', '0192f3c4-0000-7000-8000-000000000001'"
+#define PLAN_EVENTS "'[{\"event_id\":\"0192f3c4-0000-7000-8000-0000000000aa\"," \
+	"\"event_type\":\"Placed\",\"occurred_at\":\"" TEST_OCCURRED_AT "\",\"payload\":{}}]'"
+
+/* What each statement of an append and a stream read must read: the
+ * streams row by its key, the events by (tenant, type, id, version). */
+static const struct {
+	const char *explain, *table, *index;
+} plan_checks[] = {
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_append_exact(" PLAN_KEY ", 'tester', " PLAN_EVENTS ", '1')",
+	  "streams", "streams_pkey" },
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_append_exists(" PLAN_KEY ", 'tester', " PLAN_EVENTS ")",
+	  "streams", "streams_pkey" },
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_read_forward(" PLAN_KEY ", '1', '100', NULL)",
+	  "events", "events_stream_version_key" },
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_read_forward(" PLAN_KEY ", '1', '100', NULL)",
+	  "streams", "streams_pkey" },
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_read_backward(" PLAN_KEY ", '9', '100', NULL)",
+	  "events", "events_stream_version_key" },
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_stream_version(" PLAN_KEY ")",
+	  "streams", "streams_pkey" },
+	{ "EXPLAIN (FORMAT JSON) EXECUTE store_stream_rows(" PLAN_KEY ", '0', '100', false, '100')",
+	  "events", "events_stream_version_key" },
+};
+
+/* Checks every statement of plan_checks, and that the new-stream and
+ * "any" appends scan no table at all (they insert; the conflict is found
+ * through the key), in both plan modes. */
+static void assert_store_plans(struct db *db)
+{
+	static const char *const modes[] = { "force_custom_plan", "force_generic_plan" };
+	static const char *const inserts[] = {
+		"EXPLAIN (FORMAT JSON) EXECUTE store_append_new(" PLAN_KEY ", 'tester', " PLAN_EVENTS ")",
+		"EXPLAIN (FORMAT JSON) EXECUTE store_append_any(" PLAN_KEY ", 'tester', " PLAN_EVENTS ")",
+	};
+
+	for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+		char set[64];
+
+		snprintf(set, sizeof set, "SET plan_cache_mode = %s", modes[m]);
+		exec_ok(db, set);
+		for (size_t i = 0; i < sizeof plan_checks / sizeof plan_checks[0]; i++)
+			assert_plan_index(db, plan_checks[i].explain, plan_checks[i].table,
+					  plan_checks[i].index);
+		for (size_t i = 0; i < sizeof inserts / sizeof inserts[0]; i++) {
+			PGresult *r;
+			json_object *doc, *plan = plan_explain(db, inserts[i], &doc, &r);
+
+			ck_assert_msg(!plan_scans_table(plan, "streams") && !plan_scans_table(plan, "events"),
+				      "%s scans a table: %s", inserts[i], PQgetvalue(r, 0, 0));
+			json_object_put(doc);
+			PQclear(r);
+		}
+	}
+	exec_ok(db, "RESET plan_cache_mode");
+}
+
+/* The append and stream-read statements, prepared by the store as a
+ * worker prepares them, read by key whether PostgreSQL plans them for the
+ * values at hand or once for all (a generic plan, what a worker keeps for
+ * its connection's life): first on empty tables never analyzed, where a
+ * plan made now would be kept as the tables grow, then with 200,000 events
+ * in 100,000 streams, analyzed. And a worker plans them once: after the
+ * five custom plans PostgreSQL makes first, it runs the generic one. */
+START_TEST(test_append_plans)
+{
+	struct db *db;
+	struct tev evs[2];
+	struct store_append_res res;
+	struct sbuf out = SBUF_INIT;
+	struct store_stream_page page;
+	char name[96], *conninfo, id[UUIDTEXT_LEN];
+	int64_t version;
+	PGresult *r;
+
+	db = plan_db_create("store_plan", name, sizeof name, &conninfo);
+	/* each statement prepared by its own call */
+	uuidtext_v7(id);
+	new_events(evs, 1, "Placed");
+	ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 0, evs, 1, &res), ES_OK);
+	store_append_res_free(&res);
+	new_events(evs, 1, "Paid");
+	ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 1, evs, 1, &res), ES_OK);
+	store_append_res_free(&res);
+	new_events(evs, 1, "Packed");
+	ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXISTS, 0, evs, 1, &res), ES_OK);
+	store_append_res_free(&res);
+	append_new(db, NULL, "Order", id, "Shipped", 1, evs);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 100, 0, false, &out, &page), ES_OK);
+	ck_assert_int_eq(store_read_stream(db, NULL, "Order", id, 0, 100, 0, true, &out, &page), ES_OK);
+	ck_assert_int_eq(store_stream_version(db, NULL, "Order", id, &version), ES_OK);
+	ck_assert_int_eq(store_read_stream_rows(db, NULL, "Order", id, 0, 4, false, 100, &r), ES_OK);
+	PQclear(r);
+	exec_ok(db, "TRUNCATE evstore.events, evstore.streams");
+	assert_store_plans(db);
+
+	exec_ok(db, "INSERT INTO evstore.streams (tenant_id, aggregate_type, aggregate_id, version)"
+		    " SELECT '" UUIDTEXT_NIL "', 'Order', gen_random_uuid(), 2"
+		    " FROM generate_series(1, 100000)");
+	exec_ok(db, "INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id,"
+		    " version, event_type, occurred_at, payload)"
+		    " SELECT s.tenant_id, gen_random_uuid(), s.aggregate_type, s.aggregate_id, v,"
+		    "  'Placed', now(), '{}' FROM evstore.streams s, generate_series(1, 2) v");
+	exec_ok(db, "ANALYZE evstore.events");
+	exec_ok(db, "ANALYZE evstore.streams");
+	assert_store_plans(db);
+
+	/* planned once: a new session, ten appends of each kind */
+	db_free(db);
+	db = test_db_at(conninfo);
+	for (int i = 0; i < 10; i++) {
+		uuidtext_v7(id);
+		new_events(evs, 1, "Placed");
+		ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 0, evs, 1, &res), ES_OK);
+		store_append_res_free(&res);
+		new_events(evs, 1, "Paid");
+		ck_assert_int_eq(append(db, NULL, "Order", id, STORE_EXPECT_EXACT, 1, evs, 1, &res), ES_OK);
+		store_append_res_free(&res);
+	}
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM pg_prepared_statements"
+				     " WHERE name IN ('store_append_new', 'store_append_exact')"
+				     "   AND generic_plans = 5 AND custom_plans = 5"), 2);
+
+	sbuf_free(&out);
+	db_free(db);
+	plan_db_drop(name);
+	free(conninfo);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -982,6 +1139,11 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_counts);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("plans");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_append_plans);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("tenancy");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_tenant_isolation);
@@ -995,6 +1157,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_db_session_settings);
 	tcase_add_test(tc, test_db_reconnects_after_loss);
 	tcase_add_test(tc, test_db_notify_wakes_listener);
+	tcase_add_test(tc, test_sql_append_sends_no_notify);
 	tcase_add_test(tc, test_db_unreachable);
 	suite_add_tcase(s, tc);
 	return s;
