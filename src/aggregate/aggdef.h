@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include "base/error.h"
 #include "json/jschema.h"
+#include "privacy/personal.h"
 
 enum aggdef_guard_kind {
 	AGGDEF_GUARD_VERSION,   /* {"version": n}: the stream is at version n */
@@ -70,6 +71,8 @@ struct aggdef_event {
 	size_t n_guards;
 	struct aggdef_step *steps;
 	size_t n_steps;
+	struct personal_decl *personal;  /* "personal": its data subjects */
+	size_t n_personal;
 };
 
 struct aggdef_command {
@@ -97,6 +100,9 @@ struct aggdef {
 	struct aggdef_command *commands;
 	size_t n_commands;
 	bool uses_metadata;             /* an evolve step reads metadata */
+	bool has_personal;              /* an event type declares personal data */
+	char **personal_state;          /* dotted state paths evolve fills from personal fields */
+	size_t n_personal_state;
 	char rules_hash[AGGDEF_HASH_LEN]; /* FNV-1a 64 of the canonical evolve rules */
 };
 
