@@ -981,6 +981,7 @@ bool aggdef_validate(const struct aggdef *def, const char *event_type, json_obje
 		     const char *base, const char *payload_base, struct jschema_violations *out)
 {
 	const struct aggdef_event *ev = aggdef_event_find(def, event_type);
+	bool ok;
 
 	if (!ev) {
 		char *at = jsondoc_pointer_join(base, "event_type");
@@ -990,7 +991,20 @@ bool aggdef_validate(const struct aggdef *def, const char *event_type, json_obje
 		free(at);
 		return false;
 	}
-	if (!ev->payload)
-		return true;
-	return jschema_validate(ev->payload, payload, payload_base, out);
+	ok = !ev->payload || jschema_validate(ev->payload, payload, payload_base, out);
+	/* Personal data is sealed with its subject's key: it needs a subject. */
+	for (size_t d = 0; d < ev->n_personal; d++) {
+		char subject[PERSONAL_SUBJECT_MAX + 1], *at;
+
+		if (!ev->personal[d].subject || !personal_has_fields(&ev->personal[d], payload) ||
+		    personal_subject(&ev->personal[d], "", payload, subject))
+			continue;
+		at = personal_pointer(payload_base, ev->personal[d].subject);
+		jschema_violations_add(out, at ? at : payload_base, "the personal data in this event needs "
+				       "its subject's id here: a non-empty string of at most %d bytes, or an "
+				       "integer", PERSONAL_SUBJECT_MAX);
+		free(at);
+		ok = false;
+	}
+	return ok;
 }

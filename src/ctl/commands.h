@@ -38,6 +38,7 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv);
 int cmd_dlq(const struct ctl *ctl, int argc, char **argv);
 int cmd_rebuild(const struct ctl *ctl, int argc, char **argv);
 int cmd_partitions(const struct ctl *ctl, int argc, char **argv);
+int cmd_forget(const struct ctl *ctl, int argc, char **argv);
 int cmd_help(const struct ctl *ctl, int argc, char **argv);
 
 /* Prints a command's usage to out; false if there is no such command. */

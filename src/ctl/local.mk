@@ -10,6 +10,7 @@ src_ctl_libctl_a_SOURCES = \
 	src/ctl/cmd_dlq.c \
 	src/ctl/cmd_rebuild.c \
 	src/ctl/cmd_partitions.c \
+	src/ctl/cmd_forget.c \
 	src/ctl/progress.c src/ctl/progress.h
 
 bin_PROGRAMS += src/ctl/evstorectl

@@ -45,7 +45,8 @@ static const struct ctl_command commands[] = {
 	  "\n"
 	  "Options:\n"
 	  "      --sub SUBJECT    the token's subject: the actor_id of what it writes\n"
-	  "      --scope SCOPES   space-separated: events:read, events:write, admin\n"
+	  "      --scope SCOPES   space-separated: events:read, events:write, admin,\n"
+	  "                       personal:read\n"
 	  "      --tenant UUID    bind the token to this tenant ([jwt] tenant_claim)\n"
 	  "      --ttl SECONDS    lifetime in seconds (default 3600)\n"
 	  "  -h, --help           show this help and exit\n" },
@@ -120,6 +121,21 @@ static const struct ctl_command commands[] = {
 	  "Options:\n"
 	  "      --json    print one JSON array instead of the table\n"
 	  "  -h, --help    show this help and exit\n" },
+	{ "forget", cmd_forget, "erase a data subject's personal data (destroy its key)",
+	  "Usage: evstorectl [--config FILE] forget [--tenant UUID] SUBJECT\n"
+	  "\n"
+	  "Destroys the key that seals the personal data of SUBJECT (the id an\n"
+	  "aggregate definition's \"personal\" declares) in one committed transaction:\n"
+	  "from then on every read, fold, snapshot and handler sees its fields as null,\n"
+	  "listed as erased. An append waiting on the key finishes first; personal data\n"
+	  "of SUBJECT appended later gets a new key. Writes an audit record naming the\n"
+	  "login that ran it. Erasing again answers \"already erased\" (exit 0); a\n"
+	  "subject of which nothing was ever stored is exit 1. Backups taken before keep\n"
+	  "the key: see the privacy documentation for re-applying erasures after a restore.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --tenant UUID    the subject's tenant (default: no tenant)\n"
+	  "  -h, --help           show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"

@@ -108,7 +108,7 @@ static int check_everything(const char *path, const char *mode)
 		else
 			startcheck_item(&c, STARTCHECK_FAIL, "jwt keys", "%s", err);
 		auth_keys_free(keys);
-		aggdef_registry_report(&c, cfg.aggregates.dir);
+		aggdef_registry_report(&c, cfg.aggregates.dir, cfg.privacy.master_key_file);
 		dbcheck_report(&c, &cfg, "evstore-fcgi --check");
 		config_free(&cfg);
 	}

@@ -143,6 +143,9 @@ void route_feed_read(struct route_ctx *ctx)
 			goto fail;
 	}
 
+	st = route_personal_view(ctx, &events);
+	if (st != ES_OK)
+		goto fail;
 	feed_cursor_encode(&next, cursor);
 	http_resp_json(resp, 200);
 	sbuf_puts(&resp->body, "{\"events\":[");

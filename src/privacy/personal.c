@@ -72,8 +72,7 @@ static json_object *path_get(json_object *root, const char *path)
 	return v;
 }
 
-/* "/payload/a/b" for the dotted path "a.b" under base; malloc'd. */
-static char *path_pointer(const char *base, const char *path)
+char *personal_pointer(const char *base, const char *path)
 {
 	char *ptr = strdup(base);
 	const char *p = path;
@@ -202,7 +201,7 @@ enum es_status personal_seal(const struct keyring *kr, const char *tenant, const
 
 			if (!parent || !json_object_object_get_ex(parent, leaf, &v) || !v)
 				continue;
-			ptr = path_pointer("/payload", decls[i].fields[f]);
+			ptr = personal_pointer("/payload", decls[i].fields[f]);
 			env = ptr ? seal_value(k, tenant, event_id, ptr, v, &rc) : NULL;
 			if (!ptr)
 				rc = ES_ENOMEM;

@@ -45,6 +45,10 @@ void personal_decl_clear(struct personal_decl *d);
 bool personal_subject(const struct personal_decl *d, const char *aggregate_id, json_object *payload,
 		      char *out);
 
+/* The JSON pointer of a dotted path under base ("/payload" and "a.b":
+ * "/payload/a/b"); malloc'd, NULL when out of memory. */
+char *personal_pointer(const char *base, const char *path);
+
 /* True when payload holds a value (not null) at one of d's fields. */
 bool personal_has_fields(const struct personal_decl *d, json_object *payload);
 

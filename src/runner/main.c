@@ -61,7 +61,7 @@ static void check_subscriptions(struct startcheck *c, const struct es_config *cf
 	else
 		startcheck_item(c, STARTCHECK_PASS, "subscriptions", "%zu, their SQL files read", n);
 	if (runner_needs_aggdefs(subs, n))
-		aggdef_registry_report(c, cfg->aggregates.dir);
+		aggdef_registry_report(c, cfg->aggregates.dir, cfg->privacy.master_key_file);
 	else
 		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
 				"not read (no snapshots subscription)");

@@ -80,7 +80,7 @@ static const struct db_statement st_stream_version = {
 static const struct db_statement st_stream_rows = {
 	"store_stream_rows",
 	"SELECT e.version, e.event_type, e.payload::text,"
-	"       CASE WHEN $6::bool THEN e.metadata::text END"
+	"       CASE WHEN $6::bool THEN e.metadata::text END, e.event_id::text"
 	" FROM evstore.events e"
 	" WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
 	"   AND e.version > $4::bigint AND e.version <= $5::bigint"

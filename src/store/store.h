@@ -132,7 +132,8 @@ enum es_status store_list_streams(struct db *db, const char *aggregate_type,
 
 /* Events of one stream with versions in (after, upto], at most limit,
  * oldest first, for folding: rows of version, event type, payload,
- * metadata (NULL unless with_metadata). tenant NULL is no tenant. On ES_OK
+ * metadata (NULL unless with_metadata), event id (personal data inside
+ * the payload is bound to it). tenant NULL is no tenant. On ES_OK
  * *out is the result; the caller PQclear()s it. Borrows everything. */
 enum es_status store_read_stream_rows(struct db *db, const char *tenant, const char *aggregate_type,
 				      const char *aggregate_id, int64_t after, int64_t upto,
