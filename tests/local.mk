@@ -35,6 +35,7 @@ UNIT_TESTS = \
 	tests/unit/check_jsoncanon \
 	tests/unit/check_fold \
 	tests/unit/check_aggdef \
+	tests/unit/check_privacy \
 	tests/unit/check_aggregate \
 	tests/unit/check_snapshot \
 	tests/unit/check_subscription \
