@@ -119,7 +119,7 @@ AM_TESTS_ENVIRONMENT = EVSTORE_BUILDDIR='$(abs_top_builddir)'; export EVSTORE_BU
 
 EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h $(INTEGRATION_TESTS) \
 	tests/integration/lib.sh tests/integration/runner_lib.sh examples/local-stack.sh \
-	examples/privacy/customer.json \
+	examples/privacy/customer.json examples/privacy/customer_contacts.sql \
 	tests/lsan.supp tests/run-all.sh packaging/deps.sh packaging/build-deb packaging/README.md \
 	packaging/debian/changelog packaging/debian/control packaging/debian/copyright \
 	packaging/debian/rules packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm \

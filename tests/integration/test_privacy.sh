@@ -215,4 +215,48 @@ found=$(grep -rla -- "$MARK" "$IT_DIR" 2>/dev/null | grep -v "/appends\.[12]$")
 check "no database file, WAL or log holds the marker" test -z "$found"
 [ -z "$found" ] || echo "# found in: $found"
 
+# --- the runner: handlers get the view their subscription asks for ----------
+# (after the grep: a read model that asks for clear data holds it)
+for t in contacts_clear contacts_redacted; do
+	psql_q -c "CREATE TABLE $t (tenant_id uuid NOT NULL, customer_id uuid NOT NULL, name text, email text,
+		withheld jsonb NOT NULL DEFAULT '[]', PRIMARY KEY (tenant_id, customer_id))"
+	sed "s/customer_contacts/$t/g" "$IT_SRCDIR/examples/privacy/customer_contacts.sql" >"$IT_DIR/$t.sql"
+done
+cat >>"$CONF" <<INI
+[runner]
+poll_interval_ms = 200
+[subscription contacts_clear]
+handler = sql
+sql_file = $IT_DIR/contacts_clear.sql
+aggregate_types = Customer
+start_from = beginning
+personal_data = clear
+[subscription contacts_redacted]
+handler = sql
+sql_file = $IT_DIR/contacts_redacted.sql
+aggregate_types = Customer
+start_from = beginning
+INI
+L=$(uuid)
+cmd "$L" register "{\"name\":\"Flo\",\"email\":\"flo@example.org\"}"
+"$IT_BUILDDIR/src/runner/evstore-runner" --config "$CONF" >>"$IT_DIR/runner.log" 2>&1 </dev/null &
+RUNNER=$!
+IT_PIDS+=("$RUNNER")
+caught_up() { test "$(psql_q -c "SELECT count(*) FROM $1 WHERE customer_id = '$L'")" = 1; }
+wait_for 20 caught_up contacts_clear && wait_for 20 caught_up contacts_redacted
+check "personal_data = clear: the handler gets the plaintext" \
+	test "$(psql_q -c "SELECT email || ' ' || withheld::text FROM contacts_clear WHERE customer_id = '$L'")" = "flo@example.org []"
+check "personal_data defaults to redacted: nulls, listed" \
+	test "$(psql_q -c "SELECT coalesce(email, 'null') || ' ' || withheld::text FROM contacts_redacted WHERE customer_id = '$L'")" = 'null ["/payload/name", "/payload/email"]'
+check "an erased subject reaches a clear subscription as null, listed as erased" \
+	test "$(psql_q -c "SELECT coalesce(email, 'null') || ' ' || withheld::text FROM contacts_clear WHERE customer_id = '$B'")" = 'null ["/payload/name", "/payload/email"]'
+check "data appended after an erasure (a new key) reaches it in clear" \
+	test "$(psql_q -c "SELECT email LIKE 'e%.$MARK@example.org' FROM contacts_clear WHERE customer_id = '$S'")" = t
+kill -TERM "$RUNNER"
+wait "$RUNNER"
+check "the runner stops cleanly" test $? = 0
+if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$IT_DIR/runner.log"; then
+	not_ok "the runner ran clean under the sanitizers" "$(grep -m3 -E 'Sanitizer|runtime error' "$IT_DIR/runner.log")"
+fi
+
 it_finish
