@@ -123,6 +123,7 @@ static const struct ctl_command commands[] = {
 	  "  -h, --help    show this help and exit\n" },
 	{ "forget", cmd_forget, "erase a data subject's personal data (destroy its key)",
 	  "Usage: evstorectl [--config FILE] forget [--tenant UUID] SUBJECT\n"
+	  "       evstorectl [--config FILE] forget --replay AUDIT-LOG\n"
 	  "\n"
 	  "Destroys the key that seals the personal data of SUBJECT (the id an\n"
 	  "aggregate definition's \"personal\" declares) in one committed transaction:\n"
@@ -131,10 +132,13 @@ static const struct ctl_command commands[] = {
 	  "of SUBJECT appended later gets a new key. Writes an audit record naming the\n"
 	  "login that ran it. Erasing again answers \"already erased\" (exit 0); a\n"
 	  "subject of which nothing was ever stored is exit 1. Backups taken before keep\n"
-	  "the key: see the privacy documentation for re-applying erasures after a restore.\n"
+	  "the key: after a restore, --replay erases again every subject that the\n"
+	  "subject_erased records of AUDIT-LOG name (JSON lines, - for stdin; other\n"
+	  "lines are skipped) and prints the counts.\n"
 	  "\n"
 	  "Options:\n"
 	  "      --tenant UUID    the subject's tenant (default: no tenant)\n"
+	  "      --replay FILE    erase the subjects of FILE's subject_erased records\n"
 	  "  -h, --help           show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"

@@ -149,14 +149,32 @@ auth_req "$P" GET "/v1/aggregates/Customer/$B/events"
 expect "the other subject of the payment event is still readable" 200 '.events[0].payload.name' "Di $MARK"
 check "the erasure is audited with its actor" \
 	grep -q "\"event\":\"subject_erased\".*\"subject\":\"$C\".*\"outcome\":\"erased\".*\"actor\":\"dpo\"" "$IT_DIR/fcgi.log"
-out=$("$CTL_BIN" --config "$CONF" forget "$B" 2>/dev/null)
+BKEY=$(psql_q -c "SELECT encode(wrapped_key, 'hex') FROM evstore.subject_keys WHERE subject = '$B' AND erased_at IS NULL")
+out=$("$CTL_BIN" --config "$CONF" forget "$B" 2>>"$IT_DIR/ctl-audit.log")
 check "evstorectl forget erases a subject" test "$out" = "erased: the personal data of $B can no longer be read"
-out=$("$CTL_BIN" --config "$CONF" forget "$B" 2>/dev/null)
+out=$("$CTL_BIN" --config "$CONF" forget "$B" 2>>"$IT_DIR/ctl-audit.log")
 check "evstorectl forget again: already erased" test "$out" = "already erased: $B"
 "$CTL_BIN" --config "$CONF" forget "nobody-$MARK" >/dev/null 2>&1
 check "evstorectl forget of an unknown subject exits 1" test $? = 1
 "$CTL_BIN" --config "$CONF" forget --tenant nope "$B" >/dev/null 2>&1
 check "evstorectl forget with a bad --tenant exits 2" test $? = 2
+check "evstorectl's erasure is audited with the login that ran it" \
+	grep -q "\"subject\":\"$B\",\"outcome\":\"erased\",\"actor\":\"$(id -un)\",\"via\":\"evstorectl\"" "$IT_DIR/ctl-audit.log"
+# A restore of a backup older than the erasure brings the wrapped key back ...
+psql_q -c "UPDATE evstore.subject_keys SET wrapped_key = decode('$BKEY', 'hex'), erased_at = NULL, erased_by = NULL
+	WHERE subject = '$B'"
+auth_req "$P" GET "/v1/aggregates/Customer/$B/events"
+expect "a restored old key makes the data readable again" 200 '.events[0].payload.name' "Di $MARK"
+# ... and replaying the audit records made since erases it again.
+out=$(grep -F "\"subject\":\"$B\"" "$IT_DIR/ctl-audit.log" | "$CTL_BIN" --config "$CONF" forget --replay - 2>/dev/null)
+check "evstorectl forget --replay re-applies the erasures of the audit records ($out)" \
+	test "$out" = "1 erased again, 1 already erased, 0 without stored data"
+auth_req "$P" GET "/v1/aggregates/Customer/$B/events"
+expect "after the replay the subject is erased again" 200 '.events[0].payload.name' null '.events[0].erased|length' 2
+"$CTL_BIN" --config "$CONF" forget --replay "$IT_DIR/none.log" >/dev/null 2>&1
+check "evstorectl forget --replay of a missing file exits 1" test $? = 1
+"$CTL_BIN" --config "$CONF" forget --replay - "$B" >/dev/null 2>&1 </dev/null
+check "evstorectl forget --replay with a subject is bad usage (2)" test $? = 2
 auth_req "$P" GET "$CU/events"
 expect "the payment's second subject is erased now" 200 '.events[1].payload.to_iban' null \
 	'.events[1].erased|sort|join(",")' "/payload/reference,/payload/to_iban"
