@@ -54,7 +54,7 @@ static enum es_status open_personal(struct fold_ctx *f, const char *event_id, js
 
 	rc = personal_key_ids(*payload, &ids, &n, &cap);
 	if (rc == ES_OK)
-		rc = keyring_fetch(f->db, ids, n, &f->keys);
+		rc = keyring_fetch(f->db, ids, n, true, &f->keys);
 	if (rc == ES_OK) {
 		rc = personal_open(&f->keys, f->tenant, event_id, "/payload", payload, PERSONAL_CLEAR, &w,
 				   err, sizeof err);

@@ -20,13 +20,51 @@ enum es_status cipher_random(unsigned char *buf, size_t n)
 
 /* The two subkeys of a data key: one encrypts, one derives nonces, so the
  * key never serves two algorithms. */
-static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
+static bool derive(const unsigned char key[CIPHER_KEY_LEN], const char *label,
 		   unsigned char out[CIPHER_KEY_LEN])
 {
 	unsigned int len = CIPHER_KEY_LEN;
 
 	return HMAC(EVP_sha256(), key, CIPHER_KEY_LEN, (const unsigned char *)label, strlen(label), out,
 		    &len) != NULL && len == CIPHER_KEY_LEN;
+}
+
+/* Deriving costs two HMACs, more than sealing a field: the subkeys of the
+ * last few keys are kept (a page of events mostly uses one or two). */
+#define SUBKEY_CACHE 16
+static struct {
+	unsigned char key[CIPHER_KEY_LEN];
+	unsigned char aead[CIPHER_KEY_LEN];
+	unsigned char nonce[CIPHER_KEY_LEN];
+	bool used;
+} subkeys[SUBKEY_CACHE];
+static unsigned subkeys_next;
+
+static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
+		   unsigned char out[CIPHER_KEY_LEN])
+{
+	bool aead = strcmp(label, "evstore aead v1") == 0;
+	unsigned i;
+
+	for (i = 0; i < SUBKEY_CACHE; i++)
+		if (subkeys[i].used && CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) == 0)
+			break;
+	if (i == SUBKEY_CACHE) {
+		i = subkeys_next++ % SUBKEY_CACHE;
+		subkeys[i].used = false;
+		if (!derive(key, "evstore aead v1", subkeys[i].aead) ||
+		    !derive(key, "evstore nonce v1", subkeys[i].nonce))
+			return false;
+		memcpy(subkeys[i].key, key, CIPHER_KEY_LEN);
+		subkeys[i].used = true;
+	}
+	memcpy(out, aead ? subkeys[i].aead : subkeys[i].nonce, CIPHER_KEY_LEN);
+	return true;
+}
+
+void cipher_forget_subkeys(void)
+{
+	OPENSSL_cleanse(subkeys, sizeof subkeys);
 }
 
 static bool derive_nonce(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,

@@ -40,6 +40,10 @@ bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_
 void cipher_b64_encode(const unsigned char *in, size_t n, char *out);
 long cipher_b64_decode(const char *in, size_t len, unsigned char *out);
 
+/* Wipes the subkeys kept for the last keys used (a process keeps those of
+ * at most 16 keys between requests). */
+void cipher_forget_subkeys(void);
+
 /* The first 16 hex digits of SHA-256(key): names a master key in the key
  * table without revealing it. out holds 17 bytes. */
 void cipher_fingerprint(const unsigned char key[CIPHER_KEY_LEN], char out[17]);

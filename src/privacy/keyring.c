@@ -116,7 +116,7 @@ static struct keyring_key *keyring_add(struct keyring *kr, int64_t key_id, const
 }
 
 /* Unwraps the stored key of k (its tenant and subject set). */
-static enum es_status unwrap(struct keyring_key *k, const char *wrapped_text)
+static enum es_status unwrap_key(struct keyring_key *k, const char *wrapped_text)
 {
 	const struct masterkey *mk = masterkey_current();
 	unsigned char wrapped[WRAPPED_LEN];
@@ -215,7 +215,7 @@ static enum es_status take_rows(struct db *db, const char *tenant, json_object *
 		if (keyring_by_subject(kr, tenant, PQgetvalue(r, i, 1)))
 			continue;
 		k = keyring_add(kr, db_value_int64(r, i, 0), tenant, PQgetvalue(r, i, 1));
-		rc = k ? unwrap(k, PQgetvalue(r, i, 2)) : ES_ENOMEM;
+		rc = k ? unwrap_key(k, PQgetvalue(r, i, 2)) : ES_ENOMEM;
 	}
 	PQclear(r);
 	return rc;
@@ -260,7 +260,8 @@ out:
 	return rc;
 }
 
-enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, struct keyring *kr)
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+			     struct keyring *kr)
 {
 	struct sbuf arr = SBUF_INIT;
 	const char *values[1];
@@ -291,8 +292,8 @@ enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, struct
 			rc = ES_ENOMEM;
 		else if (PQgetisnull(r, i, 3))
 			k->erased = true;
-		else
-			rc = unwrap(k, PQgetvalue(r, i, 3));
+		else if (unwrap)
+			rc = unwrap_key(k, PQgetvalue(r, i, 3));
 	}
 out:
 	PQclear(r);

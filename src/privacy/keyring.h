@@ -49,11 +49,12 @@ const struct keyring_key *keyring_by_id(const struct keyring *kr, int64_t key_id
 enum es_status keyring_take(struct db *db, const char *tenant, const char *const *subjects,
 			    size_t n, struct keyring *kr) ES_MUST_CHECK;
 
-/* For a read: the keys ids[0..n) names (live ones unwrapped, erased ones
- * marked), added to kr; an id kr already holds is skipped. An id with no
- * row is left out (the reader reports it). Without a master key, live
- * keys are ES_EINVAL. */
-enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n,
+/* For a read: the keys ids[0..n) names (live ones unwrapped when unwrap
+ * is set, erased ones marked), added to kr; an id kr already holds is
+ * skipped. An id with no row is left out (the reader reports it). Without
+ * a master key, live keys to unwrap are ES_EINVAL. A redacted read only
+ * needs to know which keys are erased: it passes unwrap false. */
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
 			     struct keyring *kr) ES_MUST_CHECK;
 
 /* Wipes and releases kr's keys; kr is empty (reusable) afterwards. */

@@ -372,6 +372,10 @@ static enum es_status open_envelope(struct open_ctx *c, const char *env, const c
 		rc = open_fail(c, pointer, "the ciphertext fails authentication");
 		goto out;
 	}
+	if (!c->tok && !(c->tok = json_tokener_new_ex(PERSONAL_PARSE_DEPTH))) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
 	json_tokener_reset(c->tok);
 	value = json_tokener_parse_ex(c->tok, (const char *)plain,
 				      (int)((size_t)sealed_len - CIPHER_SEALED_LEN(0)));
@@ -462,11 +466,9 @@ enum es_status personal_open(const struct keyring *kr, const char *tenant, const
 	bool replaced = false;
 	enum es_status rc;
 
-	c.tok = json_tokener_new_ex(PERSONAL_PARSE_DEPTH);
-	if (!c.tok)
-		return ES_ENOMEM;
 	rc = open_value(&c, *doc, base, &nv, &replaced);
-	json_tokener_free(c.tok);
+	if (c.tok)
+		json_tokener_free(c.tok);
 	if (rc == ES_OK && replaced) {
 		json_object_put(*doc);
 		*doc = nv;

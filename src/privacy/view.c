@@ -29,7 +29,7 @@ enum es_status view_event(struct db *db, struct keyring *kr, json_object *event,
 	rc = personal_key_ids(payload, &ids, &n, &cap);
 	if (rc != ES_OK || n == 0)
 		goto out;
-	rc = keyring_fetch(db, ids, n, kr);
+	rc = keyring_fetch(db, ids, n, view == PERSONAL_CLEAR, kr);
 	if (rc != ES_OK)
 		goto out;
 	json_object_get(payload);
@@ -79,13 +79,9 @@ enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view vi
 		snprintf(err, errlen, "a page of stored events does not parse");
 		goto out;
 	}
-	for (size_t i = 0; rc == ES_OK && i < json_object_array_length(events); i++) {
-		json_object *ev = json_object_array_get_idx(events, i);
-		const char *s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
-
-		if (strstr(s, PERSONAL_ENVELOPE_MARK))
-			rc = view_event(db, &kr, ev, view, err, errlen);
-	}
+	/* view_event leaves an event without envelopes as it is */
+	for (size_t i = 0; rc == ES_OK && i < json_object_array_length(events); i++)
+		rc = view_event(db, &kr, json_object_array_get_idx(events, i), view, err, errlen);
 	if (rc != ES_OK)
 		goto out;
 	sbuf_reset(page);
