@@ -28,6 +28,8 @@ starts_with_error "a missing master key file stops start-up" "$KEY: cannot open 
 (umask 022; openssl rand -hex 32 >"$KEY")
 starts_with_error "a master key file readable by others stops start-up" \
 	"must not be accessible by group or others (mode 0644"
+out=$("$FCGI_BIN" --config "$CONF" --check 2>&1)
+check "--check fails on it too" grep -q "^evstore-fcgi: FAIL master key: $KEY: the master key file must not be" <<<"$out"
 chmod 600 "$KEY"
 head -c 63 "$KEY" >"$KEY.short" && mv "$KEY.short" "$KEY" && chmod 600 "$KEY"
 starts_with_error "a master key file without 64 hex digits stops start-up" "exactly 64 hexadecimal characters"
@@ -37,6 +39,11 @@ starts_with_error "personal data declared without a master key stops start-up, n
 printf 'master_key_file = %s\n' "$KEY" >>"$CONF"
 (umask 077; openssl rand -hex 32 >"$KEY")
 check "no server was left running by the refused starts" test ! -S "$IT_DIR/refused.sock"
+out=$("$FCGI_BIN" --config "$CONF" --check 2>&1)
+check "--check reports a good master key by its fingerprint, never its contents" \
+	grep -q "^evstore-fcgi: pass master key: $KEY (fingerprint [0-9a-f]\{16\})$" <<<"$out"
+key_not_in_output() { ! grep -qF "$(cat "$KEY")" <<<"$out"; }
+check "... and never prints the key" key_not_in_output
 it_front_start || exit 1
 
 W=$(token writer "events:read events:write")
