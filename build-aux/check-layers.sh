@@ -8,7 +8,8 @@
 #   - libpq is reached through src/pg only: outside it, a layer may read a
 #     PGresult it was handed (PQgetvalue, PQntuples, ..., PQclear) and
 #     nothing else of libpq's;
-#   - libjwt is used by src/auth only, libfcgi by src/fcgi only.
+#   - libjwt is used by src/auth only, libfcgi by src/fcgi only, libcrypto
+#     by src/privacy/cipher.c only.
 # Exit status 0 when all holds, 1 with one line per violation otherwise.
 set -eu
 NM=${NM:-nm}
@@ -20,11 +21,12 @@ allowed() {
 	auth) echo "json base" ;;
 	pg) echo "base" ;;
 	store) echo "pg json base" ;;
-	aggregate) echo "store pg json base" ;;
+	privacy) echo "store pg json base" ;;
+	aggregate) echo "privacy store pg json base" ;;
 	subs) echo "store pg json base" ;;
-	fcgi) echo "subs aggregate store pg auth json base" ;;
-	runner) echo "subs aggregate store pg json base" ;;
-	ctl) echo "subs aggregate store pg auth json base" ;;
+	fcgi) echo "subs aggregate privacy store pg auth json base" ;;
+	runner) echo "subs aggregate privacy store pg json base" ;;
+	ctl) echo "subs aggregate privacy store pg auth json base" ;;
 	*) echo "check-layers: no rule for layer '$1'" >&2; exit 1 ;;
 	esac
 }
@@ -63,6 +65,9 @@ while IFS="	" read -r layer member sym; do
 	     fi ;;
 	jwt_*) [ "$layer" = auth ] || { echo "check-layers: src/$layer ($member) calls libjwt's $sym; only src/auth may"; fail=1; } ;;
 	FCGX_* | FCGI_*) [ "$layer" = fcgi ] || { echo "check-layers: src/$layer ($member) calls libfcgi's $sym; only src/fcgi may"; fail=1; } ;;
+	EVP_* | HMAC* | RAND_* | SHA256* | OPENSSL_* | CRYPTO_*)
+		[ "$layer" = privacy ] && [ "$member" = cipher.o ] ||
+			{ echo "check-layers: src/$layer ($member) calls libcrypto's $sym; only src/privacy/cipher.c may"; fail=1; } ;;
 	esac
 done <"$tmp/uses"
 exit $fail

@@ -39,6 +39,7 @@ UNIT_TESTS = \
 	tests/unit/check_jsoncanon \
 	tests/unit/check_fold \
 	tests/unit/check_aggdef \
+	tests/unit/check_privacy \
 	tests/unit/check_aggregate \
 	tests/unit/check_snapshot \
 	tests/unit/check_subscription \
@@ -84,7 +85,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_modes.sh \
 	tests/integration/test_drain.sh \
 	tests/integration/test_page_bytes.sh \
-	tests/integration/test_db_tls.sh
+	tests/integration/test_db_tls.sh \
+	tests/integration/test_privacy.sh
 
 TESTS =
 if HAVE_CHECK
@@ -130,6 +132,7 @@ EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/che
 	$(INTEGRATION_TESTS) \
 	tests/integration/lib.sh tests/integration/runner_lib.sh tests/integration/hosts_lib.sh \
 	tests/integration/ha_lib.sh tests/integration/export_fill.sh examples/local-stack.sh \
+	examples/privacy/customer.json examples/privacy/customer_contacts.sql \
 	tests/lsan.supp tests/run-all.sh packaging/deps.sh packaging/build-deb packaging/README.md \
 	packaging/debian/changelog packaging/debian/control packaging/debian/copyright \
 	packaging/debian/rules packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm \

@@ -349,7 +349,181 @@ static enum es_status parse_guards(struct parse_ctx *c, json_object *v, const ch
 	return ES_OK;
 }
 
-static const char *const event_keys[] = { "payload", "when", "evolve", NULL };
+/* True when schema names the property at a dotted path, walking
+ * "properties" from the top. */
+static bool schema_has_property(json_object *schema, const char *path)
+{
+	char seg[256];
+	const char *p = path;
+
+	while (json_object_is_type(schema, json_type_object)) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		json_object *props;
+
+		if (n >= sizeof seg || !json_object_object_get_ex(schema, "properties", &props) ||
+		    !json_object_is_type(props, json_type_object))
+			return false;
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		if (!json_object_object_get_ex(props, seg, &schema))
+			return false;
+		if (!dot)
+			return true;
+		p = dot + 1;
+	}
+	return false;
+}
+
+/* a is b or lies inside b (dotted paths). */
+static bool path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '.');
+}
+
+/* "payload.<path>" naming a property of schema: the path after
+ * "payload." (borrowed from s), else NULL with the failure reported. */
+static const char *personal_path(struct parse_ctx *c, json_object *v, const char *pointer,
+				 json_object *schema, enum es_status *rc)
+{
+	const char *s = json_type_string == json_object_get_type(v) ? json_object_get_string(v) : NULL;
+
+	if (!s || strncmp(s, "payload.", 8) != 0 || !path_valid(s + 8)) {
+		*rc = parse_fail(c, pointer, "must be a path into the payload: \"payload.<path>\"");
+		return NULL;
+	}
+	if (!schema_has_property(schema, s + 8)) {
+		*rc = parse_fail(c, pointer, "\"%.80s\" is not a property of the payload schema", s);
+		return NULL;
+	}
+	return s + 8;
+}
+
+static enum es_status parse_personal_one(struct parse_ctx *c, json_object *v, const char *pointer,
+					 json_object *schema, struct personal_decl *d)
+{
+	static const char *const keys[] = { "subject", "fields", NULL };
+	json_object *x;
+	enum es_status rc = ES_OK;
+	char *at = NULL;
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_object))
+		return parse_fail(c, pointer, "personal data is declared as {\"subject\": ..., \"fields\": [...]}");
+	rc = only_known(c, v, pointer, keys);
+	if (rc != ES_OK)
+		return rc;
+	at = jsondoc_pointer_join(pointer, "subject");
+	if (!at)
+		return parse_nomem(c);
+	if (!json_object_object_get_ex(v, "subject", &x) || !json_object_is_type(x, json_type_string)) {
+		rc = parse_fail(c, at, "is required: \"aggregate_id\" or \"payload.<path>\"");
+		goto out;
+	}
+	if (strcmp(json_object_get_string(x), "aggregate_id") != 0) {
+		const char *path = personal_path(c, x, at, schema, &rc);
+
+		if (!path)
+			goto out;
+		d->subject = strdup(path);
+		if (!d->subject) {
+			rc = parse_nomem(c);
+			goto out;
+		}
+	}
+	free(at);
+	at = jsondoc_pointer_join(pointer, "fields");
+	if (!at)
+		return parse_nomem(c);
+	if (!json_object_object_get_ex(v, "fields", &x) || !json_object_is_type(x, json_type_array) ||
+	    json_object_array_length(x) == 0) {
+		rc = parse_fail(c, at, "is required: a non-empty array of \"payload.<path>\"");
+		goto out;
+	}
+	n = json_object_array_length(x);
+	d->fields = calloc(n, sizeof *d->fields);
+	if (!d->fields) {
+		rc = parse_nomem(c);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char idx[24], *fat;
+		const char *path;
+
+		snprintf(idx, sizeof idx, "%zu", i);
+		fat = jsondoc_pointer_join(at, idx);
+		if (!fat) {
+			rc = parse_nomem(c);
+			goto out;
+		}
+		path = personal_path(c, json_object_array_get_idx(x, i), fat, schema, &rc);
+		if (path && d->subject && (path_within(d->subject, path) || path_within(path, d->subject)))
+			rc = parse_fail(c, fat, "the subject's id cannot be personal data of its own: it "
+					"stays readable to find the key");
+		for (size_t j = 0; path && rc == ES_OK && j < d->n_fields; j++)
+			if (strcmp(d->fields[j], path) == 0)
+				rc = parse_fail(c, fat, "\"payload.%.80s\" is declared twice", path);
+		free(fat);
+		if (rc != ES_OK)
+			goto out;
+		d->fields[i] = strdup(path);
+		if (!d->fields[i]) {
+			rc = parse_nomem(c);
+			goto out;
+		}
+		d->n_fields++;
+	}
+out:
+	free(at);
+	return rc;
+}
+
+/* "personal": one declaration or a non-empty array of them, checked
+ * against the payload schema (schema NULL: there is none, and personal
+ * data cannot be declared). */
+static enum es_status parse_personal(struct parse_ctx *c, json_object *v, const char *pointer,
+				     json_object *schema, struct aggdef_event *ev)
+{
+	bool many = json_object_is_type(v, json_type_array);
+	size_t n = many ? json_object_array_length(v) : 1;
+	enum es_status rc = ES_OK;
+
+	if (!schema)
+		return parse_fail(c, pointer, "personal data needs a payload schema to check its paths "
+				  "against");
+	if (many && n == 0)
+		return parse_fail(c, pointer, "must be a declaration or a non-empty array of them");
+	ev->personal = calloc(n, sizeof *ev->personal);
+	if (!ev->personal)
+		return parse_nomem(c);
+	for (size_t i = 0; i < n && rc == ES_OK; i++) {
+		char idx[24];
+		char *at;
+
+		snprintf(idx, sizeof idx, "%zu", i);
+		at = many ? jsondoc_pointer_join(pointer, idx) : strdup(pointer);
+		if (!at)
+			return parse_nomem(c);
+		rc = parse_personal_one(c, many ? json_object_array_get_idx(v, i) : v, at, schema,
+					&ev->personal[i]);
+		ev->n_personal = i + 1;
+		free(at);
+	}
+	/* One field belongs to one subject: two keys cannot both seal it. */
+	for (size_t i = 0; rc == ES_OK && i < ev->n_personal; i++)
+		for (size_t j = i + 1; rc == ES_OK && j < ev->n_personal; j++)
+			for (size_t a = 0; rc == ES_OK && a < ev->personal[i].n_fields; a++)
+				for (size_t b = 0; rc == ES_OK && b < ev->personal[j].n_fields; b++)
+					if (path_within(ev->personal[i].fields[a], ev->personal[j].fields[b]) ||
+					    path_within(ev->personal[j].fields[b], ev->personal[i].fields[a]))
+						rc = parse_fail(c, pointer, "\"payload.%.80s\" is declared for two "
+								"subjects", ev->personal[i].fields[a]);
+	return rc;
+}
+
+static const char *const event_keys[] = { "payload", "when", "evolve", "personal", NULL };
 
 static enum es_status parse_event(struct parse_ctx *c, const char *type, json_object *v,
 				  const char *pointer, struct aggdef *def, struct aggdef_event *ev)
@@ -383,6 +557,20 @@ static enum es_status parse_event(struct parse_ctx *c, const char *type, json_ob
 		free(at);
 		if (rc != ES_OK)
 			return rc;
+	}
+	if (json_object_object_get_ex(v, "personal", &x)) {
+		json_object *schema = NULL;
+
+		if (!json_object_object_get_ex(v, "payload", &schema))
+			schema = NULL;
+		at = jsondoc_pointer_join(pointer, "personal");
+		if (!at)
+			return parse_nomem(c);
+		rc = parse_personal(c, x, at, schema, ev);
+		free(at);
+		if (rc != ES_OK)
+			return rc;
+		def->has_personal = true;
 	}
 	if (json_object_object_get_ex(v, "when", &x)) {
 		at = jsondoc_pointer_join(pointer, "when");
@@ -511,11 +699,21 @@ static enum es_status rules_hash(json_object *events, char out[AGGDEF_HASH_LEN])
 	if (!rules)
 		return ES_ENOMEM;
 	json_object_object_foreach(events, type, ev) {
-		json_object *evolve = NULL;
+		json_object *evolve = NULL, *personal = NULL, *both;
 
 		if (!json_object_object_get_ex(ev, "evolve", &evolve))
 			evolve = NULL;
-		json_object_object_add(rules, type, evolve ? json_object_get(evolve) : json_object_new_array());
+		evolve = evolve ? json_object_get(evolve) : json_object_new_array();
+		/* A snapshot made before a field was declared personal holds it
+		 * in clear: declaring personal data changes the hash. Definitions
+		 * without any keep the hash they always had. */
+		if (json_object_object_get_ex(ev, "personal", &personal) && personal &&
+		    (both = json_object_new_object())) {
+			json_object_object_add(both, "evolve", evolve);
+			json_object_object_add(both, "personal", json_object_get(personal));
+			evolve = both;
+		}
+		json_object_object_add(rules, type, evolve);
 	}
 	jsoncanon_write(rules, &b);
 	if (b.failed) {
@@ -531,6 +729,89 @@ out:
 	sbuf_free(&b);
 	json_object_put(rules);
 	return rc;
+}
+
+static enum es_status add_personal_state(struct parse_ctx *c, struct aggdef *def, const char *path)
+{
+	char **grown;
+
+	for (size_t i = 0; i < def->n_personal_state; i++)
+		if (strcmp(def->personal_state[i], path) == 0)
+			return ES_OK;
+	grown = realloc(def->personal_state, (def->n_personal_state + 1) * sizeof *grown);
+	if (!grown)
+		return parse_nomem(c);
+	def->personal_state = grown;
+	grown[def->n_personal_state] = strdup(path);
+	if (!grown[def->n_personal_state])
+		return parse_nomem(c);
+	def->n_personal_state++;
+	return ES_OK;
+}
+
+/* Where one evolve assignment puts personal field f (dotted, in the
+ * payload) in the state: into out, or "" when it does not. */
+static enum es_status personal_target(struct parse_ctx *c, const struct aggdef_event *ev,
+				      const struct aggdef_step *step, const struct aggdef_assign *a,
+				      const char *f, char *out, size_t outlen)
+{
+	const char *src = a->source.path; /* NULL: the whole payload */
+	bool merge = step->op == AGGDEF_OP_MERGE;
+	char at[200];
+
+	out[0] = '\0';
+	snprintf(at, sizeof at, "/events/%s/evolve", ev->event_type);
+	if (!src || path_within(f, src)) {
+		const char *rest = src ? f + strlen(src) : f;
+
+		if (*rest == '.')
+			rest++;
+		if (merge && !*rest)
+			return parse_fail(c, at, "merges personal field \"payload.%.80s\" into the state's "
+					  "top: copy it to a path instead", f);
+		if (merge)
+			snprintf(out, outlen, "%s", rest);
+		else if (step->op == AGGDEF_OP_COPY && *rest)
+			snprintf(out, outlen, "%s.%s", a->target, rest);
+		else
+			snprintf(out, outlen, "%s", a->target);
+	} else if (path_within(src, f)) {
+		if (merge)
+			return parse_fail(c, at, "merges part of personal field \"payload.%.80s\" into the "
+					  "state's top: copy it to a path instead", f);
+		snprintf(out, outlen, "%s", a->target);
+	}
+	return ES_OK;
+}
+
+/* The state paths evolve fills from personal fields: they are withheld
+ * from state readers without personal:read. */
+static enum es_status find_personal_state(struct parse_ctx *c, struct aggdef *def)
+{
+	for (size_t e = 0; e < def->n_events; e++) {
+		const struct aggdef_event *ev = &def->events[e];
+
+		for (size_t s = 0; ev->n_personal && s < ev->n_steps; s++)
+			for (size_t a = 0; a < ev->steps[s].n_assigns; a++) {
+				const struct aggdef_assign *as = &ev->steps[s].assigns[a];
+
+				if (as->source.kind != AGGDEF_SOURCE_PAYLOAD)
+					continue;
+				for (size_t d = 0; d < ev->n_personal; d++)
+					for (size_t f = 0; f < ev->personal[d].n_fields; f++) {
+						char target[512];
+						enum es_status rc = personal_target(c, ev, &ev->steps[s], as,
+										    ev->personal[d].fields[f],
+										    target, sizeof target);
+
+						if (rc == ES_OK && target[0])
+							rc = add_personal_state(c, def, target);
+						if (rc != ES_OK)
+							return rc;
+					}
+			}
+	}
+	return ES_OK;
 }
 
 static const char *const top_keys[] = {
@@ -615,6 +896,9 @@ enum es_status aggdef_parse(json_object *doc, const char *file, struct aggdef **
 		if (rc != ES_OK)
 			goto out;
 	}
+	rc = find_personal_state(&c, def);
+	if (rc != ES_OK)
+		goto out;
 	rc = rules_hash(events, def->rules_hash);
 	if (rc != ES_OK)
 		parse_nomem(&c);
@@ -650,6 +934,9 @@ static void event_free(struct aggdef_event *ev)
 		free(s->paths);
 	}
 	free(ev->steps);
+	for (size_t i = 0; i < ev->n_personal; i++)
+		personal_decl_clear(&ev->personal[i]);
+	free(ev->personal);
 }
 
 void aggdef_free(struct aggdef *def)
@@ -662,6 +949,9 @@ void aggdef_free(struct aggdef *def)
 	for (size_t i = 0; i < def->n_commands; i++)
 		free(def->commands[i].name);
 	free(def->commands);
+	for (size_t i = 0; i < def->n_personal_state; i++)
+		free(def->personal_state[i]);
+	free(def->personal_state);
 	free(def->aggregate_type);
 	free(def->file);
 	free(def);
@@ -691,6 +981,7 @@ bool aggdef_validate(const struct aggdef *def, const char *event_type, json_obje
 		     const char *base, const char *payload_base, struct jschema_violations *out)
 {
 	const struct aggdef_event *ev = aggdef_event_find(def, event_type);
+	bool ok;
 
 	if (!ev) {
 		char *at = jsondoc_pointer_join(base, "event_type");
@@ -700,7 +991,20 @@ bool aggdef_validate(const struct aggdef *def, const char *event_type, json_obje
 		free(at);
 		return false;
 	}
-	if (!ev->payload)
-		return true;
-	return jschema_validate(ev->payload, payload, payload_base, out);
+	ok = !ev->payload || jschema_validate(ev->payload, payload, payload_base, out);
+	/* Personal data is sealed with its subject's key: it needs a subject. */
+	for (size_t d = 0; d < ev->n_personal; d++) {
+		char subject[PERSONAL_SUBJECT_MAX + 1], *at;
+
+		if (!ev->personal[d].subject || !personal_has_fields(&ev->personal[d], payload) ||
+		    personal_subject(&ev->personal[d], "", payload, subject))
+			continue;
+		at = personal_pointer(payload_base, ev->personal[d].subject);
+		jschema_violations_add(out, at ? at : payload_base, "the personal data in this event needs "
+				       "its subject's id here: a non-empty string of at most %d bytes, or an "
+				       "integer", PERSONAL_SUBJECT_MAX);
+		free(at);
+		ok = false;
+	}
+	return ok;
 }

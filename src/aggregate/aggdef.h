@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include "base/error.h"
 #include "json/jschema.h"
+#include "privacy/personal.h"
 
 enum aggdef_guard_kind {
 	AGGDEF_GUARD_VERSION,   /* {"version": n}: the stream is at version n */
@@ -70,6 +71,8 @@ struct aggdef_event {
 	size_t n_guards;
 	struct aggdef_step *steps;
 	size_t n_steps;
+	struct personal_decl *personal;  /* "personal": its data subjects */
+	size_t n_personal;
 };
 
 struct aggdef_command {
@@ -97,6 +100,9 @@ struct aggdef {
 	struct aggdef_command *commands;
 	size_t n_commands;
 	bool uses_metadata;             /* an evolve step reads metadata */
+	bool has_personal;              /* an event type declares personal data */
+	char **personal_state;          /* dotted state paths evolve fills from personal fields */
+	size_t n_personal_state;
 	char rules_hash[AGGDEF_HASH_LEN]; /* FNV-1a 64 of the canonical evolve rules */
 };
 
@@ -123,11 +129,21 @@ enum es_status aggdef_registry_load(const char *dir, struct aggdef_registry **ou
 				    char *err, size_t errlen) ES_MUST_CHECK;
 void aggdef_registry_free(struct aggdef_registry *reg);
 
+/* [privacy] master_key_file for reg: reads the master key (masterkey.h)
+ * when the path is not empty, and refuses a definition that declares
+ * personal data without one. On ES_OK the key (or none) is installed as
+ * the process's; on failure err says why ("path: reason", or "file:
+ * /events/E/personal: ...") and the installed key is left as it was.
+ * reg may be NULL. */
+enum es_status aggdef_registry_privacy(const struct aggdef_registry *reg, const char *master_key_file,
+				       char *err, size_t errlen) ES_MUST_CHECK;
+
 struct startcheck;
 /* The aggregate definitions item of a --check run (base/startcheck.h):
  * loads dir as aggdef_registry_load does and reports how many definitions
- * it holds, or why it cannot be loaded. */
-void aggdef_registry_report(struct startcheck *c, const char *dir);
+ * it holds, or why it cannot be loaded; then the master key item
+ * (aggdef_registry_privacy). */
+void aggdef_registry_report(struct startcheck *c, const char *dir, const char *master_key_file);
 
 /* Lookups; NULL when absent. Everything returned is borrowed from the
  * registry or definition. reg may be NULL. */

@@ -3,6 +3,7 @@
  * aggregate type defined once. */
 #include "buildconf.h"
 #include "aggregate/aggdef.h"
+#include "privacy/masterkey.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -178,7 +179,31 @@ const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *
 	return NULL;
 }
 
-void aggdef_registry_report(struct startcheck *c, const char *dir)
+enum es_status aggdef_registry_privacy(const struct aggdef_registry *reg, const char *master_key_file,
+				       char *err, size_t errlen)
+{
+	struct masterkey mk;
+	bool have = master_key_file && *master_key_file;
+
+	if (have && masterkey_read(master_key_file, &mk, err, errlen) != ES_OK)
+		return ES_EINVAL;
+	for (size_t i = 0; !have && reg && i < reg->n; i++) {
+		const struct aggdef *def = reg->defs[i];
+
+		for (size_t e = 0; def->has_personal && e < def->n_events; e++)
+			if (def->events[e].n_personal) {
+				snprintf(err, errlen, "%s: /events/%s/personal: personal data is declared but "
+					 "[privacy] master_key_file is not set", def->file, def->events[e].event_type);
+				return ES_EINVAL;
+			}
+	}
+	masterkey_install(have ? &mk : NULL);
+	if (have)
+		masterkey_wipe(&mk);
+	return ES_OK;
+}
+
+void aggdef_registry_report(struct startcheck *c, const char *dir, const char *master_key_file)
 {
 	struct aggdef_registry *reg = NULL;
 	char err[512];
@@ -190,5 +215,12 @@ void aggdef_registry_report(struct startcheck *c, const char *dir)
 				"none ([aggregates] dir is empty)");
 	else
 		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions", "%zu from %s", reg->n, dir);
+	if (aggdef_registry_privacy(reg, master_key_file, err, sizeof err) != ES_OK)
+		startcheck_item(c, STARTCHECK_FAIL, "master key", "%s", err);
+	else if (masterkey_current())
+		startcheck_item(c, STARTCHECK_PASS, "master key", "%s (fingerprint %s)", master_key_file,
+				masterkey_current()->id);
+	else
+		startcheck_item(c, STARTCHECK_PASS, "master key", "not set (no personal data declared)");
 	aggdef_registry_free(reg);
 }

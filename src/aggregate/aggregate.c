@@ -11,6 +11,8 @@
 #include "aggregate/fold.h"
 #include "base/log.h"
 #include "aggregate/snapshot.h"
+#include "privacy/keyring.h"
+#include "privacy/personal.h"
 
 /* Nesting a stored payload can have: bodies are parsed with a depth limit
  * of at most this, so a stored document always parses back. */
@@ -30,11 +32,47 @@ static json_object *parse_stored(json_tokener *tok, const char *text, int len)
 	return v;
 }
 
-/* Folds the event rows of r starting at column col (version, type,
- * payload, metadata) from row first; *last gets the last version folded. */
-static enum es_status fold_rows(const struct aggdef *def, json_tokener *tok, const PGresult *r,
-				int first, int col, json_object **state, int64_t *last)
+/* What folding a stream needs besides the rows: personal data in a
+ * payload is opened (the clear view; an erased field is null) with keys
+ * fetched once per fold. */
+struct fold_ctx {
+	struct db *db;
+	const struct aggdef *def;
+	const char *tenant;
+	json_tokener *tok;
+	struct keyring keys;
+};
+
+/* Opens the envelopes of one stored payload in place. */
+static enum es_status open_personal(struct fold_ctx *f, const char *event_id, json_object **payload)
 {
+	struct personal_withheld w = { NULL, NULL };
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	char err[400];
+	enum es_status rc;
+
+	rc = personal_key_ids(*payload, &ids, &n, &cap);
+	if (rc == ES_OK)
+		rc = keyring_fetch(f->db, ids, n, true, &f->keys);
+	if (rc == ES_OK) {
+		rc = personal_open(&f->keys, f->tenant, event_id, "/payload", payload, PERSONAL_CLEAR, &w,
+				   err, sizeof err);
+		if (rc == ES_EINTERNAL)
+			log_kv(LOG_ERR, "personal_data_unreadable", "detail", err, NULL);
+	}
+	personal_withheld_clear(&w);
+	free(ids);
+	return rc;
+}
+
+/* Folds the event rows of r starting at column col (version, type,
+ * payload, metadata), their event ids in column id_col, from row first;
+ * *last gets the last version folded. */
+static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first, int col, int id_col,
+				json_object **state, int64_t *last)
+{
+	json_tokener *tok = f->tok;
 	int rows = PQntuples(r);
 
 	for (int i = first; i < rows; i++) {
@@ -44,6 +82,13 @@ static enum es_status fold_rows(const struct aggdef *def, json_tokener *tok, con
 		payload = parse_stored(tok, PQgetvalue(r, i, col + 2), PQgetlength(r, i, col + 2));
 		if (!payload)
 			return ES_EINTERNAL;
+		if (strstr(PQgetvalue(r, i, col + 2), PERSONAL_ENVELOPE_MARK)) {
+			rc = open_personal(f, PQgetvalue(r, i, id_col), &payload);
+			if (rc != ES_OK) {
+				json_object_put(payload);
+				return rc;
+			}
+		}
 		if (!PQgetisnull(r, i, col + 3)) {
 			metadata = parse_stored(tok, PQgetvalue(r, i, col + 3), PQgetlength(r, i, col + 3));
 			if (!metadata) {
@@ -51,7 +96,7 @@ static enum es_status fold_rows(const struct aggdef *def, json_tokener *tok, con
 				return ES_EINTERNAL;
 			}
 		}
-		rc = fold_event(def, state, PQgetvalue(r, i, col + 1), payload, metadata);
+		rc = fold_event(f->def, state, PQgetvalue(r, i, col + 1), payload, metadata);
 		json_object_put(payload);
 		json_object_put(metadata);
 		if (rc != ES_OK)
@@ -66,6 +111,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			      int64_t at_version, struct aggregate_state *out)
 {
 	json_tokener *tok = json_tokener_new_ex(AGGREGATE_PARSE_DEPTH);
+	struct fold_ctx f = { db, def, tenant, tok, KEYRING_INIT };
 	bool with_metadata = def && def->uses_metadata;
 	PGresult *r = NULL;
 	enum es_status rc;
@@ -98,7 +144,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 		out->snapshot_version = db_value_int64(r, 0, 5);
 		last = out->snapshot_version;
 	}
-	rc = fold_rows(def, tok, r, 1, 1, &out->state, &last);
+	rc = fold_rows(&f, r, 1, 1, 6, &out->state, &last);
 	while (rc == ES_OK && last < target) {
 		int64_t before = last;
 
@@ -107,13 +153,14 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 		rc = store_read_stream_rows(db, tenant, aggregate_type, aggregate_id, last, target,
 					    with_metadata, AGGREGATE_PAGE_EVENTS, &r);
 		if (rc == ES_OK)
-			rc = fold_rows(def, tok, r, 0, 0, &out->state, &last);
+			rc = fold_rows(&f, r, 0, 0, 4, &out->state, &last);
 		if (rc == ES_OK && last == before)
 			rc = ES_EINTERNAL; /* a gap: the stream and its events disagree */
 	}
 	out->version = last;
 out:
 	PQclear(r);
+	keyring_free(&f.keys);
 	if (tok)
 		json_tokener_free(tok);
 	return rc;
@@ -127,13 +174,171 @@ void aggregate_state_free(struct aggregate_state *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* True when an event of req carries personal data def declares. */
+static bool carries_personal(const struct aggdef *def, const struct store_append_req *req)
+{
+	if (!def || !def->has_personal)
+		return false;
+	for (size_t i = 0; i < req->n_events; i++) {
+		const struct aggdef_event *ev = aggdef_event_find(def, req->events[i].event_type);
+
+		for (size_t d = 0; ev && d < ev->n_personal; d++)
+			if (personal_has_fields(&ev->personal[d], req->events[i].payload))
+				return true;
+	}
+	return false;
+}
+
+/* The distinct subjects of req's personal data into subjects[] (each a
+ * PERSONAL_SUBJECT_MAX + 1 buffer of the malloc'd block *buf). */
+static enum es_status collect_subjects(const struct aggdef *def, const struct store_append_req *req,
+				       char **buf, const char ***subjects, size_t *n)
+{
+	size_t cap = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < req->n_events; i++) {
+		const struct aggdef_event *ev = aggdef_event_find(def, req->events[i].event_type);
+
+		cap += ev ? ev->n_personal : 0;
+	}
+	*buf = malloc(cap * (PERSONAL_SUBJECT_MAX + 1) + 1);
+	*subjects = calloc(cap + 1, sizeof **subjects);
+	if (!*buf || !*subjects)
+		return ES_ENOMEM;
+	for (size_t i = 0; i < req->n_events; i++) {
+		const struct aggdef_event *ev = aggdef_event_find(def, req->events[i].event_type);
+
+		for (size_t d = 0; ev && d < ev->n_personal; d++) {
+			char *s = *buf + *n * (PERSONAL_SUBJECT_MAX + 1);
+			bool seen = false;
+
+			if (!personal_has_fields(&ev->personal[d], req->events[i].payload))
+				continue;
+			if (!personal_subject(&ev->personal[d], req->aggregate_id, req->events[i].payload, s))
+				return ES_EINVAL; /* aggdef_validate said so first */
+			for (size_t j = 0; j < *n && !seen; j++)
+				seen = strcmp((*subjects)[j], s) == 0;
+			if (!seen)
+				(*subjects)[(*n)++] = s;
+		}
+	}
+	return ES_OK;
+}
+
+/* Seals req's personal data and runs the append (or, with known_only,
+ * the idempotency check alone) in one transaction that holds the
+ * subjects' keys FOR SHARE: an erasure racing it waits for its commit,
+ * so no event is ever stored under a key destroyed before it. The keys
+ * of subjects without one are made in the same transaction. known_only
+ * rolls back (it writes nothing, new keys included). */
+static enum es_status sealed_append(struct db *db, const struct aggdef *def,
+				    const struct store_append_req *req, bool known_only,
+				    struct store_append_res *res)
+{
+	struct keyring kr = KEYRING_INIT;
+	struct store_new_event *events = NULL;
+	struct store_append_req sealed = *req;
+	const char **subjects = NULL;
+	char *buf = NULL;
+	size_t n = 0, i;
+	enum es_status rc, end;
+	bool begun = false;
+
+	memset(res, 0, sizeof *res);
+	events = calloc(req->n_events, sizeof *events);
+	if (!events) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	rc = collect_subjects(def, req, &buf, &subjects, &n);
+	if (rc != ES_OK)
+		goto out;
+	rc = db_exec_sql(db, "BEGIN", NULL);
+	if (rc != ES_OK)
+		goto out;
+	begun = true;
+	rc = keyring_take(db, req->tenant, subjects, n, &kr);
+	for (i = 0; rc == ES_OK && i < req->n_events; i++) {
+		const struct aggdef_event *ev = aggdef_event_find(def, req->events[i].event_type);
+
+		events[i] = req->events[i];
+		events[i].payload = NULL;
+		if (!ev || ev->n_personal == 0) {
+			events[i].payload = json_object_get(req->events[i].payload);
+			continue;
+		}
+		rc = personal_seal(&kr, req->tenant, req->events[i].event_id, req->aggregate_id,
+				   ev->personal, ev->n_personal, req->events[i].payload, &events[i].payload);
+	}
+	if (rc != ES_OK)
+		goto out;
+	sealed.events = events;
+	rc = known_only ? store_append_known(db, &sealed, res)
+			: store_append_in_transaction(db, &sealed, res);
+out:
+	if (begun) {
+		end = db_exec_sql(db, rc == ES_OK && !known_only ? "COMMIT" : "ROLLBACK", NULL);
+		if (end != ES_OK && rc == ES_OK) {
+			if (!known_only)
+				store_append_res_free(res);
+			rc = end;
+		}
+	}
+	for (i = 0; events && i < req->n_events; i++)
+		json_object_put(events[i].payload);
+	free(events);
+	free(subjects);
+	free(buf);
+	keyring_free(&kr);
+	return rc;
+}
+
+enum es_status aggregate_state_redact(const struct aggdef *def, json_object *state, const char *base,
+				      json_object **redacted)
+{
+	*redacted = NULL;
+	for (size_t i = 0; def && i < def->n_personal_state; i++) {
+		const char *path = def->personal_state[i], *dot = strrchr(path, '.');
+		json_object *parent = state, *v;
+		char *ptr;
+		bool found;
+
+		if (dot) {
+			char *up = strndup(path, (size_t)(dot - path));
+
+			if (!up)
+				return ES_ENOMEM;
+			parent = fold_path_get(state, up, &found);
+			free(up);
+		}
+		if (!json_object_is_type(parent, json_type_object) ||
+		    !json_object_object_get_ex(parent, dot ? dot + 1 : path, &v) || !v)
+			continue;
+		ptr = personal_pointer(base, path);
+		if (!ptr)
+			return ES_ENOMEM;
+		if (!*redacted)
+			*redacted = json_object_new_array();
+		if (!*redacted || json_object_object_add(parent, dot ? dot + 1 : path, NULL) != 0 ||
+		    json_object_array_add(*redacted, json_object_new_string(ptr)) != 0) {
+			free(ptr);
+			return ES_ENOMEM;
+		}
+		free(ptr);
+	}
+	return ES_OK;
+}
+
 /* Answers a refused request with its replay when it is one: true when
- * *rc was replaced (ES_OK with res->replayed, or ES_EDUPLICATE). */
-static bool answer_replay(struct db *db, const struct store_append_req *req,
+ * *rc was replaced (ES_OK with res->replayed, or ES_EDUPLICATE). A request
+ * with personal data is compared as it would be stored: sealed. */
+static bool answer_replay(struct db *db, const struct aggdef *def, const struct store_append_req *req,
 			  struct store_append_res *res, enum es_status *rc)
 {
 	struct store_append_res known;
-	enum es_status st = store_append_known(db, req, &known);
+	enum es_status st = carries_personal(def, req) ? sealed_append(db, def, req, true, &known)
+						       : store_append_known(db, req, &known);
 
 	if (st == ES_ENOTFOUND)
 		return false;
@@ -210,13 +415,13 @@ enum es_status aggregate_append(struct db *db, const struct aggdef *def,
 		if ((req->expect == STORE_EXPECT_EXACT && req->expected_version != s.version) ||
 		    (req->expect == STORE_EXPECT_EXISTS && s.version == 0)) {
 			rc = ES_ECONFLICT;
-			if (!answer_replay(db, req, res, &rc))
+			if (!answer_replay(db, def, req, res, &rc))
 				res->current_version = s.version;
 			goto out;
 		}
 		rc = check_events(def, req, &s, why);
 		if (rc == ES_ESTATE) {
-			answer_replay(db, req, res, &rc);
+			answer_replay(db, def, req, res, &rc);
 			goto out;
 		}
 		if (rc != ES_OK)
@@ -225,7 +430,18 @@ enum es_status aggregate_append(struct db *db, const struct aggdef *def,
 		attempt = *req;
 		attempt.expect = STORE_EXPECT_EXACT;
 		attempt.expected_version = s.version;
-		rc = store_append(db, &attempt, res);
+		if (carries_personal(def, &attempt)) {
+			rc = sealed_append(db, def, &attempt, false, res);
+			/* The transaction lost a race on an event id (its retry inside
+			 * store_append cannot run in an aborted transaction): the
+			 * stored events answer, as a replay or a duplicate. */
+			if (rc == ES_EDUPLICATE || rc == ES_EDB)
+				answer_replay(db, def, req, res, &rc);
+		} else {
+			rc = store_append(db, &attempt, res);
+		}
+		if (rc == ES_ERETRY)
+			continue; /* a key erased while it was being made: take again */
 		if (rc == ES_OK) {
 			if (!res->replayed)
 				snapshot_after_commit(db, def, req, s.version, res->version, s.state);

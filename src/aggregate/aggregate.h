@@ -42,6 +42,14 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			      int64_t at_version, struct aggregate_state *out) ES_MUST_CHECK;
 void aggregate_state_free(struct aggregate_state *s);
 
+/* Withholds from state the values def's evolve rules fill from personal
+ * fields (def->personal_state): each one present and not null becomes
+ * null and its JSON pointer (under base, "/state") is added to
+ * *redacted (a new array, created on the first; NULL when nothing was
+ * withheld). ES_ENOMEM only. */
+enum es_status aggregate_state_redact(const struct aggdef *def, json_object *state, const char *base,
+				      json_object **redacted) ES_MUST_CHECK;
+
 /* Why a guarded append was refused (ES_ESTATE). */
 struct aggregate_refusal {
 	size_t event_index;         /* which event of the request */

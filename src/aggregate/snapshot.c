@@ -16,8 +16,8 @@
 /* The stream's version, the newest usable snapshot and the first page of
  * events after it, in one statement (one snapshot of the database). Rows of
  * kind 0 (exactly one when the stream exists): stream version, -, snapshot
- * state, -, snapshot version. Rows of kind 1: event version, event type,
- * payload, metadata (only when $7 asks), -. */
+ * state, -, snapshot version, -. Rows of kind 1: event version, event
+ * type, payload, metadata (only when $7 asks), -, event id. */
 static const struct db_statement st_read_head = {
 	"snapshot_read_head",
 	"WITH s AS (SELECT version FROM evstore.streams"
@@ -26,11 +26,11 @@ static const struct db_statement st_read_head = {
 	"   WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid"
 	"     AND schema_version = $4::int AND rules_hash = $5::text"
 	"     AND version <= LEAST((SELECT version FROM s), $6::bigint))"
-	" SELECT 0 AS kind, s.version, NULL::text, sn.state::text, NULL::text, sn.version"
+	" SELECT 0 AS kind, s.version, NULL::text, sn.state::text, NULL::text, sn.version, NULL::text"
 	"   FROM s LEFT JOIN sn ON true"
 	" UNION ALL"
 	" (SELECT 1, e.version, e.event_type, e.payload::text,"
-	"         CASE WHEN $7::bool THEN e.metadata::text END, NULL::bigint"
+	"         CASE WHEN $7::bool THEN e.metadata::text END, NULL::bigint, e.event_id::text"
 	"   FROM evstore.events e"
 	"   WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
 	"     AND e.version > COALESCE((SELECT version FROM sn), 0)"
@@ -66,6 +66,11 @@ enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char
 
 	if (written)
 		*written = false;
+	/* A state holding personal data is never stored: a snapshot would
+	 * keep it readable after its subject's erasure. Its reads fold from
+	 * the events, where erasure takes effect. */
+	if (def->n_personal_state > 0)
+		return ES_OK;
 	if (!text)
 		return ES_ENOMEM;
 	if (version < 1 || !json_object_is_type(state, json_type_object))

@@ -21,7 +21,8 @@ struct db;
  * its version or NULL) for the newest snapshot usable by def (its
  * schema_version and rules_hash, at or below upto; def NULL: none is), then
  * rows of kind 1 (1, version, event type, payload, metadata or NULL unless
- * with_metadata, -) for the first limit events after it up to upto. On
+ * with_metadata, -, event id) for the first limit events after it up to
+ * upto. On
  * ES_OK *out is the result; the caller PQclear()s it. Borrows everything. */
 enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const char *tenant,
 				  const char *aggregate_type, const char *aggregate_id,
@@ -30,7 +31,8 @@ enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const
 
 /* Stores state (an object) as the snapshot of one stream at version.
  * *written (may be NULL) says whether the row was written (false: a newer
- * or equal snapshot by the same rules is stored). tenant NULL is no
+ * or equal snapshot by the same rules is stored, or def's evolve rules put
+ * personal data into the state: such a state is never stored). tenant NULL is no
  * tenant. Borrows everything. */
 enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char *tenant,
 			     const char *aggregate_id, int64_t version, json_object *state,

@@ -419,7 +419,7 @@ out:
 }
 
 /* Parses space separated scope names; borrows s. Unknown names are
- * ignored; admin brings read and write along. */
+ * ignored; admin brings read and write along (not personal:read). */
 unsigned auth_parse_scopes(const char *s)
 {
 	unsigned bits = 0;
@@ -437,6 +437,8 @@ unsigned auth_parse_scopes(const char *s)
 			bits |= AUTH_SCOPE_WRITE;
 		else if (n == 5 && strncmp(s, "admin", n) == 0)
 			bits |= AUTH_SCOPE_ADMIN | AUTH_SCOPE_READ | AUTH_SCOPE_WRITE;
+		else if (n == 13 && strncmp(s, "personal:read", n) == 0)
+			bits |= AUTH_SCOPE_PERSONAL_READ;
 		s += n;
 	}
 	return bits;

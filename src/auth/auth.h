@@ -17,7 +17,10 @@ struct auth_keys; /* opaque: the pinned algorithm and its key(s) */
 enum auth_scope {
 	AUTH_SCOPE_READ = 1u << 0,  /* events:read */
 	AUTH_SCOPE_WRITE = 1u << 1, /* events:write */
-	AUTH_SCOPE_ADMIN = 1u << 2  /* admin; implies read and write */
+	AUTH_SCOPE_ADMIN = 1u << 2, /* admin; implies read and write */
+	/* personal:read: declared personal data in clear. Nothing implies it,
+	 * admin included: who may read people's data is granted on its own. */
+	AUTH_SCOPE_PERSONAL_READ = 1u << 3
 };
 
 #define AUTH_MAX_SUB 255 /* bytes of the sub claim */

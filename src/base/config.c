@@ -161,6 +161,9 @@ static const struct confval_option config_options[] = {
 	TEXT("aggregates", "dir", aggregates.dir, SYSCONFDIR "/evstore/aggregates.d",
 	     "directory of aggregate definition files (*.json)"),
 
+	TEXT("privacy", "master_key_file", privacy.master_key_file, "",
+	     "file of 64 hex digits (owner-only) wrapping the data subjects' keys; empty: no personal data"),
+
 	INT("health", "error_rate_per_min", health.error_rate_per_min, "10", 0, INT_MAX,
 	    "a subscription failing more often per minute is degraded"),
 	INT("health", "errors_warn", health.errors_warn, "10", 0, INT_MAX,
@@ -214,7 +217,7 @@ static const struct confval_option config_options[] = {
 
 /* The sections in the order they are printed. */
 static const char *const config_sections[] = {
-	"database", "http", "jwt", "aggregates", "health", "deployment", "log", "runner", NULL
+	"database", "http", "jwt", "aggregates", "privacy", "health", "deployment", "log", "runner", NULL
 };
 
 #define SUBSCRIPTION_NAME_MAX 64

@@ -64,6 +64,9 @@ struct es_config {
 		char *dir;                 /* aggregate definition files */
 	} aggregates;
 	struct {
+		char *master_key_file;     /* wraps the subject keys; "": personal data off */
+	} privacy;
+	struct {
 		int error_rate_per_min;
 		int errors_warn;
 		int errors_critical;

@@ -146,7 +146,8 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 		rc = CTL_EXIT_OK;
 		goto out;
 	}
-	if (aggdef_registry_load(cfg.aggregates.dir, &reg, err, sizeof err) != ES_OK) {
+	if (aggdef_registry_load(cfg.aggregates.dir, &reg, err, sizeof err) != ES_OK ||
+	    aggdef_registry_privacy(reg, cfg.privacy.master_key_file, err, sizeof err) != ES_OK) {
 		ctl_error("%s", err);
 		goto out;
 	}

@@ -20,7 +20,7 @@
  * typo does not mint a token that is refused later with a puzzling 403. */
 static bool token_scopes_known(const char *scope, const char **bad, size_t *bad_len)
 {
-	static const char *const known[] = { "events:read", "events:write", "admin" };
+	static const char *const known[] = { "events:read", "events:write", "admin", "personal:read" };
 	const char *p = scope;
 
 	while (*p) {
@@ -99,7 +99,7 @@ int cmd_token(const struct ctl *ctl, int argc, char **argv)
 		return ctl_usage_error("token", "--scope is required");
 	if (!token_scopes_known(scope, &bad, &bad_len))
 		return ctl_usage_error("token", "unknown scope '%.*s' (known: events:read,"
-				       " events:write, admin)", (int)bad_len, bad);
+				       " events:write, admin, personal:read)", (int)bad_len, bad);
 	if (tenant_arg && !uuidtext_parse(tenant_arg, tenant))
 		return ctl_usage_error("token", "--tenant wants a UUID, not '%s'", tenant_arg);
 

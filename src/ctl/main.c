@@ -65,7 +65,8 @@ static const struct ctl_command commands[] = {
 	  "\n"
 	  "Options:\n"
 	  "      --sub SUBJECT    the token's subject: the actor_id of what it writes\n"
-	  "      --scope SCOPES   space-separated: events:read, events:write, admin\n"
+	  "      --scope SCOPES   space-separated: events:read, events:write, admin,\n"
+	  "                       personal:read\n"
 	  "      --tenant UUID    bind the token to this tenant ([jwt] tenant_claim)\n"
 	  "      --ttl SECONDS    lifetime in seconds (default 3600)\n"
 	  "  -h, --help           show this help and exit\n" },
@@ -191,6 +192,25 @@ static const struct ctl_command commands[] = {
 	  "\n"
 	  "Options:\n"
 	  "  -h, --help    show this help and exit\n" },
+	{ "forget", cmd_forget, "erase a data subject's personal data (destroy its key)",
+	  "Usage: evstorectl [--config FILE] forget [--tenant UUID] SUBJECT\n"
+	  "       evstorectl [--config FILE] forget --replay AUDIT-LOG\n"
+	  "\n"
+	  "Destroys the key that seals the personal data of SUBJECT (the id an\n"
+	  "aggregate definition's \"personal\" declares) in one committed transaction:\n"
+	  "from then on every read, fold, snapshot and handler sees its fields as null,\n"
+	  "listed as erased. An append waiting on the key finishes first; personal data\n"
+	  "of SUBJECT appended later gets a new key. Writes an audit record naming the\n"
+	  "login that ran it. Erasing again answers \"already erased\" (exit 0); a\n"
+	  "subject of which nothing was ever stored is exit 1. Backups taken before keep\n"
+	  "the key: after a restore, --replay erases again every subject that the\n"
+	  "subject_erased records of AUDIT-LOG name (JSON lines, - for stdin; other\n"
+	  "lines are skipped) and prints the counts.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --tenant UUID    the subject's tenant (default: no tenant)\n"
+	  "      --replay FILE    erase the subjects of FILE's subject_erased records\n"
+	  "  -h, --help           show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"

@@ -9,6 +9,7 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/route_events.c \
 	src/fcgi/route_aggregates.c \
 	src/fcgi/route_feed.c \
+	src/fcgi/route_subjects.c \
 	src/fcgi/route_health.c \
 	src/fcgi/route_dlq.c \
 	src/fcgi/route_openapi.c \

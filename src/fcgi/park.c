@@ -42,6 +42,7 @@ static json_object *ticket_json(const struct park_ticket *t)
 	put_str(o, "traceparent", t->traceparent);
 	put_str(o, "tenant", t->q.tenant);
 	json_object_object_add(o, "all_tenants", json_object_new_boolean(t->q.all_tenants));
+	json_object_object_add(o, "personal_clear", json_object_new_boolean(t->personal_clear));
 	put_str(o, "after", after);
 	json_object_object_add(o, "limit", json_object_new_int(t->q.limit));
 	json_object_object_add(o, "max_bytes", json_object_new_int64(t->q.max_bytes));
@@ -155,7 +156,7 @@ static bool get_int64(json_object *o, const char *key, int64_t min, int64_t max,
 static bool ticket_parse(const char *text, size_t len, struct park_ticket *t)
 {
 	json_tokener *tok = json_tokener_new();
-	json_object *o = NULL, *v;
+	json_object *o = NULL, *v, *clear;
 	char after[FEED_CURSOR_LEN];
 	char *types = NULL, *event_types = NULL;
 	int64_t id, limit, max_bytes;
@@ -178,6 +179,8 @@ static bool ticket_parse(const char *text, size_t len, struct park_ticket *t)
 	    !get_buf(o, "tenant", t->tenant, sizeof t->tenant, false) ||
 	    !get_buf(o, "after", after, sizeof after, true) || !feed_cursor_decode(after, &t->q.after) ||
 	    !json_object_object_get_ex(o, "all_tenants", &v) || !json_object_is_type(v, json_type_boolean) ||
+	    !json_object_object_get_ex(o, "personal_clear", &clear) ||
+	    !json_object_is_type(clear, json_type_boolean) ||
 	    !get_dup(o, "aggregate_types", &types) || !get_dup(o, "event_types", &event_types) ||
 	    !get_dup(o, "headers", &t->headers))
 		goto out;
@@ -185,6 +188,7 @@ static bool ticket_parse(const char *text, size_t len, struct park_ticket *t)
 	t->q.limit = (int)limit;
 	t->q.max_bytes = (long)max_bytes;
 	t->q.all_tenants = json_object_get_boolean(v);
+	t->personal_clear = json_object_get_boolean(clear);
 	t->q.tenant = t->tenant[0] ? t->tenant : NULL;
 	t->q.aggregate_types = types;
 	t->q.event_types = event_types;
@@ -249,7 +253,8 @@ static bool same_str(const char *a, const char *b)
 
 bool park_same_query(const struct park_ticket *a, const struct park_ticket *b)
 {
-	return a->q.all_tenants == b->q.all_tenants && same_str(a->q.tenant, b->q.tenant) &&
+	return a->q.all_tenants == b->q.all_tenants && a->personal_clear == b->personal_clear &&
+	       same_str(a->q.tenant, b->q.tenant) &&
 	       a->q.after.txid == b->q.after.txid && a->q.after.position == b->q.after.position &&
 	       a->q.limit == b->q.limit && a->q.max_bytes == b->q.max_bytes &&
 	       same_str(a->q.aggregate_types, b->q.aggregate_types) &&

@@ -34,6 +34,7 @@ struct park_ticket {
 	char traceparent[HTTP_TRACEPARENT_LEN + 1]; /* "" when none */
 	char tenant[UUIDTEXT_LEN];       /* "" when the request has no tenant */
 	struct feed_request q;           /* q.tenant points into tenant; strings below owned */
+	bool personal_clear;             /* the token has personal:read (privacy/view.h) */
 	char *headers;                   /* extra response header lines, or NULL */
 };
 

@@ -28,6 +28,7 @@ void route_aggregate_state(struct route_ctx *ctx)
 	const struct aggdef *def = aggdef_find(ctx->app->aggdefs, type);
 	struct aggregate_state s;
 	struct db *db;
+	json_object *redacted = NULL;
 	const char *at_s = NULL, *text;
 	int64_t at = 0;
 	enum es_status st;
@@ -69,6 +70,11 @@ void route_aggregate_state(struct route_ctx *ctx)
 		http_resp_header(resp, "ETag", "\"%" PRId64 "\"", s.version);
 		goto out;
 	}
+	if (!(ctx->who && (ctx->who->scopes & AUTH_SCOPE_PERSONAL_READ)) &&
+	    aggregate_state_redact(def, s.state, "/state", &redacted) != ES_OK) {
+		http_reply_status(resp, ES_ENOMEM, NULL);
+		goto out;
+	}
 	text = jsondoc_compact(s.state);
 	if (!text) {
 		http_reply_status(resp, ES_ENOMEM, NULL);
@@ -77,11 +83,16 @@ void route_aggregate_state(struct route_ctx *ctx)
 	reply_stream_begin(resp, 200, type, id, s.version);
 	sbuf_puts(&resp->body, "\"state\":");
 	sbuf_puts(&resp->body, text);
+	if (redacted) {
+		sbuf_puts(&resp->body, ",\"redacted\":");
+		sbuf_puts(&resp->body, jsondoc_compact(redacted));
+	}
 	if (s.snapshot_version > 0)
 		sbuf_printf(&resp->body, ",\"snapshot_version\":%" PRId64 "}", s.snapshot_version);
 	else
 		sbuf_puts(&resp->body, ",\"snapshot_version\":null}");
 out:
+	json_object_put(redacted);
 	aggregate_state_free(&s);
 }
 

@@ -603,6 +603,8 @@ void route_events_read(struct route_ctx *ctx)
 		st = store_read_stream(db, ctx->tenant, type, id, from, limit,
 				       ctx->app->cfg.http.max_page_bytes, backward, &events, &page);
 	}
+	if (st == ES_OK)
+		st = route_personal_view(ctx, &events);
 	if (st != ES_OK)
 		goto fail;
 

@@ -141,6 +141,7 @@ static bool feed_park(struct route_ctx *ctx, const struct feed_request *q, int64
 	snprintf(t.traceparent, sizeof t.traceparent, "%s",
 		 ctx->req->traceparent ? ctx->req->traceparent : "");
 	t.q = *q;
+	t.personal_clear = ctx->who && (ctx->who->scopes & AUTH_SCOPE_PERSONAL_READ);
 	t.headers = ctx->resp->headers.len ? ctx->resp->headers.data : NULL;
 	if (park_send(ctx->app->waiter_sock, &t, fd) != ES_OK)
 		return false;
@@ -203,6 +204,9 @@ void route_feed_read(struct route_ctx *ctx)
 			goto fail;
 	}
 
+	st = route_personal_view(ctx, &events);
+	if (st != ES_OK)
+		goto fail;
 	feed_reply_page(resp, &events, &next);
 	goto out;
 fail:

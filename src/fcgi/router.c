@@ -126,6 +126,20 @@ static enum router_result param_invalid(struct route_match *m, const char *what,
 	return ROUTER_BAD_REQUEST;
 }
 
+/* A data subject's id: what evstore.subject_keys takes, and nothing that
+ * could break a log line. */
+static bool subject_valid(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 256)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return false;
+	return true;
+}
+
 /* Checks the chosen route's parameters and normalises UUIDs in place. */
 static enum router_result validate_params(struct route_match *m)
 {
@@ -138,6 +152,8 @@ static enum router_result validate_params(struct route_match *m)
 		if (param_is(m, i, "name") && !router_name_valid(v, ROUTER_AGGREGATE_TYPE_MAX))
 			return param_invalid(m, "subscription name", v,
 					     "must match ^[A-Za-z][A-Za-z0-9_.-]{0,63}$");
+		if (param_is(m, i, "subject") && !subject_valid(v))
+			return param_invalid(m, "subject", v, "must be 1 to 256 bytes without control characters");
 		if (param_is(m, i, "id")) {
 			char id[UUIDTEXT_LEN];
 

@@ -42,7 +42,9 @@ struct es_config;
 	ROUTE("GET",  "/v1/aggregates/{type}/{id}",         route_aggregate_state, ROUTE_READ, "at_version") \
 	ROUTE("POST", "/v1/aggregates/{type}/{id}/commands/{command}", route_aggregate_command, ROUTE_WRITE, "") \
 	ROUTE("GET",  "/v1/events",                         route_feed_read,       ROUTE_READ, \
-	      "after limit aggregate_type event_type wait")
+	      "after limit aggregate_type event_type wait") \
+	ROUTE("GET",  "/v1/subjects/{subject}",             route_subject_get,     ROUTE_ADMIN, "") \
+	ROUTE("DELETE", "/v1/subjects/{subject}",           route_subject_delete,  ROUTE_ADMIN, "")
 
 /* Everything a handler may use; all of it borrowed for the request. */
 struct route_ctx {
@@ -72,6 +74,13 @@ void feed_reply_page(struct http_resp *resp, const struct sbuf *events,
 /* The table of EVSTORE_ROUTES, in order, for router_match; *count gets its
  * length. Static: never freed. */
 const struct route *routes_table(size_t *count);
+
+/* --- personal data (route_subjects.c) ---------------------------------------- */
+
+/* Opens the personal data of a page of events for this request's token:
+ * in clear with personal:read, else redacted; erased fields null either
+ * way (privacy/view.h). A damaged envelope is logged and ES_EINTERNAL. */
+enum es_status route_personal_view(struct route_ctx *ctx, struct sbuf *events) ES_MUST_CHECK;
 
 /* --- the append body, validated (route_events.c) -------------------------- */
 

@@ -36,6 +36,7 @@
 #include "fcgi/routes.h"
 #include "fcgi/server.h"
 #include "pg/db.h"
+#include "privacy/view.h"
 #include "store/feed.h"
 #include "store/store.h"
 
@@ -192,6 +193,20 @@ static bool discard_input(int fd)
 	}
 }
 
+/* The personal data of a page as the poll's token may see it (every poll of
+ * a group has the same view). */
+static enum es_status personal_view(struct db *db, const struct park_ticket *t, struct sbuf *events)
+{
+	char err[400] = "";
+	enum es_status rc = view_page(db, events, t->personal_clear ? PERSONAL_CLEAR : PERSONAL_REDACTED,
+				      err, sizeof err);
+
+	if (rc == ES_EINTERNAL)
+		log_kv(LOG_ERR, "personal_data_unreadable", "req_id", t->request_id, "detail", err,
+		       (const char *)NULL);
+	return rc;
+}
+
 /* One round: every waiting poll whose page has events, or whose time is
  * up, is answered. Polls asking for the same page share its query. */
 static void look(struct waiter *w)
@@ -215,6 +230,8 @@ static void look(struct waiter *w)
 		sbuf_reset(&events);
 		if (st == ES_OK)
 			st = feed_read_json(db, &w->v[i].t.q, &events, &count, &next);
+		if (st == ES_OK && count > 0)
+			st = personal_view(db, &w->v[i].t, &events);
 		for (size_t j = i; j < w->n; j++) {
 			struct parked *p = &w->v[j];
 

@@ -5,7 +5,8 @@ MIGRATIONS = \
 	sql/002_snapshots.sql \
 	sql/003_subscriptions.sql \
 	sql/004_sqlstate.sql \
-	sql/005_lean_append.sql
+	sql/005_lean_append.sql \
+	sql/006_privacy.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)

@@ -181,10 +181,15 @@ static enum es_status runner_load_aggdefs(const struct es_config *cfg, const str
 
 	*out = NULL;
 	if (!runner_needs_aggdefs(confs, n))
-		return ES_OK;
+		return aggdef_registry_privacy(NULL, cfg->privacy.master_key_file, err, errlen);
 	rc = aggdef_registry_load(cfg->aggregates.dir, out, err, errlen);
-	if (rc != ES_OK)
+	if (rc == ES_OK)
+		rc = aggdef_registry_privacy(*out, cfg->privacy.master_key_file, err, errlen);
+	if (rc != ES_OK) {
+		aggdef_registry_free(*out);
+		*out = NULL;
 		return rc;
+	}
 	for (size_t i = 0; i < (*out)->n; i++)
 		background += (*out)->defs[i]->snapshot_mode == AGGDEF_SNAPSHOT_BACKGROUND;
 	/* Not an error (definitions may come later), but nothing will be written. */

@@ -15,6 +15,7 @@
 #include "base/timefmt.h"
 #include "pg/db.h"
 #include "store/feed.h"
+#include "privacy/view.h"
 #include "subs/checkpoint.h"
 #include "subs/dlq.h"
 #include "subs/substatus.h"
@@ -463,6 +464,78 @@ static size_t unit_run_each(struct unit_host *h, struct unit *u, const struct ev
 	return handled;
 }
 
+/* ------------------------------------------------------ personal data */
+
+/* The events of a page re-rendered for the handler's view of personal
+ * data: one string per event that held an envelope. */
+struct opened {
+	char **json;
+	size_t n;
+};
+
+static void opened_free(struct opened *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->json[i]);
+	free(o->json);
+	o->json = NULL;
+	o->n = 0;
+}
+
+/* Renders ev in view; a new string, or NULL with *rc set. */
+static char *open_one(struct db *db, struct keyring *kr, const struct event *ev, enum personal_view view,
+		      enum es_status *rc, char *err, size_t errlen)
+{
+	json_object *obj = json_tokener_parse(ev->json);
+	char *out = NULL;
+
+	*rc = obj ? view_event(db, kr, obj, view, err, errlen) : ES_EINTERNAL;
+	if (*rc == ES_OK && !(out = strdup(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+									     JSON_C_TO_STRING_NOSLASHESCAPE))))
+		*rc = ES_ENOMEM;
+	json_object_put(obj);
+	return out;
+}
+
+/* Points the events of pg that hold personal data at their view for u's
+ * subscription (personal_data): clear or redacted, an erased subject's
+ * fields null either way. An envelope that fails authentication is logged
+ * and its event handed over redacted, never as garbage. Pages without
+ * envelopes are left alone. */
+static enum es_status unit_personal_view(struct unit_host *h, const struct unit *u, struct feed_page *pg,
+					 struct opened *o)
+{
+	enum personal_view view = u->sub->conf.personal_data == SUB_PERSONAL_CLEAR ? PERSONAL_CLEAR
+										   : PERSONAL_REDACTED;
+	struct keyring kr = KEYRING_INIT;
+	enum es_status rc = ES_OK;
+
+	o->n = 0;
+	o->json = NULL;
+	for (size_t i = 0; rc == ES_OK && i < pg->n; i++) {
+		char err[400] = "", *s;
+
+		if (!strstr(pg->ev[i].json, PERSONAL_ENVELOPE_MARK))
+			continue;
+		if (!o->json && !(o->json = calloc(pg->n, sizeof *o->json))) {
+			rc = ES_ENOMEM;
+			break;
+		}
+		s = open_one(h->db, &kr, &pg->ev[i], view, &rc, err, sizeof err);
+		if (rc == ES_EINTERNAL && view == PERSONAL_CLEAR) {
+			log_kv(LOG_ERR, "personal_data_unreadable", "subscription", u->sub->conf.name,
+			       "detail", err, NULL);
+			s = open_one(h->db, &kr, &pg->ev[i], PERSONAL_REDACTED, &rc, err, sizeof err);
+		}
+		if (rc != ES_OK)
+			break;
+		o->json[o->n++] = s;
+		pg->ev[i].json = s;
+	}
+	keyring_free(&kr);
+	return rc;
+}
+
 /* ------------------------------------------------ requeued dead letters */
 
 /* Handles one requeued event again; returns the handler's verdict. */
@@ -500,6 +573,7 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 	struct dlq_requeued entries[REQUEUED_PER_TURN];
 	int64_t positions[REQUEUED_PER_TURN];
 	struct feed_page pg = { 0 };
+	struct opened opened = { NULL, 0 };
 	size_t n = 0;
 
 	u->last_requeued_ms = time_mono_ms();
@@ -508,7 +582,8 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		positions[i] = entries[i].position;
-	if (feed_read_positions(h->db, positions, n, &pg) != ES_OK)
+	if (feed_read_positions(h->db, positions, n, &pg) != ES_OK ||
+	    unit_personal_view(h, u, &pg, &opened) != ES_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const struct event *ev = NULL;
@@ -539,6 +614,7 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 		}
 	}
 out:
+	opened_free(&opened);
 	feed_page_free(&pg);
 	return true;
 }
@@ -553,6 +629,7 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 		.event_types = u->sub->conf.event_types,
 	};
 	struct feed_page pg;
+	struct opened opened = { NULL, 0 };
 	struct feed_cursor last;
 	size_t n_mine = 0;
 	enum es_status rc;
@@ -589,6 +666,13 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 		feed_page_free(&pg);
 		return worked;
 	}
+	rc = unit_personal_view(h, u, &pg, &opened);
+	if (rc != ES_OK) {
+		unit_transient(u, NULL, db_last_error(h->db));
+		opened_free(&opened);
+		feed_page_free(&pg);
+		return worked;
+	}
 	u->state = pg.full ? "catching_up" : "live";
 	/* The feed position after this page: the last row read, or the horizon. */
 	last = pg.full ? feed_event_cursor(&pg.ev[pg.n - 1]) : pg.horizon;
@@ -607,6 +691,7 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 		u->scan = last;
 	else
 		u->scan = u->done;
+	opened_free(&opened);
 	feed_page_free(&pg);
 	return true;
 }

@@ -159,7 +159,7 @@ static const struct db_statement st_stream_version = {
 static const struct db_statement st_stream_rows = {
 	"store_stream_rows",
 	"SELECT e.version, e.event_type, e.payload::text,"
-	"       CASE WHEN $6::bool THEN e.metadata::text END"
+	"       CASE WHEN $6::bool THEN e.metadata::text END, e.event_id::text"
 	" FROM evstore.events e"
 	" WHERE e.tenant_id = $1::uuid AND e.aggregate_type = $2::text AND e.aggregate_id = $3::uuid"
 	"   AND e.version > $4::bigint AND e.version <= $5::bigint"
@@ -360,8 +360,11 @@ static enum es_status store_append_checked(struct db *db, const struct store_app
 	return rc;
 }
 
-enum es_status store_append(struct db *db, const struct store_append_req *req,
-			    struct store_append_res *res)
+/* The append: optimistic first (one statement that writes unless an id is
+ * stored or the compare-and-set fails, then the checking one answers), or
+ * the checking statement alone. */
+static enum es_status append(struct db *db, const struct store_append_req *req,
+			     struct store_append_res *res, bool optimistic)
 {
 	struct sbuf events = SBUF_INIT;
 	char expected[24];
@@ -379,7 +382,7 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 	values[4] = sbuf_cstr(&events);
 	values[5] = expected;
 
-	rc = store_append_optimistic(db, req, values, res);
+	rc = optimistic ? store_append_optimistic(db, req, values, res) : ES_ENOTFOUND;
 	/* Nothing written: the compare-and-set failed or an id is stored. */
 	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
 		rc = store_append_checked(db, req, values, res);
@@ -389,6 +392,18 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 out:
 	sbuf_free(&events);
 	return rc;
+}
+
+enum es_status store_append(struct db *db, const struct store_append_req *req,
+			    struct store_append_res *res)
+{
+	return append(db, req, res, true);
+}
+
+enum es_status store_append_in_transaction(struct db *db, const struct store_append_req *req,
+					   struct store_append_res *res)
+{
+	return append(db, req, res, false);
 }
 
 enum es_status store_append_known(struct db *db, const struct store_append_req *req,

@@ -83,6 +83,14 @@ enum es_status store_append(struct db *db, const struct store_append_req *req,
 			    struct store_append_res *res) ES_MUST_CHECK;
 void store_append_res_free(struct store_append_res *res);
 
+/* store_append for a caller that holds a transaction open (sealing
+ * personal data under its subjects' key locks): the ids are checked before
+ * anything is written, so a stored event id answers as a replay or a
+ * duplicate and never aborts the caller's transaction. One round trip,
+ * the slower statement. Results as for store_append(). */
+enum es_status store_append_in_transaction(struct db *db, const struct store_append_req *req,
+					   struct store_append_res *res) ES_MUST_CHECK;
+
 /* The idempotency check of store_append alone, writing nothing: ES_OK with
  * res->replayed set and the original result when every event_id of req is
  * stored in this stream with the same type and payload; ES_ENOTFOUND when
@@ -136,7 +144,8 @@ enum es_status store_list_streams(struct db *db, const char *aggregate_type,
 
 /* Events of one stream with versions in (after, upto], at most limit,
  * oldest first, for folding: rows of version, event type, payload,
- * metadata (NULL unless with_metadata). tenant NULL is no tenant. On ES_OK
+ * metadata (NULL unless with_metadata), event id (personal data inside
+ * the payload is bound to it). tenant NULL is no tenant. On ES_OK
  * *out is the result; the caller PQclear()s it. Borrows everything. */
 enum es_status store_read_stream_rows(struct db *db, const char *tenant, const char *aggregate_type,
 				      const char *aggregate_id, int64_t after, int64_t upto,

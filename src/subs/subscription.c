@@ -46,6 +46,7 @@ static bool env_has_name(const char *list, const char *prefix, size_t plen)
 static const char *const handlers[] = { "sql", "exec", "audit", "snapshots", NULL };
 static const char *const starts[] = { "checkpoint", "beginning", "end", NULL };
 static const char *const strategies[] = { "every_event", "every_batch", "periodic", NULL };
+static const char *const personal_views[] = { "redacted", "clear", NULL };
 
 /* env: "NAME=value" pairs separated by blanks, each name once, kept with
  * single spaces between them (handler_exec splits them there). */
@@ -127,6 +128,9 @@ static const struct confval_option subscription_options[] = {
 		 "handler = exec: longest wait for the answer to one event (a bare number is seconds)"),
 	{ .key = "partitions", .type = CONFVAL_INT, .offset = F(partitions), .def = "1",
 	  .min = 1, .max = 1024, .help = "partitions shared by the runners, by aggregate_id" },
+	{ .key = "personal_data", .type = CONFVAL_ENUM, .offset = F(personal_data), .def = "redacted",
+	  .choices = personal_views,
+	  .help = "declared personal fields handed to the handler: redacted (null) or clear" },
 };
 
 #define N_OPTIONS (sizeof(subscription_options) / sizeof(subscription_options[0]))

@@ -17,6 +17,9 @@ struct es_config;
 enum sub_handler { SUB_HANDLER_SQL, SUB_HANDLER_EXEC, SUB_HANDLER_AUDIT, SUB_HANDLER_SNAPSHOTS };
 enum sub_start { SUB_START_CHECKPOINT, SUB_START_BEGINNING, SUB_START_END, SUB_START_POSITION };
 enum sub_checkpoint { SUB_CKPT_EVERY_EVENT, SUB_CKPT_EVERY_BATCH, SUB_CKPT_PERIODIC };
+/* What a handler gets of declared personal fields (doc/privacy.md); an
+ * erased subject's fields are null either way. */
+enum sub_personal { SUB_PERSONAL_REDACTED, SUB_PERSONAL_CLEAR };
 
 struct subscription {
 	char *name;
@@ -38,6 +41,7 @@ struct subscription {
 	int retry_max_delay_ms;
 	int processing_timeout_ms;
 	int partitions;
+	enum sub_personal personal_data;
 	char *fingerprint;            /* every key and value: a change restarts it on reload */
 };
 

@@ -25,6 +25,12 @@
 	"\"evolve\":[{\"copy\":{\"by\":\"metadata.actor\"}}]}}," \
 	"\"commands\":{\"create\":{\"emits\":\"OrderCreated\"},\"ship\":{\"emits\":\"OrderShipped\"}}}"
 
+/* A payload schema for the personal data cases. */
+#define PSCHEMA \
+	"\"payload\":{\"type\":\"object\",\"properties\":{\"customer_id\":{\"type\":\"string\"}," \
+	"\"email\":{\"type\":\"string\"},\"address\":{\"type\":\"object\",\"properties\":" \
+	"{\"city\":{\"type\":\"string\"}}},\"total\":{\"type\":\"number\"}}}"
+
 static char dir[256];
 
 static void setup(void)
@@ -83,6 +89,41 @@ static const struct {
 	{ "{\"aggregate_type\":\"A\",\"schema_version\":0,\"events\":{\"E\":{}}}", "/schema_version: must be" },
 	{ "{\"aggregate_type\":\"A\",", "invalid JSON" },
 	{ "[]", "/: a definition is a JSON object" },
+	/* personal data: every path must be one its payload schema names */
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{\"personal\":{\"subject\":\"aggregate_id\","
+	  "\"fields\":[\"payload.email\"]}}}}",
+	  "/events/E/personal: personal data needs a payload schema" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"subject\":"
+	  "\"payload.customer\",\"fields\":[\"payload.email\"]}}}}",
+	  "/events/E/personal/subject: \"payload.customer\" is not a property of the payload schema" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"subject\":"
+	  "\"payload.customer_id\",\"fields\":[\"payload.email\",\"payload.address.zip\"]}}}}",
+	  "/events/E/personal/fields/1: \"payload.address.zip\" is not a property of the payload schema" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":[{\"subject\":"
+	  "\"aggregate_id\",\"fields\":[\"payload.email\"]},{\"subject\":\"payload.customer_id\","
+	  "\"fields\":[\"email\"]}]}}}",
+	  "/events/E/personal/1/fields/0: must be a path into the payload" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"subject\":"
+	  "\"aggregate_id\",\"fields\":[]}}}}",
+	  "/events/E/personal/fields: is required" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"subject\":"
+	  "\"aggregate_id\",\"fields\":[\"payload.email\"],\"hash\":true}}}}",
+	  "/events/E/personal/hash: unknown keyword" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"fields\":"
+	  "[\"payload.email\"]}}}}",
+	  "/events/E/personal/subject: is required" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"subject\":"
+	  "\"payload.customer_id\",\"fields\":[\"payload.customer_id\"]}}}}",
+	  "/events/E/personal/fields/0: the subject's id cannot be personal data of its own" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":[{\"subject\":"
+	  "\"aggregate_id\",\"fields\":[\"payload.address\"]},{\"subject\":\"payload.customer_id\","
+	  "\"fields\":[\"payload.address.city\"]}]}}}",
+	  "/events/E/personal: \"payload.address\" is declared for two subjects" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":[]}}}",
+	  "/events/E/personal: must be a declaration or a non-empty array" },
+	{ "{\"aggregate_type\":\"C\",\"events\":{\"E\":{" PSCHEMA ",\"personal\":{\"subject\":"
+	  "\"aggregate_id\",\"fields\":[\"payload.email\"]},\"evolve\":[{\"merge\":\"payload.email\"}]}}}",
+	  "/events/E/evolve: merges personal field \"payload.email\" into the state's top" },
 };
 
 START_TEST(aggdef_rejects)
@@ -233,6 +274,50 @@ START_TEST(aggdef_validates_events)
 }
 END_TEST
 
+/* Declared personal data: its subjects and fields, and the state paths the
+ * evolve rules fill from them (withheld from state readers). */
+START_TEST(aggdef_personal_declarations)
+{
+	struct aggdef *def = parse_def(
+		"{\"aggregate_type\":\"Customer\",\"events\":{"
+		"\"Registered\":{" PSCHEMA ",\"personal\":{\"subject\":\"aggregate_id\","
+		"\"fields\":[\"payload.email\",\"payload.address\"]},"
+		"\"evolve\":[{\"merge\":\"payload\"}]},"
+		"\"Moved\":{" PSCHEMA ",\"personal\":[{\"subject\":\"payload.customer_id\","
+		"\"fields\":[\"payload.address.city\"]}],"
+		"\"evolve\":[{\"copy\":{\"home\":\"payload.address\"}},{\"append\":{\"cities\":\"payload.address.city\"}},"
+		"{\"inc\":{\"total\":\"payload.total\"}}]},"
+		"\"Other\":{\"evolve\":[{\"merge\":\"payload\"}]}}}");
+	const struct aggdef_event *reg = aggdef_event_find(def, "Registered");
+	const struct aggdef_event *moved = aggdef_event_find(def, "Moved");
+	struct aggdef *plain = parse_def(
+		"{\"aggregate_type\":\"Customer\",\"events\":{"
+		"\"Registered\":{" PSCHEMA ",\"evolve\":[{\"merge\":\"payload\"}]},"
+		"\"Moved\":{" PSCHEMA ",\"evolve\":[{\"copy\":{\"home\":\"payload.address\"}},"
+		"{\"append\":{\"cities\":\"payload.address.city\"}},{\"inc\":{\"total\":\"payload.total\"}}]},"
+		"\"Other\":{\"evolve\":[{\"merge\":\"payload\"}]}}}");
+	const char *want[] = { "email", "address", "home.city", "cities" };
+
+	ck_assert(def->has_personal);
+	ck_assert(!plain->has_personal);
+	ck_assert_uint_eq(reg->n_personal, 1);
+	ck_assert_ptr_null(reg->personal[0].subject);
+	ck_assert_uint_eq(reg->personal[0].n_fields, 2);
+	ck_assert_str_eq(reg->personal[0].fields[1], "address");
+	ck_assert_str_eq(moved->personal[0].subject, "customer_id");
+	ck_assert_str_eq(moved->personal[0].fields[0], "address.city");
+	ck_assert_uint_eq(aggdef_event_find(def, "Other")->n_personal, 0);
+	ck_assert_uint_eq(def->n_personal_state, 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_str_eq(def->personal_state[i], want[i]);
+	/* declaring personal data changes the rules hash: older snapshots may
+	 * hold the fields in clear */
+	ck_assert_str_ne(def->rules_hash, plain->rules_hash);
+	aggdef_free(def);
+	aggdef_free(plain);
+}
+END_TEST
+
 static Suite *aggdef_suite(void)
 {
 	Suite *s = suite_create("aggdef");
@@ -247,6 +332,7 @@ static Suite *aggdef_suite(void)
 	tcase_add_test(tc, aggdef_empty_dir_setting_is_none);
 	tcase_add_test(tc, aggdef_rules_hash);
 	tcase_add_test(tc, aggdef_validates_events);
+	tcase_add_test(tc, aggdef_personal_declarations);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -588,6 +588,8 @@ static const struct {
 	{ "EVENTS:READ", 0 },
 	{ "events:rea", 0 },
 	{ "administrator", 0 },
+	{ "events:read personal:read", AUTH_SCOPE_READ | AUTH_SCOPE_PERSONAL_READ },
+	{ "personal:reader", 0 },
 };
 
 START_TEST(test_parse_scopes)

@@ -72,6 +72,7 @@ START_TEST(test_ticket_round_trip)
 	ck_assert_str_eq(out.q.aggregate_types, "Order,Invoice");
 	ck_assert_ptr_null(out.q.event_types);
 	ck_assert_str_eq(out.headers, "Cache-Control: no-store\r\n");
+	ck_assert(!out.personal_clear);
 	ck_assert(park_same_query(&in, &out));
 	park_ticket_free(&out);
 	ck_assert_int_eq(park_recv(sv[0], &out, &fd), PARK_NONE);
@@ -91,6 +92,7 @@ START_TEST(test_no_tenant_all_tenants)
 	sample(&in);
 	in.q.tenant = NULL;
 	in.q.all_tenants = true;
+	in.personal_clear = true;
 	in.q.aggregate_types = NULL;
 	in.traceparent[0] = '\0';
 	in.headers = NULL;
@@ -98,6 +100,7 @@ START_TEST(test_no_tenant_all_tenants)
 	ck_assert_int_eq(park_recv(sv[0], &out, &fd), PARK_TICKET);
 	ck_assert_ptr_null(out.q.tenant);
 	ck_assert(out.q.all_tenants);
+	ck_assert(out.personal_clear);
 	ck_assert_ptr_null(out.q.aggregate_types);
 	ck_assert_ptr_null(out.headers);
 	ck_assert_str_eq(out.traceparent, "");
@@ -240,6 +243,9 @@ START_TEST(test_same_query)
 	sample(&b);
 	b.q.all_tenants = true;
 	ck_assert(!park_same_query(&a, &b));
+	sample(&b);
+	b.personal_clear = true;
+	ck_assert(!park_same_query(&a, &b)); /* one sees personal data, the other not */
 }
 END_TEST
 

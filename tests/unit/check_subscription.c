@@ -48,6 +48,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.retry_max_delay_ms, 60000);
 	ck_assert_int_eq(c.processing_timeout_ms, 30000);
 	ck_assert_int_eq(c.partitions, 1);
+	ck_assert_int_eq(c.personal_data, SUB_PERSONAL_REDACTED);
 	ck_assert_ptr_null(c.aggregate_types);
 	ck_assert_str_eq(c.env, "");
 	subscription_free(&c);
@@ -64,7 +65,7 @@ START_TEST(every_key)
 	const struct kvs q[] = {
 		{ "handler", "audit" }, { "continue_on_error", "false" }, { "max_retries", "0" },
 		{ "retry_initial_delay", "100ms" }, { "retry_max_delay", "2m" },
-		{ "processing_timeout", "5" }, { "partitions", "8" }, { NULL, NULL } };
+		{ "processing_timeout", "5" }, { "partitions", "8" }, { "personal_data", "clear" }, { NULL, NULL } };
 	struct subscription c;
 	char err[256];
 
@@ -86,6 +87,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(c.retry_max_delay_ms, 120000);
 	ck_assert_int_eq(c.processing_timeout_ms, 5000);
 	ck_assert_int_eq(c.partitions, 8);
+	ck_assert_int_eq(c.personal_data, SUB_PERSONAL_CLEAR);
 	subscription_free(&c);
 }
 END_TEST
@@ -106,6 +108,7 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 	{ { { "handler", "audit" }, { "continue_on_error", "maybe" } }, "evstore.conf:11: continue_on_error:" },
 	{ { { "handler", "audit" }, { "max_retries", "-1" } }, "evstore.conf:11: max_retries:" },
 	{ { { "handler", "audit" }, { "partitions", "0" } }, "evstore.conf:11: partitions:" },
+	{ { { "handler", "audit" }, { "personal_data", "plain" } }, "evstore.conf:11: personal_data:" },
 	{ { { "handler", "audit" }, { "partition", "2" } }, "evstore.conf:11: unknown key 'partition'" },
 	{ { { "handler", "audit" }, { "env", "NOEQUALS" } }, "evstore.conf:11: env: 'NOEQUALS' is not a list of NAME=value" },
 	{ { { "handler", "audit" }, { "env", "A=1 9X=2" } }, "evstore.conf:11: env: 'A=1 9X=2' is not a list" },

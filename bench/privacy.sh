@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# privacy.sh - what declared personal data costs: the same definition with
+# two fields declared personal (Contact) and without (PlainContact), appended
+# and read through nginx and the pool on one private stack. The target
+# (issue: "with two declared fields, append and read throughput stay >= 0.8x
+# the same events undeclared") is a ratio, printed beside each pair; events
+# without declared fields do no extra work at all. Needs an optimised build
+# in ./build (or EVSTORE_BUILDDIR). Options: DURATION=10 CONNS=32 WORKERS=8.
+set -eu
+cd "$(dirname "$0")/.."
+SRC=$PWD
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+WORKERS=${WORKERS:-8}
+. "$SRC/bench/lib.sh"
+bench_stack_init privacy
+cleanup() { stack_stop immediate; rm -rf "$STACK_DIR"; }
+trap cleanup EXIT
+[ -x "$(stack_fcgi_bin)" ] || { echo "build first: examples/quickstart.sh (or make in ./build)" >&2; exit 1; }
+
+mkdir -p "$STACK_DIR/aggregates.d"
+cp bench/contact.json bench/plain_contact.json "$STACK_DIR/aggregates.d/"
+(umask 077; openssl rand -hex 32 >"$STACK_DIR/master.key")
+export STACK_AGGREGATES_DIR=$STACK_DIR/aggregates.d
+STACK_LOG_LEVEL=error stack_write_config "[privacy]
+master_key_file = $STACK_DIR/master.key"
+stack_pg_start
+stack_migrate
+stack_fcgi_start "$WORKERS"
+stack_nginx_start
+BASE=http://127.0.0.1:$(cat "$STACK_DIR/nginx/port")
+DB=$(stack_database_url)
+mint() { "$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" token --sub bench --scope "$1" --ttl 7200; }
+WRITER=$(mint "events:read events:write")
+CLEAR=$(mint "events:read personal:read")
+export TOKEN TYPE STREAMS
+
+settle() { psql -X -q "$DB" -c CHECKPOINT >/dev/null 2>&1 || true; }
+# wrk_once SCRIPT -> requests/s (the best of two runs: disk flushes make one noisy)
+wrk_once() {
+	settle
+	wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s "$1" "$BASE/" | awk '/^Requests\/sec:/ {print $2}'
+}
+best() { local a b; a=$(wrk_once "$1"); b=$(wrk_once "$1"); awk -v a="$a" -v b="$b" 'BEGIN { print (a + 0 >= b + 0) ? a : b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+row() { printf '%-44s %12s %12s %7s\n' "$@"; }
+
+echo "privacy bench: ${DURATION}s per run, $CONNS connections, $WORKERS FastCGI workers, $(nproc) cores"
+row "what" "declared/s" "plain/s" "ratio"
+
+TOKEN=$WRITER
+TYPE=Contact; a=$(best bench/wrk/contact_append.lua)
+TYPE=PlainContact; b=$(best bench/wrk/contact_append.lua)
+row "append 1 event (2 fields sealed)" "$a" "$b" "$(ratio "$a" "$b")"
+
+# 200 streams of 20 events each, per type, appended through the API (so the
+# Contact events are sealed as in production).
+body=$(jq -cn '{events: [range(20) | {event_type: "ContactNoted", payload: {email: "someone@example.org",
+	phone: "+44 20 7946 0000", source: "web", score: .}}]}')
+for t in Contact PlainContact; do
+	: >"$STACK_DIR/$t.streams"
+	for _ in $(seq 200); do
+		id=$(cat /proc/sys/kernel/random/uuid)
+		curl -sf -o /dev/null -H "Authorization: Bearer $WRITER" -H 'Content-Type: application/json' \
+			--data-binary "$body" "$BASE/v1/aggregates/$t/$id/events" && echo "$id" >>"$STACK_DIR/$t.streams"
+	done
+done
+for view in redacted clear; do
+	[ "$view" = clear ] && TOKEN=$CLEAR || TOKEN=$WRITER
+	TYPE=Contact STREAMS=$STACK_DIR/Contact.streams; a=$(best bench/wrk/contact_read.lua)
+	TYPE=PlainContact STREAMS=$STACK_DIR/PlainContact.streams; b=$(best bench/wrk/contact_read.lua)
+	row "read a 20-event stream ($view view)" "$a" "$b" "$(ratio "$a" "$b")"
+done

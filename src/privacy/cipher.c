@@ -1,0 +1,198 @@
+/* cipher.c - AES-256-GCM, HMAC-SHA256, SHA-256, random bytes and base64,
+ * all from OpenSSL's libcrypto: the one file of evstore that calls it. */
+#include "buildconf.h"
+#include "privacy/cipher.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+enum es_status cipher_random(unsigned char *buf, size_t n)
+{
+	return RAND_bytes(buf, (int)n) == 1 ? ES_OK : ES_EINTERNAL;
+}
+
+/* The two subkeys of a data key: one encrypts, one derives nonces, so the
+ * key never serves two algorithms. */
+static bool derive(const unsigned char key[CIPHER_KEY_LEN], const char *label,
+		   unsigned char out[CIPHER_KEY_LEN])
+{
+	unsigned int len = CIPHER_KEY_LEN;
+
+	return HMAC(EVP_sha256(), key, CIPHER_KEY_LEN, (const unsigned char *)label, strlen(label), out,
+		    &len) != NULL && len == CIPHER_KEY_LEN;
+}
+
+/* Deriving costs two HMACs, more than sealing a field: the subkeys of the
+ * last few keys are kept (a page of events mostly uses one or two). */
+#define SUBKEY_CACHE 16
+static struct {
+	unsigned char key[CIPHER_KEY_LEN];
+	unsigned char aead[CIPHER_KEY_LEN];
+	unsigned char nonce[CIPHER_KEY_LEN];
+	bool used;
+} subkeys[SUBKEY_CACHE];
+static unsigned subkeys_next;
+
+static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
+		   unsigned char out[CIPHER_KEY_LEN])
+{
+	bool aead = strcmp(label, "evstore aead v1") == 0;
+	unsigned i;
+
+	for (i = 0; i < SUBKEY_CACHE; i++)
+		if (subkeys[i].used && CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) == 0)
+			break;
+	if (i == SUBKEY_CACHE) {
+		i = subkeys_next++ % SUBKEY_CACHE;
+		subkeys[i].used = false;
+		if (!derive(key, "evstore aead v1", subkeys[i].aead) ||
+		    !derive(key, "evstore nonce v1", subkeys[i].nonce))
+			return false;
+		memcpy(subkeys[i].key, key, CIPHER_KEY_LEN);
+		subkeys[i].used = true;
+	}
+	memcpy(out, aead ? subkeys[i].aead : subkeys[i].nonce, CIPHER_KEY_LEN);
+	return true;
+}
+
+void cipher_forget_subkeys(void)
+{
+	OPENSSL_cleanse(subkeys, sizeof subkeys);
+}
+
+static bool derive_nonce(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
+			 const void *pt, size_t ptlen, unsigned char nonce[CIPHER_NONCE_LEN])
+{
+	unsigned char nk[CIPHER_KEY_LEN], mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	unsigned char *msg;
+	size_t n = 8 + aadlen + ptlen;
+	bool ok = false;
+
+	msg = malloc(n);
+	if (!msg)
+		return false;
+	/* The aad's length first, so (aad, pt) splits one way only. */
+	for (int i = 0; i < 8; i++)
+		msg[i] = (unsigned char)((uint64_t)aadlen >> (56 - 8 * i));
+	memcpy(msg + 8, aad, aadlen);
+	if (ptlen)
+		memcpy(msg + 8 + aadlen, pt, ptlen);
+	if (subkey(key, "evstore nonce v1", nk) &&
+	    HMAC(EVP_sha256(), nk, CIPHER_KEY_LEN, msg, n, mac, &maclen) && maclen >= CIPHER_NONCE_LEN) {
+		memcpy(nonce, mac, CIPHER_NONCE_LEN);
+		ok = true;
+	}
+	OPENSSL_cleanse(msg, n);
+	free(msg);
+	OPENSSL_cleanse(nk, sizeof nk);
+	OPENSSL_cleanse(mac, sizeof mac);
+	return ok;
+}
+
+enum es_status cipher_seal(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
+			   const void *pt, size_t ptlen, unsigned char *out)
+{
+	unsigned char ek[CIPHER_KEY_LEN];
+	EVP_CIPHER_CTX *c = NULL;
+	enum es_status rc = ES_EINTERNAL;
+	int n = 0, fin = 0;
+
+	if (!subkey(key, "evstore aead v1", ek) ||
+	    !derive_nonce(key, aad, aadlen, pt, ptlen, out))
+		goto out;
+	c = EVP_CIPHER_CTX_new();
+	if (!c || EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1 ||
+	    EVP_EncryptInit_ex(c, NULL, NULL, ek, out) != 1 ||
+	    (aadlen && EVP_EncryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	    (ptlen && EVP_EncryptUpdate(c, out + CIPHER_NONCE_LEN, &n, pt, (int)ptlen) != 1) ||
+	    EVP_EncryptFinal_ex(c, out + CIPHER_NONCE_LEN + n, &fin) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CIPHER_TAG_LEN,
+				out + CIPHER_NONCE_LEN + ptlen) != 1)
+		goto out;
+	rc = ES_OK;
+out:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_cleanse(ek, sizeof ek);
+	return rc;
+}
+
+bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
+		 const unsigned char *in, size_t len, unsigned char *out)
+{
+	unsigned char ek[CIPHER_KEY_LEN], tag[CIPHER_TAG_LEN];
+	EVP_CIPHER_CTX *c = NULL;
+	size_t ctlen;
+	bool ok = false;
+	int n = 0, fin = 0;
+
+	if (len < CIPHER_SEALED_LEN(0) || len > (size_t)1 << 30)
+		return false;
+	ctlen = len - CIPHER_SEALED_LEN(0);
+	memcpy(tag, in + CIPHER_NONCE_LEN + ctlen, CIPHER_TAG_LEN);
+	if (!subkey(key, "evstore aead v1", ek))
+		goto out;
+	c = EVP_CIPHER_CTX_new();
+	if (!c || EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1 ||
+	    EVP_DecryptInit_ex(c, NULL, NULL, ek, in) != 1 ||
+	    (aadlen && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	    (ctlen && EVP_DecryptUpdate(c, out, &n, in + CIPHER_NONCE_LEN, (int)ctlen) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CIPHER_TAG_LEN, tag) != 1)
+		goto out;
+	ok = EVP_DecryptFinal_ex(c, out + n, &fin) == 1;
+out:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_cleanse(ek, sizeof ek);
+	if (!ok && ctlen)
+		OPENSSL_cleanse(out, ctlen);
+	return ok;
+}
+
+void cipher_b64_encode(const unsigned char *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+long cipher_b64_decode(const char *in, size_t len, unsigned char *out)
+{
+	int n;
+	size_t pad = 0;
+
+	if (len == 0 || len % 4 != 0 || len > (size_t)1 << 30)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char ch = in[i];
+
+		if (ch == '=') {
+			if (i < len - 2)
+				return -1;
+			pad++;
+		} else if (pad || !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+				    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/')) {
+			return -1;
+		}
+	}
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n < pad)
+		return -1;
+	return (long)((size_t)n - pad);
+}
+
+void cipher_fingerprint(const unsigned char key[CIPHER_KEY_LEN], char out[17])
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+
+	SHA256(key, CIPHER_KEY_LEN, h);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	OPENSSL_cleanse(h, sizeof h);
+}

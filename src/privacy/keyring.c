@@ -1,0 +1,369 @@
+/* keyring.c - evstore.subject_keys: taking keys for an append, fetching
+ * them for a read, erasure, a subject's report. Keys are wrapped with the
+ * master key (cipher_seal) and an AAD naming tenant and subject, so a
+ * wrapped key copied to another row does not unwrap. */
+#include "buildconf.h"
+#include "privacy/keyring.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "base/log.h"
+#include "base/sbuf.h"
+#include "pg/db.h"
+#include "privacy/masterkey.h"
+
+#define WRAPPED_LEN CIPHER_SEALED_LEN(CIPHER_KEY_LEN)
+
+static const struct db_statement st_take = {
+	"keyring_take",
+	"SELECT key_id, subject, wrapped_key FROM evstore.subject_keys"
+	" WHERE tenant_id = $1::uuid AND erased_at IS NULL"
+	"   AND subject IN (SELECT jsonb_array_elements_text($2::jsonb))"
+	" FOR SHARE",
+	2
+};
+
+static const struct db_statement st_create = {
+	"keyring_create",
+	"INSERT INTO evstore.subject_keys (tenant_id, subject, wrapped_key, master_id)"
+	" VALUES ($1::uuid, $2::text, $3::bytea, $4::text)"
+	" ON CONFLICT (tenant_id, subject) WHERE erased_at IS NULL DO NOTHING"
+	" RETURNING key_id",
+	4
+};
+
+static const struct db_statement st_fetch = {
+	"keyring_fetch",
+	"SELECT key_id, tenant_id, subject, wrapped_key FROM evstore.subject_keys"
+	" WHERE key_id = ANY ($1::bigint[])",
+	1
+};
+
+static const char *tenant_or_nil(const char *tenant)
+{
+	return tenant ? tenant : UUIDTEXT_NIL;
+}
+
+size_t keyring_wrap_aad(const char *tenant, const char *subject, char *out)
+{
+	int n = snprintf(out, KEYRING_WRAP_AAD_MAX, "evstore subject key v1%c%s%c%s", 0,
+			 tenant_or_nil(tenant), 0, subject);
+
+	return n < 0 ? 0 : (size_t)n < KEYRING_WRAP_AAD_MAX ? (size_t)n : KEYRING_WRAP_AAD_MAX - 1;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* bytea text output ("\x0a1b...") into buf; false when it is not n bytes. */
+static bool bytea_decode(const char *s, unsigned char *buf, size_t n)
+{
+	if (!s || strncmp(s, "\\x", 2) != 0 || strlen(s + 2) != 2 * n)
+		return false;
+	s += 2;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		buf[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static void bytea_encode(const unsigned char *buf, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out[0] = '\\';
+	out[1] = 'x';
+	for (size_t i = 0; i < n; i++) {
+		out[2 + 2 * i] = hex[buf[i] >> 4];
+		out[3 + 2 * i] = hex[buf[i] & 15];
+	}
+	out[2 + 2 * n] = '\0';
+}
+
+static struct keyring_key *keyring_add(struct keyring *kr, int64_t key_id, const char *tenant,
+				       const char *subject)
+{
+	struct keyring_key *k;
+
+	if (kr->n == kr->cap) {
+		size_t cap = kr->cap ? 2 * kr->cap : 4;
+		struct keyring_key *keys = realloc(kr->keys, cap * sizeof *keys);
+
+		if (!keys)
+			return NULL;
+		kr->keys = keys;
+		kr->cap = cap;
+	}
+	k = &kr->keys[kr->n];
+	memset(k, 0, sizeof *k);
+	k->subject = strdup(subject);
+	if (!k->subject)
+		return NULL;
+	k->key_id = key_id;
+	snprintf(k->tenant, sizeof k->tenant, "%s", tenant_or_nil(tenant));
+	kr->n++;
+	return k;
+}
+
+/* Unwraps the stored key of k (its tenant and subject set). */
+static enum es_status unwrap_key(struct keyring_key *k, const char *wrapped_text)
+{
+	const struct masterkey *mk = masterkey_current();
+	unsigned char wrapped[WRAPPED_LEN];
+	char aad[KEYRING_WRAP_AAD_MAX];
+	size_t aadlen;
+	char id[24];
+
+	if (!mk)
+		return ES_EINVAL;
+	aadlen = keyring_wrap_aad(k->tenant, k->subject, aad);
+	if (bytea_decode(wrapped_text, wrapped, sizeof wrapped) &&
+	    cipher_open(mk->key, aad, aadlen, wrapped, sizeof wrapped, k->dek))
+		return ES_OK;
+	snprintf(id, sizeof id, "%" PRId64, k->key_id);
+	log_kv(LOG_ERR, "subject_key_unwrap_failed", "key_id", id, "master_id", mk->id, NULL);
+	return ES_EINTERNAL;
+}
+
+const struct keyring_key *keyring_by_subject(const struct keyring *kr, const char *tenant,
+					     const char *subject)
+{
+	const char *t = tenant_or_nil(tenant);
+
+	for (size_t i = 0; i < kr->n; i++)
+		if (!kr->keys[i].erased && strcmp(kr->keys[i].subject, subject) == 0 &&
+		    strcmp(kr->keys[i].tenant, t) == 0)
+			return &kr->keys[i];
+	return NULL;
+}
+
+const struct keyring_key *keyring_by_id(const struct keyring *kr, int64_t key_id)
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (kr->keys[i].key_id == key_id)
+			return &kr->keys[i];
+	return NULL;
+}
+
+/* Makes, wraps and stores a key for subject; *made false when another
+ * transaction made one first (its row is then read back by the caller). */
+static enum es_status create_key(struct db *db, const char *tenant, const char *subject,
+				 struct keyring *kr, bool *made)
+{
+	const struct masterkey *mk = masterkey_current();
+	unsigned char dek[CIPHER_KEY_LEN], wrapped[WRAPPED_LEN];
+	char aad[KEYRING_WRAP_AAD_MAX], hex[2 * WRAPPED_LEN + 3];
+	const char *values[4];
+	struct keyring_key *k;
+	PGresult *r = NULL;
+	enum es_status rc;
+	size_t aadlen;
+
+	*made = false;
+	rc = cipher_random(dek, sizeof dek);
+	if (rc != ES_OK)
+		return rc;
+	aadlen = keyring_wrap_aad(tenant, subject, aad);
+	rc = cipher_seal(mk->key, aad, aadlen, dek, sizeof dek, wrapped);
+	if (rc != ES_OK)
+		goto out;
+	bytea_encode(wrapped, sizeof wrapped, hex);
+	values[0] = tenant_or_nil(tenant);
+	values[1] = subject;
+	values[2] = hex;
+	values[3] = mk->id;
+	rc = db_exec(db, &st_create, values, &r);
+	if (rc != ES_OK || PQntuples(r) == 0)
+		goto out;
+	k = keyring_add(kr, db_value_int64(r, 0, 0), tenant, subject);
+	if (!k) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	memcpy(k->dek, dek, sizeof dek);
+	*made = true;
+out:
+	PQclear(r);
+	memset(dek, 0, sizeof dek);
+	return rc;
+}
+
+/* Runs st_take for the subjects of list (a JSON array) and adds the rows. */
+static enum es_status take_rows(struct db *db, const char *tenant, json_object *list,
+				struct keyring *kr)
+{
+	const char *values[2];
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	values[0] = tenant_or_nil(tenant);
+	values[1] = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN);
+	rc = db_exec(db, &st_take, values, &r);
+	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
+		struct keyring_key *k;
+
+		if (keyring_by_subject(kr, tenant, PQgetvalue(r, i, 1)))
+			continue;
+		k = keyring_add(kr, db_value_int64(r, i, 0), tenant, PQgetvalue(r, i, 1));
+		rc = k ? unwrap_key(k, PQgetvalue(r, i, 2)) : ES_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum es_status keyring_take(struct db *db, const char *tenant, const char *const *subjects,
+			    size_t n, struct keyring *kr)
+{
+	json_object *list = json_object_new_array();
+	enum es_status rc = ES_OK;
+
+	if (!masterkey_current()) {
+		rc = ES_EINVAL;
+		goto out;
+	}
+	if (!list) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(list, json_object_new_string(subjects[i]));
+	rc = take_rows(db, tenant, list, kr);
+	for (size_t i = 0; rc == ES_OK && i < n; i++) {
+		bool made;
+
+		if (keyring_by_subject(kr, tenant, subjects[i]))
+			continue;
+		rc = create_key(db, tenant, subjects[i], kr, &made);
+		if (rc == ES_OK && !made) {
+			/* Another append made it first and has committed: lock its row. */
+			json_object *one = json_object_new_array();
+
+			json_object_array_add(one, json_object_new_string(subjects[i]));
+			rc = take_rows(db, tenant, one, kr);
+			json_object_put(one);
+			if (rc == ES_OK && !keyring_by_subject(kr, tenant, subjects[i]))
+				rc = ES_ERETRY; /* and erased at once: the caller tries again */
+		}
+	}
+out:
+	json_object_put(list);
+	return rc;
+}
+
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+			     struct keyring *kr)
+{
+	struct sbuf arr = SBUF_INIT;
+	const char *values[1];
+	PGresult *r = NULL;
+	enum es_status rc = ES_OK;
+	size_t wanted = 0;
+
+	sbuf_putc(&arr, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (keyring_by_id(kr, ids[i]))
+			continue;
+		sbuf_printf(&arr, "%s%" PRId64, wanted++ ? "," : "", ids[i]);
+	}
+	sbuf_putc(&arr, '}');
+	if (arr.failed) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	if (wanted == 0)
+		goto out;
+	values[0] = sbuf_cstr(&arr);
+	rc = db_exec(db, &st_fetch, values, &r);
+	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
+		struct keyring_key *k = keyring_add(kr, db_value_int64(r, i, 0), PQgetvalue(r, i, 1),
+						    PQgetvalue(r, i, 2));
+
+		if (!k)
+			rc = ES_ENOMEM;
+		else if (PQgetisnull(r, i, 3))
+			k->erased = true;
+		else if (unwrap)
+			rc = unwrap_key(k, PQgetvalue(r, i, 3));
+	}
+out:
+	PQclear(r);
+	sbuf_free(&arr);
+	return rc;
+}
+
+void keyring_free(struct keyring *kr)
+{
+	for (size_t i = 0; i < kr->n; i++) {
+		volatile unsigned char *p = kr->keys[i].dek;
+
+		for (size_t j = 0; j < CIPHER_KEY_LEN; j++)
+			p[j] = 0;
+		free(kr->keys[i].subject);
+	}
+	free(kr->keys);
+	kr->keys = NULL;
+	kr->n = kr->cap = 0;
+}
+
+/* One statement, so the erasure commits on its own: the key is destroyed,
+ * and the counts say what was there before. */
+#define KEYRING_FORGET_SQL \
+	"WITH e AS (UPDATE evstore.subject_keys SET wrapped_key = NULL, erased_at = now()," \
+	"   erased_by = $3::text" \
+	"   WHERE tenant_id = $1::uuid AND subject = $2::text AND erased_at IS NULL RETURNING 1)" \
+	" SELECT (SELECT count(*) FROM e)," \
+	"   (SELECT count(*) FROM evstore.subject_keys WHERE tenant_id = $1::uuid AND subject = $2::text)"
+
+enum es_status keyring_forget(struct db *db, const char *tenant, const char *subject,
+			      const char *actor, enum keyring_outcome *outcome)
+{
+	const char *values[3] = { tenant_or_nil(tenant), subject, actor };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	*outcome = KEYRING_UNKNOWN;
+	rc = db_exec_params(db, "keyring_forget", KEYRING_FORGET_SQL, 3, values, &r);
+	if (rc == ES_OK && PQntuples(r) == 1)
+		*outcome = db_value_int64(r, 0, 0) > 0 ? KEYRING_ERASED :
+			   db_value_int64(r, 0, 1) > 0 ? KEYRING_ALREADY_ERASED : KEYRING_UNKNOWN;
+	PQclear(r);
+	return rc;
+}
+
+#define KEYRING_INFO_SQL \
+	"SELECT count(*) FILTER (WHERE erased_at IS NULL), count(*) FILTER (WHERE erased_at IS NOT NULL)," \
+	"   to_char(max(erased_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
+	"   (SELECT count(*) FROM evstore.events e WHERE e.tenant_id = $1::uuid AND EXISTS" \
+	"     (SELECT 1 FROM evstore.subject_keys k WHERE k.tenant_id = $1::uuid AND k.subject = $2::text" \
+	"        AND strpos(e.payload::text, '\"v1:' || k.key_id || ':') > 0))" \
+	" FROM evstore.subject_keys WHERE tenant_id = $1::uuid AND subject = $2::text"
+
+enum es_status keyring_subject_info(struct db *db, const char *tenant, const char *subject,
+				    struct keyring_subject_info *out)
+{
+	const char *values[2] = { tenant_or_nil(tenant), subject };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	memset(out, 0, sizeof *out);
+	rc = db_exec_params(db, "keyring_subject_info", KEYRING_INFO_SQL, 2, values, &r);
+	if (rc == ES_OK && PQntuples(r) == 1) {
+		out->key_exists = db_value_int64(r, 0, 0) > 0;
+		out->erased_keys = db_value_int64(r, 0, 1);
+		if (!PQgetisnull(r, 0, 2))
+			snprintf(out->erased_at, sizeof out->erased_at, "%s", PQgetvalue(r, 0, 2));
+		out->events = db_value_int64(r, 0, 3);
+	}
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,92 @@
+/* keyring.h - the owner of evstore.subject_keys (sql/006): one data key
+ * per (tenant, data subject), made on first use, stored wrapped by the
+ * master key (masterkey.h), destroyed by erasure. An erased key leaves a
+ * row without key material (a tombstone): envelopes naming it read as
+ * erased, erasing again answers "already", and the subject's next
+ * personal data gets a new key.
+ *
+ * A keyring is the small set of keys one request works with, unwrapped in
+ * memory and wiped by keyring_free. */
+#ifndef EVSTORE_KEYRING_H
+#define EVSTORE_KEYRING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base/error.h"
+#include "base/uuidtext.h"
+#include "privacy/cipher.h"
+
+struct db;
+
+struct keyring_key {
+	int64_t key_id;
+	char tenant[UUIDTEXT_LEN];     /* the nil UUID for no tenant */
+	char *subject;                 /* malloc'd */
+	bool erased;                   /* the key is destroyed: dek is zero */
+	unsigned char dek[CIPHER_KEY_LEN];
+};
+
+struct keyring {
+	struct keyring_key *keys;
+	size_t n, cap;
+};
+
+#define KEYRING_INIT { NULL, 0, 0 }
+
+/* The key of (tenant, subject) in kr, or NULL. tenant NULL is no tenant. */
+const struct keyring_key *keyring_by_subject(const struct keyring *kr, const char *tenant,
+					     const char *subject);
+/* The key with this id in kr, or NULL. */
+const struct keyring_key *keyring_by_id(const struct keyring *kr, int64_t key_id);
+
+/* For an append, inside the caller's transaction: the live keys of
+ * subjects[0..n) in tenant, locked FOR SHARE until the transaction ends
+ * (an erasure waits for it, and an append never commits under a key
+ * destroyed before it), and a new key for each subject without one. Adds
+ * them to kr. ES_EINVAL when no master key is installed; ES_EINTERNAL when
+ * a stored key does not unwrap under it. */
+enum es_status keyring_take(struct db *db, const char *tenant, const char *const *subjects,
+			    size_t n, struct keyring *kr) ES_MUST_CHECK;
+
+/* For a read: the keys ids[0..n) names (live ones unwrapped when unwrap
+ * is set, erased ones marked), added to kr; an id kr already holds is
+ * skipped. An id with no row is left out (the reader reports it). Without
+ * a master key, live keys to unwrap are ES_EINVAL. A redacted read only
+ * needs to know which keys are erased: it passes unwrap false. */
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+			     struct keyring *kr) ES_MUST_CHECK;
+
+/* Wipes and releases kr's keys; kr is empty (reusable) afterwards. */
+void keyring_free(struct keyring *kr);
+
+/* Erasure: destroys the live key of (tenant, subject) in one committed
+ * statement, noting actor and time. *outcome: KEYRING_ERASED (a key was
+ * destroyed now), KEYRING_ALREADY_ERASED (only tombstones), or
+ * KEYRING_UNKNOWN (no key was ever made for the subject). */
+enum keyring_outcome {
+	KEYRING_ERASED,
+	KEYRING_ALREADY_ERASED,
+	KEYRING_UNKNOWN
+};
+enum es_status keyring_forget(struct db *db, const char *tenant, const char *subject,
+			      const char *actor, enum keyring_outcome *outcome) ES_MUST_CHECK;
+
+struct keyring_subject_info {
+	bool key_exists;               /* a live key */
+	int64_t erased_keys;           /* tombstones */
+	char erased_at[40];            /* the latest erasure (RFC 3339), "" if none */
+	int64_t events;                /* events whose payload holds an envelope of one of its keys */
+};
+
+/* What the store holds of a subject. Counting the events scans the
+ * tenant's events (an admin question, not a hot path). */
+enum es_status keyring_subject_info(struct db *db, const char *tenant, const char *subject,
+				    struct keyring_subject_info *out) ES_MUST_CHECK;
+
+/* The AAD that binds a wrapped key to its tenant and subject; out holds
+ * KEYRING_WRAP_AAD_MAX bytes, returns the length. */
+#define KEYRING_WRAP_AAD_MAX 600
+size_t keyring_wrap_aad(const char *tenant, const char *subject, char *out);
+
+#endif

@@ -1,0 +1,96 @@
+/* personal.h - personal data inside event payloads: the declarations an
+ * aggregate definition makes ("personal": subject and fields), sealing
+ * the declared fields of an event into envelopes on append, and opening
+ * the envelopes of a stored document on read.
+ *
+ * An envelope replaces a declared field's value by
+ *	{"$enc": "v1:<key id>:<base64 of nonce, ciphertext, tag>"}
+ * sealed with the subject's key (keyring.h) over the value's JSON text,
+ * with an AAD binding the tenant, the event id, the key id and the field's
+ * JSON pointer ("/payload/email"): copied to another event, field or
+ * tenant, an envelope fails authentication. Documents without envelopes
+ * are never parsed for them on read. */
+#ifndef EVSTORE_PERSONAL_H
+#define EVSTORE_PERSONAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include "base/error.h"
+#include "privacy/keyring.h"
+
+/* A data subject's id is at most this many bytes. */
+#define PERSONAL_SUBJECT_MAX 256
+
+/* The member name that marks an envelope, as it appears in stored JSON
+ * text: a document whose text lacks it holds none. */
+#define PERSONAL_ENVELOPE_MEMBER "$enc"
+#define PERSONAL_ENVELOPE_MARK "\"$enc\""
+
+/* One data subject of an event type. Paths are dotted, inside the
+ * payload (without "payload."). */
+struct personal_decl {
+	char *subject;          /* NULL: the event's aggregate id */
+	char **fields;
+	size_t n_fields;
+};
+
+void personal_decl_clear(struct personal_decl *d);
+
+/* The subject of d in one event, as text in out (PERSONAL_SUBJECT_MAX + 1
+ * bytes): the aggregate id, or the payload's value at the subject path (a
+ * string, or an integer). false when it is absent, null, of another type,
+ * empty or too long: the event cannot be sealed. */
+bool personal_subject(const struct personal_decl *d, const char *aggregate_id, json_object *payload,
+		      char *out);
+
+/* The JSON pointer of a dotted path under base ("/payload" and "a.b":
+ * "/payload/a/b"); malloc'd, NULL when out of memory. */
+char *personal_pointer(const char *base, const char *path);
+
+/* True when payload holds a value (not null) at one of d's fields. */
+bool personal_has_fields(const struct personal_decl *d, json_object *payload);
+
+/* Returns in *out a new payload: a copy of payload with every declared
+ * field present (not null) replaced by its envelope, sealed with the key
+ * of its subject in kr (keyring_take made them). tenant NULL is no
+ * tenant. ES_EINVAL when a subject's key is missing from kr. Borrows
+ * everything. */
+enum es_status personal_seal(const struct keyring *kr, const char *tenant, const char *event_id,
+			     const char *aggregate_id, const struct personal_decl *decls, size_t n,
+			     json_object *payload, json_object **out) ES_MUST_CHECK;
+
+/* Appends to ids (a growing array, *n entries, *cap allocated) the key id
+ * of every envelope in doc. ES_ENOMEM only. */
+enum es_status personal_key_ids(json_object *doc, int64_t **ids, size_t *n, size_t *cap) ES_MUST_CHECK;
+
+/* How envelopes are opened. */
+enum personal_view {
+	PERSONAL_CLEAR,         /* the plaintext (personal:read, folds, handlers) */
+	PERSONAL_REDACTED       /* null */
+};
+
+/* What opening withheld: arrays of JSON pointers (new references, or NULL
+ * when nothing was withheld). */
+struct personal_withheld {
+	json_object *redacted;
+	json_object *erased;
+};
+
+void personal_withheld_clear(struct personal_withheld *w);
+
+/* Replaces every envelope inside doc (the document at pointer base of
+ * event event_id of tenant) in place: by null for an erased key (pointer
+ * added to w->erased), by null for PERSONAL_REDACTED (w->redacted), by
+ * the plaintext for PERSONAL_CLEAR. kr must hold the keys
+ * (keyring_fetch). An envelope that is malformed, names a key kr lacks
+ * or belonging to another tenant, or fails authentication, is
+ * ES_EINTERNAL with err "event <id>: <pointer>: <why>" (never any
+ * plaintext); doc is then partly opened and must be dropped. *doc may be
+ * replaced (when it is itself an envelope). */
+enum es_status personal_open(const struct keyring *kr, const char *tenant, const char *event_id,
+			     const char *base, json_object **doc, enum personal_view view,
+			     struct personal_withheld *w, char *err, size_t errlen) ES_MUST_CHECK;
+
+#endif

@@ -1,0 +1,393 @@
+/* check_privacy.c - the privacy layer without a database: AES-GCM sealing
+ * (deterministic, bound to its AAD, tamper-evident), base64, the master key
+ * file's checks, and sealing and opening the declared fields of an event
+ * with a keyring built in memory: clear, redacted and erased views, and
+ * ciphertext moved to another event, field or tenant. */
+#include "buildconf.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
+
+#include "privacy/cipher.h"
+#include "privacy/keyring.h"
+#include "privacy/masterkey.h"
+#include "privacy/personal.h"
+#include "test_helpers.h"
+
+static const unsigned char key_a[CIPHER_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+static const unsigned char key_b[CIPHER_KEY_LEN] = "fedcba9876543210fedcba9876543210";
+
+START_TEST(cipher_round_trip)
+{
+	unsigned char sealed[CIPHER_SEALED_LEN(5)], again[CIPHER_SEALED_LEN(5)], plain[5];
+
+	ck_assert(cipher_seal(key_a, "aad", 3, "hello", 5, sealed) == ES_OK);
+	ck_assert(cipher_open(key_a, "aad", 3, sealed, sizeof sealed, plain));
+	ck_assert(memcmp(plain, "hello", 5) == 0);
+	/* the same inputs seal the same (idempotent replays stay equal) ... */
+	ck_assert(cipher_seal(key_a, "aad", 3, "hello", 5, again) == ES_OK);
+	ck_assert(memcmp(sealed, again, sizeof sealed) == 0);
+	/* ... and another plaintext gets another nonce */
+	ck_assert(cipher_seal(key_a, "aad", 3, "hellp", 5, again) == ES_OK);
+	ck_assert(memcmp(sealed, again, CIPHER_NONCE_LEN) != 0);
+	ck_assert(cipher_seal(key_a, "aae", 3, "hello", 5, again) == ES_OK);
+	ck_assert(memcmp(sealed, again, CIPHER_NONCE_LEN) != 0);
+}
+END_TEST
+
+START_TEST(cipher_refuses_what_it_did_not_seal)
+{
+	unsigned char sealed[CIPHER_SEALED_LEN(5)], plain[5];
+
+	ck_assert(cipher_seal(key_a, "aad", 3, "hello", 5, sealed) == ES_OK);
+	ck_assert(!cipher_open(key_b, "aad", 3, sealed, sizeof sealed, plain));
+	ck_assert(!cipher_open(key_a, "aae", 3, sealed, sizeof sealed, plain));
+	ck_assert(!cipher_open(key_a, "aad", 2, sealed, sizeof sealed, plain));
+	ck_assert(!cipher_open(key_a, "aad", 3, sealed, sizeof sealed - 1, plain));
+	ck_assert(!cipher_open(key_a, "aad", 3, sealed, CIPHER_SEALED_LEN(0) - 1, plain));
+	for (size_t i = 0; i < sizeof sealed; i++) {
+		sealed[i] ^= 0x01;
+		ck_assert_msg(!cipher_open(key_a, "aad", 3, sealed, sizeof sealed, plain), "byte %zu", i);
+		sealed[i] ^= 0x01;
+	}
+	ck_assert(cipher_open(key_a, "aad", 3, sealed, sizeof sealed, plain));
+}
+END_TEST
+
+START_TEST(cipher_base64)
+{
+	static const char *const bad[] = { "", "abc", "ab=c", "a===", "ab c", "ab\ncd==", "Zm9v!A==" };
+	unsigned char out[16];
+	char enc[CIPHER_B64_LEN(5) + 1];
+
+	cipher_b64_encode((const unsigned char *)"hello", 5, enc);
+	ck_assert_str_eq(enc, "aGVsbG8=");
+	ck_assert_int_eq(cipher_b64_decode(enc, strlen(enc), out), 5);
+	ck_assert(memcmp(out, "hello", 5) == 0);
+	ck_assert_int_eq(cipher_b64_decode("aGk=", 4, out), 2);
+	ck_assert_int_eq(cipher_b64_decode("aGVsbG8h", 8, out), 6);
+	for (size_t i = 0; i < N_ELEMS(bad); i++)
+		ck_assert_msg(cipher_b64_decode(bad[i], strlen(bad[i]), out) == -1, "%s", bad[i]);
+}
+END_TEST
+
+/* --- the master key file ------------------------------------------------- */
+
+static char dir[256];
+
+static void setup(void)
+{
+	test_dir_create(dir, sizeof dir, "check_privacy");
+}
+
+static void teardown(void)
+{
+	test_dir_remove(dir);
+}
+
+#define HEX64 "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"
+
+static const struct {
+	const char *text;       /* NULL: no file */
+	mode_t mode;
+	const char *err;        /* NULL: accepted */
+} keyfiles[] = {
+	{ HEX64, 0600, NULL },
+	{ HEX64 "\n", 0400, NULL },
+	{ NULL, 0600, "cannot open the master key file: No such file or directory" },
+	{ HEX64, 0640, "must not be accessible by group or others (mode 0640; chmod 600)" },
+	{ HEX64, 0604, "must not be accessible by group or others (mode 0604; chmod 600)" },
+	{ HEX64, 0620, "must not be accessible by group or others" },
+	{ HEX64 "\n\n", 0600, "exactly 64 hexadecimal characters" },
+	{ HEX64 "0", 0600, "exactly 64 hexadecimal characters" },
+	{ "00112233", 0600, "exactly 64 hexadecimal characters" },
+	{ "", 0600, "exactly 64 hexadecimal characters" },
+	{ "0011223344556677889900aabbccddeeff00112233445566778899aabbccddeg", 0600, "not hexadecimal" },
+	{ " 0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 0600, "not hexadecimal" },
+};
+
+START_TEST(masterkey_checks_its_file)
+{
+	struct masterkey mk;
+	char path[400], err[512] = "";
+	enum es_status rc;
+
+	snprintf(path, sizeof path, "%s/master.key", dir);
+	if (keyfiles[_i].text) {
+		test_file_write(dir, "master.key", keyfiles[_i].text);
+		ck_assert_int_eq(chmod(path, keyfiles[_i].mode), 0);
+	}
+	rc = masterkey_read(path, &mk, err, sizeof err);
+	if (!keyfiles[_i].err) {
+		ck_assert_msg(rc == ES_OK, "%s", err);
+		ck_assert_uint_eq(mk.key[0], 0x00);
+		ck_assert_uint_eq(mk.key[31], 0xff);
+		ck_assert_uint_eq(strlen(mk.id), 16);
+		return;
+	}
+	ck_assert(rc == ES_EINVAL);
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0 && strstr(err, keyfiles[_i].err), "got \"%s\"", err);
+	/* a message never quotes the key */
+	ck_assert_ptr_null(strstr(err, "00112233"));
+}
+END_TEST
+
+START_TEST(masterkey_install_and_forget)
+{
+	struct masterkey mk;
+
+	memset(&mk, 0, sizeof mk);
+	memcpy(mk.key, key_a, sizeof mk.key);
+	cipher_fingerprint(mk.key, mk.id);
+	masterkey_install(&mk);
+	ck_assert_ptr_nonnull(masterkey_current());
+	ck_assert_str_eq(masterkey_current()->id, mk.id);
+	masterkey_install(NULL);
+	ck_assert_ptr_null(masterkey_current());
+}
+END_TEST
+
+/* --- sealing and opening declared fields ----------------------------------- */
+
+#define TENANT "6f7c2a1e-1111-4c1d-9a53-0123456789ab"
+#define EV1 "01900000-0000-7000-8000-000000000001"
+#define EV2 "01900000-0000-7000-8000-000000000002"
+#define AGG "5b2f5d1e-2222-4c1d-9a53-0123456789ab"
+
+/* A keyring holding the keys of two subjects: AGG (id 7) and "bob" (id 9). */
+static void ring(struct keyring *kr, bool bob_erased)
+{
+	kr->cap = kr->n = 2;
+	kr->keys = calloc(2, sizeof *kr->keys);
+	kr->keys[0].key_id = 7;
+	strcpy(kr->keys[0].tenant, TENANT);
+	kr->keys[0].subject = strdup(AGG);
+	memcpy(kr->keys[0].dek, key_a, CIPHER_KEY_LEN);
+	kr->keys[1].key_id = 9;
+	strcpy(kr->keys[1].tenant, TENANT);
+	kr->keys[1].subject = strdup("bob");
+	kr->keys[1].erased = bob_erased;
+	if (!bob_erased)
+		memcpy(kr->keys[1].dek, key_b, CIPHER_KEY_LEN);
+}
+
+static char *fields_a[] = { "email", "address" };
+static char *fields_b[] = { "iban" };
+
+static const struct personal_decl decls[] = {
+	{ NULL, fields_a, 2 },
+	{ "to", fields_b, 1 },
+};
+
+static json_object *payload(void)
+{
+	return json_tokener_parse("{\"email\":\"a@example.org\",\"address\":{\"city\":\"Leeds\",\"n\":[1,2]},"
+				  "\"to\":\"bob\",\"iban\":\"GB00\",\"amount\":5,\"note\":null}");
+}
+
+static json_object *sealed_payload(const struct keyring *kr, const char *event_id)
+{
+	json_object *in = payload(), *out = NULL;
+
+	ck_assert(personal_seal(kr, TENANT, event_id, AGG, decls, 2, in, &out) == ES_OK);
+	json_object_put(in);
+	return out;
+}
+
+static const char *str_at(json_object *o, const char *a, const char *b)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(o, a, &v);
+	if (b)
+		json_object_object_get_ex(v, b, &v);
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "null";
+}
+
+START_TEST(personal_seals_declared_fields_only)
+{
+	struct keyring kr = KEYRING_INIT;
+	json_object *s;
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	char subject[PERSONAL_SUBJECT_MAX + 1];
+
+	ring(&kr, false);
+	s = sealed_payload(&kr, EV1);
+	ck_assert(strncmp(str_at(s, "email", "$enc"), "\"v1:7:", 6) == 0);
+	ck_assert(strncmp(str_at(s, "address", "$enc"), "\"v1:7:", 6) == 0);
+	ck_assert(strncmp(str_at(s, "iban", "$enc"), "\"v1:9:", 6) == 0);
+	ck_assert_str_eq(str_at(s, "to", NULL), "\"bob\"");
+	ck_assert_str_eq(str_at(s, "amount", NULL), "5");
+	ck_assert_ptr_null(strstr(json_object_to_json_string(s), "Leeds"));
+	ck_assert(personal_key_ids(s, &ids, &n, &cap) == ES_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(ids[0] + ids[1] == 16);
+	ck_assert(personal_subject(&decls[1], AGG, s, subject) && strcmp(subject, "bob") == 0);
+	ck_assert(personal_subject(&decls[0], AGG, s, subject) && strcmp(subject, AGG) == 0);
+	free(ids);
+	json_object_put(s);
+	keyring_free(&kr);
+}
+END_TEST
+
+START_TEST(personal_opens_in_each_view)
+{
+	struct keyring kr = KEYRING_INIT;
+	struct personal_withheld w = { NULL, NULL };
+	json_object *s;
+	char err[256];
+
+	ring(&kr, false);
+	s = sealed_payload(&kr, EV1);
+	ck_assert(personal_open(&kr, TENANT, EV1, "/payload", &s, PERSONAL_CLEAR, &w, err, sizeof err) == ES_OK);
+	ck_assert_str_eq(str_at(s, "email", NULL), "\"a@example.org\"");
+	ck_assert_str_eq(str_at(s, "address", NULL), "{\"city\":\"Leeds\",\"n\":[1,2]}");
+	ck_assert_str_eq(str_at(s, "iban", NULL), "\"GB00\"");
+	ck_assert_ptr_null(w.redacted);
+	ck_assert_ptr_null(w.erased);
+	json_object_put(s);
+
+	s = sealed_payload(&kr, EV1);
+	ck_assert(personal_open(&kr, TENANT, EV1, "/payload", &s, PERSONAL_REDACTED, &w, err, sizeof err) == ES_OK);
+	ck_assert_str_eq(str_at(s, "email", NULL), "null");
+	ck_assert_str_eq(str_at(s, "amount", NULL), "5");
+	ck_assert_str_eq(json_object_to_json_string_ext(w.redacted, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE),
+			 "[\"/payload/email\",\"/payload/address\",\"/payload/iban\"]");
+	ck_assert_ptr_null(w.erased);
+	personal_withheld_clear(&w);
+	json_object_put(s);
+	keyring_free(&kr);
+}
+END_TEST
+
+/* Erasing one subject of an event leaves the other readable. */
+START_TEST(personal_erased_subject_reads_null)
+{
+	struct keyring kr = KEYRING_INIT, erased = KEYRING_INIT;
+	struct personal_withheld w = { NULL, NULL };
+	json_object *s;
+	char err[256];
+
+	ring(&kr, false);
+	ring(&erased, true);
+	s = sealed_payload(&kr, EV1);
+	ck_assert(personal_open(&erased, TENANT, EV1, "/payload", &s, PERSONAL_CLEAR, &w, err, sizeof err) == ES_OK);
+	ck_assert_str_eq(str_at(s, "iban", NULL), "null");
+	ck_assert_str_eq(str_at(s, "email", NULL), "\"a@example.org\"");
+	ck_assert_str_eq(json_object_to_json_string_ext(w.erased, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE), "[\"/payload/iban\"]");
+	ck_assert_ptr_null(w.redacted);
+	personal_withheld_clear(&w);
+	json_object_put(s);
+	keyring_free(&kr);
+	keyring_free(&erased);
+}
+END_TEST
+
+/* Opening where it was not sealed: another event, field, tenant; a
+ * damaged or unknown envelope. Every one is an error, never a value. */
+START_TEST(personal_refuses_moved_or_damaged_envelopes)
+{
+	struct keyring kr = KEYRING_INIT;
+	struct personal_withheld w = { NULL, NULL };
+	json_object *s, *t, *env;
+	char err[256];
+
+	ring(&kr, false);
+	s = sealed_payload(&kr, EV1);
+	ck_assert(personal_open(&kr, TENANT, EV2, "/payload", &s, PERSONAL_CLEAR, &w, err, sizeof err) ==
+		  ES_EINTERNAL);
+	ck_assert_str_eq(err, "event " EV2 ": /payload/email: the ciphertext fails authentication");
+	json_object_put(s);
+
+	s = sealed_payload(&kr, EV1);
+	ck_assert(personal_open(&kr, "6f7c2a1e-1111-4c1d-9a53-0123456789ac", EV1, "/payload", &s,
+				PERSONAL_CLEAR, &w, err, sizeof err) == ES_EINTERNAL);
+	ck_assert(strstr(err, "belongs to another tenant"));
+	json_object_put(s);
+
+	/* the email's envelope put in the address field */
+	s = sealed_payload(&kr, EV1);
+	json_object_object_get_ex(s, "email", &env);
+	json_object_object_add(s, "address", json_object_get(env));
+	ck_assert(personal_open(&kr, TENANT, EV1, "/payload", &s, PERSONAL_CLEAR, &w, err, sizeof err) ==
+		  ES_EINTERNAL);
+	ck_assert_str_eq(err, "event " EV1 ": /payload/address: the ciphertext fails authentication");
+	json_object_put(s);
+
+	t = json_tokener_parse("{\"a\":{\"$enc\":\"v1:8:AAAA\"},\"b\":{\"$enc\":\"v2:7:AAAA\"},"
+			       "\"c\":{\"$enc\":\"v1:7:***\"}}");
+	ck_assert(personal_open(&kr, TENANT, EV1, "/payload", &t, PERSONAL_CLEAR, &w, err, sizeof err) ==
+		  ES_EINTERNAL);
+	ck_assert(strstr(err, "/payload/a: the envelope's key is missing"));
+	json_object_object_del(t, "a");
+	ck_assert(personal_open(&kr, TENANT, EV1, "/payload", &t, PERSONAL_CLEAR, &w, err, sizeof err) ==
+		  ES_EINTERNAL);
+	ck_assert(strstr(err, "/payload/b: malformed envelope"));
+	json_object_object_del(t, "b");
+	ck_assert(personal_open(&kr, TENANT, EV1, "/payload", &t, PERSONAL_CLEAR, &w, err, sizeof err) ==
+		  ES_EINTERNAL);
+	ck_assert(strstr(err, "/payload/c: malformed envelope"));
+	json_object_put(t);
+	personal_withheld_clear(&w);
+	keyring_free(&kr);
+}
+END_TEST
+
+START_TEST(personal_needs_its_subject)
+{
+	json_object *p = json_tokener_parse("{\"to\":\"\",\"iban\":\"x\",\"n\":{\"to\":17}}");
+	char subject[PERSONAL_SUBJECT_MAX + 1], *ptr;
+	char *nested[] = { "iban" };
+	struct personal_decl d = { "n.to", nested, 1 };
+	struct keyring none = KEYRING_INIT;
+	json_object *out = NULL;
+
+	ck_assert(!personal_subject(&decls[1], AGG, p, subject)); /* empty */
+	ck_assert(personal_subject(&d, AGG, p, subject) && strcmp(subject, "17") == 0);
+	ck_assert(personal_has_fields(&decls[1], p));
+	ck_assert(!personal_has_fields(&decls[0], p));
+	/* no key for the subject: nothing is sealed, nothing returned */
+	ck_assert(personal_seal(&none, TENANT, EV1, AGG, &d, 1, p, &out) == ES_EINVAL);
+	ck_assert_ptr_null(out);
+	ptr = personal_pointer("/payload", "a.b~c/d");
+	ck_assert_str_eq(ptr, "/payload/a/b~0c~1d");
+	free(ptr);
+	json_object_put(p);
+}
+END_TEST
+
+static Suite *privacy_suite(void)
+{
+	Suite *s = suite_create("privacy");
+	TCase *tc = tcase_create("cipher");
+
+	tcase_add_test(tc, cipher_round_trip);
+	tcase_add_test(tc, cipher_refuses_what_it_did_not_seal);
+	tcase_add_test(tc, cipher_base64);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("masterkey");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, masterkey_checks_its_file, 0, N_ELEMS(keyfiles));
+	tcase_add_test(tc, masterkey_install_and_forget);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("personal");
+	tcase_add_test(tc, personal_seals_declared_fields_only);
+	tcase_add_test(tc, personal_opens_in_each_view);
+	tcase_add_test(tc, personal_erased_subject_reads_null);
+	tcase_add_test(tc, personal_refuses_moved_or_damaged_envelopes);
+	tcase_add_test(tc, personal_needs_its_subject);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(privacy_suite());
+}
