@@ -68,6 +68,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_pitr.sh \
 	tests/integration/test_runner_snapshots.sh \
 	tests/integration/test_runner_exec.sh \
+	tests/integration/test_runner_timeout.sh \
 	tests/integration/test_runner_data.sh \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
