@@ -45,6 +45,7 @@ UNIT_TESTS = \
 	tests/unit/check_exec_proto \
 	tests/unit/check_audit \
 	tests/unit/check_retry \
+	tests/unit/check_trace \
 	tests/unit/check_partition
 
 # Longest first (about a minute down to seconds): under make -j the short
@@ -69,6 +70,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_runner_snapshots.sh \
 	tests/integration/test_runner_exec.sh \
 	tests/integration/test_runner_timeout.sh \
+	tests/integration/test_runner_trace.sh \
 	tests/integration/test_runner_data.sh \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
