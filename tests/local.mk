@@ -44,6 +44,7 @@ UNIT_TESTS = \
 	tests/unit/check_sqlfile \
 	tests/unit/check_exec_proto \
 	tests/unit/check_audit \
+	tests/unit/check_adminaudit \
 	tests/unit/check_retry \
 	tests/unit/check_trace \
 	tests/unit/check_partition
