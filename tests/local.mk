@@ -75,6 +75,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_runner_data.sh \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
+	tests/integration/test_audit_admin.sh \
 	tests/integration/test_feed.sh \
 	tests/integration/test_longpoll.sh \
 	tests/integration/test_input.sh \
