@@ -145,6 +145,8 @@ fi
 # --- where the records go -------------------------------------------------------------
 check "each line of audit.json is a JSON object" \
 	test "$(jq -c 'type' "$OUT/audit.json" | sort -u)" = '"object"'
+check "the records carry no field of the event records (an empty position)" \
+	test "$(jq -c 'select(.audit_type == "admin_action" and has("position"))' "$OUT/audit.json" | wc -l)" = 0
 check "no admin action record in the operational log" \
 	test "$(jq -c 'select(.audit_type == "admin_action" or (.syslog.program | endswith("-audit")))' \
 		"$OUT/evstore.json" | wc -l)" = 0
