@@ -191,6 +191,9 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 		handler_error_set(err, "out of memory");
 		return HANDLER_TRANSIENT;
 	}
+	/* Before the first statement can reach the server: a cancel after
+	 * less than the timeout is then surely not the timeout's. */
+	started_ms = time_mono_ms();
 	rc = db_pipeline_begin(db);
 	if (rc != ES_OK) {
 		res = handler_sql_failed(h, db, rc, NULL, err);
@@ -217,7 +220,6 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 		db_pipeline_send_params(db, tail[t].sql, tail[t].nparams, tail[t].values);
 		origin[sent++] = (struct stmt_origin){ n, NO_SECTION, t };
 	}
-	started_ms = time_mono_ms();
 	rc = db_pipeline_sync(db, &k);
 	if (rc != ES_OK) {
 		const struct stmt_origin *at = k < sent ? &origin[k] : NULL;
