@@ -530,6 +530,29 @@ static enum handler_result unit_retry_one(struct unit_host *h, struct unit *u,
 	return res;
 }
 
+/* Logs what became of a requeued entry's attempt: its id, the event, the
+ * attempt (the entry's count plus this one) and, when it failed, the
+ * error's summary. */
+static void unit_log_requeued(int prio, const char *what, const struct unit *u,
+			      const struct event *ev, const struct dlq_requeued *entry,
+			      const char *summary)
+{
+	json_object *f;
+
+	if (!log_enabled(prio))
+		return;
+	f = json_object_new_object();
+	if (!f)
+		return;
+	json_object_object_add(f, "subscription", json_object_new_string(u->sub->conf.name));
+	json_object_object_add(f, "dlq_id", json_object_new_int64(entry->id));
+	unit_add_event(f, ev);
+	json_object_object_add(f, "attempt", json_object_new_int(entry->attempts + 1));
+	if (summary)
+		json_object_object_add(f, "error", json_object_new_string(summary));
+	log_json(prio, what, f);
+}
+
 /* Takes up requeued DLQ entries, REQUEUED_PER_TURN at a time; the
  * checkpoint does not move. Returns true when there was any. */
 static bool unit_requeued(struct unit_host *h, struct unit *u)
@@ -551,7 +574,6 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 		const struct event *ev = NULL;
 		enum handler_result hr;
 		struct handler_error err = { "", "" };
-		char id[24];
 
 		for (size_t k = 0; k < pg.n; k++)
 			if (pg.ev[k].position == entries[i].position)
@@ -559,17 +581,16 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 		if (!ev)
 			continue;
 		hr = unit_retry_one(h, u, ev, entries[i].id, &err);
-		snprintf(id, sizeof id, "%" PRId64, entries[i].id);
 		if (hr == HANDLER_OK) {
 			u->processed++;
-			log_kv(LOG_NOTICE, "dlq_resolved", "subscription", u->sub->conf.name,
-			       "dlq_id", id, NULL);
+			unit_log_requeued(LOG_NOTICE, "dlq_resolved", u, ev, &entries[i], NULL);
 		} else if (hr == HANDLER_TRANSIENT) {
 			break;
 		} else if (hr == HANDLER_MOVED) {
 			unit_moved(h, u);
 			break;
 		} else {
+			unit_log_requeued(LOG_WARNING, "dlq_retry_failed", u, ev, &entries[i], err.summary);
 			unit_note_failure(u, ev, err.summary);
 			if (dlq_mark_retry_failed(h->db, entries[i].id, err.detail) != ES_OK)
 				break;

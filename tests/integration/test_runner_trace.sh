@@ -3,7 +3,8 @@
 # projections: the traceparent of an append reaches an exec program (in the
 # event it reads) and an sql projection (in $1's metadata); the
 # http_request record and the runner's records about the event carry the
-# same trace_id; a failing event's records name its type and the attempt.
+# same trace_id; a failing event's records, a requeued one's too, name
+# its type and the attempt.
 . "$(dirname "$0")/lib.sh"
 
 . "$(dirname "$0")/runner_lib.sh"
@@ -73,6 +74,11 @@ check "a failing event's retry record: its type, the attempt and the trace id" w
 		and .attempt == 1 and .trace_id == \"$TRACE\" and (.error | startswith(\"SQLSTATE 22012\")))"
 check "... and its park record: attempt 2" wait_for 10 log_has runner.log \
 	"select(.event == \"event_parked\" and .event_type == \"Broken\" and .attempt == 2 and .trace_id == \"$TRACE\")"
+DLQ_ID=$(psql_q -c "SELECT id FROM evstore.dlq WHERE subscription = 'proj' AND event_type = 'Broken'")
+"$CTL_BIN" --config "$IT_DIR/trace.conf" dlq retry "$DLQ_ID" >/dev/null 2>&1
+check "a requeued event failing again: its entry, type, attempt 3 and trace id" wait_for 10 log_has runner.log \
+	"select(.event == \"dlq_retry_failed\" and .dlq_id == $DLQ_ID and .event_type == \"Broken\"
+		and .attempt == 3 and .trace_id == \"$TRACE\" and (.error | startswith(\"SQLSTATE 22012\")))"
 check "SIGTERM stops the runner" stop_runner
 
 runner_logs_clean
