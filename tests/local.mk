@@ -46,7 +46,9 @@ UNIT_TESTS = \
 	tests/unit/check_sqlfile \
 	tests/unit/check_exec_proto \
 	tests/unit/check_audit \
+	tests/unit/check_adminaudit \
 	tests/unit/check_retry \
+	tests/unit/check_trace \
 	tests/unit/check_partition
 
 # Longest first (about a minute down to seconds): under make -j the short
@@ -73,9 +75,12 @@ INTEGRATION_TESTS = \
 	tests/integration/test_pitr.sh \
 	tests/integration/test_runner_snapshots.sh \
 	tests/integration/test_runner_exec.sh \
+	tests/integration/test_runner_timeout.sh \
+	tests/integration/test_runner_trace.sh \
 	tests/integration/test_runner_data.sh \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
+	tests/integration/test_audit_admin.sh \
 	tests/integration/test_feed.sh \
 	tests/integration/test_replica.sh \
 	tests/integration/test_longpoll.sh \

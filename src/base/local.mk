@@ -11,6 +11,7 @@ src_base_libbase_a_SOURCES = \
 	src/base/fdio.c src/base/fdio.h \
 	src/base/sdnotify.c src/base/sdnotify.h \
 	src/base/log.c src/base/log.h \
+	src/base/adminaudit.c src/base/adminaudit.h \
 	src/base/confval.c src/base/confval.h \
 	src/base/conninfo.c src/base/conninfo.h \
 	src/base/config.c src/base/config.h \

@@ -148,3 +148,19 @@ char *text_utf8_scrub(char *s)
 	}
 	return s;
 }
+
+size_t text_utf8_prefix_len(const char *s, size_t len, size_t max)
+{
+	size_t at = 0;
+
+	while (at < len) {
+		size_t seq = text_utf8_seq_len((const unsigned char *)s + at, len - at);
+
+		if (seq == 0)
+			seq = 1;
+		if (at + seq > max)
+			break;
+		at += seq;
+	}
+	return at;
+}

@@ -29,4 +29,9 @@ const char *text_quote(char *out, size_t outlen, const char *in, size_t len);
  * (json-c copies string bytes as they are). */
 char *text_utf8_scrub(char *s);
 
+/* The length of s[0..len) cut to at most max bytes without splitting a
+ * well-formed UTF-8 sequence (a stray byte counts as one): how a bounded
+ * field is cut. Borrows s. */
+size_t text_utf8_prefix_len(const char *s, size_t len, size_t max);
+
 #endif

@@ -145,6 +145,23 @@ static int dlq_print(struct db *db, const struct dlq_args *a)
 	return CTL_EXIT_OK;
 }
 
+/* The audit record of a changing action: dlq_retry (one entry),
+ * dlq_retry_all, dlq_resolve or dlq_purge, and how many entries it
+ * changed, counted under what it did to them (done: requeued, ...). */
+static void dlq_audit(const struct dlq_args *a, const char *outcome, int64_t changed,
+		      const char *done)
+{
+	char action[32];
+
+	snprintf(action, sizeof action, "dlq_%s%s", a->action, a->all ? "_all" : "");
+	ctl_audit(&(struct admin_action){
+		.action = action, .outcome = outcome,
+		.target = { { "subscription", a->subscription }, { "dlq_entry", a->id },
+			    { "entries", !strcmp(a->action, "purge")
+						 ? (a->resolved_only ? "resolved" : "all") : NULL } },
+		.counts = { { done, changed } } });
+}
+
 /* Runs one changing action; prints what it did. Exit 1 when an entry
  * named by id was not changed. */
 static int dlq_change(struct db *db, const struct dlq_args *a)
@@ -174,6 +191,8 @@ static int dlq_change(struct db *db, const struct dlq_args *a)
 		rc = dlq_purge(db, a->subscription, a->resolved_only, &changed);
 		done = "purged";
 	}
+	dlq_audit(a, rc != ES_OK ? "failed" : a->id && changed == 0 ? "no_change" : "ok", changed,
+		  done);
 	if (rc != ES_OK) {
 		ctl_error("dlq %s: %s", a->action, db_last_error(db));
 		return CTL_EXIT_FAILURE;

@@ -280,6 +280,7 @@ static void import_report(const struct import_summary *s, bool ok)
 {
 	char imported[32], skipped[32];
 
+	ctl_audit_import(s->source, s->imported, ok);
 	progress_format_count(s->imported, imported, sizeof imported);
 	progress_format_count(s->skipped, skipped, sizeof skipped);
 	if (ok) {

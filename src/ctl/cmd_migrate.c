@@ -26,6 +26,7 @@ int cmd_migrate(const struct ctl *ctl, int argc, char **argv)
 	struct db *db = NULL;
 	char err[1024];
 	int opt, applied = 0, rc = CTL_EXIT_FAILURE;
+	enum es_status st;
 
 	optind = 0;
 	opterr = 0;
@@ -44,7 +45,13 @@ int cmd_migrate(const struct ctl *ctl, int argc, char **argv)
 	db = ctl_db_connect(&cfg);
 	if (!db)
 		goto out;
-	if (migrate_apply(db, migrate_progress, NULL, &applied, err, sizeof err) != ES_OK) {
+	st = migrate_apply(db, migrate_progress, NULL, &applied, err, sizeof err);
+	ctl_audit(&(struct admin_action){
+		.action = "migrate", .outcome = st == ES_OK ? "ok" : "failed",
+		.target = { { "schema", "evstore" } },
+		.counts = { { "applied", applied },
+			    { st == ES_OK ? "schema_version" : NULL, migrate_expected_version() } } });
+	if (st != ES_OK) {
 		ctl_error("migrate: %s", err);
 		goto out;
 	}

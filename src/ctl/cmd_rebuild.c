@@ -232,6 +232,7 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 	struct db *db = NULL;
 	char count[32];
 	int rc, runners;
+	bool started;
 
 	rc = rebuild_parse(argc, argv, &a);
 	if (rc >= 0)
@@ -246,7 +247,14 @@ int cmd_rebuild(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	rc = CTL_EXIT_FAILURE;
 	db = ctl_db_connect(&cfg);
-	if (!db || !rebuild_start(db, &conf, &file, &t))
+	if (!db)
+		goto out;
+	started = rebuild_start(db, &conf, &file, &t);
+	ctl_audit(&(struct admin_action){
+		.action = "rebuild", .outcome = started ? "ok" : "failed",
+		.target = { { "subscription", a.name } },
+		.counts = { { "events_to_replay", t.events }, { "dlq_cleared", t.dlq_cleared } } });
+	if (!started)
 		goto out;
 	progress_format_count(t.events, count, sizeof count);
 	printf("%s: read model emptied, %" PRId64 " dead-letter entr%s cleared, checkpoint reset;"

@@ -138,6 +138,10 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	if (invalidate) {
 		st = snapshot_invalidate(db, type, &n);
+		ctl_audit(&(struct admin_action){
+			.action = "snapshot_invalidate", .outcome = st == ES_OK ? "ok" : "failed",
+			.target = { { "aggregate_type", type } },
+			.counts = { { "deleted", st == ES_OK ? n : 0 } } });
 		if (st != ES_OK) {
 			ctl_error("cannot delete the snapshots: %s", db_last_error(db));
 			goto out;

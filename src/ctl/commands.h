@@ -5,7 +5,10 @@
 #define EVSTORE_CTL_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "base/adminaudit.h"
 
 struct es_config;
 struct db;
@@ -60,6 +63,21 @@ int ctl_usage_error(const char *command, const char *fmt, ...)
  * environment) into cfg and opens the log it names under the ident
  * "evstorectl". False after printing why; cfg is then released. */
 bool ctl_load_config(const struct ctl *ctl, struct es_config *cfg);
+
+/* Writes the audit record of an admin action (base/adminaudit.h) with
+ * the actor filled in: the name of the user running evstorectl (its real
+ * uid) and, run through sudo, the sudo user; via "evstorectl". Call it
+ * once the action has run (after ctl_load_config, which opens the log),
+ * whatever its outcome. A record the [log] socket does not take is a
+ * warning on stderr; the exit status stays the action's. Borrows action. */
+void ctl_audit(const struct admin_action *action);
+
+/* The audit record of `evstorectl import`: action "import", target
+ * {"source": source} (the file read, or "-" for standard input), counts
+ * {"events": events} (the events imported), outcome "ok" or "failed":
+ *	ctl_audit_import(path, imported, rc == CTL_EXIT_OK);
+ * Borrows source. */
+void ctl_audit_import(const char *source, int64_t events, bool ok);
 
 /* Connects to [database] url. Returns a connected handle (db_free() it),
  * or NULL after printing why. Borrows cfg. */

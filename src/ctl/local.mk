@@ -3,6 +3,7 @@
 noinst_LIBRARIES += src/ctl/libctl.a
 src_ctl_libctl_a_SOURCES = \
 	src/ctl/commands.h \
+	src/ctl/audit.c \
 	src/ctl/cmd_migrate.c \
 	src/ctl/cmd_status.c \
 	src/ctl/cmd_check.c \

@@ -385,8 +385,13 @@ void app_log_request(const char *request_id, const char *method, const char *rou
 		json_object_object_add(f, "route", json_object_new_string(route ? route : "-"));
 		json_object_object_add(f, "status", json_object_new_int(status));
 		json_object_object_add(f, "dur_ms", json_object_new_double_s(dur_ms, dur));
-		if (traceparent && *traceparent)
+		/* The trace id alone as well: the runner's records about the
+		 * events this request wrote carry it (trace_id). */
+		if (traceparent && strlen(traceparent) >= 35) {
 			json_object_object_add(f, "traceparent", json_object_new_string(traceparent));
+			json_object_object_add(f, "trace_id",
+					       json_object_new_string_len(traceparent + 3, 32));
+		}
 	}
 	log_json(LOG_INFO, "http_request", f);
 }

@@ -401,6 +401,23 @@ static int64_t supervise(struct pool *p)
 	return next < now ? 0 : next - now;
 }
 
+/* The start-up record: which build listens where with how many workers,
+ * so a log read later tells what was running. */
+static void log_started(const struct pool *p)
+{
+	json_object *f = json_object_new_object();
+	char where[128];
+
+	if (f) {
+		json_object_object_add(f, "version", json_object_new_string(PACKAGE_VERSION));
+		json_object_object_add(f, "listen", json_object_new_string(
+			server_socket_name(p->listen_fd, where, sizeof where)));
+		json_object_object_add(f, "workers", json_object_new_int(p->n));
+		json_object_object_add(f, "pid", json_object_new_int((int)getpid()));
+	}
+	log_json(LOG_NOTICE, "pool_started", f);
+}
+
 int server_run_pool(struct app *app, int listen_fd, int workers, const char *unix_path)
 {
 	struct pool p;
@@ -450,7 +467,7 @@ int server_run_pool(struct app *app, int listen_fd, int workers, const char *uni
 	spawn_waiter(&p);
 	for (int i = 0; i < p.n; i++)
 		spawn_worker(&p, i);
-	log_kv(LOG_NOTICE, "pool_started", (const char *)NULL);
+	log_started(&p);
 
 	while ((wait_ms = supervise(&p)) >= 0) {
 		struct pollfd fds[2] = {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/adminaudit.h"
 #include "base/text.h"
 #include "base/config.h"
 #include "subs/dlq.h"
@@ -247,6 +248,9 @@ void route_dlq_retry(struct route_ctx *ctx)
 		http_reply_status(resp, st, NULL);
 		break;
 	}
+	route_audit(ctx, &(struct admin_action){
+		.action = "dlq_retry", .target = { { "subscription", name }, { "dlq_entry", entry } },
+		.counts = { { "requeued", requeued } } });
 out:
 	dlq_entries_free(&now);
 }
@@ -266,10 +270,11 @@ void route_dlq_retry_all(struct route_ctx *ctx)
 	st = dlq_retry_all(ctx->app->db, name, &scope, &requeued);
 	if (st != ES_OK) {
 		http_reply_status(resp, st, NULL);
-		return;
+	} else if (requeued > 0 || subscription_exists(ctx, name)) {
+		http_resp_json(resp, 202);
+		sbuf_printf(&resp->body, "{\"requeued\":%" PRId64 "}", requeued);
 	}
-	if (requeued == 0 && !subscription_exists(ctx, name))
-		return;
-	http_resp_json(resp, 202);
-	sbuf_printf(&resp->body, "{\"requeued\":%" PRId64 "}", requeued);
+	route_audit(ctx, &(struct admin_action){
+		.action = "dlq_retry_all", .target = { { "subscription", name } },
+		.counts = { { "requeued", requeued } } });
 }

@@ -82,6 +82,17 @@ const struct route *routes_table(size_t *count);
  * way (privacy/view.h). A damaged envelope is logged and ES_EINTERNAL. */
 enum es_status route_personal_view(struct route_ctx *ctx, struct sbuf *events) ES_MUST_CHECK;
 
+/* --- the audit of admin actions (route_audit.c) --------------------------- */
+
+struct admin_action;
+
+/* Writes the audit record of the admin action this request took (call it
+ * once the reply is set, whatever it is): action, target and counts from
+ * action; the actor (the token's sub), tenant, request id, trace id and
+ * the outcome (2xx ok, 404 not_found, 409 invalid_state, else failed)
+ * from ctx. Borrows both. */
+void route_audit(const struct route_ctx *ctx, const struct admin_action *action);
+
 /* --- the append body, validated (route_events.c) -------------------------- */
 
 struct append_request {

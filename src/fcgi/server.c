@@ -18,6 +18,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,34 @@ int server_listen(const char *addr, mode_t mode, char *err, size_t errlen)
 	if (strchr(addr, '/'))
 		return listen_unix(addr, mode, err, errlen);
 	return listen_tcp(addr, err, errlen);
+}
+
+const char *server_socket_name(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	snprintf(out, len, "unknown");
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return out;
+	if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+		size_t n = sl > offsetof(struct sockaddr_un, sun_path)
+				   ? sl - offsetof(struct sockaddr_un, sun_path) : 0;
+
+		/* An abstract name starts with a NUL byte: shown as '@'. */
+		if (n > 0 && un->sun_path[0] == '\0')
+			snprintf(out, len, "unix:@%.*s", (int)strnlen(un->sun_path + 1, n - 1),
+				 un->sun_path + 1);
+		else
+			snprintf(out, len, "unix:%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+	} else if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
+			       NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+		snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	}
+	return out;
 }
 
 /* --- request I/O -------------------------------------------------------------- */

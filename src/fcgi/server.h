@@ -27,6 +27,13 @@ bool server_fd0_is_listener(void);
  * with err filled (-2 when addr itself is malformed: a usage error). */
 int server_listen(const char *addr, mode_t mode, char *err, size_t errlen);
 
+/* Writes where the listening socket fd takes connections into out (len
+ * bytes): "unix:/run/evstore/fcgi.sock", "127.0.0.1:9000", "[::1]:9000",
+ * or "unknown" when getsockname cannot tell. Works for a socket made here
+ * as for a handed one (systemd, fd 0), so the start-up record names the
+ * truth, not the command line. Returns out. */
+const char *server_socket_name(int fd, char *out, size_t len);
+
 /* Serves FastCGI requests accepted on listen_fd in this process until
  * SIGTERM or SIGINT; an in-flight request finishes first (a long-poll
  * returns its current page at once). SIGHUP reloads the configuration.

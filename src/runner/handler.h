@@ -50,9 +50,11 @@ struct sql_tail {
 struct handler_sql;
 
 /* Loads and parses the projection file. ES_EINVAL with "PATH: line N:
- * message" in err. *out is owned by the caller (handler_sql_free). */
-enum es_status handler_sql_new(const char *path, struct handler_sql **out, char *err,
-			       size_t errlen) ES_MUST_CHECK;
+ * message" in err. *out is owned by the caller (handler_sql_free).
+ * statement_timeout_ms (0: the server's) bounds each statement of the
+ * file, for the handler's transactions only. */
+enum es_status handler_sql_new(const char *path, int statement_timeout_ms,
+			       struct handler_sql **out, char *err, size_t errlen) ES_MUST_CHECK;
 void handler_sql_free(struct handler_sql *h);
 
 /* Runs, in one transaction and one pipeline round trip, the statements of
@@ -61,7 +63,10 @@ void handler_sql_free(struct handler_sql *h);
  * index of the failing event (n when a tail statement failed); err's
  * summary names the SQLSTATE, the section and the statement's number in
  * it, its detail adds the server's message. HANDLER_MOVED when a tail statement raised
- * SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h). */
+ * SQLSTATE_CHECKPOINT_MOVED (pg/sqlstate.h). A statement of the file that
+ * ran into the statement timeout is HANDLER_RETRY, its summary starting
+ * "statement_timeout (N ms) passed in"; a statement cancelled otherwise
+ * (57014 before the timeout) is HANDLER_TRANSIENT. */
 enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const struct event *ev,
 				    size_t n, const struct sql_tail *tail, size_t n_tail,
 				    size_t *failed, struct handler_error *err);

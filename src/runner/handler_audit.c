@@ -22,24 +22,6 @@
 /* Longest text copied from the event into a record, in bytes. */
 #define AUDIT_FIELD_MAX 256
 
-/* The length of s cut to at most max bytes without splitting a UTF-8
- * sequence. */
-static size_t utf8_prefix_len(const char *s, size_t len, size_t max)
-{
-	size_t at = 0;
-
-	while (at < len) {
-		size_t seq = text_utf8_seq_len((const unsigned char *)s + at, len - at);
-
-		if (seq == 0)
-			seq = 1;
-		if (at + seq > max)
-			break;
-		at += seq;
-	}
-	return at;
-}
-
 /* Copies key from src to dst (null when absent), a string cut to
  * AUDIT_FIELD_MAX bytes; true when it was cut. Takes nothing. */
 static bool audit_copy(json_object *dst, const char *dkey, json_object *src, const char *skey)
@@ -56,7 +38,7 @@ static bool audit_copy(json_object *dst, const char *dkey, json_object *src, con
 	}
 	s = json_object_get_string(v);
 	len = (size_t)json_object_get_string_len(v);
-	keep = len > AUDIT_FIELD_MAX ? utf8_prefix_len(s, len, AUDIT_FIELD_MAX) : len;
+	keep = len > AUDIT_FIELD_MAX ? text_utf8_prefix_len(s, len, AUDIT_FIELD_MAX) : len;
 	json_object_object_add(dst, dkey, keep == len ? json_object_get(v)
 						      : json_object_new_string_len(s, (int)keep));
 	return keep < len;

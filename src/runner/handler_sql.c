@@ -1,27 +1,42 @@
 /* handler_sql.c - the sql projection handler. A batch is one pipeline:
- * each event's statements (prepared once per session, the event JSON as
- * $1), then the tail (the checkpoint advance), then one Sync. Statements
- * between two Syncs form one implicit transaction, so the read model and
- * the checkpoint commit together or not at all. */
+ * the statement_timeout of the transaction, each event's statements
+ * (prepared once per session, the event JSON as $1), then the tail (the
+ * checkpoint advance), then one Sync. Statements between two Syncs form
+ * one implicit transaction, so the read model and the checkpoint commit
+ * together or not at all, and the timeout ends with them: the runner's
+ * own statements on the session keep the server's. */
 #include "buildconf.h"
 #include "runner/handler.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/timefmt.h"
 #include "pg/db.h"
 #include "subs/sqlfile.h"
+
+/* Sets statement_timeout for the rest of the transaction only (is_local):
+ * unlike SET LOCAL, set_config does not warn outside a transaction block,
+ * which a pipeline's implicit transaction is to PostgreSQL 15. */
+#define SET_STATEMENT_TIMEOUT \
+	"SELECT pg_catalog.set_config('statement_timeout', $1, true)"
+/* A statement cancelled by statement_timeout (or by an operator's
+ * pg_cancel_backend: the time taken tells them apart). */
+#define SQLSTATE_QUERY_CANCELED "57014"
 
 struct handler_sql {
 	struct sqlfile file;
 	unsigned id;                  /* names this handler's prepared statements */
 	unsigned long session;        /* db_session_epoch they were prepared in; 0: none */
+	int statement_timeout_ms;     /* 0: the server's */
+	char statement_timeout[16];   /* the same, as set_config's text */
 };
 
 static unsigned handler_sql_next_id;
 
-enum es_status handler_sql_new(const char *path, struct handler_sql **out, char *err,
-			       size_t errlen)
+enum es_status handler_sql_new(const char *path, int statement_timeout_ms,
+			       struct handler_sql **out, char *err, size_t errlen)
 {
 	struct handler_sql *h = calloc(1, sizeof *h);
 	enum es_status rc;
@@ -37,6 +52,8 @@ enum es_status handler_sql_new(const char *path, struct handler_sql **out, char 
 		return rc;
 	}
 	h->id = ++handler_sql_next_id;
+	h->statement_timeout_ms = statement_timeout_ms > 0 ? statement_timeout_ms : 0;
+	snprintf(h->statement_timeout, sizeof h->statement_timeout, "%d", h->statement_timeout_ms);
 	*out = h;
 	return ES_OK;
 }
@@ -71,13 +88,15 @@ static enum handler_result handler_sql_result(enum es_status rc)
 }
 
 /* Where a statement sent in a batch comes from: its event and its place
- * in the file (section NO_SECTION: the tail, the runner's own). */
+ * in the file (section NO_SECTION: the tail, the runner's own;
+ * TIMEOUT_SECTION: the statement_timeout setting). */
 struct stmt_origin {
 	size_t event;
 	size_t section;
 	size_t statement;
 };
 #define NO_SECTION ((size_t)-1)
+#define TIMEOUT_SECTION ((size_t)-2)
 
 /* handler_sql_result, with err telling what failed where: the summary
  * the SQLSTATE and the place, the detail "SQLSTATE: message" (the
@@ -92,12 +111,32 @@ static enum handler_result handler_sql_failed(const struct handler_sql *h, struc
 
 	if (at && at->section == NO_SECTION)
 		snprintf(where, sizeof where, " in the checkpoint statements");
+	else if (at && at->section == TIMEOUT_SECTION)
+		snprintf(where, sizeof where, " setting statement_timeout");
 	else if (at)
 		snprintf(where, sizeof where, " in \"-- on %s\", statement %zu",
 			 h->file.sections[at->section].event_type, at->statement + 1);
 	snprintf(err->summary, sizeof err->summary, "SQLSTATE %s%s", state, where);
 	snprintf(err->detail, sizeof err->detail, "%s: %s%s", state, db_last_error(db), where);
 	return handler_sql_result(rc);
+}
+
+/* A statement of the file that ran into statement_timeout: a failed
+ * attempt of its event (retried, then parked, as the subscription says),
+ * not the database being away, which 57014 otherwise means. */
+static enum handler_result handler_sql_timed_out(const struct handler_sql *h, struct db *db,
+						 const struct stmt_origin *at,
+						 struct handler_error *err)
+{
+	const struct sqlfile_section *sec = &h->file.sections[at->section];
+
+	snprintf(err->summary, sizeof err->summary,
+		 "statement_timeout (%d ms) passed in \"-- on %s\", statement %zu",
+		 h->statement_timeout_ms, sec->event_type, at->statement + 1);
+	snprintf(err->detail, sizeof err->detail, "%s: %s (statement_timeout %d ms) in \"-- on %s\", "
+		 "statement %zu", SQLSTATE_QUERY_CANCELED, db_last_error(db),
+		 h->statement_timeout_ms, sec->event_type, at->statement + 1);
+	return HANDLER_RETRY;
 }
 
 /* Prepares every "-- on" statement in the current session unless done,
@@ -130,7 +169,8 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 	enum handler_result res;
 	enum es_status rc;
 	struct stmt_origin *origin = NULL; /* of the k-th statement sent */
-	size_t total = n_tail, sent = 0, k;
+	size_t total = n_tail + 1, sent = 0, k;
+	int64_t started_ms;
 	char name[48];
 
 	*failed = n;
@@ -151,10 +191,19 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 		handler_error_set(err, "out of memory");
 		return HANDLER_TRANSIENT;
 	}
+	/* Before the first statement can reach the server: a cancel after
+	 * less than the timeout is then surely not the timeout's. */
+	started_ms = time_mono_ms();
 	rc = db_pipeline_begin(db);
 	if (rc != ES_OK) {
 		res = handler_sql_failed(h, db, rc, NULL, err);
 		goto out;
+	}
+	if (h->statement_timeout_ms > 0) {
+		const char *vals[1] = { h->statement_timeout };
+
+		db_pipeline_send_params(db, SET_STATEMENT_TIMEOUT, 1, vals);
+		origin[sent++] = (struct stmt_origin){ n, TIMEOUT_SECTION, 0 };
 	}
 	for (size_t e = 0; e < n; e++) {
 		const struct sqlfile_section *s = sqlfile_find(&h->file, ev[e].event_type);
@@ -173,8 +222,15 @@ enum handler_result handler_sql_run(struct handler_sql *h, struct db *db, const 
 	}
 	rc = db_pipeline_sync(db, &k);
 	if (rc != ES_OK) {
-		res = handler_sql_failed(h, db, rc, k < sent ? &origin[k] : NULL, err);
-		*failed = k < sent ? origin[k].event : n;
+		const struct stmt_origin *at = k < sent ? &origin[k] : NULL;
+
+		if (at && at->event < n && h->statement_timeout_ms > 0 &&
+		    strcmp(db_last_sqlstate(db), SQLSTATE_QUERY_CANCELED) == 0 &&
+		    time_mono_ms() - started_ms >= h->statement_timeout_ms)
+			res = handler_sql_timed_out(h, db, at, err);
+		else
+			res = handler_sql_failed(h, db, rc, at, err);
+		*failed = at ? at->event : n;
 	}
 out:
 	free(origin);

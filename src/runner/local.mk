@@ -9,6 +9,7 @@ src_runner_librunner_a_SOURCES = \
 	src/runner/handler_audit.c \
 	src/runner/handler_snapshots.c \
 	src/runner/retry.c src/runner/retry.h \
+	src/runner/trace.c src/runner/trace.h \
 	src/runner/partition.c src/runner/partition.h \
 	src/runner/sub.c src/runner/sub.h \
 	src/runner/unit.c src/runner/unit.h \

@@ -18,7 +18,8 @@ struct sub *sub_new(struct subscription *conf, bool (*abort_fn)(void *), void *a
 	memset(conf, 0, sizeof *conf);
 	switch (s->conf.handler) {
 	case SUB_HANDLER_SQL:
-		if (handler_sql_new(s->conf.sql_file, &s->sql, err, sizeof err) != ES_OK) {
+		if (handler_sql_new(s->conf.sql_file, s->conf.statement_timeout_ms, &s->sql, err,
+				    sizeof err) != ES_OK) {
 			log_kv(LOG_ERR, "subscription_failed", "subscription", s->conf.name,
 			       "error", err, NULL);
 			goto fail;

@@ -22,6 +22,7 @@
 #include "runner/partition.h"
 #include "runner/retry.h"
 #include "runner/sub.h"
+#include "runner/trace.h"
 
 #define STATUS_INTERVAL_MS 1000
 #define REQUEUED_INTERVAL_MS 1000
@@ -175,16 +176,40 @@ static void unit_note_failure(struct unit *u, const struct event *ev, const char
 	unit_note_error(u, ev, summary);
 }
 
-/* Logs a failure: the summary, never the detail; the event's id and
- * position when it is an event's. */
-static void unit_log_failure(int prio, const char *what, const struct unit *u,
-			     const struct event *ev, const char *summary, const char *class)
+/* Adds what identifies ev in a record: its id, type and position, and the
+ * trace id of the request that wrote it (when it came with one), so the
+ * record can be found from that request's HTTP log. */
+static void unit_add_event(json_object *f, const struct event *ev)
 {
-	char position[24];
+	char trace[TRACE_ID_LEN + 1];
 
-	snprintf(position, sizeof position, "%" PRId64, ev ? ev->position : 0);
-	log_kv(prio, what, "subscription", u->sub->conf.name, "event_id", ev ? ev->event_id : NULL,
-	       "position", ev ? position : NULL, "error", summary, "class", class, NULL);
+	json_object_object_add(f, "event_id", json_object_new_string(ev->event_id));
+	json_object_object_add(f, "event_type", json_object_new_string(ev->event_type));
+	json_object_object_add(f, "position", json_object_new_int64(ev->position));
+	if (trace_id_of_event(ev, trace))
+		json_object_object_add(f, "trace_id", json_object_new_string(trace));
+}
+
+/* Logs a failure: the summary, never the detail; for an event's, the
+ * event (unit_add_event) and the attempt that failed (1 = the first). */
+static void unit_log_failure(int prio, const char *what, const struct unit *u,
+			     const struct event *ev, int attempt, const char *summary,
+			     const char *class)
+{
+	json_object *f;
+
+	if (!log_enabled(prio))
+		return;
+	f = json_object_new_object();
+	if (!f)
+		return;
+	json_object_object_add(f, "subscription", json_object_new_string(u->sub->conf.name));
+	if (ev)
+		unit_add_event(f, ev);
+	json_object_object_add(f, "attempt", json_object_new_int(attempt));
+	json_object_object_add(f, "error", json_object_new_string(summary));
+	json_object_object_add(f, "class", json_object_new_string(class));
+	log_json(prio, what, f);
 }
 
 /* ----------------------------------------------------------- checkpoints */
@@ -285,7 +310,8 @@ static void unit_transient(struct unit *u, const struct event *ev, const char *s
 	unit_note_error(u, ev, summary);
 	u->wait_until_ms = time_mono_ms() + d;
 	u->scan = u->done;
-	unit_log_failure(LOG_WARNING, "subscription_waiting", u, ev, summary, "transient");
+	unit_log_failure(LOG_WARNING, "subscription_waiting", u, ev, u->transient_attempts, summary,
+			 "transient");
 }
 
 /* --------------------------------------------------------------- parking */
@@ -311,7 +337,7 @@ static enum es_status unit_park(struct unit_host *h, struct unit *u, const struc
 	rc = dlq_park(h->db, &f, &move);
 	if (rc != ES_OK)
 		return rc;
-	unit_log_failure(LOG_WARNING, "event_parked", u, ev, err->summary, "permanent");
+	unit_log_failure(LOG_WARNING, "event_parked", u, ev, f.attempts, err->summary, "permanent");
 	u->saved = u->done = u->scan = to;
 	h->checkpoints_saved++;
 	u->fail_position = 0;
@@ -349,7 +375,8 @@ static bool unit_failed_event(struct unit_host *h, struct unit *u, const struct 
 			retry_delay_ms(u->fail_attempts, u->sub->conf.retry_initial_delay_ms,
 				       u->sub->conf.retry_max_delay_ms, &u->seed);
 		u->scan = u->done;
-		unit_log_failure(LOG_NOTICE, "event_retry", u, ev, err->summary, "permanent");
+		unit_log_failure(LOG_NOTICE, "event_retry", u, ev, u->fail_attempts, err->summary,
+				 "permanent");
 		return false;
 	}
 	/* Everything handled before ev must be saved before the park moves
@@ -372,6 +399,16 @@ static bool unit_failed_event(struct unit_host *h, struct unit *u, const struct 
 
 static void unit_handled(struct unit *u, const struct event *ev)
 {
+	if (log_enabled(LOG_DEBUG)) {
+		json_object *f = json_object_new_object();
+
+		if (f) {
+			json_object_object_add(f, "subscription",
+					       json_object_new_string(u->sub->conf.name));
+			unit_add_event(f, ev);
+		}
+		log_json(LOG_DEBUG, "event_handled", f);
+	}
 	u->done = feed_event_cursor(ev);
 	u->processed++;
 	u->last_event_usec = time_now_usec();
@@ -566,6 +603,29 @@ static enum handler_result unit_retry_one(struct unit_host *h, struct unit *u,
 	return res;
 }
 
+/* Logs what became of a requeued entry's attempt: its id, the event, the
+ * attempt (the entry's count plus this one) and, when it failed, the
+ * error's summary. */
+static void unit_log_requeued(int prio, const char *what, const struct unit *u,
+			      const struct event *ev, const struct dlq_requeued *entry,
+			      const char *summary)
+{
+	json_object *f;
+
+	if (!log_enabled(prio))
+		return;
+	f = json_object_new_object();
+	if (!f)
+		return;
+	json_object_object_add(f, "subscription", json_object_new_string(u->sub->conf.name));
+	json_object_object_add(f, "dlq_id", json_object_new_int64(entry->id));
+	unit_add_event(f, ev);
+	json_object_object_add(f, "attempt", json_object_new_int(entry->attempts + 1));
+	if (summary)
+		json_object_object_add(f, "error", json_object_new_string(summary));
+	log_json(prio, what, f);
+}
+
 /* Takes up requeued DLQ entries, REQUEUED_PER_TURN at a time; the
  * checkpoint does not move. Returns true when there was any. */
 static bool unit_requeued(struct unit_host *h, struct unit *u)
@@ -589,7 +649,6 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 		const struct event *ev = NULL;
 		enum handler_result hr;
 		struct handler_error err = { "", "" };
-		char id[24];
 
 		for (size_t k = 0; k < pg.n; k++)
 			if (pg.ev[k].position == entries[i].position)
@@ -597,17 +656,16 @@ static bool unit_requeued(struct unit_host *h, struct unit *u)
 		if (!ev)
 			continue;
 		hr = unit_retry_one(h, u, ev, entries[i].id, &err);
-		snprintf(id, sizeof id, "%" PRId64, entries[i].id);
 		if (hr == HANDLER_OK) {
 			u->processed++;
-			log_kv(LOG_NOTICE, "dlq_resolved", "subscription", u->sub->conf.name,
-			       "dlq_id", id, NULL);
+			unit_log_requeued(LOG_NOTICE, "dlq_resolved", u, ev, &entries[i], NULL);
 		} else if (hr == HANDLER_TRANSIENT) {
 			break;
 		} else if (hr == HANDLER_MOVED) {
 			unit_moved(h, u);
 			break;
 		} else {
+			unit_log_requeued(LOG_WARNING, "dlq_retry_failed", u, ev, &entries[i], err.summary);
 			unit_note_failure(u, ev, err.summary);
 			if (dlq_mark_retry_failed(h->db, entries[i].id, err.detail) != ES_OK)
 				break;

@@ -108,7 +108,7 @@ static const struct db_statement st_park = {
 /* Parameters: subscription, partition, limit. */
 static const struct db_statement st_requeued = {
 	"dlq_requeued",
-	"SELECT id, position FROM evstore.dlq WHERE subscription = $1 AND partition = $2::int"
+	"SELECT id, position, attempts FROM evstore.dlq WHERE subscription = $1 AND partition = $2::int"
 	" AND status = 'retrying' ORDER BY id LIMIT $3::int",
 	3
 };
@@ -365,6 +365,7 @@ enum es_status dlq_list_requeued(struct db *db, const char *subscription, int pa
 	for (int i = 0; i < PQntuples(r) && (size_t)i < max; i++) {
 		out[i].id = db_value_int64(r, i, 0);
 		out[i].position = db_value_int64(r, i, 1);
+		out[i].attempts = (int)db_value_int64(r, i, 2);
 		(*n)++;
 	}
 out:

@@ -141,6 +141,7 @@ enum es_status dlq_park(struct db *db, const struct dlq_failure *f,
 struct dlq_requeued {
 	int64_t id;
 	int64_t position;          /* the event's */
+	int attempts;              /* the attempts made so far */
 };
 
 /* The requeued ('retrying') entries of a subscription partition, oldest

@@ -126,6 +126,10 @@ static const struct confval_option subscription_options[] = {
 		 "longest back-off delay (a bare number is seconds)"),
 	DURATION("processing_timeout", processing_timeout_ms, "30s",
 		 "handler = exec: longest wait for the answer to one event (a bare number is seconds)"),
+	{ .key = "statement_timeout", .type = CONFVAL_DURATION, .offset = F(statement_timeout_ms),
+	  .min = 0, .max = 86400000, .unit_ms = 1000, .store_ms = 1,
+	  .help = "handler = sql: longest run of one projection statement; 0: the "
+		  "server's setting; unset: processing_timeout (a bare number is seconds)" },
 	{ .key = "partitions", .type = CONFVAL_INT, .offset = F(partitions), .def = "1",
 	  .min = 1, .max = 1024, .help = "partitions shared by the runners, by aggregate_id" },
 	{ .key = "personal_data", .type = CONFVAL_ENUM, .offset = F(personal_data), .def = "redacted",
@@ -223,6 +227,10 @@ enum es_status subscription_parse(const struct config_subscription *raw, const c
 	rc = sub_check(out, line, file, first_line, err, errlen);
 	if (rc != ES_OK)
 		goto out;
+	/* Not a default of the table: it follows processing_timeout. */
+	if (!line[confval_find(subscription_options, N_OPTIONS, NULL, "statement_timeout") -
+		  subscription_options])
+		out->statement_timeout_ms = out->processing_timeout_ms;
 	out->fingerprint = fp.failed ? NULL : strdup(sbuf_cstr(&fp));
 	if (!out->fingerprint) {
 		snprintf(err, errlen, "out of memory");

@@ -40,6 +40,7 @@ struct subscription {
 	int retry_initial_delay_ms;
 	int retry_max_delay_ms;
 	int processing_timeout_ms;
+	int statement_timeout_ms;     /* handler = sql, per statement; 0: the server's */
 	int partitions;
 	enum sub_personal personal_data;
 	char *fingerprint;            /* every key and value: a change restarts it on reload */

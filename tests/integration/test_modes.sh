@@ -122,6 +122,48 @@ for unit in evstore-fcgi.service evstore-runner.service; do
 	check "$unit checks before it starts: $pre" grep -q -- '--check=prestart$' <<<"$pre"
 done
 
+# --- the pool's start-up record: version, the socket it listens on, workers -----
+VERSION=$("$FCGI_BIN" --version | awk 'NR == 1 {print $NF}')
+# started_record LOG LISTEN WORKERS: LOG holds one pool_started record of
+# this build's version with that listen address and worker count.
+started_record() {
+	[ "$(grep -h '^{' "$IT_DIR/$1" | jq -c --arg v "$VERSION" --arg l "$2" --argjson w "$3" \
+		'select(.event == "pool_started" and .version == $v and .listen == $l and .workers == $w)' \
+		2>/dev/null | wc -l)" = 1 ]
+}
+# pool_once LOG ARGS...: starts a pool logging notices, waits for its
+# pool_ready record, stops it with SIGINT.
+pool_once() {
+	local log=$1 pid
+	shift
+	EVSTORE_LOG_LEVEL=notice "$FCGI_BIN" --config "$CONF" "$@" >"$IT_DIR/$log" 2>&1 </dev/null &
+	pid=$!
+	IT_PIDS+=("$pid")
+	wait_for 10 grep -q '"event":"pool_ready"' "$IT_DIR/$log"
+	kill -INT "$pid"; wait "$pid"
+}
+pool_once started-unix.log --listen "$IT_DIR/started.sock" --workers 3
+check "the pool's start-up record names version $VERSION, the unix socket and 3 workers" \
+	started_record started-unix.log "unix:$IT_DIR/started.sock" 3
+PORT=$(free_port)
+pool_once started-tcp.log --listen "127.0.0.1:$PORT" --workers 2
+check "... and a TCP address as 127.0.0.1:$PORT" started_record started-tcp.log "127.0.0.1:$PORT" 2
+python3 - "$IT_DIR/started-act.sock" "$FCGI_BIN" "$CONF" >"$IT_DIR/started-act.log" 2>&1 <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(64)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), EVSTORE_LOG_LEVEL="notice")
+os.execve(sys.argv[2], [sys.argv[2], "--config", sys.argv[3], "--workers", "2"], env)
+PY
+ACT_PID=$!
+IT_PIDS+=("$ACT_PID")
+wait_for 10 grep -q '"event":"pool_ready"' "$IT_DIR/started-act.log"
+kill -INT "$ACT_PID"; wait "$ACT_PID" 2>/dev/null
+check "... and a socket systemd handed over, by the path it is bound to" \
+	started_record started-act.log "unix:$IT_DIR/started-act.sock" 2
+
 # --- silent start-up problems, said out loud -------------------------------------
 EVSTORE_JWT_KEYFILE=/x "$FCGI_BIN" --config "$CONF" --listen "$IT_DIR/env.sock" --workers 1 \
 	>"$IT_DIR/env.log" 2>&1 </dev/null &

@@ -666,7 +666,8 @@ START_TEST(print_round_trip)
 		   "event_types = \"\"inside\", B,C\"\nstart_from = 42\n"
 		   "checkpoint_strategy = periodic\ncheckpoint_interval = 250ms\n"
 		   "continue_on_error = off\nmax_retries = 0\nretry_initial_delay = 2\n"
-		   "retry_max_delay = 3min\nprocessing_timeout = 1h\npartitions = 4\n"
+		   "retry_max_delay = 3min\nprocessing_timeout = 1h\nstatement_timeout = 1500ms\n"
+		   "partitions = 4\n"
 		   "[subscription s2]\nhandler = sql\nsql_file = /p.sql\naggregate_types =\n");
 	load_ok(&a, conf_path);
 	first = print_all_to_string(&a);
@@ -694,6 +695,7 @@ START_TEST(print_round_trip)
 	ck_assert_int_eq(sub.retry_initial_delay_ms, 2000);
 	ck_assert_int_eq(sub.retry_max_delay_ms, 180000);
 	ck_assert_int_eq(sub.processing_timeout_ms, 3600000);
+	ck_assert_int_eq(sub.statement_timeout_ms, 1500);
 	ck_assert_int_eq(sub.partitions, 4);
 	subscription_free(&sub);
 	/* every key is printed, defaults and unset ones (commented out) too */
@@ -929,7 +931,7 @@ START_TEST(docs_cover_every_key)
 	ck_assert_int_eq(man.keys, 50);
 	for_each_subscription_key(key_documented, &man);
 	for_each_subscription_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 50 + 17);
+	ck_assert_int_eq(man.keys, 50 + 18);
 	free((char *)man.text);
 	free((char *)md.text);
 }

@@ -345,6 +345,7 @@ START_TEST(test_requeued_settled)
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(got[0].id, p0[0]);
 	ck_assert_int_eq(got[1].id, p0[1]);
+	ck_assert_int_eq(got[0].attempts, 3); /* as parked: the runner's next is the 4th */
 	ck_assert_int_eq(dlq_list_requeued(db, "dq_runner", 1, got, 8, &n), ES_OK);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(got[0].id, p1[0]);

@@ -47,6 +47,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.retry_initial_delay_ms, 1000);
 	ck_assert_int_eq(c.retry_max_delay_ms, 60000);
 	ck_assert_int_eq(c.processing_timeout_ms, 30000);
+	ck_assert_int_eq(c.statement_timeout_ms, 30000);
 	ck_assert_int_eq(c.partitions, 1);
 	ck_assert_int_eq(c.personal_data, SUB_PERSONAL_REDACTED);
 	ck_assert_ptr_null(c.aggregate_types);
@@ -61,7 +62,7 @@ START_TEST(every_key)
 		{ "handler", "exec" }, { "command", "/bin/cat -u" },
 		{ "aggregate_types", "Order, \"Odd\" ,Cart" }, { "event_types", "OrderCreated" },
 		{ "start_from", "42" }, { "checkpoint_strategy", "periodic" },
-		{ "checkpoint_interval", "250ms" }, { NULL, NULL } };
+		{ "checkpoint_interval", "250ms" }, { "statement_timeout", "0" }, { NULL, NULL } };
 	const struct kvs q[] = {
 		{ "handler", "audit" }, { "continue_on_error", "false" }, { "max_retries", "0" },
 		{ "retry_initial_delay", "100ms" }, { "retry_max_delay", "2m" },
@@ -78,6 +79,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(c.start_position, 42);
 	ck_assert_int_eq(c.checkpoint_strategy, SUB_CKPT_PERIODIC);
 	ck_assert_int_eq(c.checkpoint_interval_ms, 250);
+	ck_assert_int_eq(c.statement_timeout_ms, 0);
 	subscription_free(&c);
 	ck_assert_int_eq(parse(q, &c, err, sizeof err), ES_OK);
 	ck_assert_int_eq(c.handler, SUB_HANDLER_AUDIT);
@@ -86,6 +88,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(c.retry_initial_delay_ms, 100);
 	ck_assert_int_eq(c.retry_max_delay_ms, 120000);
 	ck_assert_int_eq(c.processing_timeout_ms, 5000);
+	ck_assert_int_eq(c.statement_timeout_ms, 5000); /* unset: follows processing_timeout */
 	ck_assert_int_eq(c.partitions, 8);
 	ck_assert_int_eq(c.personal_data, SUB_PERSONAL_CLEAR);
 	subscription_free(&c);
@@ -105,6 +108,8 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 	{ { { "handler", "audit" }, { "checkpoint_interval", "5 sec" } }, "evstore.conf:11: checkpoint_interval:" },
 	{ { { "handler", "audit" }, { "retry_max_delay", "1d" } }, "evstore.conf:11: retry_max_delay:" },
 	{ { { "handler", "audit" }, { "processing_timeout", "0ms" } }, "evstore.conf:11: processing_timeout:" },
+	{ { { "handler", "audit" }, { "statement_timeout", "-1s" } }, "evstore.conf:11: statement_timeout:" },
+	{ { { "handler", "audit" }, { "statement_timeout", "25h" } }, "evstore.conf:11: statement_timeout:" },
 	{ { { "handler", "audit" }, { "continue_on_error", "maybe" } }, "evstore.conf:11: continue_on_error:" },
 	{ { { "handler", "audit" }, { "max_retries", "-1" } }, "evstore.conf:11: max_retries:" },
 	{ { { "handler", "audit" }, { "partitions", "0" } }, "evstore.conf:11: partitions:" },

@@ -149,6 +149,25 @@ START_TEST(utf8_scrub)
 }
 END_TEST
 
+static const struct { const char *in; size_t max, want; } prefixes[] = {
+	{ "abcdef", 4, 4 },
+	{ "abc", 10, 3 },
+	{ "caf\xc3\xa9", 4, 3 },         /* never half of the \xc3\xa9 */
+	{ "caf\xc3\xa9", 5, 5 },
+	{ "\xe2\x82\xac\xe2\x82\xac", 5, 3 },
+	{ "\xff\xfe\xfd", 2, 2 },        /* stray bytes count one each */
+	{ "", 3, 0 },
+	{ "x", 0, 0 },
+};
+
+START_TEST(utf8_prefix_len)
+{
+	const char *in = prefixes[_i].in;
+
+	ck_assert_uint_eq(text_utf8_prefix_len(in, strlen(in), prefixes[_i].max), prefixes[_i].want);
+}
+END_TEST
+
 static Suite *text_suite(void)
 {
 	Suite *s = suite_create("text");
@@ -160,6 +179,7 @@ static Suite *text_suite(void)
 	tcase_add_loop_test(tc, quote, 0, N_ELEMS(quotes));
 	tcase_add_test(tc, quote_counted);
 	tcase_add_loop_test(tc, utf8_scrub, 0, N_ELEMS(scrubs));
+	tcase_add_loop_test(tc, utf8_prefix_len, 0, N_ELEMS(prefixes));
 	suite_add_tcase(s, tc);
 	return s;
 }
