@@ -47,6 +47,7 @@ struct db {
 	size_t pipeline_sent;         /* statements queued */
 
 	bool private_messages;        /* server messages stay out of the log */
+	bool transaction_pooling;     /* unnamed statements, no session options */
 
 	char *copy_row;               /* the last COPY TO row handed out (PQfreemem) */
 	bool copy_unsent;             /* a db_copy_in_put failed */
@@ -154,6 +155,11 @@ void db_set_private_messages(struct db *db)
 	db->private_messages = true;
 }
 
+void db_set_transaction_pooling(struct db *db)
+{
+	db->transaction_pooling = true;
+}
+
 /* The message of a failed statement as its log record may carry it:
  * none when the connection keeps server messages private, or for a data
  * exception (class 22), which quotes the offending value. */
@@ -187,7 +193,7 @@ static char *db_options(const struct db *db)
 	const char *given = NULL;
 	char *s = NULL;
 
-	if (db->statement_timeout_ms <= 0)
+	if (db->statement_timeout_ms <= 0 || db->transaction_pooling)
 		return NULL;
 	opts = PQconninfoParse(db->conninfo, NULL);
 	for (o = opts; o && o->keyword; o++)
@@ -417,10 +423,15 @@ enum es_status db_exec(struct db *db, const struct db_statement *st,
 		goto out;
 	db_clear_error(db);
 	for (int attempt = 0;; attempt++) {
-		rc = db_prepare_statement(db, st);
-		if (rc != ES_OK)
-			goto out;
-		res = PQexecPrepared(db->conn, st->name, st->nparams, values, NULL, NULL, 0);
+		if (db->transaction_pooling) {
+			/* Unnamed: parsed and planned in whatever session runs it. */
+			res = PQexecParams(db->conn, st->sql, st->nparams, NULL, values, NULL, NULL, 0);
+		} else {
+			rc = db_prepare_statement(db, st);
+			if (rc != ES_OK)
+				goto out;
+			res = PQexecPrepared(db->conn, st->name, st->nparams, values, NULL, NULL, 0);
+		}
 		if (db_result_ok(res)) {
 			*out = res;
 			res = NULL;
@@ -429,7 +440,7 @@ enum es_status db_exec(struct db *db, const struct db_statement *st,
 		}
 		/* 26000: the session lost its prepared statements (DISCARD ALL
 		 * by a pooler): prepare again, once. */
-		if (attempt > 0 || !db_result_sqlstate_is(res, "26000"))
+		if (attempt > 0 || db->transaction_pooling || !db_result_sqlstate_is(res, "26000"))
 			break;
 		PQclear(res);
 		res = NULL;
@@ -548,6 +559,30 @@ static int db_take_notifies(struct db *db)
 		PQfreemem(n);
 	}
 	return count;
+}
+
+/* The server session's pid, asked in a transaction of its own. */
+static enum es_status backend_pid(struct db *db, int64_t *pid)
+{
+	return db_exec_params_int64(db, "backend_pid", "SELECT pg_backend_pid()", 0, NULL, pid);
+}
+
+enum es_status db_share_sessions(struct db *a, struct db *b, bool *shared)
+{
+	enum es_status rc = ES_OK;
+
+	*shared = false;
+	/* A pooler hands the session a has just left to b most of the time;
+	 * three tries make a busy pool's other clients unlikely to hide it. */
+	for (int i = 0; i < 3 && rc == ES_OK && !*shared; i++) {
+		int64_t pa = 0, pb = 0;
+
+		rc = backend_pid(a, &pa);
+		if (rc == ES_OK)
+			rc = backend_pid(b, &pb);
+		*shared = rc == ES_OK && pa == pb;
+	}
+	return rc;
 }
 
 int db_socket(const struct db *db)

@@ -38,6 +38,22 @@ void db_set_application_name(struct db *db, const char *name);
  * (0: the server's default). */
 void db_set_statement_timeout(struct db *db, int timeout_ms);
 
+/* The connection goes through a pooler in transaction mode (pgbouncer's
+ * pool_mode = transaction): each transaction may run in another server
+ * session, so statements are sent unnamed with their text (parsed on each
+ * call) instead of prepared once per session, and no session setting is
+ * asked for at connect (pgbouncer refuses the options parameter; set
+ * statement_timeout on the role). Call it before the first db_ensure. */
+void db_set_transaction_pooling(struct db *db);
+
+/* Whether a and b, two connections of this process, may land in one server
+ * session, as behind a transaction-pooling pooler: each answers its
+ * pg_backend_pid() in turn, a few times. Two sessions of their own (a
+ * direct connection, session pooling) never answer the same pid; a pooler
+ * in transaction mode hands the session one of them just left to the
+ * other. *shared true when it was seen. */
+enum es_status db_share_sessions(struct db *a, struct db *b, bool *shared) ES_MUST_CHECK;
+
 /* From now on this connection's log records carry a failed statement's
  * SQLSTATE, statement and constraint but never the server's message,
  * which may quote the statement's values (the runner's projections run on
