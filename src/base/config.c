@@ -167,6 +167,9 @@ static const struct confval_option config_options[] = {
 	SECONDS("health", "runner_stale_after", health.runner_stale_after, "15", 1, 86400,
 		"seconds after which a runner heartbeat makes its subscriptions unhealthy"),
 
+	BOOL("metrics", "require_auth", metrics.require_auth, "true",
+	     "GET /metrics needs an admin token; false leaves access to the web server's address rules"),
+
 	CHOICE("log", "target", log.target, "syslog", log_targets,
 	       "where log records go: syslog or stderr"),
 	CHOICE("log", "level", log.level, "info", log_levels,
@@ -192,7 +195,7 @@ static const struct confval_option config_options[] = {
 
 /* The sections in the order they are printed. */
 static const char *const config_sections[] = {
-	"database", "http", "jwt", "aggregates", "health", "log", "runner", NULL
+	"database", "http", "jwt", "aggregates", "health", "metrics", "log", "runner", NULL
 };
 
 #define SUBSCRIPTION_NAME_MAX 64

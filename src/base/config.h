@@ -69,6 +69,9 @@ struct es_config {
 		int dlq_critical;
 		int runner_stale_after;    /* seconds */
 	} health;
+	struct {
+		bool require_auth;         /* GET /metrics needs an admin token */
+	} metrics;
 	struct log_settings log;   /* target, level, facility, audit_facility, socket */
 	struct {
 		int shutdown_timeout;      /* seconds */
