@@ -49,6 +49,9 @@ bool app_open_db(struct app *app)
 	db_free(app->db);
 	app->listening = false;
 	app->probe.checked_ms = 0;
+	/* A new handle counts from zero. */
+	memset(app->db_failures_counted, 0, sizeof app->db_failures_counted);
+	app->db_reconnects_counted = 0;
 	app->db = db_new(app->cfg.database.url ? app->cfg.database.url : "",
 			 app->cfg.database.connect_timeout);
 	if (!app->db)
@@ -183,6 +186,11 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 	case ROUTE_ADMIN:
 		need = AUTH_SCOPE_ADMIN;
 		break;
+	case ROUTE_METRICS:
+		if (!app->cfg.metrics.require_auth)
+			return true;
+		need = AUTH_SCOPE_ADMIN;
+		break;
 	}
 
 	switch (auth_verify(app->keys, &app->cfg, req->authorization, time(NULL), who, &why)) {
@@ -258,15 +266,16 @@ static bool route_has_body(const struct route *route)
 }
 
 /* Runs the request through routing, authentication, the body and the
- * handler; leaves the reply in resp and returns the matched pattern. */
-static const char *dispatch(struct app *app, struct http_req *req, struct http_resp *resp)
+ * handler; leaves the reply in resp and returns the matched route (NULL:
+ * none matched). */
+static const struct route *dispatch(struct app *app, struct http_req *req, struct http_resp *resp)
 {
 	struct route_match m;
 	struct http_query query = { NULL, 0 };
 	struct auth_principal who;
 	char tenant_buf[UUIDTEXT_LEN];
 	struct route_ctx ctx;
-	const char *pattern = NULL;
+	const struct route *matched = NULL;
 	char err[256];
 	size_t n_routes;
 	const struct route *table = routes_table(&n_routes);
@@ -286,7 +295,7 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, m.detail, NULL);
 		goto out;
 	}
-	pattern = m.route->pattern;
+	matched = m.route;
 
 	memset(&ctx, 0, sizeof ctx);
 	memset(&who, 0, sizeof who);
@@ -297,8 +306,9 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 	ctx.query = &query;
 	if (!authorize(app, &ctx, &who, tenant_buf))
 		goto out;
+	/* Probes and metrics answer about a database behind this build too. */
 	if (m.route->auth != ROUTE_OPEN && m.route->auth != ROUTE_HEALTH &&
-	    schema_not_migrated(app, resp))
+	    m.route->auth != ROUTE_METRICS && schema_not_migrated(app, resp))
 		goto out;
 
 	switch (http_query_parse(req->query, &query, err, sizeof err)) {
@@ -327,7 +337,7 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 out:
 	http_query_free(&query);
 	route_match_free(&m);
-	return pattern;
+	return matched;
 }
 
 static int64_t mono_usec(void)
@@ -338,19 +348,51 @@ static int64_t mono_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+_Static_assert(DB_FAILURE_KINDS <= POOLSTATS_DB_KINDS, "poolstats counts every db_failure kind");
+
+/* Adds to the pool's counters what app's database handle counted since
+ * the last request. */
+static void count_db(struct app *app)
+{
+	unsigned long n;
+
+	if (!app->pool || !app->db)
+		return;
+	for (int k = 0; k < DB_FAILURE_KINDS; k++) {
+		n = db_failures(app->db, (enum db_failure)k);
+		if (n > app->db_failures_counted[k])
+			poolstats_add_db_failures(app->pool, app->pool_slot, k,
+						  n - app->db_failures_counted[k]);
+		app->db_failures_counted[k] = n;
+	}
+	n = db_reconnects(app->db);
+	if (n > app->db_reconnects_counted)
+		poolstats_add(app->pool, app->pool_slot, POOLSTATS_DB_RECONNECTS,
+			      n - app->db_reconnects_counted);
+	app->db_reconnects_counted = n;
+}
+
 void app_handle(struct app *app, const struct http_io *io)
 {
 	struct http_req req;
 	struct http_resp resp;
-	const char *pattern = NULL;
+	const struct route *route = NULL;
+	const char *pattern;
+	size_t n_routes;
+	const struct route *table = routes_table(&n_routes);
 	int64_t t0 = mono_usec();
 
 	http_resp_init(&resp, app->cfg.http.retry_after);
 	if (http_req_init(&req, io, app->cfg.http.base_path) != ES_OK)
 		http_reply_status(&resp, ES_ENOMEM, NULL);
 	else
-		pattern = dispatch(app, &req, &resp);
+		route = dispatch(app, &req, &resp);
 	http_resp_write(&resp, &req);
+	pattern = route ? route->pattern : NULL;
+	count_db(app);
+	poolstats_record_request(app->pool, app->pool_slot,
+				 route ? (int)(route - table) : POOLSTATS_UNMATCHED, req.method,
+				 resp.status, mono_usec() - t0);
 
 	if (log_enabled(LOG_INFO)) {
 		json_object *f = json_object_new_object();

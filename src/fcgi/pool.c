@@ -126,6 +126,7 @@ static void spawn_worker(struct pool *p, int i)
 		exit(rc);
 	}
 	w->pid = pid;
+	poolstats_slot_started(p->stats, i);
 	w->ready = false;
 	w->started_ms = time_mono_ms();
 	w->restart_at_ms = 0;
@@ -166,6 +167,9 @@ static void reap_workers(struct pool *p)
 			w->pid = 0;
 			w->ready = false;
 			poolstats_slot_reset(p->stats, i);
+			/* Replaced unless the pool stops: /metrics counts a restart. */
+			if (!stopping)
+				poolstats_count_restart(p->stats);
 			if (now - w->started_ms < YOUNG_EXIT_MS) {
 				int64_t delay = RESTART_DELAY_MIN_MS;
 

@@ -32,6 +32,7 @@ struct es_config;
 	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH, NULL) \
 	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH, NULL) \
 	ROUTE("GET",  "/openapi.yaml",                      route_openapi,         ROUTE_OPEN, NULL) \
+	ROUTE("GET",  "/metrics",                           route_metrics,         ROUTE_METRICS, "") \
 	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN, "") \
 	ROUTE("GET",  "/v1/subscriptions/{name}/dlq",       route_dlq_list,        ROUTE_ADMIN, "status limit after") \
 	ROUTE("POST", "/v1/subscriptions/{name}/dlq/retry-all", route_dlq_retry_all, ROUTE_ADMIN, "") \
