@@ -20,6 +20,10 @@ test="$test haproxy"
 # and logrotate to check its file.
 test="$test dpkg-dev debhelper fakeroot lintian systemd util-linux logrotate"
 
+# The metrics test: promtool (check metrics, check and test rules) and a
+# real Prometheus server scraping the pool.
+test="$test prometheus"
+
 # The fuzzing harnesses' short run (tests/integration/test_fuzz.sh): clang
 # with libFuzzer's runtime, OpenSSL's headers to sign tokens.
 test="$test clang libclang-rt-14-dev libssl-dev"
