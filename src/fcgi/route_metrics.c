@@ -1,5 +1,5 @@
 /* route_metrics.c - GET /metrics: the Prometheus text exposition format
- * 0.0.4 (doc/operations.md lists every metric and why it is there).
+ * 0.0.4 (doc/metrics.md lists every metric and what each mode sums).
  *
  * Three sources, each cheap, so a scrape costs a worker about a
  * millisecond: the pool's shared counters (poolstats.h: every worker's
