@@ -42,6 +42,9 @@ check "in the text exposition format 0.0.4 ($(hdr Content-Type))" \
 	test "$(hdr Content-Type)" = "text/plain; version=0.0.4; charset=utf-8"
 auth_req "$ADMIN" GET "/metrics?format=json"
 expect_problem "an unknown query parameter is 400" 400 invalid-request
+auth_req "$ADMIN" POST /metrics
+expect_problem "POST is 405" 405 method-not-allowed
+check "with Allow: $(hdr Allow)" test "$(hdr Allow)" = "GET, HEAD"
 
 # --- counters summed over the workers ---------------------------------------
 # Two long-polls that nothing will wake hold two of the three workers; a
