@@ -193,7 +193,7 @@ static void subscription_metrics(struct sbuf *b, const struct substatus_gauges *
 	}
 	family(b, "evstore_subscription_dlq_entries", "gauge",
 	       "Dead-lettered events not resolved (failed or retrying), counted up to "
-	       "10000 per subscription.");
+	       "10000 per partition.");
 	for (size_t i = 0; i < l->count; i++) {
 		sub_sample(b, "evstore_subscription_dlq_entries", &l->items[i]);
 		sbuf_printf(b, "%" PRId64 "\n", l->items[i].dlq_entries);

@@ -4,7 +4,8 @@ MIGRATIONS = \
 	sql/001_init.sql \
 	sql/002_snapshots.sql \
 	sql/003_subscriptions.sql \
-	sql/004_sqlstate.sql
+	sql/004_sqlstate.sql \
+	sql/005_dlq_unresolved.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)

@@ -46,24 +46,19 @@ static const struct db_statement st_read = {
 };
 
 /* Every scrape of /metrics: the status rows (a row per partition) and
- * their unresolved DLQ entries, read once per subscription through
- * dlq_subscription_status_idx and stopped at SUBSTATUS_DLQ_COUNT_MAX, then
- * counted per partition. */
+ * each one's unresolved DLQ entries, counted from dlq_unresolved_idx
+ * alone (sql/005) and stopped at SUBSTATUS_DLQ_COUNT_MAX. */
 #define SQL_NUMBER_(x) #x
 #define SQL_NUMBER(x) SQL_NUMBER_(x)
 static const struct db_statement st_gauges = {
 	"substatus_gauges",
-	"WITH dlq AS (SELECT d.subscription, d.partition, count(*) AS n"
-	"  FROM (SELECT DISTINCT subscription FROM evstore.subscription_status) subs,"
-	"       LATERAL (SELECT d.subscription, d.partition FROM evstore.dlq d"
-	"                 WHERE d.subscription = subs.subscription"
-	"                   AND d.status IN ('failed', 'retrying')"
-	"                 LIMIT " SQL_NUMBER(SUBSTATUS_DLQ_COUNT_MAX) ") d"
-	"  GROUP BY 1, 2)"
 	"SELECT s.subscription, s.partition, s.state, s.events_processed, s.events_failed,"
 	"       s.lag_events, extract(epoch FROM now() - s.heartbeat_at)::float8,"
-	"       COALESCE(dlq.n, 0)"
-	"  FROM evstore.subscription_status s LEFT JOIN dlq USING (subscription, partition)"
+	"       (SELECT count(*) FROM (SELECT 1 FROM evstore.dlq d"
+	"          WHERE d.subscription = s.subscription AND d.partition = s.partition"
+	"            AND d.status <> 'resolved'"
+	"          LIMIT " SQL_NUMBER(SUBSTATUS_DLQ_COUNT_MAX) ") x)"
+	"  FROM evstore.subscription_status s"
 	" ORDER BY s.subscription, s.partition",
 	0
 };

@@ -74,8 +74,8 @@ struct substatus_gauge {
 	int64_t events_processed;     /* since its runner started the partition */
 	int64_t events_failed;
 	int64_t lag_events;
-	int64_t dlq_entries;          /* the partition's entries not resolved, of the
-				       * first SUBSTATUS_DLQ_COUNT_MAX of its subscription */
+	int64_t dlq_entries;          /* the partition's entries not resolved, counted
+				       * up to SUBSTATUS_DLQ_COUNT_MAX */
 	double heartbeat_age_seconds;
 };
 
@@ -86,8 +86,8 @@ struct substatus_gauges {
 };
 
 /* A scrape must stay cheap however large a DLQ grows: beyond this many
- * unresolved entries of a subscription it stops counting (far above
- * [health] dlq_critical). */
+ * unresolved entries of a partition it stops counting (a hundred times
+ * [health] dlq_critical's default). */
 #define SUBSTATUS_DLQ_COUNT_MAX 10000
 
 /* Every partition's status row, ordered by subscription and partition.
