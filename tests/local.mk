@@ -22,6 +22,8 @@ UNIT_TESTS = \
 	tests/unit/check_http \
 	tests/unit/check_router \
 	tests/unit/check_poolstats \
+	tests/unit/check_park \
+	tests/unit/check_fcgi_record \
 	tests/unit/check_server \
 	tests/unit/check_store \
 	tests/unit/check_sqlstate \
@@ -67,6 +69,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
 	tests/integration/test_feed.sh \
+	tests/integration/test_longpoll.sh \
 	tests/integration/test_input.sh \
 	tests/integration/test_concurrency.sh \
 	tests/integration/test_runner_reload.sh \

@@ -123,6 +123,8 @@ static const struct confval_option config_options[] = {
 	  .help = "a page of events stops before this many bytes of events (it holds at least one)" },
 	SECONDS("http", "max_wait", http.max_wait, "30", 0, 3600,
 		"longest long-poll of the feed in seconds (wait=N is clamped to this)"),
+	INT("http", "max_waiters", http.max_waiters, "1024", 1, 1000000,
+	    "long polls a pool's waiter process holds at once; more are answered at once"),
 	BOOL("http", "health_requires_auth", http.health_requires_auth, "false",
 	     "require a token for /health and /health/subscriptions/NAME"),
 	SECONDS("http", "retry_after", http.retry_after, "1", 0, 3600,

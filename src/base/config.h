@@ -41,6 +41,7 @@ struct es_config {
 		int max_page;              /* larger limits are clamped */
 		long max_page_bytes;       /* a page's events stop before this size */
 		int max_wait;              /* long-poll cap in seconds */
+		int max_waiters;           /* long polls the waiter process holds */
 		bool health_requires_auth; /* close /health and /health/subscriptions/NAME */
 		int retry_after;           /* seconds in Retry-After on 503 */
 		int drain_delay;           /* seconds /health/ready says 503 before a pool stops */

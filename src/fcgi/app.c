@@ -17,12 +17,14 @@
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
 #include "fcgi/http.h"
+#include "fcgi/park.h"
 #include "fcgi/router.h"
 #include "fcgi/routes.h"
 
 bool app_init(struct app *app, const char *config_path, char *err, size_t errlen)
 {
 	memset(app, 0, sizeof *app);
+	app->waiter_sock = -1;
 	if (config_path) {
 		app->config_path = strdup(config_path);
 		if (!app->config_path) {
@@ -157,6 +159,7 @@ void app_fini(struct app *app)
 	config_free(&app->cfg);
 	free(app->config_path);
 	memset(app, 0, sizeof *app);
+	app->waiter_sock = -1;
 }
 
 /* Authenticates the request when its route needs it and binds the tenant.
@@ -268,7 +271,8 @@ static bool route_has_body(const struct route *route)
 /* Runs the request through routing, authentication, the body and the
  * handler; leaves the reply in resp and returns the matched route (NULL:
  * none matched). */
-static const struct route *dispatch(struct app *app, struct http_req *req, struct http_resp *resp)
+static const struct route *dispatch(struct app *app, struct http_req *req, struct http_resp *resp,
+				    int64_t started_us)
 {
 	struct route_match m;
 	struct http_query query = { NULL, 0 };
@@ -304,6 +308,7 @@ static const struct route *dispatch(struct app *app, struct http_req *req, struc
 	ctx.resp = resp;
 	ctx.match = &m;
 	ctx.query = &query;
+	ctx.started_us = started_us;
 	if (!authorize(app, &ctx, &who, tenant_buf))
 		goto out;
 	/* Probes and metrics answer about a database behind this build too. */
@@ -340,7 +345,7 @@ out:
 	return matched;
 }
 
-static int64_t mono_usec(void)
+int64_t app_mono_usec(void)
 {
 	struct timespec ts;
 
@@ -372,45 +377,63 @@ static void count_db(struct app *app)
 	app->db_reconnects_counted = n;
 }
 
+void app_announce_commit(struct app *app)
+{
+	if (app->waiter_sock >= 0)
+		park_poke(app->waiter_poke);
+	else if (app->db)
+		store_announce_commit(app->db);
+}
+
+void app_log_request(const char *request_id, const char *method, const char *route, int status,
+		     int64_t started_us, const char *traceparent)
+{
+	json_object *f;
+	double dur_ms;
+	char dur[32];
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	f = json_object_new_object();
+	dur_ms = (double)(app_mono_usec() - started_us) / 1000.0;
+	/* Three decimals, not json-c's 17 significant digits. */
+	snprintf(dur, sizeof dur, "%.3f", dur_ms);
+	if (f) {
+		json_object_object_add(f, "req_id", json_object_new_string(request_id));
+		json_object_object_add(f, "method", json_object_new_string(method ? method : ""));
+		json_object_object_add(f, "route", json_object_new_string(route ? route : "-"));
+		json_object_object_add(f, "status", json_object_new_int(status));
+		json_object_object_add(f, "dur_ms", json_object_new_double_s(dur_ms, dur));
+		if (traceparent && *traceparent)
+			json_object_object_add(f, "traceparent", json_object_new_string(traceparent));
+	}
+	log_json(LOG_INFO, "http_request", f);
+}
+
 void app_handle(struct app *app, const struct http_io *io)
 {
 	struct http_req req;
 	struct http_resp resp;
 	const struct route *route = NULL;
-	const char *pattern;
 	size_t n_routes;
 	const struct route *table = routes_table(&n_routes);
-	int64_t t0 = mono_usec();
+	int64_t t0 = app_mono_usec();
 
 	http_resp_init(&resp, app->cfg.http.retry_after);
 	if (http_req_init(&req, io, app->cfg.http.base_path) != ES_OK)
 		http_reply_status(&resp, ES_ENOMEM, NULL);
 	else
-		route = dispatch(app, &req, &resp);
+		route = dispatch(app, &req, &resp, t0);
 	http_resp_write(&resp, &req);
-	pattern = route ? route->pattern : NULL;
 	count_db(app);
-	poolstats_record_request(app->pool, app->pool_slot,
-				 route ? (int)(route - table) : POOLSTATS_UNMATCHED, req.method,
-				 resp.status, mono_usec() - t0);
-
-	if (log_enabled(LOG_INFO)) {
-		json_object *f = json_object_new_object();
-		double dur_ms = (double)(mono_usec() - t0) / 1000.0;
-		char dur[32];
-
-		/* Three decimals, not json-c's 17 significant digits. */
-		snprintf(dur, sizeof dur, "%.3f", dur_ms);
-		if (f) {
-			json_object_object_add(f, "req_id", json_object_new_string(req.request_id));
-			json_object_object_add(f, "method", json_object_new_string(req.method ? req.method : ""));
-			json_object_object_add(f, "route", json_object_new_string(pattern ? pattern : "-"));
-			json_object_object_add(f, "status", json_object_new_int(resp.status));
-			json_object_object_add(f, "dur_ms", json_object_new_double_s(dur_ms, dur));
-			if (req.traceparent)
-				json_object_object_add(f, "traceparent", json_object_new_string(req.traceparent));
-		}
-		log_json(LOG_INFO, "http_request", f);
+	/* A parked long poll is counted and logged by the waiter when it is
+	 * answered. */
+	if (!resp.detached) {
+		poolstats_record_request(app->pool, app->pool_slot,
+					 route ? (int)(route - table) : POOLSTATS_UNMATCHED, req.method,
+					 resp.status, app_mono_usec() - t0);
+		app_log_request(req.request_id, req.method, route ? route->pattern : NULL, resp.status,
+				t0, req.traceparent);
 	}
 	http_resp_free(&resp);
 	http_req_free(&req);

@@ -40,6 +40,8 @@ struct app {
 	volatile sig_atomic_t *stop;       /* set when the process must stop; may be NULL */
 	struct poolstats *pool;            /* the pool's shared state; NULL outside a pool */
 	int pool_slot;                     /* this worker's slot in pool */
+	int waiter_sock;                   /* the pool's waiter process (park.h); -1: none */
+	int waiter_poke;                   /* its eventfd of pokes, when waiter_sock >= 0 */
 	/* What db had counted when last added to pool (db_failures,
 	 * db_reconnects): each request adds the difference. */
 	unsigned long db_failures_counted[POOLSTATS_DB_KINDS];
@@ -72,6 +74,18 @@ void app_handle(struct app *app, const struct http_io *io);
  * API's schema check share it. A database in its reconnect backoff fails
  * fast. */
 void app_probe_database(struct app *app);
+
+/* An append committed: wake the long polls. In a pool the waiter process
+ * hears it (and tells other hosts and the runners); elsewhere a NOTIFY
+ * goes out now, in its own transaction, after the append's commit. */
+void app_announce_commit(struct app *app);
+
+/* The access log record of one request (at LOG_INFO). */
+void app_log_request(const char *request_id, const char *method, const char *route, int status,
+		     int64_t started_us, const char *traceparent);
+
+/* CLOCK_MONOTONIC in microseconds (request timing). */
+int64_t app_mono_usec(void);
 
 /* True when the process was asked to stop (handlers that wait use it). */
 bool app_stopping(const struct app *app);

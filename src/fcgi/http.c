@@ -787,6 +787,8 @@ bool http_resp_write(struct http_resp *resp, const struct http_req *req)
 	struct sbuf out = SBUF_INIT;
 	bool with_body, ok;
 
+	if (resp->detached)
+		return true;
 	if (resp->status == 0 || resp->headers.failed || resp->body.failed)
 		http_reply_problem(resp, HTTP_PROBLEM_INTERNAL, NULL, NULL);
 	with_body = resp->status != 204 && resp->status != 304;

@@ -24,6 +24,13 @@ struct http_io {
 	/* Writes all len bytes of the response; false when the peer is gone. */
 	bool (*write)(void *ctx, const char *buf, size_t len);
 	void *ctx;
+	/* Handing a long poll to the waiter process (FastCGI in a pool only;
+	 * NULL elsewhere): the connection's descriptor and FastCGI request id,
+	 * or -1 when the request cannot leave; then detach, once the waiter
+	 * has the descriptor, so that the transport forgets the request
+	 * without answering it. */
+	int (*connection)(void *ctx, uint16_t *fcgi_id);
+	void (*detach)(void *ctx);
 };
 
 #define HTTP_REQUEST_ID_MAX 128
@@ -187,6 +194,7 @@ struct http_resp {
 	struct sbuf headers;       /* extra "Name: value\r\n" lines */
 	struct sbuf body;
 	int retry_after;           /* seconds, sent with every 503 */
+	bool detached;             /* handed to the waiter: nothing is written here */
 };
 
 #define HTTP_CT_JSON "application/json"
@@ -237,7 +245,7 @@ const char *http_status_text(int status);
 /* Serialises resp for req (Status, Content-Type, X-Request-Id,
  * Content-Length, the extra headers, the body unless the request is HEAD
  * or the status forbids one) and writes it with one io->write call.
- * false when the peer went away. */
+ * false when the peer went away. A detached response writes nothing. */
 bool http_resp_write(struct http_resp *resp, const struct http_req *req);
 
 #endif

@@ -15,7 +15,10 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/route_metrics.c \
 	src/fcgi/server.c src/fcgi/server.h \
 	src/fcgi/pool.c src/fcgi/pool.h \
-	src/fcgi/poolstats.c src/fcgi/poolstats.h
+	src/fcgi/poolstats.c src/fcgi/poolstats.h \
+	src/fcgi/park.c src/fcgi/park.h \
+	src/fcgi/fcgi_record.c src/fcgi/fcgi_record.h \
+	src/fcgi/waiter.c src/fcgi/waiter.h
 nodist_src_fcgi_libfcgiapp_a_SOURCES = src/fcgi/openapi_data.c
 
 # GET /openapi.yaml serves the contract this build was made from.

@@ -7,6 +7,12 @@
  * READY=1. Workers count their requests, and read the drain flag, in the
  * shared mapping of poolstats.c.
  *
+ * Beside the workers runs one waiter process (waiter.h) that holds the
+ * long polls, so that they never hold a worker; the pool makes the socket
+ * and the eventfd workers reach it by before anything forks, and keeps
+ * both open, so that tickets queued while a waiter restarts wait for the
+ * next one.
+ *
  * The phases: starting (until every worker reported), ready, draining
  * (SIGTERM seen; /health/ready says 503 for drain_delay), stopping (the
  * workers got SIGTERM and finish their requests; the socket file is
@@ -21,8 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +41,7 @@
 #include "fcgi/app.h"
 #include "fcgi/poolstats.h"
 #include "fcgi/server.h"
+#include "fcgi/waiter.h"
 
 /* A worker that exits sooner than this after its start counts as a crash
  * loop; its replacement waits RESTART_DELAY_MIN_MS doubling up to
@@ -62,6 +71,9 @@ struct pool {
 	struct stat socket_file;   /* what unix_path was at start */
 	struct worker_slot *slots;
 	int n;
+	struct worker_slot waiter;
+	int park_rx, park_tx;      /* tickets: the waiter reads, workers send */
+	int poke_fd;               /* the eventfd workers poke the waiter with */
 	sigset_t parent_mask;      /* the mask before the pool blocked signals */
 	int sigfd;
 	int ready_rd, ready_wr;    /* the workers' "in my accept loop" pipe */
@@ -87,19 +99,18 @@ static void set_handler(int sig, void (*fn)(int), int flags)
 	sigaction(sig, &sa, NULL);
 }
 
-static void spawn_worker(struct pool *p, int i)
+/* Forks a child of the pool; in the child runs fn and exits with its
+ * status. Returns the pid, 0 when fork failed (logged). */
+static pid_t spawn(struct pool *p, int (*fn)(struct pool *p, int i), int i)
 {
-	struct worker_slot *w = &p->slots[i];
 	pid_t parent = getpid();
 	pid_t pid;
 
 	fflush(NULL);
 	pid = fork();
-
 	if (pid < 0) {
 		log_kv(LOG_ERR, "worker_fork_failed", "error", strerror(errno), (const char *)NULL);
-		w->restart_at_ms = time_mono_ms() + RESTART_DELAY_MAX_MS;
-		return;
+		return 0;
 	}
 	if (pid == 0) {
 		int rc;
@@ -110,26 +121,64 @@ static void spawn_worker(struct pool *p, int i)
 		/* systemd hears the supervisor only. */
 		sdnotify_unset_environment();
 		sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
-		/* A worker never outlives its supervisor. */
+		/* A child never outlives its supervisor. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(0);
-		p->app->pool = p->stats;
-		p->app->pool_slot = i;
-		free(p->slots);
-		rc = server_run_pool_worker(p->app, p->listen_fd, p->ready_wr);
+		rc = fn(p, i);
 		app_fini(p->app);
 		log_close();
-		/* exit(), not _exit(): a worker is a whole process with its own
+		/* exit(), not _exit(): a child is a whole process with its own
 		 * life, and leak checkers run at exit. Nothing is left in stdio
 		 * buffers from the parent (flushed before fork). */
 		exit(rc);
 	}
+	return pid;
+}
+
+static int worker_main(struct pool *p, int i)
+{
+	close(p->park_rx);
+	p->app->pool = p->stats;
+	p->app->pool_slot = i;
+	p->app->waiter_sock = p->park_tx;
+	p->app->waiter_poke = p->poke_fd;
+	free(p->slots);
+	return server_run_pool_worker(p->app, p->listen_fd, p->ready_wr);
+}
+
+static int waiter_main(struct pool *p, int i)
+{
+	(void)i;
+	/* What ps -o comm and top show, and how an operator finds it. */
+	prctl(PR_SET_NAME, "evstore-waiter");
+	close(p->listen_fd);
+	close(p->ready_wr);
+	close(p->park_tx);
+	free(p->slots);
+	p->app->pool = p->stats;
+	p->app->pool_slot = p->n;
+	return waiter_run(p->app, p->park_rx, p->poke_fd);
+}
+
+static void slot_started(struct worker_slot *w, pid_t pid)
+{
 	w->pid = pid;
-	poolstats_slot_started(p->stats, i);
 	w->ready = false;
 	w->started_ms = time_mono_ms();
-	w->restart_at_ms = 0;
+	w->restart_at_ms = pid ? 0 : time_mono_ms() + RESTART_DELAY_MAX_MS;
+}
+
+static void spawn_worker(struct pool *p, int i)
+{
+	slot_started(&p->slots[i], spawn(p, worker_main, i));
+	if (p->slots[i].pid)
+		poolstats_slot_started(p->stats, i);
+}
+
+static void spawn_waiter(struct pool *p)
+{
+	slot_started(&p->waiter, spawn(p, waiter_main, 0));
 }
 
 static int live_workers(const struct pool *p)
@@ -141,11 +190,32 @@ static int live_workers(const struct pool *p)
 	return live;
 }
 
+/* Signals the workers and the waiter. */
 static void signal_workers(const struct pool *p, int sig)
 {
 	for (int i = 0; i < p->n; i++)
 		if (p->slots[i].pid)
 			kill(p->slots[i].pid, sig);
+	if (p->waiter.pid)
+		kill(p->waiter.pid, sig);
+}
+
+/* The child of slot w exited: when to start its replacement. */
+static void slot_exited(struct worker_slot *w, int64_t now)
+{
+	w->pid = 0;
+	w->ready = false;
+	if (now - w->started_ms < YOUNG_EXIT_MS) {
+		int64_t delay = RESTART_DELAY_MIN_MS;
+
+		for (unsigned k = 0; k < w->young_exits && delay < RESTART_DELAY_MAX_MS; k++)
+			delay *= 2;
+		w->young_exits++;
+		w->restart_at_ms = now + (delay > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS : delay);
+	} else {
+		w->young_exits = 0;
+		w->restart_at_ms = now;
+	}
 }
 
 /* Reaps exited workers and schedules their replacement. */
@@ -159,28 +229,23 @@ static void reap_workers(struct pool *p)
 		char pidbuf[24], how[48];
 		int64_t now = time_mono_ms();
 
-		for (int i = 0; i < p->n; i++) {
-			struct worker_slot *w = &p->slots[i];
+		const char *who = "worker_exited";
 
-			if (w->pid != pid)
+		for (int i = 0; i < p->n; i++) {
+			if (p->slots[i].pid != pid)
 				continue;
-			w->pid = 0;
-			w->ready = false;
+			slot_exited(&p->slots[i], now);
 			poolstats_slot_reset(p->stats, i);
 			/* Replaced unless the pool stops: /metrics counts a restart. */
 			if (!stopping)
 				poolstats_count_restart(p->stats);
-			if (now - w->started_ms < YOUNG_EXIT_MS) {
-				int64_t delay = RESTART_DELAY_MIN_MS;
-
-				for (unsigned k = 0; k < w->young_exits && delay < RESTART_DELAY_MAX_MS; k++)
-					delay *= 2;
-				w->young_exits++;
-				w->restart_at_ms = now + (delay > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS : delay);
-			} else {
-				w->young_exits = 0;
-				w->restart_at_ms = now;
-			}
+		}
+		if (p->waiter.pid == pid) {
+			slot_exited(&p->waiter, now);
+			poolstats_set_waiters(p->stats, 0);
+			if (!stopping)
+				poolstats_count_restart(p->stats);
+			who = "waiter_exited";
 		}
 		if (stopping && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
 			continue;
@@ -189,7 +254,7 @@ static void reap_workers(struct pool *p)
 			snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(wstatus));
 		else
 			snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(wstatus));
-		log_kv(stopping ? LOG_NOTICE : LOG_WARNING, "worker_exited", "pid", pidbuf, "how", how,
+		log_kv(stopping ? LOG_NOTICE : LOG_WARNING, who, "pid", pidbuf, "how", how,
 		       (const char *)NULL);
 	}
 }
@@ -213,8 +278,10 @@ static void report_status(struct pool *p)
 	char status[sizeof p->status];
 
 	poolstats_read(p->stats, &v);
-	snprintf(status, sizeof status, "%s: %d workers (%d busy), %llu requests served",
-		 phase_names[p->phase], live_workers(p), v.busy, (unsigned long long)v.requests);
+	snprintf(status, sizeof status,
+		 "%s: %d workers (%d busy), long polls parked: %d, %llu requests served",
+		 phase_names[p->phase], live_workers(p), v.busy, v.waiters,
+		 (unsigned long long)v.requests);
 	if (strcmp(status, p->status) == 0)
 		return;
 	memcpy(p->status, status, sizeof status);
@@ -324,7 +391,11 @@ static int64_t supervise(struct pool *p)
 	if (p->phase == POOL_DRAINING && now >= p->drain_until_ms)
 		begin_stop(p);
 	if (p->phase == POOL_STOPPING)
-		return live_workers(p) == 0 ? -1 : next - now;
+		return live_workers(p) == 0 && p->waiter.pid == 0 ? -1 : next - now;
+	if (p->waiter.pid == 0 && p->waiter.restart_at_ms <= now)
+		spawn_waiter(p);
+	if (p->waiter.pid == 0 && p->waiter.restart_at_ms < next)
+		next = p->waiter.restart_at_ms;
 	for (int i = 0; i < p->n; i++) {
 		struct worker_slot *w = &p->slots[i];
 
@@ -349,17 +420,25 @@ int server_run_pool(struct app *app, int listen_fd, int workers, const char *uni
 	p.app = app;
 	p.listen_fd = listen_fd;
 	p.n = workers;
-	p.sigfd = p.ready_rd = p.ready_wr = -1;
+	p.sigfd = p.ready_rd = p.ready_wr = p.park_rx = p.park_tx = p.poke_fd = -1;
 	if (unix_path && lstat(unix_path, &p.socket_file) == 0)
 		p.unix_path = unix_path;
 	p.slots = calloc((size_t)workers, sizeof *p.slots);
-	p.stats = poolstats_new(workers);
+	/* One slot per worker, and the last for the waiter's answers. */
+	p.stats = poolstats_new(workers + 1);
 	if (!p.slots || !p.stats || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
 		fprintf(stderr, "evstore-fcgi: starting the pool: %s\n", strerror(errno));
 		goto out;
 	}
 	p.ready_rd = pipefd[0];
 	p.ready_wr = pipefd[1];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipefd) != 0 ||
+	    (p.poke_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		fprintf(stderr, "evstore-fcgi: starting the pool: %s\n", strerror(errno));
+		goto out;
+	}
+	p.park_rx = pipefd[0];
+	p.park_tx = pipefd[1];
 
 	sigemptyset(&waitset);
 	sigaddset(&waitset, SIGTERM);
@@ -377,6 +456,7 @@ int server_run_pool(struct app *app, int listen_fd, int workers, const char *uni
 		goto out;
 	}
 
+	spawn_waiter(&p);
 	for (int i = 0; i < p.n; i++)
 		spawn_worker(&p, i);
 	log_kv(LOG_NOTICE, "pool_started", (const char *)NULL);
@@ -413,6 +493,12 @@ out:
 		close(p.ready_rd);
 		close(p.ready_wr);
 	}
+	if (p.park_rx >= 0) {
+		close(p.park_rx);
+		close(p.park_tx);
+	}
+	if (p.poke_fd >= 0)
+		close(p.poke_fd);
 	poolstats_free(p.stats);
 	free(p.slots);
 	return rc;

@@ -53,7 +53,7 @@ struct poolstats {
 	size_t size;             /* of the mapping, for munmap */
 	int slots;
 	atomic_int draining;
-	atomic_int waiters;      /* long-polls held outside the slots */
+	atomic_int waiters;      /* long polls the waiter process holds */
 	atomic_ullong worker_restarts;
 	struct poolstats_slot slot[];
 };
@@ -226,6 +226,7 @@ void poolstats_read(const struct poolstats *ps, struct poolstats_view *out)
 	if (!ps)
 		return;
 	out->draining = atomic_load(&w->draining) != 0;
+	out->waiters = atomic_load(&w->waiters);
 	for (int i = 0; i < ps->slots; i++) {
 		out->requests += atomic_load(&w->slot[i].requests);
 		out->busy += atomic_load(&w->slot[i].busy);

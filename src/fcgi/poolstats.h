@@ -1,5 +1,6 @@
 /* poolstats.h - what the processes of one evstore-fcgi pool share: a
- * slot of counters per worker and the pool's own gauges (drain flag,
+ * slot of counters per worker (and one for the waiter process's answers)
+ * and the pool's own gauges (drain flag,
  * worker restarts, long-poll waiters), in one anonymous shared mapping
  * made before the workers are forked. Lock-free atomics only, so a worker
  * killed in the middle of an update leaves nothing locked; fixed-size
@@ -49,6 +50,7 @@ struct poolstats_view {
 	uint64_t requests;   /* requests answered since the pool started */
 	int busy;            /* workers inside a request now */
 	bool draining;       /* the pool is draining: /health/ready says 503 */
+	int waiters;         /* long polls the waiter process holds now */
 };
 
 /* Everything, summed over the slots, for /metrics. Counters count since
@@ -91,10 +93,10 @@ void poolstats_add(struct poolstats *ps, int slot, enum poolstats_counter c, uin
 /* Adds n to the slot's failures of one database failure kind (below POOLSTATS_DB_KINDS). */
 void poolstats_add_db_failures(struct poolstats *ps, int slot, int kind, uint64_t n);
 
-/* Long-polls: a worker marks that it waits in a long-poll (and that it
- * stopped); a process that holds long-polls for the pool outside any slot
- * reports how many with poolstats_set_waiters. The gauge is the sum of
- * both. A worker that dies waiting stops counting when its slot is reset. */
+/* Long polls: a worker marks that it waits in a long poll itself (and
+ * that it stopped); the waiter process reports how many it holds with
+ * poolstats_set_waiters. The gauge is the sum of both. A worker that dies
+ * waiting stops counting when its slot is reset. */
 void poolstats_wait_begin(struct poolstats *ps, int slot);
 void poolstats_wait_end(struct poolstats *ps, int slot);
 void poolstats_set_waiters(struct poolstats *ps, int waiters);

@@ -437,6 +437,8 @@ void append_respond(struct route_ctx *ctx, const char *type, const char *id, enu
 		return;
 	}
 
+	if (!res->replayed)
+		app_announce_commit(ctx->app);
 	reply_stream_begin(resp, res->replayed ? 200 : 201, type, id, res->version);
 	location_header(ctx, type, id);
 	sbuf_puts(&resp->body, "\"events\":[");

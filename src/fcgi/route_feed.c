@@ -11,12 +11,17 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
+#include "fcgi/park.h"
 #include "fcgi/routes.h"
 
 /* A long poll re-reads the feed at least this often, so an event whose
  * notification was lost, or that was still above the xmin horizon when it
  * was announced, is found by polling. */
 #define FEED_POLL_MS 250
+/* A pool's worker waits at most this long itself when the waiter process
+ * cannot take a long poll (it is restarting, or its queue is full): the
+ * client polls again, and the worker is free for everyone else. */
+#define FEED_FALLBACK_WAIT_MS 1000
 
 /* Checks a comma-separated list of names ("Order,Invoice"). */
 static bool name_list_valid(const char *list, size_t max_len)
@@ -100,6 +105,49 @@ static enum es_status feed_page(struct db *db, const struct feed_request *q,
 	return feed_read_json(db, q, events, count, next);
 }
 
+void feed_reply_page(struct http_resp *resp, const struct sbuf *events,
+		     const struct feed_cursor *next)
+{
+	char cursor[FEED_CURSOR_LEN];
+
+	feed_cursor_encode(next, cursor);
+	http_resp_json(resp, 200);
+	sbuf_puts(&resp->body, "{\"events\":[");
+	sbuf_append(&resp->body, events->data ? events->data : "", events->len);
+	sbuf_puts(&resp->body, "],\"next\":");
+	sbuf_json_string(&resp->body, cursor);
+	sbuf_putc(&resp->body, '}');
+}
+
+/* Hands the long poll to the pool's waiter process; true when it took the
+ * connection (this worker then forgets the request). */
+static bool feed_park(struct route_ctx *ctx, const struct feed_request *q, int64_t deadline_ms)
+{
+	const struct http_io *io = ctx->req->io;
+	struct park_ticket t;
+	int fd;
+
+	/* The waiter answers with a body; a HEAD waits here (briefly). */
+	if (ctx->app->waiter_sock < 0 || !io->connection || !io->detach || ctx->req->head)
+		return false;
+	memset(&t, 0, sizeof t);
+	fd = io->connection(io->ctx, &t.fcgi_id);
+	if (fd < 0)
+		return false;
+	t.deadline_ms = deadline_ms;
+	t.started_us = ctx->started_us;
+	snprintf(t.request_id, sizeof t.request_id, "%s", ctx->req->request_id);
+	snprintf(t.traceparent, sizeof t.traceparent, "%s",
+		 ctx->req->traceparent ? ctx->req->traceparent : "");
+	t.q = *q;
+	t.headers = ctx->resp->headers.len ? ctx->resp->headers.data : NULL;
+	if (park_send(ctx->app->waiter_sock, &t, fd) != ES_OK)
+		return false;
+	io->detach(io->ctx);
+	ctx->resp->detached = true;
+	return true;
+}
+
 void route_feed_read(struct route_ctx *ctx)
 {
 	struct app *app = ctx->app;
@@ -107,7 +155,6 @@ void route_feed_read(struct route_ctx *ctx)
 	struct feed_request q;
 	struct sbuf events = SBUF_INIT;
 	struct feed_cursor next;
-	char cursor[FEED_CURSOR_LEN];
 	size_t count = 0;
 	int64_t wait_s, deadline;
 	enum es_status st;
@@ -124,6 +171,13 @@ void route_feed_read(struct route_ctx *ctx)
 
 	if (count == 0 && wait_s > 0) {
 		deadline = time_mono_ms() + wait_s * 1000;
+		if (feed_park(ctx, &q, deadline))
+			goto out;
+		/* No waiter process (CGI, a process the web server started), or
+		 * it could not take the request: wait here. In a pool that is a
+		 * worker held, so only briefly. */
+		if (app->waiter_sock >= 0 && deadline > time_mono_ms() + FEED_FALLBACK_WAIT_MS)
+			deadline = time_mono_ms() + FEED_FALLBACK_WAIT_MS;
 		/* LISTEN once per worker; db re-issues it after a reconnect. If it
 		 * fails the poll below still finds new events. */
 		if (!app->listening && db_listen(app->db, STORE_NOTIFY_CHANNEL) == ES_OK)
@@ -145,13 +199,7 @@ void route_feed_read(struct route_ctx *ctx)
 			goto fail;
 	}
 
-	feed_cursor_encode(&next, cursor);
-	http_resp_json(resp, 200);
-	sbuf_puts(&resp->body, "{\"events\":[");
-	sbuf_append(&resp->body, events.data ? events.data : "", events.len);
-	sbuf_puts(&resp->body, "],\"next\":");
-	sbuf_json_string(&resp->body, cursor);
-	sbuf_putc(&resp->body, '}');
+	feed_reply_page(resp, &events, &next);
 	goto out;
 fail:
 	http_reply_status(resp, st, st == ES_EINVAL ? "the feed query was refused" : NULL);

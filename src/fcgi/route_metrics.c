@@ -143,11 +143,14 @@ static void process_metrics(struct sbuf *b, const struct poolstats_totals *t)
 	counter(b, "evstore_db_reconnects_total",
 		"Database sessions opened after a worker's first.", t->counter[POOLSTATS_DB_RECONNECTS]);
 	counter(b, "evstore_worker_restarts_total",
-		"Workers that died and were replaced by the pool's supervisor.", t->worker_restarts);
+		"Workers (or the waiter process) that died and were replaced by the pool's supervisor.",
+		t->worker_restarts);
 	gauge(b, "evstore_workers", "Worker processes running.", t->workers);
 	gauge(b, "evstore_workers_busy",
 	      "Workers inside a request now (the one answering this scrape included).", t->busy);
-	gauge(b, "evstore_longpoll_waiters", "Long-polls of GET /v1/events waiting now.", t->waiters);
+	gauge(b, "evstore_longpoll_waiters",
+	      "Long polls of GET /v1/events waiting now (parked in the waiter or in a worker).",
+	      t->waiters);
 }
 
 static void store_metrics(struct sbuf *b, const struct store_gauges *g)

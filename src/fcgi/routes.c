@@ -3,6 +3,8 @@
 #include "fcgi/routes.h"
 #include "fcgi/poolstats.h"
 
+#include <string.h>
+
 #define ROUTE_ENTRY(method, pattern, handler, auth, query) { method, pattern, handler, auth, query },
 static const struct route routes[] = {
 	EVSTORE_ROUTES(ROUTE_ENTRY)
@@ -18,4 +20,12 @@ const struct route *routes_table(size_t *count)
 {
 	*count = sizeof routes / sizeof routes[0];
 	return routes;
+}
+
+int routes_index(const char *method, const char *pattern)
+{
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+		if (strcmp(routes[i].method, method) == 0 && strcmp(routes[i].pattern, pattern) == 0)
+			return (int)i;
+	return POOLSTATS_UNMATCHED;
 }

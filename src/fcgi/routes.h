@@ -55,15 +55,28 @@ struct route_ctx {
 	const struct auth_principal *who;  /* NULL on routes that needed no token */
 	const char *tenant;                /* lowercase UUID, or NULL: no tenant */
 	bool all_tenants;                  /* an admin without a tenant (feed only) */
+	int64_t started_us;                /* when the request arrived (app_mono_usec) */
 };
 
 #define ROUTE_DECLARE(method, pattern, handler, auth, query) void handler(struct route_ctx *ctx);
 EVSTORE_ROUTES(ROUTE_DECLARE)
+
+struct feed_cursor;
+
+/* A feed page's 200 reply: {"events":[events],"next":cursor}. events holds
+ * the events' JSON objects separated by commas. The feed route and the
+ * waiter process answer with it. */
+void feed_reply_page(struct http_resp *resp, const struct sbuf *events,
+		     const struct feed_cursor *next);
 #undef ROUTE_DECLARE
 
 /* The table of EVSTORE_ROUTES, in order, for router_match; *count gets its
  * length. Static: never freed. */
 const struct route *routes_table(size_t *count);
+
+/* The index in that table of the route of method and pattern, or
+ * POOLSTATS_UNMATCHED (poolstats.h) when there is none. */
+int routes_index(const char *method, const char *pattern);
 
 /* --- the append body, validated (route_events.c) -------------------------- */
 

@@ -263,34 +263,78 @@ int server_listen(const char *addr, mode_t mode, char *err, size_t errlen)
 
 /* --- request I/O -------------------------------------------------------------- */
 
+/* A FastCGI request, and whether it was handed to the waiter. */
+struct fcgx_conn {
+	FCGX_Request req;
+	bool detached;
+};
+
 static const char *fcgx_param(void *ctx, const char *name)
 {
-	FCGX_Request *r = ctx;
+	struct fcgx_conn *c = ctx;
 
-	return FCGX_GetParam(name, r->envp);
+	return FCGX_GetParam(name, c->req.envp);
 }
 
 static long fcgx_read(void *ctx, char *buf, size_t len)
 {
-	FCGX_Request *r = ctx;
+	struct fcgx_conn *c = ctx;
 	int n = len > INT_MAX ? INT_MAX : (int)len;
 
-	return FCGX_GetStr(buf, n, r->in);
+	return FCGX_GetStr(buf, n, c->req.in);
 }
 
 static bool fcgx_write(void *ctx, const char *buf, size_t len)
 {
-	FCGX_Request *r = ctx;
+	struct fcgx_conn *c = ctx;
 
 	while (len > 0) {
 		int n = len > INT_MAX ? INT_MAX : (int)len;
 
-		if (FCGX_PutStr(buf, n, r->out) != n)
+		if (FCGX_PutStr(buf, n, c->req.out) != n)
 			return false;
 		buf += n;
 		len -= (size_t)n;
 	}
 	return true;
+}
+
+static int fcgx_connection(void *ctx, uint16_t *fcgi_id)
+{
+	struct fcgx_conn *c = ctx;
+
+	if (c->req.ipcFd < 0 || c->req.requestId < 1 || c->req.requestId > UINT16_MAX)
+		return -1;
+	*fcgi_id = (uint16_t)c->req.requestId;
+	return c->req.ipcFd;
+}
+
+static void fcgx_detach(void *ctx)
+{
+	struct fcgx_conn *c = ctx;
+
+	c->detached = true;
+}
+
+/* Ends the request: FCGX_Finish_r answers it (FCGI_END_REQUEST); one the
+ * waiter took is only forgotten. FCGX_Free with close=0 frees the streams
+ * without writing and without libfcgi's shutdown(SHUT_WR), which would cut
+ * the connection for the waiter too; our close() drops this process's
+ * descriptor only. */
+static void fcgx_end(struct fcgx_conn *c)
+{
+	int fd;
+
+	if (!c->detached) {
+		FCGX_Finish_r(&c->req);
+		return;
+	}
+	fd = c->req.ipcFd;
+	c->req.ipcFd = -1;
+	FCGX_Free(&c->req, 0);
+	if (fd >= 0)
+		close(fd);
+	c->detached = false;
 }
 
 static const char *cgi_param(void *ctx, const char *name)
@@ -348,8 +392,10 @@ void server_reload(struct app *app)
  * systemd itself. */
 static int run_worker(struct app *app, int listen_fd, int ready_fd)
 {
-	FCGX_Request req;
-	struct http_io io = { fcgx_param, fcgx_read, fcgx_write, NULL };
+	struct fcgx_conn conn = { .detached = false };
+	FCGX_Request *req = &conn.req;
+	struct http_io io = { .param = fcgx_param, .read = fcgx_read, .write = fcgx_write,
+			      .ctx = &conn };
 	sigset_t control, open_mask;
 	bool alone = ready_fd < 0;
 	int flags, status = 0;
@@ -371,11 +417,14 @@ static int run_worker(struct app *app, int listen_fd, int ready_fd)
 	}
 	flags = fcntl(listen_fd, F_GETFL);
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 || FCGX_Init() != 0 ||
-	    FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+	    FCGX_InitRequest(req, listen_fd, 0) != 0) {
 		log_kv(LOG_ERR, "worker_start_failed", "error", strerror(errno), (const char *)NULL);
 		return 1;
 	}
-	io.ctx = &req;
+	if (app->waiter_sock >= 0) {
+		io.connection = fcgx_connection;
+		io.detach = fcgx_detach;
+	}
 
 	if (alone) {
 		(void)sdnotify_send("READY=1");
@@ -403,7 +452,7 @@ static int run_worker(struct app *app, int listen_fd, int ready_fd)
 		}
 		/* A connection the web server keeps open (fastcgi_keep_conn)
 		 * carries the next request; libfcgi reads it before accepting. */
-		pfd.fd = req.ipcFd >= 0 ? req.ipcFd : listen_fd;
+		pfd.fd = req->ipcFd >= 0 ? req->ipcFd : listen_fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		if (ppoll(&pfd, 1, NULL, &open_mask) < 0) {
@@ -415,11 +464,11 @@ static int run_worker(struct app *app, int listen_fd, int ready_fd)
 		}
 
 		sigprocmask(SIG_SETMASK, &open_mask, NULL);
-		rc = FCGX_Accept_r(&req);
+		rc = FCGX_Accept_r(req);
 		if (rc == 0) {
 			poolstats_request_begin(app->pool, app->pool_slot);
 			app_handle(app, &io);
-			FCGX_Finish_r(&req);
+			fcgx_end(&conn);
 			poolstats_request_end(app->pool, app->pool_slot);
 		}
 		sigprocmask(SIG_BLOCK, &control, NULL);
@@ -436,7 +485,7 @@ static int run_worker(struct app *app, int listen_fd, int ready_fd)
 	}
 	if (alone)
 		(void)sdnotify_send("STOPPING=1");
-	FCGX_Free(&req, 1);
+	FCGX_Free(req, 1);
 	return status;
 }
 
@@ -466,7 +515,7 @@ int server_run_pool_worker(struct app *app, int listen_fd, int ready_fd)
 
 int server_run_cgi(struct app *app)
 {
-	struct http_io io = { cgi_param, cgi_read, cgi_write, NULL };
+	struct http_io io = { .param = cgi_param, .read = cgi_read, .write = cgi_write };
 
 	set_handler(SIGPIPE, SIG_IGN, 0);
 	if (!app->db && !app_open_db(app)) {

@@ -550,17 +550,25 @@ enum es_status db_listen(struct db *db, const char *channel)
 	return db_issue_listen(db, channel);
 }
 
-/* Frees the notifications libpq has parsed; returns how many there were. */
+/* Frees the notifications libpq has parsed; returns how many came from
+ * other sessions. */
 static int db_take_notifies(struct db *db)
 {
 	PGnotify *n;
-	int count = 0;
+	int count = 0, self = PQbackendPID(db->conn);
 
 	while ((n = PQnotifies(db->conn)) != NULL) {
+		/* A session's own NOTIFY (the waiter announcing commits) tells it
+		 * nothing it did not know. */
+		count += n->be_pid != self;
 		PQfreemem(n);
-		count++;
 	}
 	return count;
+}
+
+int db_socket(const struct db *db)
+{
+	return db->conn && PQstatus(db->conn) == CONNECTION_OK ? PQsocket(db->conn) : -1;
 }
 
 bool db_wait_notify(struct db *db, int timeout_ms)

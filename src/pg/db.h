@@ -98,12 +98,16 @@ const char *db_last_error(const struct db *db);
 
 /* LISTENs on channel now and again after every reconnect. */
 enum es_status db_listen(struct db *db, const char *channel) ES_MUST_CHECK;
-/* Waits up to timeout_ms for a notification on a listened channel; returns
+/* Waits up to timeout_ms for a notification on a listened channel from
+ * another session (the session's own are consumed and ignored); returns
  * true if one (or more, all consumed) arrived. A broken connection returns
  * false at once and is marked for reconnect. */
 bool db_wait_notify(struct db *db, int timeout_ms);
 /* Throws away notifications already received. */
 void db_drain_notify(struct db *db);
+/* The session's socket, for a caller's own poll() before db_wait_notify(db,
+ * 0); -1 when no session is open. */
+int db_socket(const struct db *db);
 
 /* ---- sessions ---- */
 

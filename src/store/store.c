@@ -457,3 +457,12 @@ enum es_status store_read_stream_rows(struct db *db, const char *tenant, const c
 	snprintf(limit_s, sizeof limit_s, "%d", limit);
 	return db_exec(db, &st_stream_rows, values, out);
 }
+
+void store_announce_commit(struct db *db)
+{
+	/* One round trip, one implicit transaction: the simple query protocol
+	 * runs both statements, and rolls both back if either fails. */
+	if (db_exec_sql(db, "SET LOCAL synchronous_commit = off; NOTIFY " STORE_NOTIFY_CHANNEL,
+			NULL) != ES_OK)
+		return; /* logged by db; the waiters' own polling covers it */
+}

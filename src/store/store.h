@@ -159,4 +159,12 @@ enum es_status store_gauges_read(struct db *db, struct store_gauges *out) ES_MUS
 /* Counts for `evstorectl status`: events, streams. */
 enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams) ES_MUST_CHECK;
 
+/* Sends a NOTIFY on STORE_NOTIFY_CHANNEL in a transaction of its own,
+ * committed asynchronously: it carries no data, so it waits for no WAL
+ * flush, and it never holds the server's notification lock across an
+ * append's commit (a NOTIFY inside the append's transaction would, and
+ * commits would queue behind each other's flushes). Best effort: a lost
+ * notification costs a waiter its next poll, never an event. */
+void store_announce_commit(struct db *db);
+
 #endif

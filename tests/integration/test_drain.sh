@@ -61,7 +61,7 @@ req GET /health/ready
 expect "when READY=1 has arrived the pool answers /health/ready" 200 .ready true
 check "READY=1 came once" test "$(states "$POOL" | grep -cx READY=1)" = 1
 check "a STATUS= line names the workers: $(states "$POOL" | grep -m1 '^STATUS=ready')" \
-	said "$POOL" '^STATUS=ready: 3 workers \(0 busy\), [0-9]+ requests served$'
+	said "$POOL" '^STATUS=ready: 3 workers \(0 busy\), long polls parked: 0, [0-9]+ requests served$'
 workers=$(pgrep -P "$POOL" | xargs)
 check "the workers ($workers) leave systemd to the supervisor" \
 	test "$(jq -r --argjson pid "$POOL" 'select(.pid != $pid) | .pid' "$NOTIFY_LOG" | wc -l)" = 0
@@ -82,15 +82,16 @@ req GET /health/ready
 expect "after the reload the pool is ready" 200 .ready true
 
 # --- SIGTERM: the drain ---------------------------------------------------------
-# A long-poll that nothing will wake: it waits in a worker through the drain.
+# A long-poll that nothing will wake: it waits through the drain, parked in
+# the waiter process rather than in a worker.
 req GET /v1/events -H "Authorization: Bearer $T"
 HEAD=$(jq_body .next)
 (curl -sS -o "$IT_DIR/longpoll.body" -w '%{http_code}' --max-time 700 -H "Authorization: Bearer $T" \
 	"$IT_BASE/v1/events?after=$HEAD&aggregate_type=Nothing&wait=600" >"$IT_DIR/longpoll.status" 2>&1) &
 LONGPOLL=$!
 IT_PIDS+=("$LONGPOLL")
-# The long-poll is in a worker before the signal: its worker is busy.
-check "the long-poll occupies a worker" wait_for 15 said "$POOL" '\(1 busy\)'
+# The long-poll is parked before the signal, and holds no worker.
+check "the long-poll is parked in the waiter" wait_for 15 said "$POOL" '\(0 busy\), long polls parked: 1,'
 
 kill -TERM "$POOL"
 check "SIGTERM: STOPPING=1" wait_for 10 sent "$POOL" STOPPING=1

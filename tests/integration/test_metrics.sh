@@ -2,8 +2,9 @@
 # GET /metrics behind nginx, scraped by a real Prometheus server: who may
 # read it (an admin token, or anyone the web server lets through with
 # [metrics] require_auth = false), the text format (promtool check
-# metrics), counters summed over the pool's workers, long-poll waiters
-# and busy workers, a killed worker counted as a restart, the feed horizon
+# metrics), counters summed over the pool's processes (the workers and the
+# long-poll waiter), waiters and busy workers, a killed worker counted as a
+# restart, the feed horizon
 # held back by an open transaction, subscription rows, the database going
 # away; then Prometheus scrapes the pool through nginx and answers a PromQL
 # query with the number of events this test appended. The alert rules
@@ -46,19 +47,25 @@ auth_req "$ADMIN" POST /metrics
 expect_problem "POST is 405" 405 method-not-allowed
 check "with Allow: $(hdr Allow)" test "$(hdr Allow)" = "GET, HEAD"
 
-# --- counters summed over the workers ---------------------------------------
-# Two long-polls that nothing will wake hold two of the three workers; a
-# worker serves one request at a time, so the scrape is the third.
+# --- counters summed over the processes ---------------------------------------
+# Two long polls that nothing will wake are parked in the pool's waiter
+# process: they hold no worker, and show as waiters.
 (curl -sS -o /dev/null -H "Authorization: Bearer $READER" \
 	"$IT_BASE/v1/events?aggregate_type=Nothing&wait=6" &
  curl -sS -o /dev/null -H "Authorization: Bearer $READER" \
 	"$IT_BASE/v1/events?aggregate_type=Nothing&wait=6" & wait) &
 POLLS=$!
 IT_PIDS+=("$POLLS")
-check "two long-polls waiting show as evstore_longpoll_waiters 2" \
+check "two parked long polls show as evstore_longpoll_waiters 2" \
 	wait_for 10 scraped evstore_longpoll_waiters 2
-check "and every worker busy: the two and the scrape's" test "$(value evstore_workers_busy)" = 3
+check "they hold no worker: the scrape's is the only one busy" test "$(value evstore_workers_busy)" = 1
 check "three workers run" test "$(value evstore_workers)" = 3
+# Two HEAD long polls at once are not parked: each holds a worker of its
+# own (for a second at most, in a pool).
+(curl -sS -o /dev/null -I -H "Authorization: Bearer $READER" \
+	"$IT_BASE/v1/events?aggregate_type=Nothing&wait=3" &
+ curl -sS -o /dev/null -I -H "Authorization: Bearer $READER" \
+	"$IT_BASE/v1/events?aggregate_type=Nothing&wait=3" & wait)
 
 # Appends in parallel, two events each, to streams of their own, spread
 # over the workers.
@@ -79,15 +86,18 @@ EVENTS=$(psql_q -c "SELECT count(*) FROM evstore.events")
 scrape
 check "evstore_events_appended_total counts every event written ($EVENTS)" \
 	test "$(value evstore_events_appended_total)" = "$EVENTS"
-check "the two long-polls, served by two workers, are both counted" \
+check "the two parked long polls, answered by the waiter process, are counted" \
 	test "$(value 'evstore_http_requests_total{route="/v1/events",method="GET",code="200"}')" = 2
+check "the two HEAD long polls, served by two workers at once, are both counted" \
+	test "$(value 'evstore_http_requests_total{route="/v1/events",method="HEAD",code="200"}')" = 2
 check "the appends by route template, method and status" \
 	test "$(value 'evstore_http_requests_total{route="/v1/aggregates/{type}/{id}/events",method="POST",code="201"}')" = $N_REQ
 check "their latency histogram counts them all" \
 	test "$(value 'evstore_http_request_duration_seconds_count{route="/v1/aggregates/{type}/{id}/events"}')" = $N_REQ
-check "the long-polls took their 6 s (in the 10 s bucket, not the 5 s one)" \
-	test "$(value 'evstore_http_request_duration_seconds_bucket{route="/v1/events",le="5"}')" = 0 -a \
-	"$(value 'evstore_http_request_duration_seconds_bucket{route="/v1/events",le="10"}')" = 2
+check "the parked polls took their 6 s, the HEAD ones about 1 s (latency buckets)" \
+	test "$(value 'evstore_http_request_duration_seconds_bucket{route="/v1/events",le="0.5"}')" = 0 -a \
+	"$(value 'evstore_http_request_duration_seconds_bucket{route="/v1/events",le="5"}')" = 2 -a \
+	"$(value 'evstore_http_request_duration_seconds_bucket{route="/v1/events",le="10"}')" = 4
 check "the 401 and 403 above are counted under /metrics" \
 	test "$(value 'evstore_http_requests_total{route="/metrics",method="GET",code="401"}')" = 1 -a \
 	"$(value 'evstore_http_requests_total{route="/metrics",method="GET",code="403"}')" = 1
@@ -202,7 +212,7 @@ check "promtool test rules: every alert's unit tests pass" \
 # --- a killed worker ------------------------------------------------------------------------
 scrape
 check "no worker restarted so far" test "$(value evstore_worker_restarts_total)" = 0
-VICTIM=$(pgrep -P "$IT_FCGI_PID" | head -n 1)
+VICTIM=$(pgrep -P "$IT_FCGI_PID" -x evstore-fcgi | head -n 1)
 kill -KILL "$VICTIM"
 check "a worker killed (pid $VICTIM) is counted as a restart" wait_for 15 scraped evstore_worker_restarts_total 1
 check "and replaced: three workers run" wait_for 15 scraped evstore_workers 3

@@ -83,7 +83,7 @@ static void fake_set(struct fake_io *f, const char *name, const char *value)
 
 static struct http_io fake_io_of(struct fake_io *f)
 {
-	struct http_io io = { fake_param, fake_read, fake_write, f };
+	struct http_io io = { .param = fake_param, .read = fake_read, .write = fake_write, .ctx = f };
 
 	return io;
 }
