@@ -33,6 +33,7 @@ UNIT_TESTS = \
 	tests/unit/check_dlq \
 	tests/unit/check_substatus \
 	tests/unit/check_subhealth \
+	tests/unit/check_dbjudge \
 	tests/unit/check_jschema \
 	tests/unit/check_jsoncanon \
 	tests/unit/check_fold \
@@ -63,6 +64,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_append.sh \
 	tests/integration/test_aggregates.sh \
 	tests/integration/test_dlq.sh \
+	tests/integration/test_check.sh \
+	tests/integration/test_pitr.sh \
 	tests/integration/test_runner_snapshots.sh \
 	tests/integration/test_runner_exec.sh \
 	tests/integration/test_runner_data.sh \

@@ -17,6 +17,7 @@
 
 #include "auth/base64.h"
 #include "base/config.h"
+#include "base/startcheck.h"
 
 #define AUTH_MIN_SECRET 32              /* bytes of HMAC secret */
 #define AUTH_MAX_KEY_FILE (64 * 1024)   /* far above any PEM public key */
@@ -157,17 +158,61 @@ static const unsigned char oid_ec[] = { 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d
 static const unsigned char oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
 static const unsigned char oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 
-/* Checks that text is a PEM "PUBLIC KEY" (what libjwt reads) of the kind the
- * algorithm needs, so a wrong key fails start-up rather than every request. */
-static bool key_check_pem(const char *text, size_t len, enum key_kind kind,
-			  char *why, size_t whylen)
+/* The DER bytes of the PEM "PUBLIC KEY" in text[0..len): a new buffer in
+ * *der (free() it) of *nder bytes. False, with why, when there is none. */
+static bool pem_public_der(const char *text, size_t len, unsigned char **der, size_t *nder,
+			   char *why, size_t whylen)
 {
 	static const char begin[] = "-----BEGIN PUBLIC KEY-----";
 	static const char end[] = "-----END PUBLIC KEY-----";
 	const char *b, *e;
 	char *body = NULL;
+	size_t nbody = 0;
+	bool ok = false;
+
+	*der = NULL;
+	*nder = 0;
+	b = memmem(text, len, begin, sizeof begin - 1);
+	if (!b) {
+		snprintf(why, whylen, "not a PEM public key (no \"%s\" line)", begin);
+		goto out;
+	}
+	b += sizeof begin - 1;
+	e = memmem(b, len - (size_t)(b - text), end, sizeof end - 1);
+	if (!e) {
+		snprintf(why, whylen, "PEM public key without its END line");
+		goto out;
+	}
+	body = malloc((size_t)(e - b) + 1);
+	*der = malloc((size_t)(e - b) + 1);
+	if (!body || !*der) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	for (const char *p = b; p < e; p++)
+		if (*p != '\n' && *p != '\r' && *p != ' ' && *p != '\t')
+			body[nbody++] = *p;
+	if (!base64_decode(body, nbody, BASE64_STD, *der, (size_t)(e - b) + 1, nder) || *nder < 24) {
+		snprintf(why, whylen, "PEM public key with a damaged body");
+		goto out;
+	}
+	ok = true;
+out:
+	free(body);
+	if (!ok) {
+		free(*der);
+		*der = NULL;
+	}
+	return ok;
+}
+
+/* Checks that text is a PEM "PUBLIC KEY" (what libjwt reads) of the kind the
+ * algorithm needs, so a wrong key fails start-up rather than every request. */
+static bool key_check_pem(const char *text, size_t len, enum key_kind kind,
+			  char *why, size_t whylen)
+{
 	unsigned char *der = NULL;
-	size_t nbody = 0, nder = 0, head;
+	size_t nder = 0, head;
 	bool ok = false;
 
 	if (memmem(text, len, "PRIVATE KEY-----", 16)) {
@@ -185,30 +230,8 @@ static bool key_check_pem(const char *text, size_t len, enum key_kind kind,
 			 "(openssl rsa -RSAPublicKey_in -in KEY -pubout)");
 		goto out;
 	}
-	b = memmem(text, len, begin, sizeof begin - 1);
-	if (!b) {
-		snprintf(why, whylen, "not a PEM public key (no \"%s\" line)", begin);
+	if (!pem_public_der(text, len, &der, &nder, why, whylen))
 		goto out;
-	}
-	b += sizeof begin - 1;
-	e = memmem(b, len - (size_t)(b - text), end, sizeof end - 1);
-	if (!e) {
-		snprintf(why, whylen, "PEM public key without its END line");
-		goto out;
-	}
-	body = malloc((size_t)(e - b) + 1);
-	der = malloc((size_t)(e - b) + 1);
-	if (!body || !der) {
-		snprintf(why, whylen, "out of memory");
-		goto out;
-	}
-	for (const char *p = b; p < e; p++)
-		if (*p != '\n' && *p != '\r' && *p != ' ' && *p != '\t')
-			body[nbody++] = *p;
-	if (!base64_decode(body, nbody, BASE64_STD, der, (size_t)(e - b) + 1, &nder) || nder < 24) {
-		snprintf(why, whylen, "PEM public key with a damaged body");
-		goto out;
-	}
 	/* The algorithm identifier opens the structure; look only there. */
 	head = nder < 40 ? nder : 40;
 	switch (kind) {
@@ -236,7 +259,6 @@ static bool key_check_pem(const char *text, size_t len, enum key_kind kind,
 		break;
 	}
 out:
-	free(body);
 	free(der);
 	return ok;
 }
@@ -474,4 +496,153 @@ const struct auth_key *auth_keys_select(const struct auth_keys *keys, bool has_k
 const struct auth_key *auth_keys_signing(const struct auth_keys *keys)
 {
 	return &keys->keys[keys->n_keys - 1];
+}
+
+/* ------------------------------------------------- check: strength */
+
+/* One DER element at *p (before end): its tag and content; *p moves past
+ * it. False when it does not fit. */
+static bool der_next(const unsigned char **p, const unsigned char *end, unsigned char *tag,
+		     const unsigned char **content, size_t *len)
+{
+	const unsigned char *q = *p;
+	size_t n;
+
+	if (end - q < 2)
+		return false;
+	*tag = *q++;
+	n = *q++;
+	if (n & 0x80) {
+		size_t k = n & 0x7f;
+
+		if (k == 0 || k > 4 || (size_t)(end - q) < k)
+			return false;
+		for (n = 0; k > 0; k--)
+			n = (n << 8) | *q++;
+	}
+	if ((size_t)(end - q) < n)
+		return false;
+	*content = q;
+	*len = n;
+	*p = q + n;
+	return true;
+}
+
+/* The bit length of an RSA SubjectPublicKeyInfo's modulus, 0 when der is
+ * not one: SEQUENCE { SEQUENCE algorithm, BIT STRING { 0, SEQUENCE {
+ * INTEGER n, INTEGER e } } }. */
+static int rsa_modulus_bits(const unsigned char *der, size_t nder)
+{
+	const unsigned char *p = der, *end = der + nder, *c;
+	unsigned char tag;
+	size_t len;
+
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x30)
+		return 0;
+	p = c;
+	end = c + len;
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x30)     /* algorithm */
+		return 0;
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x03 || len < 1 || c[0] != 0)
+		return 0;
+	p = c + 1;
+	end = c + len;
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x30)
+		return 0;
+	p = c;
+	end = c + len;
+	if (!der_next(&p, end, &tag, &c, &len) || tag != 0x02)     /* the modulus */
+		return 0;
+	while (len > 0 && *c == 0) {
+		c++;
+		len--;
+	}
+	if (len == 0 || len > 4096)
+		return 0;
+	{
+		int bits = (int)(len - 1) * 8;
+
+		for (unsigned char top = *c; top; top >>= 1)
+			bits++;
+		return bits;
+	}
+}
+
+int auth_key_bits(const struct auth_keys *keys, const struct auth_key *key)
+{
+	unsigned char *der;
+	size_t nder;
+	char why[128];
+	int bits;
+
+	switch (keys->algorithm->kind) {
+	case KEY_HMAC:
+		return (int)(key->len * 8 > 65536 ? 65536 : key->len * 8);
+	case KEY_EC_P256:
+		return 256;
+	case KEY_EC_P384:
+		return 384;
+	case KEY_RSA:
+		break;
+	}
+	if (!pem_public_der((const char *)key->material, key->len, &der, &nder, why, sizeof why))
+		return 0;
+	bits = rsa_modulus_bits(der, nder);
+	free(der);
+	return bits;
+}
+
+void auth_keys_judge_strength(const char *algorithm, int bits, struct auth_strength *s)
+{
+	/* RFC 7518 3.2: an HMAC key at least as long as the hash's output. */
+	int hash = atoi(algorithm + 2);
+
+	s->fail = false;
+	s->warn = false;
+	if (algorithm[0] == 'H' && bits < hash) {
+		s->warn = true;
+		snprintf(s->why, sizeof s->why, "%s secret of %d bytes, shorter than the hash's %d: "
+			 "make one of %d random bytes (head -c %d /dev/urandom | base64)", algorithm,
+			 bits / 8, hash / 8, hash / 8, hash / 8);
+	} else if (algorithm[0] == 'R' && bits < 2048) {
+		s->fail = true;
+		snprintf(s->why, sizeof s->why, "%s key of %d bits: RSA below 2048 bits can be "
+			 "factored; issue tokens with a key of 2048 bits or more", algorithm, bits);
+	} else {
+		snprintf(s->why, sizeof s->why, "%s, %d-bit %s", algorithm, bits,
+			 algorithm[0] == 'H' ? "secret" : "key");
+	}
+}
+
+void auth_keys_report(struct startcheck *c, const struct es_config *cfg)
+{
+	const char *source = *cfg->jwt.keys_dir ? cfg->jwt.keys_dir : cfg->jwt.key_file;
+	struct auth_keys *keys;
+	struct auth_strength s, weakest = { false, false, "" };
+	char err[512];
+	int weakest_bits = -1;
+
+	keys = auth_keys_load(cfg, err, sizeof err);
+	if (!keys) {
+		startcheck_item(c, STARTCHECK_FAIL, "jwt keys", "%s", err);
+		return;
+	}
+	startcheck_item(c, STARTCHECK_PASS, "jwt keys", "%s, %zu from %s%s",
+			keys->algorithm->name, keys->n_keys, source,
+			keys->algorithm->kind == KEY_HMAC ? " (secrets owner-only)" : "");
+	for (size_t i = 0; i < keys->n_keys; i++) {
+		int bits = auth_key_bits(keys, &keys->keys[i]);
+
+		if (weakest_bits < 0 || bits < weakest_bits) {
+			weakest_bits = bits;
+			auth_keys_judge_strength(keys->algorithm->name, bits, &s);
+			weakest = s;
+			if (keys->keys[i].kid) /* which file of keys_dir */
+				snprintf(weakest.why + strlen(s.why), sizeof weakest.why - strlen(s.why),
+					 " (kid %.64s)", keys->keys[i].kid);
+		}
+	}
+	startcheck_item(c, weakest.fail ? STARTCHECK_FAIL : weakest.warn ? STARTCHECK_WARN :
+			STARTCHECK_PASS, "jwt key strength", "%s", weakest.why);
+	auth_keys_free(keys);
 }

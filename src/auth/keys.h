@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct es_config;
+struct startcheck;
 struct auth_keys; /* opaque: the pinned algorithm and its key(s) */
 
 /* One key, borrowed from the struct auth_keys it belongs to. */
@@ -50,5 +51,23 @@ const struct auth_key *auth_keys_select(const struct auth_keys *keys, bool has_k
 /* The key development tokens are signed with: the key file, or the
  * lexicographically last file of keys_dir. Borrowed from keys. */
 const struct auth_key *auth_keys_signing(const struct auth_keys *keys);
+
+/* The strength of key in bits: an HMAC secret's length, an RSA modulus,
+ * an EC curve's size; 0 when it cannot be told. Borrows both. */
+int auth_key_bits(const struct auth_keys *keys, const struct auth_key *key);
+
+/* A key's strength judged: an HMAC secret shorter than its hash's output
+ * (RFC 7518 3.2) warns, an RSA key below 2048 bits fails. */
+struct auth_strength {
+	bool fail, warn;
+	char why[256];   /* one line, with what to do */
+};
+void auth_keys_judge_strength(const char *algorithm, int bits, struct auth_strength *s);
+
+/* The "jwt keys" and "jwt key strength" items of a check run
+ * (base/startcheck.h): the keys load (algorithm, files, and secrets that
+ * group and others cannot read: auth_keys_load refuses them), and the
+ * weakest key's strength. Borrows cfg. */
+void auth_keys_report(struct startcheck *c, const struct es_config *cfg);
 
 #endif

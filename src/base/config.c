@@ -131,6 +131,9 @@ static const struct confval_option config_options[] = {
 		"seconds sent in Retry-After with a 503"),
 	SECONDS("http", "drain_delay", http.drain_delay, "5", 0, 3600,
 		"seconds the pool answers /health/ready with 503 after SIGTERM before it stops (0: none)"),
+	INT("http", "workers", http.workers, "0", 0, 1024,
+	    "evstore-fcgi worker processes (0: with --listen one per CPU, on a handed socket the "
+	    "process alone); --workers overrides it"),
 
 	CHOICE("jwt", "algorithm", jwt.algorithm, "HS256", jwt_algorithms,
 	       "the only signature algorithm accepted"),
@@ -168,6 +171,17 @@ static const struct confval_option config_options[] = {
 	    "parked events making a subscription unhealthy"),
 	SECONDS("health", "runner_stale_after", health.runner_stale_after, "15", 1, 86400,
 		"seconds after which a runner heartbeat makes its subscriptions unhealthy"),
+	SECONDS("health", "transaction_age_warn", health.transaction_age_warn, "300", 1, 86400 * 7,
+		"an open transaction older than this holds the feed back: evstorectl check warns"),
+	SECONDS("health", "transaction_age_critical", health.transaction_age_critical, "3600", 1,
+		86400 * 7, "an open transaction older than this: evstorectl check fails"),
+
+	INT("deployment", "hosts", deployment.hosts, "1", 1, 100000,
+	    "evstore-fcgi hosts sharing the database, for the connection budget"),
+	INT("deployment", "runners", deployment.runners, "1", 0, 100000,
+	    "evstore-runner processes sharing the database (two connections each)"),
+	INT("deployment", "spare_connections", deployment.spare_connections, "5", 0, 100000,
+	    "connections kept for evstorectl, psql, monitoring and backups"),
 
 	BOOL("metrics", "require_auth", metrics.require_auth, "true",
 	     "GET /metrics needs an admin token; false leaves access to the web server's address rules"),
@@ -197,7 +211,7 @@ static const struct confval_option config_options[] = {
 
 /* The sections in the order they are printed. */
 static const char *const config_sections[] = {
-	"database", "http", "jwt", "aggregates", "health", "metrics", "log", "runner", NULL
+	"database", "http", "jwt", "aggregates", "health", "metrics", "deployment", "log", "runner", NULL
 };
 
 #define SUBSCRIPTION_NAME_MAX 64

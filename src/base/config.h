@@ -45,6 +45,7 @@ struct es_config {
 		bool health_requires_auth; /* close /health and /health/subscriptions/NAME */
 		int retry_after;           /* seconds in Retry-After on 503 */
 		int drain_delay;           /* seconds /health/ready says 503 before a pool stops */
+		int workers;               /* evstore-fcgi pool size; 0: its default (--workers wins) */
 	} http;
 	struct {
 		char *algorithm;           /* HS256 HS384 HS512 RS256 RS384 RS512 ES256 ES384 */
@@ -69,10 +70,17 @@ struct es_config {
 		int dlq_warn;
 		int dlq_critical;
 		int runner_stale_after;    /* seconds */
+		int transaction_age_warn;  /* seconds an open transaction may hold the feed back */
+		int transaction_age_critical;
 	} health;
 	struct {
 		bool require_auth;         /* GET /metrics needs an admin token */
 	} metrics;
+	struct {
+		int hosts;                 /* evstore-fcgi hosts sharing the database */
+		int runners;               /* evstore-runner processes */
+		int spare_connections;     /* for evstorectl, psql, monitoring, replication */
+	} deployment;
 	struct log_settings log;   /* target, level, facility, audit_facility, socket */
 	struct {
 		int shutdown_timeout;      /* seconds */

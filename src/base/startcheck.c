@@ -33,7 +33,10 @@ void startcheck_item(struct startcheck *c, enum startcheck_status st, const char
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fprintf(c->out, "%s: %s %s: %s\n", c->program, words[st], item, what);
+	if (c->out)
+		fprintf(c->out, "%s: %s %s: %s\n", c->program, words[st], item, what);
+	if (c->sink)
+		c->sink(c->sink_arg, st, item, what);
 	if (st == STARTCHECK_WARN)
 		c->warned++;
 	/* The verdict repeats the first failure, cut to fit one line. */
@@ -64,6 +67,8 @@ bool startcheck_config(struct startcheck *c, const char *path, struct es_config 
 
 int startcheck_finish(struct startcheck *c)
 {
+	if (!c->out)
+		return c->failed ? 1 : 0;
 	if (c->failed) {
 		fprintf(c->out, "%s: check failed: %s\n", c->program, c->first_failure);
 		return 1;

@@ -19,7 +19,11 @@ enum startcheck_status { STARTCHECK_PASS, STARTCHECK_WARN, STARTCHECK_FAIL };
 
 struct startcheck {
 	const char *program;   /* "evstore-fcgi": the prefix of every line */
-	FILE *out;
+	FILE *out;             /* NULL: no lines, the sink alone hears the items */
+	/* Called with every item as well, when set (evstorectl check --json
+	 * collects them); what is borrowed for the call only. */
+	void (*sink)(void *arg, enum startcheck_status st, const char *item, const char *what);
+	void *sink_arg;
 	bool prestart;         /* --check=prestart: the database and its schema
 	                        * only warn (the daemons wait for both), so a
 	                        * unit's ExecStartPre fails on what no restart fixes */
@@ -27,7 +31,7 @@ struct startcheck {
 	char first_failure[256]; /* the reason given with the verdict */
 };
 
-/* Starts a report on out for program (both borrowed). */
+/* Starts a report on out for program (both borrowed), without a sink. */
 void startcheck_init(struct startcheck *c, const char *program, FILE *out);
 
 /* Reads the MODE of --check[=MODE] (optarg, NULL: "all"): "all" or
@@ -47,8 +51,9 @@ void startcheck_item(struct startcheck *c, enum startcheck_status st, const char
  * did not load (cfg then holds nothing). */
 bool startcheck_config(struct startcheck *c, const char *path, struct es_config *cfg);
 
-/* Prints the verdict ("check passed", or "check failed: <first failure>")
- * and returns the exit status: 0, or 1 when an item failed. */
+/* Prints the verdict ("check passed", or "check failed: <first failure>";
+ * nothing without out) and returns the exit status: 0, or 1 when an item
+ * failed. */
 int startcheck_finish(struct startcheck *c);
 
 #endif

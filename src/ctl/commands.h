@@ -33,6 +33,7 @@ struct ctl_command {
 
 int cmd_migrate(const struct ctl *ctl, int argc, char **argv);
 int cmd_status(const struct ctl *ctl, int argc, char **argv);
+int cmd_check(const struct ctl *ctl, int argc, char **argv);
 int cmd_token(const struct ctl *ctl, int argc, char **argv);
 int cmd_snapshot(const struct ctl *ctl, int argc, char **argv);
 int cmd_dlq(const struct ctl *ctl, int argc, char **argv);

@@ -5,6 +5,7 @@ src_ctl_libctl_a_SOURCES = \
 	src/ctl/commands.h \
 	src/ctl/cmd_migrate.c \
 	src/ctl/cmd_status.c \
+	src/ctl/cmd_check.c \
 	src/ctl/cmd_token.c \
 	src/ctl/cmd_snapshot.c \
 	src/ctl/cmd_dlq.c \

@@ -36,6 +36,26 @@ static const struct ctl_command commands[] = {
 	  "Options:\n"
 	  "      --json    print one JSON object instead of text\n"
 	  "  -h, --help    show this help and exit\n" },
+	{ "check", cmd_check, "say whether this deployment is ready, item by item",
+	  "Usage: evstorectl [--config FILE] check [--json]\n"
+	  "\n"
+	  "Loads what evstore-fcgi and evstore-runner load (the configuration, the JWT\n"
+	  "keys and their strength, the aggregate definitions, the subscriptions and\n"
+	  "their SQL files), then asks the database: is it reachable, its version, the\n"
+	  "schema; fsync, full_page_writes, synchronous_commit; wal_level and\n"
+	  "archive_mode for point-in-time recovery; max_connections against the\n"
+	  "connection budget ([deployment] hosts x ([http] workers + 1) + runners x 2\n"
+	  "+ spare_connections); statement_timeout and\n"
+	  "idle_in_transaction_session_timeout; autovacuum; the oldest open\n"
+	  "transaction; TLS (sslmode=verify-full) to a database that is not local; and\n"
+	  "for each subscription whether runners with a fresh heartbeat run all its\n"
+	  "partitions and how many events its dead-letter queue holds. Each item is\n"
+	  "pass, warn or fail, with one line saying why and what to do. Exits 1 when an\n"
+	  "item failed, 0 otherwise (warnings included).\n"
+	  "\n"
+	  "Options:\n"
+	  "      --json    print one JSON object: status, failed, warned, items\n"
+	  "  -h, --help    show this help and exit\n" },
 	{ "token", cmd_token, "mint a signed token for development",
 	  "Usage: evstorectl [--config FILE] token --sub SUBJECT --scope \"SCOPE...\"\n"
 	  "                  [--tenant UUID] [--ttl SECONDS]\n"
@@ -131,7 +151,7 @@ static void ctl_print_help(FILE *out)
 	fprintf(out,
 		"Usage: evstorectl [--config FILE] [--help] [--version] COMMAND [ARGS]\n"
 		"\n"
-		"Operates an evstore event store: its schema, status, snapshots, dead letters,\n"
+		"Operates an evstore event store: its readiness, schema, status, snapshots, dead letters,\n"
 		"projection rebuilds and development tokens.\n"
 		"\n"
 		"Options:\n"

@@ -33,9 +33,9 @@ static void usage(FILE *out)
 		"  -c, --config FILE       configuration file (default %s)\n"
 		"  -l, --listen ADDR|PATH  create the listening socket: HOST:PORT, [IPv6]:PORT\n"
 		"                          or a unix socket path (anything containing '/')\n"
-		"  -w, --workers N         pre-forked worker processes (default with --listen:\n"
-		"                          the number of CPUs; on fd 0 or a systemd socket: 1,\n"
-		"                          served by this process)\n"
+		"  -w, --workers N         pre-forked worker processes (default [http] workers,\n"
+		"                          else with --listen the number of CPUs; on fd 0 or a\n"
+		"                          systemd socket: 1, served by this process)\n"
 		"  -m, --socket-mode MODE  octal mode of a unix socket made by --listen (0660)\n"
 		"      --print-config      print the effective configuration and exit\n"
 		"      --check[=MODE]      load the configuration, keys and aggregate definitions,\n"
@@ -83,31 +83,17 @@ static int print_config(const char *path)
 	return 0;
 }
 
-/* Where the JWT keys come from, for the check's report. */
-static const char *keys_source(const struct es_config *cfg)
-{
-	return *cfg->jwt.keys_dir ? cfg->jwt.keys_dir : cfg->jwt.key_file;
-}
-
 /* --check: loads what start-up loads, probes the database (nginx -t). */
 static int check_everything(const char *path, const char *mode)
 {
 	struct startcheck c;
 	struct es_config cfg;
-	struct auth_keys *keys;
-	char err[512];
 
 	startcheck_init(&c, "evstore-fcgi", stdout);
 	if (!startcheck_mode(&c, mode))
 		return usage_error("--check=%s: expected all or prestart", mode);
 	if (startcheck_config(&c, path, &cfg)) {
-		keys = auth_keys_load(&cfg, err, sizeof err);
-		if (keys)
-			startcheck_item(&c, STARTCHECK_PASS, "jwt keys", "%s from %s",
-					auth_keys_algorithm(keys), keys_source(&cfg));
-		else
-			startcheck_item(&c, STARTCHECK_FAIL, "jwt keys", "%s", err);
-		auth_keys_free(keys);
+		auth_keys_report(&c, &cfg);
 		aggdef_registry_report(&c, cfg.aggregates.dir);
 		dbcheck_report(&c, &cfg, "evstore-fcgi --check");
 		config_free(&cfg);
@@ -197,6 +183,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	config_warn_unknown_env();
+	/* --workers wins over [http] workers; read once, a reload keeps the pool's size. */
+	if (!workers)
+		workers = app.cfg.http.workers;
 
 	fd = server_systemd_fd();
 	if (fd >= 0) {

@@ -100,32 +100,24 @@ static enum handler_result handler_sql_failed(const struct handler_sql *h, struc
 	return handler_sql_result(rc);
 }
 
-/* Prepares every "-- on" statement in the current session unless done. */
+/* Prepares every "-- on" statement in the current session unless done,
+ * named as stmt_name names them. */
 static enum handler_result handler_sql_prepare(struct handler_sql *h, struct db *db,
 					       struct handler_error *err)
 {
 	unsigned long session = db_session_epoch(db);
-	char name[48];
+	char prefix[24];
+	size_t s, i;
+	enum es_status rc;
 
 	if (session != 0 && session == h->session)
 		return HANDLER_OK;
-	for (size_t s = 0; s < h->file.n_sections; s++) {
-		for (size_t i = 0; i < h->file.sections[s].n_statements; i++) {
-			const char *sql = h->file.sections[s].statements[i];
-			/* jsonb when the statement only ever casts $1 to it: one
-			 * parse of the event instead of one per cast. */
-			const enum db_type type = sqlfile_param_only_jsonb(sql) ? DB_TYPE_JSONB
-										 : DB_TYPE_JSON;
-			enum es_status rc;
+	snprintf(prefix, sizeof prefix, "rs_%u", h->id);
+	rc = sqlfile_prepare(db, &h->file, prefix, &s, &i);
+	if (rc != ES_OK) {
+		const struct stmt_origin at = { 0, s, i };
 
-			stmt_name(h, s, i, name);
-			rc = db_prepare_named(db, name, sql, 1, &type);
-			if (rc != ES_OK) {
-				const struct stmt_origin at = { 0, s, i };
-
-				return handler_sql_failed(h, db, rc, &at, err);
-			}
-		}
+		return handler_sql_failed(h, db, rc, &at, err);
 	}
 	h->session = session;
 	return HANDLER_OK;

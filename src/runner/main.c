@@ -17,6 +17,7 @@
 #include "aggregate/aggdef.h"
 #include "pg/dbcheck.h"
 #include "pg/pgconninfo.h"
+#include "subs/subcheck.h"
 #include "subs/subscription.h"
 #include "runner/runner.h"
 
@@ -50,22 +51,16 @@ static void check_subscriptions(struct startcheck *c, const struct es_config *cf
 {
 	struct subscription *subs;
 	size_t n;
-	char err[512];
 
-	if (runner_parse_confs(cfg, &subs, &n, err, sizeof err) != ES_OK) {
-		startcheck_item(c, STARTCHECK_FAIL, "subscriptions", "%s", err);
+	subcheck_config(c, cfg, &subs, &n);
+	if (!subs)
 		return;
-	}
-	if (n == 0)
-		startcheck_item(c, STARTCHECK_WARN, "subscriptions", "%s", RUNNER_NO_SUBSCRIPTIONS);
-	else
-		startcheck_item(c, STARTCHECK_PASS, "subscriptions", "%zu, their SQL files read", n);
 	if (runner_needs_aggdefs(subs, n))
 		aggdef_registry_report(c, cfg->aggregates.dir);
 	else
 		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
 				"not read (no snapshots subscription)");
-	runner_free_confs(subs, n);
+	subscription_free_all(subs, n);
 }
 
 /* --check: loads what start-up loads, probes the database (nginx -t). */
@@ -149,7 +144,7 @@ int main(int argc, char **argv)
 		size_t n;
 
 		rc = 0;
-		if (runner_parse_confs(cfg, &subs, &n, err, sizeof err) != ES_OK) {
+		if (subscription_parse_all(cfg, &subs, &n, err, sizeof err) != ES_OK) {
 			fprintf(stderr, "evstore-runner: %s\n", err);
 			rc = 1;
 		} else {
@@ -157,7 +152,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "evstore-runner: %s\n", err);
 				rc = 1;
 			}
-			runner_free_confs(subs, n);
+			subscription_free_all(subs, n);
 		}
 		config_free(cfg);
 		free(cfg);

@@ -157,44 +157,6 @@ static void runner_status(struct runner *r, const char *phase)
 
 /* ---------------------------------------------------- configurations */
 
-void runner_free_confs(struct subscription *subs, size_t n)
-{
-	for (size_t i = 0; subs && i < n; i++)
-		subscription_free(&subs[i]);
-	free(subs);
-}
-
-enum es_status runner_parse_confs(const struct es_config *cfg, struct subscription **subs, size_t *n,
-				  char *err, size_t errlen)
-{
-	struct subscription *arr = calloc(cfg->n_subscriptions ? cfg->n_subscriptions : 1, sizeof *arr);
-	enum es_status rc = ES_OK;
-	size_t i;
-
-	*subs = NULL;
-	*n = 0;
-	if (!arr)
-		return ES_ENOMEM;
-	for (i = 0; i < cfg->n_subscriptions && rc == ES_OK; i++) {
-		rc = subscription_parse(&cfg->subscriptions[i], cfg->source_path, &arr[i], err, errlen);
-		if (rc == ES_OK && arr[i].handler == SUB_HANDLER_SQL) {
-			struct handler_sql *h = NULL;
-
-			rc = handler_sql_new(arr[i].sql_file, &h, err, errlen);
-			handler_sql_free(h);
-		}
-		if (rc != ES_OK)
-			subscription_free(&arr[i]);
-	}
-	if (rc != ES_OK) {
-		runner_free_confs(arr, i - 1);
-		return rc;
-	}
-	*subs = arr;
-	*n = cfg->n_subscriptions;
-	return ES_OK;
-}
-
 bool runner_needs_aggdefs(const struct subscription *subs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -237,7 +199,7 @@ static enum es_status runner_load_aggdefs(const struct es_config *cfg, const str
 static void runner_warn_if_idle(size_t n_subscriptions)
 {
 	if (n_subscriptions == 0)
-		log_kv(LOG_WARNING, "no_subscriptions", "reason", RUNNER_NO_SUBSCRIPTIONS, NULL);
+		log_kv(LOG_WARNING, "no_subscriptions", "reason", SUBSCRIPTION_NONE, NULL);
 }
 
 /* runner_forced as a callback: the exec handler's abort check (give up a
@@ -265,7 +227,7 @@ static void runner_reload(struct runner *r)
 		free(cfg);
 		return;
 	}
-	if (runner_parse_confs(cfg, &confs, &n, err, sizeof err) != ES_OK) {
+	if (subscription_parse_all(cfg, &confs, &n, err, sizeof err) != ES_OK) {
 		log_kv(LOG_ERR, "reload_failed", "error", err,
 		       "action", "keeping the running configuration", NULL);
 		config_free(cfg);
@@ -275,7 +237,7 @@ static void runner_reload(struct runner *r)
 	if (runner_load_aggdefs(cfg, confs, n, &aggdefs, err, sizeof err) != ES_OK) {
 		log_kv(LOG_ERR, "reload_failed", "error", err,
 		       "action", "keeping the running configuration", NULL);
-		runner_free_confs(confs, n);
+		subscription_free_all(confs, n);
 		config_free(cfg);
 		free(cfg);
 		return;
@@ -297,7 +259,7 @@ static void runner_reload(struct runner *r)
 	if (!subs) {
 		log_kv(LOG_ERR, "reload_failed", "error", "out of memory", NULL);
 		aggdef_registry_free(aggdefs);
-		runner_free_confs(confs, n);
+		subscription_free_all(confs, n);
 		config_free(cfg);
 		free(cfg);
 		return;
@@ -317,7 +279,7 @@ static void runner_reload(struct runner *r)
 	for (size_t i = 0; i < n; i++)
 		if (subs[i])
 			r->subs[r->n_subs++] = subs[i];
-	runner_free_confs(confs, n);
+	subscription_free_all(confs, n);
 	runner_warn_if_idle(n);
 	/* Kept snapshots subscriptions see the definitions as they are now. */
 	aggdef_registry_free(r->aggdefs);
@@ -357,7 +319,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 	r->cfg = cfg;
 	r->config_path = config_path;
 	hard_stop_s = cfg->runner.shutdown_timeout;
-	if (runner_parse_confs(cfg, &confs, &n, err, errlen) != ES_OK)
+	if (subscription_parse_all(cfg, &confs, &n, err, errlen) != ES_OK)
 		goto fail;
 	if (runner_load_aggdefs(cfg, confs, n, &r->aggdefs, err, errlen) != ES_OK)
 		goto fail;
@@ -373,7 +335,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 		}
 		r->n_subs++;
 	}
-	runner_free_confs(confs, n);
+	subscription_free_all(confs, n);
 	confs = NULL;
 	gethostname(host, sizeof host - 1);
 	snprintf(r->runner_id, sizeof r->runner_id, "%s:%ld", host, (long)getpid());
@@ -399,7 +361,7 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 fail_oom:
 	snprintf(err, errlen, "out of memory");
 fail:
-	runner_free_confs(confs, n);
+	subscription_free_all(confs, n);
 	runner_free(r);
 	return NULL;
 fail_cfg:

@@ -9,4 +9,5 @@ src_subs_libsubs_a_SOURCES = \
 	src/subs/rebuild.c src/subs/rebuild.h \
 	src/subs/dlq.c src/subs/dlq.h \
 	src/subs/substatus.c src/subs/substatus.h \
-	src/subs/subhealth.c src/subs/subhealth.h
+	src/subs/subhealth.c src/subs/subhealth.h \
+	src/subs/subcheck.c src/subs/subcheck.h

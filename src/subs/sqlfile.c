@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/sbuf.h"
+#include "pg/db.h"
 
 static void sqlfile_err(char *err, size_t errlen, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -397,4 +398,30 @@ out:
 		fclose(fp);
 	sbuf_free(&b);
 	return rc;
+}
+
+enum es_status sqlfile_prepare(struct db *db, const struct sqlfile *f, const char *prefix,
+			       size_t *section, size_t *index)
+{
+	char name[96];
+
+	for (size_t s = 0; s < f->n_sections; s++) {
+		for (size_t i = 0; i < f->sections[s].n_statements; i++) {
+			const char *sql = f->sections[s].statements[i];
+			/* jsonb when the statement only ever casts $1 to it: one
+			 * parse of the event instead of one per cast. */
+			const enum db_type type = sqlfile_param_only_jsonb(sql) ? DB_TYPE_JSONB
+										 : DB_TYPE_JSON;
+			enum es_status rc;
+
+			snprintf(name, sizeof name, "%s_%zu_%zu", prefix, s, i);
+			rc = db_prepare_named(db, name, sql, 1, &type);
+			if (rc != ES_OK) {
+				*section = s;
+				*index = i;
+				return rc;
+			}
+		}
+	}
+	return ES_OK;
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include "base/error.h"
 
+struct db;
+
 struct sqlfile_section {
 	char *event_type;       /* NULL for the truncate section */
 	char **statements;
@@ -55,6 +57,16 @@ const struct sqlfile_section *sqlfile_find(const struct sqlfile *f, const char *
  * statement that uses $1 any other way, or that this scan is unsure of
  * (an E'' string, something unterminated), is false and keeps json. */
 bool sqlfile_param_only_jsonb(const char *sql);
+
+/* Prepares every "-- on" statement of f on db's current session as
+ * "PREFIX_SECTION_INDEX" (indexes from 0, as in f), its one parameter,
+ * the event, typed jsonb when sqlfile_param_only_jsonb says so and json
+ * otherwise: how the sql handler runs them, so PostgreSQL parses and plans
+ * each against the read model's tables. On failure *section and *index
+ * name the statement, and the status and db_last_error are
+ * db_prepare_named's. Borrows everything. */
+enum es_status sqlfile_prepare(struct db *db, const struct sqlfile *f, const char *prefix,
+			       size_t *section, size_t *index) ES_MUST_CHECK;
 
 /* Releases what sqlfile_parse allocated; safe on a zeroed struct. */
 void sqlfile_free(struct sqlfile *f);

@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "base/confval.h"
 #include "base/sbuf.h"
+#include "subs/sqlfile.h"
 
 /* [A-Za-z_][A-Za-z0-9_]*, len bytes of name. */
 static bool env_name_valid(const char *name, size_t len)
@@ -236,6 +237,45 @@ static void subscription_print(const struct subscription *s, FILE *out)
 	fprintf(out, "\n[subscription %s]\n", s->name);
 	for (size_t i = 0; i < N_OPTIONS; i++)
 		confval_print(&subscription_options[i], s, out);
+}
+
+void subscription_free_all(struct subscription *subs, size_t n)
+{
+	for (size_t i = 0; subs && i < n; i++)
+		subscription_free(&subs[i]);
+	free(subs);
+}
+
+enum es_status subscription_parse_all(const struct es_config *cfg, struct subscription **subs,
+				      size_t *n, char *err, size_t errlen)
+{
+	struct subscription *arr = calloc(cfg->n_subscriptions ? cfg->n_subscriptions : 1, sizeof *arr);
+	enum es_status rc = ES_OK;
+	size_t i;
+
+	*subs = NULL;
+	*n = 0;
+	if (!arr)
+		return ES_ENOMEM;
+	for (i = 0; i < cfg->n_subscriptions && rc == ES_OK; i++) {
+		rc = subscription_parse(&cfg->subscriptions[i], cfg->source_path, &arr[i], err, errlen);
+		if (rc == ES_OK && arr[i].handler == SUB_HANDLER_SQL) {
+			struct sqlfile f;
+
+			rc = sqlfile_load(arr[i].sql_file, &f, err, errlen);
+			if (rc == ES_OK)
+				sqlfile_free(&f);
+		}
+		if (rc != ES_OK)
+			subscription_free(&arr[i]);
+	}
+	if (rc != ES_OK) {
+		subscription_free_all(arr, i - 1);
+		return rc;
+	}
+	*subs = arr;
+	*n = cfg->n_subscriptions;
+	return ES_OK;
 }
 
 enum es_status subscription_print_config(const struct es_config *cfg, FILE *out, char *err,

@@ -54,6 +54,19 @@ enum es_status subscription_parse(const struct config_subscription *raw, const c
 /* Releases what subscription_parse allocated; safe on a zeroed struct. */
 void subscription_free(struct subscription *c);
 
+/* Validates every [subscription NAME] of cfg and reads the sql_file of each
+ * sql subscription (sqlfile.h), as the runner does at start and on reload.
+ * On failure err holds "file:line: message" (or the SQL file's
+ * "path: line N: message") and *subs is NULL. On ES_OK *subs is a new
+ * array of *n configurations: release with subscription_free_all. */
+enum es_status subscription_parse_all(const struct es_config *cfg, struct subscription **subs,
+				      size_t *n, char *err, size_t errlen) ES_MUST_CHECK;
+void subscription_free_all(struct subscription *subs, size_t n);
+
+/* What is said of a configuration without any [subscription NAME]
+ * section: the runner starts (a reload may bring some) with nothing to do. */
+#define SUBSCRIPTION_NONE "no [subscription NAME] section: the runner has nothing to run"
+
 /* --print-config: checks every [subscription NAME] of cfg, then writes the
  * global sections (config_print) and each subscription with every key of
  * the table, each after its help as a comment, defaults included; all of

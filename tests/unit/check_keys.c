@@ -310,6 +310,67 @@ START_TEST(test_keys_signing)
 }
 END_TEST
 
+/* The strength evstorectl check reports: what each key is worth in bits. */
+START_TEST(test_key_bits)
+{
+	static const struct { enum profile p; int bits; } cases[] = {
+		{ P_HS256, 8 * (int)(sizeof secret_main - 1) }, { P_RS256, 2048 }, { P_RS512, 2048 },
+		{ P_ES256, 256 }, { P_ES384, 384 },
+	};
+	struct es_config cfg;
+	struct auth_keys *keys;
+	char err[512];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		profile_config(cases[i].p, &cfg);
+		keys = auth_keys_load(&cfg, err, sizeof err);
+		ck_assert_msg(keys != NULL, "%s", err);
+		ck_assert_int_eq(auth_key_bits(keys, auth_keys_signing(keys)), cases[i].bits);
+		auth_keys_free(keys);
+	}
+	run_openssl("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.key");
+	run_openssl("pkey -in rsa1024.key -pubout -out rsa1024.pub");
+	profile_config(P_RS256, &cfg);
+	cfg.jwt.key_file = (char *)tmp_path("rsa1024.pub");
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	ck_assert_msg(keys != NULL, "%s", err);
+	ck_assert_int_eq(auth_key_bits(keys, auth_keys_signing(keys)), 1024);
+	auth_keys_free(keys);
+}
+END_TEST
+
+static const struct {
+	const char *algorithm;
+	int bits;
+	bool fail, warn;
+} strengths[] = {
+	{ "HS256", 256, false, false },
+	{ "HS256", 304, false, false },
+	{ "HS384", 304, false, true },   /* RFC 7518 3.2: at least the hash's size */
+	{ "HS384", 384, false, false },
+	{ "HS512", 504, false, true },
+	{ "HS512", 512, false, false },
+	{ "RS256", 1024, true, false },
+	{ "RS384", 2047, true, false },
+	{ "RS256", 2048, false, false },
+	{ "RS512", 4096, false, false },
+	{ "RS256", 0, true, false },     /* a modulus that could not be read */
+	{ "ES256", 256, false, false },
+	{ "ES384", 384, false, false },
+};
+
+START_TEST(test_key_strength)
+{
+	struct auth_strength st;
+
+	auth_keys_judge_strength(strengths[_i].algorithm, strengths[_i].bits, &st);
+	ck_assert_msg(st.fail == strengths[_i].fail && st.warn == strengths[_i].warn,
+		      "%s %d bits: fail %d warn %d (%s)", strengths[_i].algorithm, strengths[_i].bits,
+		      st.fail, st.warn, st.why);
+	ck_assert_ptr_nonnull(strstr(st.why, strengths[_i].algorithm));
+}
+END_TEST
+
 static Suite *keys_suite(void)
 {
 	Suite *s = suite_create("keys");
@@ -329,6 +390,11 @@ static Suite *keys_suite(void)
 	tc = tcase_create("select");
 	tcase_add_loop_test(tc, test_keys_select, 0, (int)(sizeof selects / sizeof selects[0]));
 	tcase_add_test(tc, test_keys_signing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("strength");
+	tcase_add_test(tc, test_key_bits);
+	tcase_add_loop_test(tc, test_key_strength, 0, (int)(sizeof strengths / sizeof strengths[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
