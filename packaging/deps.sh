@@ -13,8 +13,9 @@ run="$build postgresql postgresql-contrib nginx-light spawn-fcgi curl jq openssl
 test="$run python3 apache2 libapache2-mod-fcgid syslog-ng-core valgrind wrk procps psmisc bsdutils"
 # The RPM package, built and checked here (packaging/build-rpm, test_rpm.sh).
 test="$test rpm rpmlint elfutils cpio file"
-# The rolling-restart test's load balancer.
-test="$test haproxy"
+# The load balancer of the rolling-restart and failover tests, and the
+# high-availability stack of the failover test (Patroni with etcd).
+test="$test haproxy patroni etcd-server etcd-client"
 # The package test: build the .deb (debhelper, lintian), run its units
 # without systemd as PID 1 (systemd-socket-activate, systemd-analyze), setpriv,
 # and logrotate to check its file.

@@ -10,6 +10,7 @@ UNIT_TESTS = \
 	tests/unit/check_uuidtext \
 	tests/unit/check_timefmt \
 	tests/unit/check_feed_cursor \
+	tests/unit/check_event_line \
 	tests/unit/check_sbuf \
 	tests/unit/check_log \
 	tests/unit/check_text \
@@ -55,8 +56,11 @@ INTEGRATION_TESTS = \
 	tests/integration/test_rpm.sh \
 	tests/integration/test_fuzz.sh \
 	tests/integration/test_runner.sh \
+	tests/integration/test_failover.sh \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
+	tests/integration/test_export.sh \
+	tests/integration/test_verify.sh \
 	tests/integration/test_runner_resilience.sh \
 	tests/integration/test_health.sh \
 	tests/integration/test_apache.sh \
@@ -72,6 +76,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_auth.sh \
 	tests/integration/test_syslog.sh \
 	tests/integration/test_feed.sh \
+	tests/integration/test_replica.sh \
 	tests/integration/test_longpoll.sh \
 	tests/integration/test_input.sh \
 	tests/integration/test_concurrency.sh \
@@ -123,7 +128,8 @@ AM_TESTS_ENVIRONMENT = EVSTORE_BUILDDIR='$(abs_top_builddir)'; export EVSTORE_BU
 	export LSAN_OPTIONS;
 
 EXTRA_DIST += tests/unit/test_helpers.h tests/unit/auth_fixture.h tests/unit/check_scratch.h $(INTEGRATION_TESTS) \
-	tests/integration/lib.sh tests/integration/runner_lib.sh examples/local-stack.sh \
+	tests/integration/lib.sh tests/integration/runner_lib.sh tests/integration/hosts_lib.sh \
+	tests/integration/ha_lib.sh tests/integration/export_fill.sh examples/local-stack.sh \
 	tests/lsan.supp tests/run-all.sh packaging/deps.sh packaging/build-deb packaging/README.md \
 	packaging/debian/changelog packaging/debian/control packaging/debian/copyright \
 	packaging/debian/rules packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm \

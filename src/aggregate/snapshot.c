@@ -11,6 +11,7 @@
 #include "pg/db.h"
 #include "json/jsondoc.h"
 #include "base/uuidtext.h"
+#include "store/verify.h"
 
 /* The stream's version, the newest usable snapshot and the first page of
  * events after it, in one statement (one snapshot of the database). Rows of
@@ -126,4 +127,38 @@ enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const
 	values[6] = with_metadata ? "true" : "false";
 	values[7] = page;
 	return db_exec(db, &st_read_head, values, out);
+}
+
+enum es_status snapshot_verify(struct db *db, struct verify_report *rep)
+{
+	char room[16];
+	const char *vals[1] = { room };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	if (rep->found >= rep->max_problems)
+		return ES_OK;
+	snprintf(room, sizeof room, "%d", rep->max_problems - rep->found);
+	rc = db_exec_params(db, "snapshot_verify",
+			    "SELECT sn.aggregate_type, sn.aggregate_id::text,"
+			    " NULLIF(sn.tenant_id, '00000000-0000-0000-0000-000000000000')::text,"
+			    " sn.version, s.version"
+			    " FROM evstore.snapshots sn LEFT JOIN evstore.streams s"
+			    "  USING (tenant_id, aggregate_type, aggregate_id)"
+			    " WHERE s.version IS NULL OR sn.version > s.version"
+			    " ORDER BY sn.tenant_id, sn.aggregate_type, sn.aggregate_id LIMIT $1::int",
+			    1, vals, &r);
+	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
+		const char *tenant = db_value_or_null(r, i, 2), *stream = db_value_or_null(r, i, 4);
+		char text[384];
+
+		snprintf(text, sizeof text, "snapshot of %s %s%s%s is at version %s, ahead of its"
+			 " stream (%s%s)", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+			 tenant ? " of tenant " : "", tenant ? tenant : "", PQgetvalue(r, i, 3),
+			 stream ? "at version " : "no streams row", stream ? stream : "");
+		rep->found++;
+		rep->problem(rep->arg, text);
+	}
+	PQclear(r);
+	return rc;
 }

@@ -45,4 +45,10 @@ enum es_status snapshot_invalidate(struct db *db, const char *aggregate_type,
  * crosses a multiple of def's threshold (any mode). */
 bool snapshot_due(const struct aggdef *def, int64_t old_version, int64_t new_version);
 
+struct verify_report;
+/* evstorectl verify: reports each snapshot ahead of its stream (a version
+ * above the streams row's, or no streams row at all), up to
+ * r->max_problems in all (store/verify.h). */
+enum es_status snapshot_verify(struct db *db, struct verify_report *r) ES_MUST_CHECK;
+
 #endif

@@ -29,6 +29,8 @@ struct config_subscription {
 struct es_config {
 	struct {
 		char *url;                 /* libpq URI or key=value string */
+		char *read_url;            /* a hot standby for reads; "" none */
+		int read_wait_ms;          /* a token's wait for the standby */
 		int connect_timeout;       /* seconds for one connection attempt */
 		int statement_timeout_ms;  /* 0: server default */
 	} database;

@@ -39,6 +39,9 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv);
 int cmd_dlq(const struct ctl *ctl, int argc, char **argv);
 int cmd_rebuild(const struct ctl *ctl, int argc, char **argv);
 int cmd_partitions(const struct ctl *ctl, int argc, char **argv);
+int cmd_export(const struct ctl *ctl, int argc, char **argv);
+int cmd_import(const struct ctl *ctl, int argc, char **argv);
+int cmd_verify(const struct ctl *ctl, int argc, char **argv);
 int cmd_help(const struct ctl *ctl, int argc, char **argv);
 
 /* Prints a command's usage to out; false if there is no such command. */

@@ -11,6 +11,9 @@ src_ctl_libctl_a_SOURCES = \
 	src/ctl/cmd_dlq.c \
 	src/ctl/cmd_rebuild.c \
 	src/ctl/cmd_partitions.c \
+	src/ctl/cmd_export.c \
+	src/ctl/cmd_import.c \
+	src/ctl/cmd_verify.c \
 	src/ctl/progress.c src/ctl/progress.h
 
 bin_PROGRAMS += src/ctl/evstorectl

@@ -49,6 +49,8 @@ fail:
 bool app_open_db(struct app *app)
 {
 	db_free(app->db);
+	db_free(app->read_db);
+	app->read_db = NULL;
 	app->listening = false;
 	app->probe.checked_ms = 0;
 	/* A new handle counts from zero. */
@@ -60,6 +62,13 @@ bool app_open_db(struct app *app)
 		return false;
 	db_set_application_name(app->db, "evstore-fcgi");
 	db_set_statement_timeout(app->db, app->cfg.database.statement_timeout_ms);
+	if (app->cfg.database.read_url && *app->cfg.database.read_url) {
+		app->read_db = db_new(app->cfg.database.read_url, app->cfg.database.connect_timeout);
+		if (!app->read_db)
+			return false;
+		db_set_application_name(app->read_db, "evstore-fcgi reads");
+		db_set_statement_timeout(app->read_db, app->cfg.database.statement_timeout_ms);
+	}
 	return true;
 }
 
@@ -88,6 +97,7 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 		return false;
 	}
 	db_changed = !same_string(cfg.database.url, app->cfg.database.url) ||
+		     !same_string(cfg.database.read_url, app->cfg.database.read_url) ||
 		     cfg.database.connect_timeout != app->cfg.database.connect_timeout ||
 		     cfg.database.statement_timeout_ms != app->cfg.database.statement_timeout_ms;
 	auth_keys_free(app->keys);
@@ -154,6 +164,7 @@ bool app_stopping(const struct app *app)
 void app_fini(struct app *app)
 {
 	db_free(app->db);
+	db_free(app->read_db);
 	auth_keys_free(app->keys);
 	aggdef_registry_free(app->aggdefs);
 	config_free(&app->cfg);

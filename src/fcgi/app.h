@@ -33,6 +33,7 @@ struct app {
 	struct auth_keys *keys;
 	struct aggdef_registry *aggdefs;   /* [aggregates] dir, loaded with the configuration */
 	struct db *db;                     /* one persistent connection, lazy */
+	struct db *read_db;                /* [database] read_url's, or NULL (replica.h) */
 	char *config_path;                 /* NULL: the default file */
 	int64_t started_ms;                /* monotonic start, for uptime */
 	bool listening;                    /* LISTEN issued on db (the feed's wake-up) */

@@ -477,6 +477,7 @@ enum es_status http_req_init(struct http_req *req, const struct http_io *io,
 	req->if_none_match = param_dup(io, "HTTP_IF_NONE_MATCH", &oom);
 	req->tenant = param_dup(io, "HTTP_X_EVSTORE_TENANT", &oom);
 	req->idempotency_key = param_dup(io, "HTTP_IDEMPOTENCY_KEY", &oom);
+	req->consistency = param_dup(io, "HTTP_EVSTORE_CONSISTENCY", &oom);
 	if (http_traceparent_parse(io->param(io->ctx, "HTTP_TRACEPARENT"), traceparent)) {
 		req->traceparent = strdup(traceparent);
 		if (!req->traceparent)
@@ -544,6 +545,7 @@ void http_req_free(struct http_req *req)
 	free(req->if_none_match);
 	free(req->tenant);
 	free(req->idempotency_key);
+	free(req->consistency);
 	free(req->traceparent);
 	free(req->body);
 	memset(req, 0, sizeof *req);

@@ -51,6 +51,7 @@ struct http_req {
 	char *if_none_match;
 	char *tenant;              /* X-Evstore-Tenant */
 	char *idempotency_key;
+	char *consistency;         /* Evstore-Consistency: a token from a write */
 	char *traceparent;         /* a valid W3C traceparent's four fields only */
 	char request_id[HTTP_REQUEST_ID_MAX + 1]; /* the caller's or a UUIDv7 */
 	char *body;                /* NUL-terminated; NULL until read */

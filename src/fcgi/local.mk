@@ -16,6 +16,7 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/server.c src/fcgi/server.h \
 	src/fcgi/pool.c src/fcgi/pool.h \
 	src/fcgi/poolstats.c src/fcgi/poolstats.h \
+	src/fcgi/replica.c src/fcgi/replica.h \
 	src/fcgi/park.c src/fcgi/park.h \
 	src/fcgi/fcgi_record.c src/fcgi/fcgi_record.h \
 	src/fcgi/waiter.c src/fcgi/waiter.h

@@ -14,6 +14,12 @@
 
 #include "store/feed_cursor.h"
 
+/* Room for one descriptor in a message's control data, aligned. */
+union fd_control {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+
 static void put_str(json_object *o, const char *key, const char *s)
 {
 	if (s)
@@ -52,10 +58,7 @@ enum es_status park_send(int sock, const struct park_ticket *t, int fd)
 	size_t len;
 	struct msghdr msg;
 	struct iovec iov;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
+	union fd_control control;
 	struct cmsghdr *cm;
 	ssize_t n;
 
@@ -202,10 +205,7 @@ enum park_msg park_recv(int sock, struct park_ticket *t, int *fd)
 	static char buf[PARK_TICKET_MAX + 1];
 	struct msghdr msg;
 	struct iovec iov = { buf, sizeof buf };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
+	union fd_control control;
 	struct cmsghdr *cm;
 	ssize_t n;
 

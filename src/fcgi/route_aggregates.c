@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
+#include "fcgi/replica.h"
 #include "fcgi/routes.h"
 
 void route_aggregate_state(struct route_ctx *ctx)
@@ -26,6 +27,7 @@ void route_aggregate_state(struct route_ctx *ctx)
 	const char *id = route_param(ctx->match, "id");
 	const struct aggdef *def = aggdef_find(ctx->app->aggdefs, type);
 	struct aggregate_state s;
+	struct db *db;
 	const char *at_s = NULL, *text;
 	int64_t at = 0;
 	enum es_status st;
@@ -38,9 +40,15 @@ void route_aggregate_state(struct route_ctx *ctx)
 				   "at_version must be given once, as an integer >= 1", NULL);
 		goto out;
 	}
-	st = db_ensure(ctx->app->db);
+	if (!(db = replica_for_read(ctx)))
+		goto out;
+	st = db_ensure(db);
 	if (st == ES_OK)
-		st = aggregate_load(ctx->app->db, def, ctx->tenant, type, id, at, &s);
+		st = aggregate_load(db, def, ctx->tenant, type, id, at, &s);
+	if (replica_failed_over(ctx, &db, st)) {
+		aggregate_state_free(&s);
+		st = aggregate_load(db, def, ctx->tenant, type, id, at, &s);
+	}
 	if (st != ES_OK) {
 		http_reply_status(resp, st, NULL);
 		goto out;

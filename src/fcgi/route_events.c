@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "base/timefmt.h"
 #include "fcgi/app.h"
+#include "fcgi/replica.h"
 #include "fcgi/routes.h"
 
 #define EXPECTED_VERSION_RULE \
@@ -439,6 +440,7 @@ void append_respond(struct route_ctx *ctx, const char *type, const char *id, enu
 
 	if (!res->replayed)
 		app_announce_commit(ctx->app);
+	replica_token_header(ctx);
 	reply_stream_begin(resp, res->replayed ? 200 : 201, type, id, res->version);
 	location_header(ctx, type, id);
 	sbuf_puts(&resp->body, "\"events\":[");
@@ -571,7 +573,7 @@ static void stream_not_found(struct route_ctx *ctx, const char *type, const char
 void route_events_read(struct route_ctx *ctx)
 {
 	struct http_resp *resp = ctx->resp;
-	struct db *db = ctx->app->db;
+	struct db *db;
 	const char *type = route_param(ctx->match, "type");
 	const char *id = route_param(ctx->match, "id");
 	struct sbuf events = SBUF_INIT;
@@ -581,7 +583,7 @@ void route_events_read(struct route_ctx *ctx)
 	bool backward = false;
 	enum es_status st;
 
-	if (!read_params(ctx, &from, &limit, &backward))
+	if (!read_params(ctx, &from, &limit, &backward) || !(db = replica_for_read(ctx)))
 		goto out;
 	st = db_ensure(db);
 	if (st != ES_OK)
@@ -589,6 +591,8 @@ void route_events_read(struct route_ctx *ctx)
 
 	if (ctx->req->if_none_match) {
 		st = store_stream_version(db, ctx->tenant, type, id, &current);
+		if (replica_failed_over(ctx, &db, st))
+			st = store_stream_version(db, ctx->tenant, type, id, &current);
 		if (st != ES_OK)
 			goto fail;
 		if (http_if_none_match_fresh(ctx->req->if_none_match, current)) {
@@ -601,6 +605,11 @@ void route_events_read(struct route_ctx *ctx)
 	memset(&page, 0, sizeof page);
 	st = store_read_stream(db, ctx->tenant, type, id, from, limit, ctx->app->cfg.http.max_page_bytes,
 			       backward, &events, &page);
+	if (replica_failed_over(ctx, &db, st)) {
+		sbuf_reset(&events);
+		st = store_read_stream(db, ctx->tenant, type, id, from, limit,
+				       ctx->app->cfg.http.max_page_bytes, backward, &events, &page);
+	}
 	if (st != ES_OK)
 		goto fail;
 

@@ -12,6 +12,7 @@
 #include "base/timefmt.h"
 #include "fcgi/app.h"
 #include "fcgi/park.h"
+#include "fcgi/replica.h"
 #include "fcgi/routes.h"
 
 /* A long poll re-reads the feed at least this often, so an event whose
@@ -153,6 +154,7 @@ void route_feed_read(struct route_ctx *ctx)
 	struct app *app = ctx->app;
 	struct http_resp *resp = ctx->resp;
 	struct feed_request q;
+	struct db *db;
 	struct sbuf events = SBUF_INIT;
 	struct feed_cursor next;
 	size_t count = 0;
@@ -160,12 +162,16 @@ void route_feed_read(struct route_ctx *ctx)
 	enum es_status st;
 
 	memset(&q, 0, sizeof q);
-	if (!feed_parse_query(ctx, &q, &wait_s))
+	if (!feed_parse_query(ctx, &q, &wait_s) || !(db = replica_for_read(ctx)))
 		goto out;
 
-	st = db_ensure(app->db);
+	/* The first page from the standby when there is one; a long poll then
+	 * waits on the primary, where commits are announced. */
+	st = db_ensure(db);
 	if (st == ES_OK)
-		st = feed_page(app->db, &q, &events, &count, &next);
+		st = feed_page(db, &q, &events, &count, &next);
+	if (replica_failed_over(ctx, &db, st))
+		st = feed_page(db, &q, &events, &count, &next);
 	if (st != ES_OK)
 		goto fail;
 

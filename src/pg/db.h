@@ -213,4 +213,43 @@ void db_pipeline_send_params(struct db *db, const char *sql, int nparams,
  * by db_reset. ES_EINTERNAL when no pipeline was begun. */
 enum es_status db_pipeline_sync(struct db *db, size_t *failed) ES_MUST_CHECK;
 
+/* Sends sql (one statement, text, no parameters) and returns without
+ * waiting for its answer, so that the caller can work meanwhile; then
+ * db_exec_wait, before anything else uses db. Failures to send as for
+ * db_exec_sql. */
+enum es_status db_exec_send(struct db *db, const char *label, const char *sql) ES_MUST_CHECK;
+/* Waits for what db_exec_send sent: its result in *out (PQclear it) on
+ * ES_OK; failures as for db_exec_sql. */
+enum es_status db_exec_wait(struct db *db, const char *label, PGresult **out) ES_MUST_CHECK;
+
+/* ---- COPY ---- */
+
+/* Quotes s as an SQL string literal ('...' with quotes doubled, E'' when
+ * needed) for statements that take no parameters, such as COPY (SELECT
+ * ...). Returns a new string (free() it), or NULL when out of memory or
+ * no session is open (db_last_error says which). */
+char *db_quote_literal(struct db *db, const char *s);
+
+/* Runs sql, a `COPY ... TO STDOUT` statement, and streams its rows: after
+ * ES_OK call db_copy_out_next until *row is NULL. ES_EUNAVAILABLE and the
+ * other failures as for db_exec_sql (the COPY never started). */
+enum es_status db_copy_out_begin(struct db *db, const char *sql) ES_MUST_CHECK;
+/* The next row of the COPY: *row points at *len bytes, one CopyData
+ * message as the server sent it (text: a line with its newline; binary:
+ * one tuple, the file header before the first), borrowed until the next
+ * db_* call. At the end *row is NULL and the status is the COPY
+ * statement's. A failure ends the COPY: do not call again. */
+enum es_status db_copy_out_next(struct db *db, const char **row, size_t *len) ES_MUST_CHECK;
+
+/* Runs sql, a `COPY ... FROM STDIN` statement; then db_copy_in_put any
+ * number of times and db_copy_in_end once, whatever happened. */
+enum es_status db_copy_in_begin(struct db *db, const char *sql) ES_MUST_CHECK;
+/* Sends len bytes of COPY data (whole rows or not). A failure is
+ * remembered and returned by db_copy_in_end. */
+void db_copy_in_put(struct db *db, const char *data, size_t len);
+/* Ends the COPY: with abort_reason NULL the rows are kept (the statement's
+ * status is returned), otherwise the COPY fails with that message and
+ * ES_EINVAL is returned (inside a transaction, roll it back). */
+enum es_status db_copy_in_end(struct db *db, const char *abort_reason) ES_MUST_CHECK;
+
 #endif

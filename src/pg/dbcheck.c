@@ -140,6 +140,27 @@ static void report_oldest_transaction(struct startcheck *c, struct db *db,
 	report(c, "oldest transaction", &v);
 }
 
+#define REPLICATION_SQL \
+	"SELECT current_setting('synchronous_standby_names'), count(*)," \
+	" count(*) FILTER (WHERE sync_state IN ('sync', 'quorum')) FROM pg_stat_replication"
+
+static void report_replication(struct startcheck *c, struct db *db)
+{
+	struct dbjudge_verdict v;
+	PGresult *r = NULL;
+
+	if (db_exec_sql(db, REPLICATION_SQL, &r) != ES_OK || PQntuples(r) != 1) {
+		startcheck_item(c, STARTCHECK_FAIL, "replication", "cannot read pg_stat_replication: %s",
+				db_last_error(db));
+		PQclear(r);
+		return;
+	}
+	dbjudge_replication(PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)), atoi(PQgetvalue(r, 0, 2)),
+			    &v);
+	PQclear(r);
+	report(c, "replication", &v);
+}
+
 void dbcheck_server_report(struct startcheck *c, struct db *db, const struct es_config *cfg,
 			   int budget)
 {
@@ -156,6 +177,7 @@ void dbcheck_server_report(struct startcheck *c, struct db *db, const struct es_
 	report_setting(c, r, "fsync");
 	report_setting(c, r, "full_page_writes");
 	report_setting(c, r, "synchronous_commit");
+	report_replication(c, db);
 	report_setting(c, r, "wal_level");
 	dbjudge_archive(setting(r, "archive_mode"), setting(r, "archive_command"),
 			setting(r, "archive_library"), &v);

@@ -186,6 +186,29 @@ static size_t next_element(const char **p, const char **start)
 	return n;
 }
 
+void dbjudge_replication(const char *sync_names, int standbys, int sync_standbys,
+			 struct dbjudge_verdict *v)
+{
+	const char *names = sync_names ? sync_names : "";
+
+	if (standbys == 0 && *names)
+		say(v, STARTCHECK_FAIL, "synchronous_standby_names is '%s' but no standby streams from "
+		    "this server: every commit waits for one; start a standby, or let Patroni manage "
+		    "the setting (synchronous_mode: true)", names);
+	else if (standbys == 0)
+		say(v, STARTCHECK_PASS, "no standby streams from this server: a lost server is "
+		    "recovered from backups (doc/high-availability.md for a standby)");
+	else if (sync_standbys == 0)
+		say(v, STARTCHECK_WARN, "%d standby%s stream%s asynchronously: a failover to one can "
+		    "lose acknowledged appends; use Patroni's synchronous_mode: true, or "
+		    "synchronous_standby_names", standbys, standbys == 1 ? "" : "s",
+		    standbys == 1 ? "s" : "");
+	else
+		say(v, STARTCHECK_PASS, "%d standby%s, %d synchronous (synchronous_standby_names '%s'): "
+		    "an acknowledged append is on two servers", standbys, standbys == 1 ? "" : "s",
+		    sync_standbys, names);
+}
+
 void dbjudge_tls(const char *hosts, const char *hostaddrs, const char *sslmode,
 		 struct dbjudge_verdict *v)
 {

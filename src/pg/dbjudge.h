@@ -51,6 +51,15 @@ void dbjudge_connections(int max_connections, int reserved, int budget,
 void dbjudge_transaction_age(const char *who, double age_seconds, int warn, int critical,
 			     struct dbjudge_verdict *v);
 
+/* Replication seen from the primary: synchronous_standby_names, how many
+ * standbys stream from it (pg_stat_replication) and how many of them are
+ * synchronous (sync_state sync or quorum). Asynchronous standbys warn: a
+ * failover to one can lose acknowledged appends. Standby names with no
+ * standby connected fail: commits wait for one. No standby passes (a single
+ * server's recovery is its backups). */
+void dbjudge_replication(const char *sync_names, int standbys, int sync_standbys,
+			 struct dbjudge_verdict *v);
+
 /* TLS for [database] url's hosts: host and hostaddr as libpq takes them
  * (comma-separated lists, "" or NULL when unset) and sslmode ("" or NULL:
  * libpq's default, prefer). A unix socket or a loopback address needs no

@@ -23,5 +23,6 @@ src_pg_libpg_a_SOURCES = \
 	src/pg/migrate.c src/pg/migrate.h \
 	src/pg/pgconninfo.c src/pg/pgconninfo.h \
 	src/pg/dbcheck.c src/pg/dbcheck.h \
-	src/pg/dbjudge.c src/pg/dbjudge.h
+	src/pg/dbjudge.c src/pg/dbjudge.h \
+	src/pg/walpos.c src/pg/walpos.h
 nodist_src_pg_libpg_a_SOURCES = src/pg/migrations_data.c

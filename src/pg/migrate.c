@@ -203,3 +203,56 @@ enum es_status migrate_apply(struct db *db, void (*progress)(const char *name, v
 	}
 	return ES_OK;
 }
+
+enum es_status migrate_verify(struct db *db, void (*problem)(void *arg, const char *text), void *arg,
+			      int *found)
+{
+	char text[384], version[16];
+	PGresult *r = NULL;
+	enum es_status rc;
+	bool have;
+
+	*found = 0;
+	rc = migrate_have_table(db, &have);
+	if (rc != ES_OK || !have) {
+		if (rc == ES_OK) {
+			(*found)++;
+			problem(arg, "no migration is applied: run `evstorectl migrate`");
+		}
+		return rc;
+	}
+	for (size_t i = 0; i < migrations_count; i++) {
+		const char *vals[2] = { version, migrations[i].sql };
+
+		snprintf(version, sizeof version, "%d", migrations[i].version);
+		rc = db_exec_params(db, "migrate_verify",
+				    "SELECT checksum, md5($2::text) FROM evstore.schema_migrations"
+				    " WHERE version = $1::int AND checksum <> md5($2::text)", 2, vals, &r);
+		if (rc != ES_OK)
+			return rc;
+		if (PQntuples(r) > 0) {
+			snprintf(text, sizeof text, "migration %s: checksum %s recorded, this build's file"
+				 " has %s", migrations[i].name, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+			(*found)++;
+			problem(arg, text);
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	snprintf(version, sizeof version, "%d", migrate_expected_version());
+	{
+		const char *vals[1] = { version };
+
+		rc = db_exec_params(db, "migrate_verify_unknown",
+				    "SELECT version, name FROM evstore.schema_migrations"
+				    " WHERE version > $1::int ORDER BY version", 1, vals, &r);
+	}
+	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
+		snprintf(text, sizeof text, "migration %s (version %s) is applied but unknown to this"
+			 " build: its checksum cannot be checked", PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
+		(*found)++;
+		problem(arg, text);
+	}
+	PQclear(r);
+	return rc;
+}

@@ -39,4 +39,12 @@ enum es_status migrate_current_version(struct db *db, int *out) ES_MUST_CHECK;
 enum es_status migrate_apply(struct db *db, void (*progress)(const char *name, void *arg),
 			     void *arg, int *applied, char *err, size_t errlen) ES_MUST_CHECK;
 
+/* evstorectl verify: calls problem(arg, sentence) for each applied
+ * migration whose recorded checksum is not the md5 of this build's file,
+ * and for each applied one this build does not know (it cannot be
+ * checked); *found counts them. A database without the bookkeeping table
+ * is one problem. */
+enum es_status migrate_verify(struct db *db, void (*problem)(void *arg, const char *text), void *arg,
+			      int *found) ES_MUST_CHECK;
+
 #endif

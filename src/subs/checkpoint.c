@@ -9,6 +9,7 @@
 
 #include "pg/db.h"
 #include "store/feed.h"
+#include "store/verify.h"
 #include "subs/subscription.h"
 
 /* Parameters: subscription, partition, from txid, from position, to txid,
@@ -175,6 +176,35 @@ enum es_status checkpoint_progress(struct db *db, const char *subscription, int 
 	if (rc == ES_OK) {
 		*min_position = db_value_int64(r, 0, 0);
 		*passed = db_value_bool(r, 0, 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum es_status checkpoint_verify(struct db *db, struct verify_report *rep)
+{
+	char room[16];
+	const char *vals[1] = { room };
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	if (rep->found >= rep->max_problems)
+		return ES_OK;
+	snprintf(room, sizeof room, "%d", rep->max_problems - rep->found);
+	rc = db_exec_params(db, "checkpoint_verify",
+			    "SELECT c.subscription, c.partition, c.transaction_id::text, c.position,"
+			    " pg_snapshot_xmin(pg_current_snapshot())::text"
+			    " FROM evstore.checkpoints c"
+			    " WHERE c.transaction_id >= pg_snapshot_xmin(pg_current_snapshot())"
+			    " ORDER BY c.subscription, c.partition LIMIT $1::int", 1, vals, &r);
+	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
+		char text[384];
+
+		snprintf(text, sizeof text, "checkpoint of %s/%s is ahead of the feed: transaction %s"
+			 " (position %s), the feed is complete below transaction %s", PQgetvalue(r, i, 0),
+			 PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+		rep->found++;
+		rep->problem(rep->arg, text);
 	}
 	PQclear(r);
 	return rc;

@@ -77,4 +77,12 @@ enum es_status checkpoint_progress(struct db *db, const char *subscription, int 
 				   const struct feed_cursor *target, int64_t *min_position,
 				   bool *passed) ES_MUST_CHECK;
 
+struct verify_report;
+/* evstorectl verify: reports each checkpoint ahead of the feed, one that
+ * names a transaction not below the horizon (pg_snapshot_xmin): no reader
+ * can have handled it, so the checkpoint was not written by a runner of
+ * this store (copied from another cluster, or set by hand). Up to
+ * r->max_problems in all (store/verify.h). */
+enum es_status checkpoint_verify(struct db *db, struct verify_report *r) ES_MUST_CHECK;
+
 #endif

@@ -506,6 +506,83 @@ START_TEST(test_checkpoint_moved)
 }
 END_TEST
 
+/* ---- COPY ---------------------------------------------------------------- */
+
+/* COPY TO STDOUT: one row per call, as the server wrote it, then the end;
+ * the session goes on afterwards. */
+START_TEST(test_copy_out_rows)
+{
+	struct db *db = test_db();
+	const char *row;
+	size_t len;
+	int64_t n = 0;
+
+	ck_assert_int_eq(db_copy_out_begin(db, "COPY (SELECT g, E'a\\tb' FROM generate_series(1, 3) g)"
+					   " TO STDOUT"), ES_OK);
+	ck_assert_int_eq(db_copy_out_next(db, &row, &len), ES_OK);
+	ck_assert_uint_eq(len, 7);
+	ck_assert_int_eq(memcmp(row, "1\ta\\tb\n", len), 0);
+	ck_assert_int_eq(db_copy_out_next(db, &row, &len), ES_OK);
+	ck_assert_int_eq(db_copy_out_next(db, &row, &len), ES_OK);
+	ck_assert_int_eq(memcmp(row, "3\t", 2), 0);
+	ck_assert_int_eq(db_copy_out_next(db, &row, &len), ES_OK);
+	ck_assert_ptr_null(row);
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT 5", 0, NULL, &n), ES_OK);
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(db_copy_out_begin(db, "COPY (SELECT 1/0) TO STDOUT"), ES_EINVAL);
+	db_free(db);
+}
+END_TEST
+
+/* COPY FROM STDIN: rows kept on a clean end, none after an abort or bad
+ * data; the session goes on either way. */
+START_TEST(test_copy_in_rows)
+{
+	struct db *db = test_db();
+	int64_t n = -1;
+
+	exec_ok(db, "CREATE TEMPORARY TABLE copied (a int, b text)");
+	ck_assert_int_eq(db_copy_in_begin(db, "COPY copied FROM STDIN"), ES_OK);
+	db_copy_in_put(db, "1\tx\n2\t", strlen("1\tx\n2\t"));
+	db_copy_in_put(db, "y\\tz\n", strlen("y\\tz\n"));
+	ck_assert_int_eq(db_copy_in_end(db, NULL), ES_OK);
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT count(*) FROM copied WHERE b IN ('x', E'y\tz')",
+					      0, NULL, &n), ES_OK);
+	ck_assert_int_eq(n, 2);
+
+	ck_assert_int_eq(db_copy_in_begin(db, "COPY copied FROM STDIN"), ES_OK);
+	db_copy_in_put(db, "3\tw\n", strlen("3\tw\n"));
+	ck_assert_int_eq(db_copy_in_end(db, "stopped by the test"), ES_EINVAL);
+	ck_assert_int_eq(db_copy_in_begin(db, "COPY copied FROM STDIN"), ES_OK);
+	db_copy_in_put(db, "x\tw\n", strlen("x\tw\n"));
+	ck_assert_int_eq(db_copy_in_end(db, NULL), ES_EINVAL);
+	ck_assert_int_eq(db_exec_params_int64(db, "t", "SELECT count(*) FROM copied", 0, NULL, &n), ES_OK);
+	ck_assert_int_eq(n, 2);
+	db_free(db);
+}
+END_TEST
+
+/* A quoted literal means the text it was made from. */
+START_TEST(test_quote_literal)
+{
+	static const char *const texts[] = { "plain", "it's", "back\\slash", "{\"a\",\"b\"}", "" };
+	struct db *db = test_db();
+
+	for (size_t i = 0; i < N_ELEMS(texts); i++) {
+		char *lit = db_quote_literal(db, texts[i]), *sql = NULL, *back;
+
+		ck_assert_ptr_nonnull(lit);
+		ck_assert_int_ge(asprintf(&sql, "SELECT %s::text", lit), 0);
+		back = sql_text(db, sql);
+		ck_assert_str_eq(back, texts[i]);
+		free(back);
+		free(sql);
+		free(lit);
+	}
+	db_free(db);
+}
+END_TEST
+
 /* ---- the suite ---------------------------------------------------------- */
 
 static Suite *db_suite(void)
@@ -533,6 +610,13 @@ static Suite *db_suite(void)
 	tcase_add_loop_test(tc, test_pipeline_failure_in_the_middle, 0, (int)N_ELEMS(middle_cases));
 	tcase_add_test(tc, test_pipeline_session_lost);
 	tcase_add_test(tc, test_pipeline_needs_a_session);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("copy");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_copy_out_rows);
+	tcase_add_test(tc, test_copy_in_rows);
+	tcase_add_test(tc, test_quote_literal);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("checkpoints");

@@ -171,6 +171,29 @@ START_TEST(test_transaction_age)
 }
 END_TEST
 
+START_TEST(test_replication)
+{
+	struct dbjudge_verdict v;
+
+	dbjudge_replication("", 0, 0, &v);
+	ck_assert_int_eq(v.status, P);
+	dbjudge_replication(NULL, 0, 0, &v);
+	ck_assert_int_eq(v.status, P);
+	dbjudge_replication("\"n2\"", 0, 0, &v);
+	ck_assert_int_eq(v.status, F);
+	ck_assert_ptr_nonnull(strstr(v.why, "every commit waits"));
+	dbjudge_replication("", 1, 0, &v);
+	ck_assert_int_eq(v.status, W);
+	ck_assert_ptr_nonnull(strstr(v.why, "1 standby streams asynchronously"));
+	dbjudge_replication("", 2, 0, &v);
+	ck_assert_int_eq(v.status, W);
+	ck_assert_ptr_nonnull(strstr(v.why, "2 standbys stream asynchronously"));
+	dbjudge_replication("\"n2\"", 2, 1, &v);
+	ck_assert_int_eq(v.status, P);
+	ck_assert_ptr_nonnull(strstr(v.why, "2 standbys, 1 synchronous"));
+}
+END_TEST
+
 struct tls_case {
 	const char *host, *hostaddr, *sslmode;
 	enum startcheck_status want;
@@ -227,6 +250,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_archive, 0, (int)(sizeof archive_cases / sizeof archive_cases[0]));
 	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_transaction_age);
+	tcase_add_test(tc, test_replication);
 	tcase_add_loop_test(tc, test_tls, 0, (int)(sizeof tls_cases / sizeof tls_cases[0]));
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tb, setup, teardown);
