@@ -10,7 +10,7 @@ set -eu
 build="autoconf automake libtool pkgconf make gcc libc6-dev libfcgi-dev libfcgi-bin
        libpq-dev libjson-c-dev libjwt-dev libpcre2-dev libssl-dev check libsubunit-dev"
 run="$build postgresql postgresql-contrib nginx-light spawn-fcgi curl jq openssl ca-certificates python3"
-test="$run python3 apache2 libapache2-mod-fcgid syslog-ng-core valgrind wrk procps psmisc bsdutils"
+test="$run python3 python3-yaml apache2 libapache2-mod-fcgid syslog-ng-core valgrind wrk procps psmisc bsdutils"
 # The RPM package, built and checked here (packaging/build-rpm, test_rpm.sh).
 test="$test rpm rpmlint elfutils cpio file"
 # The load balancer of the rolling-restart and failover tests, and the
@@ -20,6 +20,10 @@ test="$test haproxy patroni etcd-server etcd-client"
 # without systemd as PID 1 (systemd-socket-activate, systemd-analyze), setpriv,
 # and logrotate to check its file.
 test="$test dpkg-dev debhelper fakeroot lintian systemd util-linux logrotate"
+
+# The metrics test: promtool (check metrics, check and test rules) and a
+# real Prometheus server scraping the pool.
+test="$test prometheus"
 
 # The fuzzing harnesses' short run (tests/integration/test_fuzz.sh): clang
 # with libFuzzer's runtime.

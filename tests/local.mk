@@ -91,7 +91,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_drain.sh \
 	tests/integration/test_page_bytes.sh \
 	tests/integration/test_db_tls.sh \
-	tests/integration/test_privacy.sh
+	tests/integration/test_privacy.sh \
+	tests/integration/test_metrics.sh
 
 TESTS =
 if HAVE_CHECK

@@ -192,6 +192,9 @@ static const struct confval_option config_options[] = {
 	INT("deployment", "spare_connections", deployment.spare_connections, "5", 0, 100000,
 	    "connections kept for evstorectl, psql, monitoring and backups"),
 
+	BOOL("metrics", "require_auth", metrics.require_auth, "true",
+	     "GET /metrics needs an admin token; false leaves access to the web server's address rules"),
+
 	CHOICE("log", "target", log.target, "syslog", log_targets,
 	       "where log records go: syslog or stderr"),
 	CHOICE("log", "level", log.level, "info", log_levels,
@@ -217,7 +220,8 @@ static const struct confval_option config_options[] = {
 
 /* The sections in the order they are printed. */
 static const char *const config_sections[] = {
-	"database", "http", "jwt", "aggregates", "privacy", "health", "deployment", "log", "runner", NULL
+	"database", "http", "jwt", "aggregates", "privacy", "health", "metrics", "deployment", "log",
+	"runner", NULL
 };
 
 #define SUBSCRIPTION_NAME_MAX 64

@@ -79,6 +79,9 @@ struct es_config {
 		int transaction_age_critical;
 	} health;
 	struct {
+		bool require_auth;         /* GET /metrics needs an admin token */
+	} metrics;
+	struct {
 		int hosts;                 /* evstore-fcgi hosts sharing the database */
 		int runners;               /* evstore-runner processes */
 		int spare_connections;     /* for evstorectl, psql, monitoring, replication */

@@ -55,6 +55,9 @@ bool app_open_db(struct app *app)
 	app->read_db = NULL;
 	app->listening = false;
 	app->probe.checked_ms = 0;
+	/* A new handle counts from zero. */
+	memset(app->db_failures_counted, 0, sizeof app->db_failures_counted);
+	app->db_reconnects_counted = 0;
 	app->db = db_new(app->cfg.database.url ? app->cfg.database.url : "",
 			 app->cfg.database.connect_timeout);
 	if (!app->db)
@@ -201,6 +204,11 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 	case ROUTE_ADMIN:
 		need = AUTH_SCOPE_ADMIN;
 		break;
+	case ROUTE_METRICS:
+		if (!app->cfg.metrics.require_auth)
+			return true;
+		need = AUTH_SCOPE_ADMIN;
+		break;
 	}
 
 	switch (auth_verify(app->keys, &app->cfg, req->authorization, time(NULL), who, &why)) {
@@ -276,16 +284,17 @@ static bool route_has_body(const struct route *route)
 }
 
 /* Runs the request through routing, authentication, the body and the
- * handler; leaves the reply in resp and returns the matched pattern. */
-static const char *dispatch(struct app *app, struct http_req *req, struct http_resp *resp,
-			    int64_t started_us)
+ * handler; leaves the reply in resp and returns the matched route (NULL:
+ * none matched). */
+static const struct route *dispatch(struct app *app, struct http_req *req, struct http_resp *resp,
+				    int64_t started_us)
 {
 	struct route_match m;
 	struct http_query query = { NULL, 0 };
 	struct auth_principal who;
 	char tenant_buf[UUIDTEXT_LEN];
 	struct route_ctx ctx;
-	const char *pattern = NULL;
+	const struct route *matched = NULL;
 	char err[256];
 	size_t n_routes;
 	const struct route *table = routes_table(&n_routes);
@@ -305,7 +314,7 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 		http_reply_problem(resp, HTTP_PROBLEM_INVALID_REQUEST, m.detail, NULL);
 		goto out;
 	}
-	pattern = m.route->pattern;
+	matched = m.route;
 
 	memset(&ctx, 0, sizeof ctx);
 	memset(&who, 0, sizeof who);
@@ -317,8 +326,9 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 	ctx.started_us = started_us;
 	if (!authorize(app, &ctx, &who, tenant_buf))
 		goto out;
+	/* Probes and metrics answer about a database behind this build too. */
 	if (m.route->auth != ROUTE_OPEN && m.route->auth != ROUTE_HEALTH &&
-	    schema_not_migrated(app, resp))
+	    m.route->auth != ROUTE_METRICS && schema_not_migrated(app, resp))
 		goto out;
 
 	switch (http_query_parse(req->query, &query, err, sizeof err)) {
@@ -347,7 +357,7 @@ static const char *dispatch(struct app *app, struct http_req *req, struct http_r
 out:
 	http_query_free(&query);
 	route_match_free(&m);
-	return pattern;
+	return matched;
 }
 
 int64_t app_mono_usec(void)
@@ -356,6 +366,30 @@ int64_t app_mono_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+_Static_assert(DB_FAILURE_KINDS <= POOLSTATS_DB_KINDS, "poolstats counts every db_failure kind");
+
+/* Adds to the pool's counters what app's database handle counted since
+ * the last request. */
+static void count_db(struct app *app)
+{
+	unsigned long n;
+
+	if (!app->pool || !app->db)
+		return;
+	for (int k = 0; k < DB_FAILURE_KINDS; k++) {
+		n = db_failures(app->db, (enum db_failure)k);
+		if (n > app->db_failures_counted[k])
+			poolstats_add_db_failures(app->pool, app->pool_slot, k,
+						  n - app->db_failures_counted[k]);
+		app->db_failures_counted[k] = n;
+	}
+	n = db_reconnects(app->db);
+	if (n > app->db_reconnects_counted)
+		poolstats_add(app->pool, app->pool_slot, POOLSTATS_DB_RECONNECTS,
+			      n - app->db_reconnects_counted);
+	app->db_reconnects_counted = n;
 }
 
 void app_announce_commit(struct app *app)
@@ -400,18 +434,27 @@ void app_handle(struct app *app, const struct http_io *io)
 {
 	struct http_req req;
 	struct http_resp resp;
-	const char *pattern = NULL;
+	const struct route *route = NULL;
+	size_t n_routes;
+	const struct route *table = routes_table(&n_routes);
 	int64_t t0 = app_mono_usec();
 
 	http_resp_init(&resp, app->cfg.http.retry_after);
 	if (http_req_init(&req, io, app->cfg.http.base_path) != ES_OK)
 		http_reply_status(&resp, ES_ENOMEM, NULL);
 	else
-		pattern = dispatch(app, &req, &resp, t0);
+		route = dispatch(app, &req, &resp, t0);
 	http_resp_write(&resp, &req);
-	/* A parked long poll is logged by the waiter when it is answered. */
-	if (!resp.detached)
-		app_log_request(req.request_id, req.method, pattern, resp.status, t0, req.traceparent);
+	count_db(app);
+	/* A parked long poll is counted and logged by the waiter when it is
+	 * answered. */
+	if (!resp.detached) {
+		poolstats_record_request(app->pool, app->pool_slot,
+					 route ? (int)(route - table) : POOLSTATS_UNMATCHED, req.method,
+					 resp.status, app_mono_usec() - t0);
+		app_log_request(req.request_id, req.method, route ? route->pattern : NULL, resp.status,
+				t0, req.traceparent);
+	}
 	http_resp_free(&resp);
 	http_req_free(&req);
 }

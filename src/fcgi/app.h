@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "base/config.h"
 #include "base/error.h"
+#include "fcgi/poolstats.h"
 
 struct aggdef_registry;
 struct auth_keys;
@@ -42,6 +43,10 @@ struct app {
 	int pool_slot;                     /* this worker's slot in pool */
 	int waiter_sock;                   /* the pool's waiter process (park.h); -1: none */
 	int waiter_poke;                   /* its eventfd of pokes, when waiter_sock >= 0 */
+	/* What db had counted when last added to pool (db_failures,
+	 * db_reconnects): each request adds the difference. */
+	unsigned long db_failures_counted[POOLSTATS_DB_KINDS];
+	unsigned long db_reconnects_counted;
 };
 
 /* Loads the configuration (config_path NULL: the default file), the
@@ -60,8 +65,9 @@ bool app_open_db(struct app *app) __attribute__((warn_unused_result));
  * the old ones and fills err. */
 bool app_reload(struct app *app, char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* Serves one request read from io and writes its response to io. Leaves
- * nothing allocated behind. */
+/* Serves one request read from io and writes its response to io, and
+ * counts it in app->pool (route, method, status, duration, and what the
+ * database handle counted meanwhile). Leaves nothing allocated behind. */
 void app_handle(struct app *app, const struct http_io *io);
 
 /* Refreshes app->probe (does the database answer, at which schema

@@ -14,6 +14,7 @@ src_fcgi_libfcgiapp_a_SOURCES = \
 	src/fcgi/route_dlq.c \
 	src/fcgi/route_audit.c \
 	src/fcgi/route_openapi.c \
+	src/fcgi/route_metrics.c \
 	src/fcgi/server.c src/fcgi/server.h \
 	src/fcgi/pool.c src/fcgi/pool.h \
 	src/fcgi/poolstats.c src/fcgi/poolstats.h \

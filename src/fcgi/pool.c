@@ -157,6 +157,7 @@ static int waiter_main(struct pool *p, int i)
 	close(p->park_tx);
 	free(p->slots);
 	p->app->pool = p->stats;
+	p->app->pool_slot = p->n;
 	return waiter_run(p->app, p->park_rx, p->poke_fd);
 }
 
@@ -171,6 +172,8 @@ static void slot_started(struct worker_slot *w, pid_t pid)
 static void spawn_worker(struct pool *p, int i)
 {
 	slot_started(&p->slots[i], spawn(p, worker_main, i));
+	if (p->slots[i].pid)
+		poolstats_slot_started(p->stats, i);
 }
 
 static void spawn_waiter(struct pool *p)
@@ -233,10 +236,15 @@ static void reap_workers(struct pool *p)
 				continue;
 			slot_exited(&p->slots[i], now);
 			poolstats_slot_reset(p->stats, i);
+			/* Replaced unless the pool stops: /metrics counts a restart. */
+			if (!stopping)
+				poolstats_count_restart(p->stats);
 		}
 		if (p->waiter.pid == pid) {
 			slot_exited(&p->waiter, now);
 			poolstats_set_waiters(p->stats, 0);
+			if (!stopping)
+				poolstats_count_restart(p->stats);
 			who = "waiter_exited";
 		}
 		if (stopping && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
@@ -433,7 +441,8 @@ int server_run_pool(struct app *app, int listen_fd, int workers, const char *uni
 	if (unix_path && lstat(unix_path, &p.socket_file) == 0)
 		p.unix_path = unix_path;
 	p.slots = calloc((size_t)workers, sizeof *p.slots);
-	p.stats = poolstats_new(workers);
+	/* One slot per worker, and the last for the waiter's answers. */
+	p.stats = poolstats_new(workers + 1);
 	if (!p.slots || !p.stats || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
 		fprintf(stderr, "evstore-fcgi: starting the pool: %s\n", strerror(errno));
 		goto out;

@@ -207,6 +207,7 @@ void route_aggregate_command(struct route_ctx *ctx)
 				http_reply_status(resp, ES_ENOMEM, NULL);
 			else
 				reply_violations(resp, &v);
+			poolstats_add(ctx->app->pool, ctx->app->pool_slot, POOLSTATS_VALIDATION_FAILURES, 1);
 			goto out;
 		}
 	} else if (st == ES_OK) {

@@ -393,8 +393,14 @@ void append_respond(struct route_ctx *ctx, const char *type, const char *id, enu
 
 	switch (st) {
 	case ES_OK:
+		if (res->replayed)
+			poolstats_add(ctx->app->pool, ctx->app->pool_slot, POOLSTATS_APPEND_REPLAYS, 1);
+		else
+			poolstats_add(ctx->app->pool, ctx->app->pool_slot, POOLSTATS_EVENTS_APPENDED,
+				      res->n_events);
 		break;
 	case ES_ECONFLICT:
+		poolstats_add(ctx->app->pool, ctx->app->pool_slot, POOLSTATS_APPEND_CONFLICTS, 1);
 		extra = json_object_new_object();
 		if (extra) {
 			if (expected_as_sent)
@@ -473,6 +479,7 @@ static bool validate_events(struct route_ctx *ctx, const struct aggdef *def,
 				http_reply_status(ctx->resp, ES_ENOMEM, NULL);
 			else
 				reply_violations(ctx->resp, &v);
+			poolstats_add(ctx->app->pool, ctx->app->pool_slot, POOLSTATS_VALIDATION_FAILURES, 1);
 			*st = ES_EVALIDATION;
 		}
 	}

@@ -192,6 +192,7 @@ void route_feed_read(struct route_ctx *ctx)
 		db_drain_notify(app->db);
 		/* An event committed between the first read and LISTEN. */
 		st = feed_page(app->db, &q, &events, &count, &next);
+		poolstats_wait_begin(app->pool, app->pool_slot);
 		while (st == ES_OK && count == 0 && !app_stopping(app)) {
 			int64_t left = deadline - time_mono_ms();
 
@@ -200,6 +201,7 @@ void route_feed_read(struct route_ctx *ctx)
 			db_wait_notify(app->db, (int)(left < FEED_POLL_MS ? left : FEED_POLL_MS));
 			st = feed_page(app->db, &q, &events, &count, &next);
 		}
+		poolstats_wait_end(app->pool, app->pool_slot);
 		if (st != ES_OK)
 			goto fail;
 	}

@@ -22,7 +22,8 @@ enum route_auth {
 	ROUTE_HEALTH,  /* open unless [http] health_requires_auth; then any valid token */
 	ROUTE_READ,    /* events:read */
 	ROUTE_WRITE,   /* events:write */
-	ROUTE_ADMIN    /* admin */
+	ROUTE_ADMIN,   /* admin */
+	ROUTE_METRICS  /* admin unless [metrics] require_auth = false */
 };
 
 struct route {

@@ -32,6 +32,7 @@ struct es_config;
 	ROUTE("GET",  "/health",                            route_health_summary,  ROUTE_HEALTH, NULL) \
 	ROUTE("GET",  "/health/subscriptions/{name}",       route_health_subscription, ROUTE_HEALTH, NULL) \
 	ROUTE("GET",  "/openapi.yaml",                      route_openapi,         ROUTE_OPEN, NULL) \
+	ROUTE("GET",  "/metrics",                           route_metrics,         ROUTE_METRICS, "") \
 	ROUTE("GET",  "/v1/subscriptions",                  route_subscriptions_list, ROUTE_ADMIN, "") \
 	ROUTE("GET",  "/v1/subscriptions/{name}/dlq",       route_dlq_list,        ROUTE_ADMIN, "status limit after") \
 	ROUTE("POST", "/v1/subscriptions/{name}/dlq/retry-all", route_dlq_retry_all, ROUTE_ADMIN, "") \
@@ -92,6 +93,10 @@ struct admin_action;
  * the outcome (2xx ok, 404 not_found, 409 invalid_state, else failed)
  * from ctx. Borrows both. */
 void route_audit(const struct route_ctx *ctx, const struct admin_action *action);
+
+/* The index in that table of the route of method and pattern, or
+ * POOLSTATS_UNMATCHED (poolstats.h) when there is none. */
+int routes_index(const char *method, const char *pattern);
 
 /* --- the append body, validated (route_events.c) -------------------------- */
 

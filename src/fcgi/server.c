@@ -520,7 +520,21 @@ static int run_worker(struct app *app, int listen_fd, int ready_fd)
 
 int server_run_worker(struct app *app, int listen_fd)
 {
-	return run_worker(app, listen_fd, -1);
+	/* Serving alone, the process counts its own requests for /metrics. */
+	struct poolstats *own = app->pool ? NULL : poolstats_new(1);
+	int rc;
+
+	if (own) {
+		app->pool = own;
+		app->pool_slot = 0;
+		poolstats_slot_started(own, 0);
+	}
+	rc = run_worker(app, listen_fd, -1);
+	if (own) {
+		app->pool = NULL;
+		poolstats_free(own);
+	}
+	return rc;
 }
 
 int server_run_pool_worker(struct app *app, int listen_fd, int ready_fd)

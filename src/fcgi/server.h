@@ -39,7 +39,8 @@ const char *server_socket_name(int fd, char *out, size_t len);
  * returns its current page at once). SIGHUP reloads the configuration.
  * Serving alone, it tells systemd (sdnotify.h) READY=1 when it accepts,
  * RELOADING=1 then READY=1 around a reload and STOPPING=1 at the end; it
- * does not drain ([http] drain_delay is the pool's). Returns the process
+ * does not drain ([http] drain_delay is the pool's). Counts its requests
+ * for /metrics in a poolstats of one slot of its own. Returns the process
  * exit status. */
 int server_run_worker(struct app *app, int listen_fd);
 

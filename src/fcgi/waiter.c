@@ -82,8 +82,9 @@ static bool frame_write(void *ctx, const char *buf, size_t len)
 	return !p->out.failed;
 }
 
-/* Frames the reply in resp for p and starts writing it. */
-static void answer(struct parked *p, struct http_resp *resp)
+/* Frames the reply in resp for p and starts writing it; counts and logs
+ * the request as its worker would have. */
+static void answer(struct waiter *w, struct parked *p, struct http_resp *resp)
 {
 	struct http_io io = { .write = frame_write, .ctx = p };
 	struct http_req req;
@@ -96,6 +97,8 @@ static void answer(struct parked *p, struct http_resp *resp)
 	(void)http_resp_write(resp, &req);
 	fcgi_record_end(&p->out, p->t.fcgi_id, 0);
 	p->answered = true;
+	poolstats_record_request(w->app->pool, w->app->pool_slot, routes_index("GET", "/v1/events"),
+				 "GET", resp->status, app_mono_usec() - p->t.started_us);
 	app_log_request(p->t.request_id, "GET", "/v1/events", resp->status, p->t.started_us,
 			p->t.traceparent);
 }
@@ -107,7 +110,7 @@ static void answer_page(struct waiter *w, struct parked *p, const struct sbuf *e
 
 	http_resp_init(&resp, w->app->cfg.http.retry_after);
 	feed_reply_page(&resp, events, next);
-	answer(p, &resp);
+	answer(w, p, &resp);
 	http_resp_free(&resp);
 }
 
@@ -117,7 +120,7 @@ static void answer_status(struct waiter *w, struct parked *p, enum es_status st)
 
 	http_resp_init(&resp, w->app->cfg.http.retry_after);
 	http_reply_status(&resp, st, st == ES_EINVAL ? "the feed query was refused" : NULL);
-	answer(p, &resp);
+	answer(w, p, &resp);
 	http_resp_free(&resp);
 }
 

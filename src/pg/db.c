@@ -30,6 +30,7 @@ struct db {
 	PGconn *conn;                 /* NULL when not connected */
 	unsigned long sessions;       /* opened so far; the current one's epoch */
 	unsigned long reconnects;
+	unsigned long failures[DB_FAILURE_KINDS];
 
 	int64_t retry_at_ms;          /* no connection attempt before (monotonic) */
 	int backoff_ms;               /* delay after the last failed attempt; 0: none */
@@ -222,6 +223,23 @@ enum es_status db_classify_sqlstate(const char *sqlstate)
 	return sqlstate_status(sqlstate_classify(sqlstate));
 }
 
+/* The failure kind a failed statement of class cls counts as. */
+static enum db_failure failure_of(const struct db *db, enum sqlstate_class cls)
+{
+	if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD)
+		return DB_FAILURE_SESSION_LOST;
+	switch (cls) {
+	case SQLSTATE_SESSION_LOST: return DB_FAILURE_SESSION_LOST;
+	case SQLSTATE_UNAVAILABLE: return DB_FAILURE_UNAVAILABLE;
+	case SQLSTATE_RETRY: return DB_FAILURE_RETRY;
+	case SQLSTATE_DUPLICATE: return DB_FAILURE_DUPLICATE;
+	case SQLSTATE_BAD_INPUT: return DB_FAILURE_BAD_INPUT;
+	case SQLSTATE_MOVED: return DB_FAILURE_CHECKPOINT_MOVED;
+	case SQLSTATE_OTHER: break;
+	}
+	return DB_FAILURE_OTHER;
+}
+
 /* Classifies and logs a failed result (res may be NULL when libpq could not
  * even send). Takes nothing: the caller still PQclear()s res. */
 static enum es_status db_fail(struct db *db, const char *label, const PGresult *res)
@@ -233,6 +251,7 @@ static enum es_status db_fail(struct db *db, const char *label, const PGresult *
 	enum es_status st;
 	int prio;
 
+	db->failures[failure_of(db, cls)]++;
 	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 	snprintf(db->constraint, sizeof db->constraint, "%s", cons ? cons : "");
 	db_set_error(db, msg ? msg : (db->conn ? PQerrorMessage(db->conn) : "no connection"));
@@ -331,6 +350,7 @@ static enum es_status db_connect(struct db *db)
 		db_set_error(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		db_add_tls_hint(db);
 		db_drop(db);
+		db->failures[DB_FAILURE_CONNECT]++;
 		db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : DB_BACKOFF_MIN_MS;
 		if (db->backoff_ms > DB_BACKOFF_MAX_MS)
 			db->backoff_ms = DB_BACKOFF_MAX_MS;
@@ -361,6 +381,7 @@ enum es_status db_ensure(struct db *db)
 		if (PQstatus(db->conn) == CONNECTION_OK)
 			return ES_OK;
 		log_kv(LOG_ERR, "db_error", "message", "connection lost", "action", "reconnect", NULL);
+		db->failures[DB_FAILURE_SESSION_LOST]++;
 		db_drop(db);
 	}
 	/* Inside the backoff window fail fast; db->error still tells why. */
@@ -653,6 +674,21 @@ bool db_connected(const struct db *db)
 unsigned long db_reconnects(const struct db *db)
 {
 	return db->reconnects;
+}
+
+unsigned long db_failures(const struct db *db, enum db_failure kind)
+{
+	return (int)kind >= 0 && kind < DB_FAILURE_KINDS ? db->failures[kind] : 0;
+}
+
+const char *db_failure_name(enum db_failure kind)
+{
+	static const char *const names[DB_FAILURE_KINDS] = {
+		"session_lost", "unavailable", "retry", "duplicate", "bad_input",
+		"checkpoint_moved", "other", "connect"
+	};
+
+	return (int)kind >= 0 && kind < DB_FAILURE_KINDS ? names[kind] : "other";
 }
 
 enum es_status db_reset(struct db *db)

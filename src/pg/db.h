@@ -140,6 +140,25 @@ bool db_connected(const struct db *db);
 /* Number of sessions opened after the first one (a metric). */
 unsigned long db_reconnects(const struct db *db);
 
+/* What a failure was, for counting (a metric): the SQLSTATE classes of
+ * sqlstate.h, a session found broken, and failed connection attempts. */
+enum db_failure {
+	DB_FAILURE_SESSION_LOST,   /* the session went away (08xxx, 57P01..57P05, no answer) */
+	DB_FAILURE_UNAVAILABLE,    /* the server short of something, statement_timeout */
+	DB_FAILURE_RETRY,          /* serialization failure, deadlock */
+	DB_FAILURE_DUPLICATE,      /* unique violation */
+	DB_FAILURE_BAD_INPUT,      /* another data exception or constraint violation */
+	DB_FAILURE_CHECKPOINT_MOVED,
+	DB_FAILURE_OTHER,          /* unexpected */
+	DB_FAILURE_CONNECT,        /* a connection attempt failed */
+	DB_FAILURE_KINDS
+};
+
+/* How many failures of kind this db has seen since db_new. */
+unsigned long db_failures(const struct db *db, enum db_failure kind);
+/* The kind's name in snake_case ("session_lost", ..., "connect"). */
+const char *db_failure_name(enum db_failure kind);
+
 /* Closes the session and opens a new one (honouring the backoff, as
  * db_ensure does): LISTENing again on every channel, nothing prepared, a
  * new db_session_epoch. For a session left in a state nobody knows, such

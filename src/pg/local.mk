@@ -6,7 +6,8 @@ MIGRATIONS = \
 	sql/003_subscriptions.sql \
 	sql/004_sqlstate.sql \
 	sql/005_lean_append.sql \
-	sql/006_privacy.sql
+	sql/006_privacy.sql \
+	sql/007_dlq_unresolved.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)

@@ -173,6 +173,29 @@ static const struct db_statement st_counts = {
 	0
 };
 
+/* Three index or catalogue lookups: max(position) is the primary key's
+ * last entry; the estimate reads the pg_class row (and the statistics'
+ * live-tuple counter while reltuples is unknown) of the table, or of each
+ * leaf partition should it be partitioned (pg_partition_tree finds none
+ * for a plain table); the held-back event is the first entry of
+ * events_feed_idx at the horizon. */
+static const struct db_statement st_gauges = {
+	"store_gauges",
+	"SELECT COALESCE((SELECT max(position) FROM evstore.events), 0),"
+	" (SELECT COALESCE(sum(CASE WHEN c.reltuples > 0 AND c.relpages > 0"
+	"    THEN c.reltuples / c.relpages"
+	"         * (pg_relation_size(c.oid) / current_setting('block_size')::bigint)"
+	"    ELSE pg_stat_get_live_tuples(c.oid) END), 0)::bigint"
+	"   FROM unnest('evstore.events'::regclass || ARRAY(SELECT relid"
+	"          FROM pg_partition_tree('evstore.events'::regclass) WHERE isleaf)) l(relid),"
+	"        LATERAL (SELECT * FROM pg_class WHERE oid = l.relid AND relkind = 'r') c),"
+	" COALESCE((SELECT extract(epoch FROM clock_timestamp() - e.recorded_at)::float8"
+	"   FROM evstore.events e"
+	"  WHERE e.transaction_id >= pg_snapshot_xmin(pg_current_snapshot())"
+	"  ORDER BY e.transaction_id, e.position LIMIT 1), 0)",
+	0
+};
+
 /* Writes the request's events as the JSON array evstore.append() takes. */
 static enum es_status store_events_json(const struct store_append_req *req, struct sbuf *b)
 {
@@ -555,6 +578,24 @@ enum es_status store_list_streams(struct db *db, const char *aggregate_type,
 		(*n)++;
 	}
 out:
+	PQclear(r);
+	return rc;
+}
+
+enum es_status store_gauges_read(struct db *db, struct store_gauges *out)
+{
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	memset(out, 0, sizeof *out);
+	rc = db_exec(db, &st_gauges, NULL, &r);
+	if (rc == ES_OK) {
+		out->highest_position = db_value_int64(r, 0, 0);
+		out->events_estimate = db_value_int64(r, 0, 1);
+		out->horizon_age_seconds = strtod(PQgetvalue(r, 0, 2), NULL);
+		if (out->horizon_age_seconds < 0)
+			out->horizon_age_seconds = 0;
+	}
 	PQclear(r);
 	return rc;
 }

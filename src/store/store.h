@@ -151,6 +151,24 @@ enum es_status store_read_stream_rows(struct db *db, const char *tenant, const c
 				      const char *aggregate_id, int64_t after, int64_t upto,
 				      bool with_metadata, int limit, PGresult **out) ES_MUST_CHECK;
 
+/* The store's numbers for GET /metrics, each cheap whatever the store's
+ * size (one round trip, index or catalogue lookups only). */
+struct store_gauges {
+	int64_t highest_position;  /* the newest event's position (0: none): the primary key's end */
+	int64_t events_estimate;   /* events stored, as the planner estimates them: the tuple
+				    * density ANALYZE measured times the table's pages now
+				    * (the statistics' live-tuple count before any ANALYZE),
+				    * summed over partitions */
+	double horizon_age_seconds;/* how long the oldest committed event the feed still
+				    * holds back (its writer's transaction_id at or above the
+				    * snapshot's xmin, because an older transaction is still
+				    * open) has waited since its transaction began; 0: none */
+};
+
+/* Fills *out. A count(*) would read the whole table: the estimate is what
+ * a scrape can afford. Borrows db. */
+enum es_status store_gauges_read(struct db *db, struct store_gauges *out) ES_MUST_CHECK;
+
 /* Counts for `evstorectl status`: events, streams. */
 enum es_status store_counts(struct db *db, int64_t *events, int64_t *streams) ES_MUST_CHECK;
 

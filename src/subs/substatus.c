@@ -45,6 +45,24 @@ static const struct db_statement st_read = {
 	2
 };
 
+/* Every scrape of /metrics: the status rows (a row per partition) and
+ * each one's unresolved DLQ entries, counted from dlq_unresolved_idx
+ * alone (sql/005) and stopped at SUBSTATUS_DLQ_COUNT_MAX. */
+#define SQL_NUMBER_(x) #x
+#define SQL_NUMBER(x) SQL_NUMBER_(x)
+static const struct db_statement st_gauges = {
+	"substatus_gauges",
+	"SELECT s.subscription, s.partition, s.state, s.events_processed, s.events_failed,"
+	"       s.lag_events, extract(epoch FROM now() - s.heartbeat_at)::float8,"
+	"       (SELECT count(*) FROM (SELECT 1 FROM evstore.dlq d"
+	"          WHERE d.subscription = s.subscription AND d.partition = s.partition"
+	"            AND d.status <> 'resolved'"
+	"          LIMIT " SQL_NUMBER(SUBSTATUS_DLQ_COUNT_MAX) ") x)"
+	"  FROM evstore.subscription_status s"
+	" ORDER BY s.subscription, s.partition",
+	0
+};
+
 /* The rest runs rarely (evstorectl, the DLQ admin routes), unprepared.
  *
  * Parameters: configured names (text[]), their partition counts (int[]),
@@ -145,6 +163,46 @@ enum es_status substatus_read(struct db *db, const char *name, int stale_after,
 }
 
 void substatus_list_free(struct substatus_list *list)
+{
+	if (!list)
+		return;
+	PQclear(list->result_);
+	free(list->items);
+	memset(list, 0, sizeof *list);
+}
+
+enum es_status substatus_gauges_read(struct db *db, struct substatus_gauges *out)
+{
+	PGresult *r = NULL;
+	enum es_status rc;
+	int rows;
+
+	memset(out, 0, sizeof *out);
+	rc = db_exec(db, &st_gauges, NULL, &r);
+	if (rc != ES_OK)
+		return rc;
+	out->result_ = r;
+	rows = PQntuples(r);
+	out->items = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out->items);
+	if (!out->items)
+		return ES_ENOMEM;
+	for (int i = 0; i < rows; i++) {
+		struct substatus_gauge *g = &out->items[i];
+
+		g->subscription = PQgetvalue(r, i, 0);
+		g->partition = (int)db_value_int64(r, i, 1);
+		g->state = PQgetvalue(r, i, 2);
+		g->events_processed = db_value_int64(r, i, 3);
+		g->events_failed = db_value_int64(r, i, 4);
+		g->lag_events = db_value_int64(r, i, 5);
+		g->heartbeat_age_seconds = strtod(PQgetvalue(r, i, 6), NULL);
+		g->dlq_entries = db_value_int64(r, i, 7);
+	}
+	out->count = (size_t)rows;
+	return ES_OK;
+}
+
+void substatus_gauges_free(struct substatus_gauges *list)
 {
 	if (!list)
 		return;

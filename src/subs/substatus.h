@@ -65,6 +65,36 @@ enum es_status substatus_read(struct db *db, const char *name, int stale_after,
 			      struct substatus_list *out) ES_MUST_CHECK;
 void substatus_list_free(struct substatus_list *list);
 
+/* One partition's numbers for GET /metrics. Strings borrowed as in
+ * struct substatus_entry. */
+struct substatus_gauge {
+	const char *subscription;
+	int partition;
+	const char *state;
+	int64_t events_processed;     /* since its runner started the partition */
+	int64_t events_failed;
+	int64_t lag_events;
+	int64_t dlq_entries;          /* the partition's entries not resolved, counted
+				       * up to SUBSTATUS_DLQ_COUNT_MAX */
+	double heartbeat_age_seconds;
+};
+
+struct substatus_gauges {
+	struct substatus_gauge *items;
+	size_t count;
+	void *result_;
+};
+
+/* A scrape must stay cheap however large a DLQ grows: beyond this many
+ * unresolved entries of a partition it stops counting (a hundred times
+ * [health] dlq_critical's default). */
+#define SUBSTATUS_DLQ_COUNT_MAX 10000
+
+/* Every partition's status row, ordered by subscription and partition.
+ * Release with substatus_gauges_free (also safe after a failure). */
+enum es_status substatus_gauges_read(struct db *db, struct substatus_gauges *out) ES_MUST_CHECK;
+void substatus_gauges_free(struct substatus_gauges *list);
+
 /* One partition in `evstorectl partitions`: its checkpoint, who runs it
  * and how it does. Strings borrowed as in struct substatus_entry. */
 struct substatus_partition {

@@ -31,6 +31,20 @@ check "it is YAML: $(hdr Content-Type)" test "$(hdr Content-Type)" = application
 curl -sS "$IT_BASE/openapi.yaml" -o "$IT_DIR/openapi.yaml"
 check "it is doc/openapi.yaml of this build" cmp -s "$IT_DIR/openapi.yaml" "$IT_SRCDIR/doc/openapi.yaml"
 check "and documents itself" grep -q '^  /openapi.yaml:' "$IT_DIR/openapi.yaml"
+check "it is valid YAML whose every \$ref resolves" python3 - "$IT_DIR/openapi.yaml" <<'PY'
+import re, sys, yaml
+text = open(sys.argv[1]).read()
+doc = yaml.safe_load(text)
+def resolves(ref):
+    node = doc
+    for part in ref.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+bad = [r for r in set(re.findall(r"\$ref: '#/([^']+)'", text)) if not resolves(r)]
+sys.exit(1 if bad or not doc.get("paths") else 0)
+PY
 
 # An unmigrated database: the API says so (503 schema-not-migrated, with
 # what to run), never 500; the runner says it once and waits.

@@ -157,6 +157,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert_int_eq(c.health.dlq_warn, 10);
 	ck_assert_int_eq(c.health.dlq_critical, 100);
 	ck_assert_int_eq(c.health.runner_stale_after, 15);
+	ck_assert(c.metrics.require_auth);
 	ck_assert_str_eq(c.log.target, "syslog");
 	ck_assert_str_eq(c.log.level, "info");
 	ck_assert_str_eq(c.log.facility, "daemon");
@@ -442,6 +443,7 @@ static const struct { const char *name, *value, *key, *printed; } env_good[] = {
 	{ "EVSTORE_JWT_ISSUER", "", "issuer", "" },
 	{ "EVSTORE_RUNNER_POLL_INTERVAL_MS", "1s", "poll_interval_ms", "1000" },
 	{ "EVSTORE_AGGREGATES_DIR", "/srv/aggregates", "dir", "/srv/aggregates" },
+	{ "EVSTORE_METRICS_REQUIRE_AUTH", "off", "require_auth", "false" },
 };
 
 START_TEST(env_overrides_file)
@@ -454,7 +456,7 @@ START_TEST(env_overrides_file)
 		   "[http]\nmax_page = 70\nmax_body_bytes = 4K\n"
 		   "[jwt]\nkey_file = /file.key\nrequire_tenant = no\nissuer = file-iss\n"
 		   "[log]\ntarget = syslog\nsocket = /file.sock\n[aggregates]\ndir = /file/dir\n"
-		   "[runner]\npoll_interval_ms = 700\n");
+		   "[runner]\npoll_interval_ms = 700\n[metrics]\nrequire_auth = yes\n");
 	setenv(env_good[_i].name, env_good[_i].value, 1);
 	load_ok(&c, conf_path);
 	out = print_to_string(&c);
@@ -659,6 +661,7 @@ START_TEST(print_round_trip)
 		   "[health]\nerror_rate_per_min = 1\nerrors_warn = 2\nerrors_critical = 3\n"
 		   "lag_warn = 4\nlag_critical = 5\ndlq_warn = 6\ndlq_critical = 7\n"
 		   "runner_stale_after = 8\n"
+		   "[metrics]\nrequire_auth = false\n"
 		   "[log]\ntarget = stderr\nlevel = debug\nfacility = local1\n"
 		   "audit_facility = local2\n"
 		   "[runner]\nshutdown_timeout = 60\ndrain_timeout = 20\npoll_interval_ms = 100\n"
@@ -859,7 +862,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert(*dl == '\0' && *sl == '\0');
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
-	ck_assert_int_eq(keys, 50); /* every key of the table, once */
+	ck_assert_int_eq(keys, 51); /* every key of the table, once */
 
 	free(sp);
 	free(dp);
@@ -928,10 +931,10 @@ START_TEST(docs_cover_every_key)
 
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 50);
+	ck_assert_int_eq(man.keys, 51);
 	for_each_subscription_key(key_documented, &man);
 	for_each_subscription_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 50 + 18);
+	ck_assert_int_eq(man.keys, 51 + 18);
 	free((char *)man.text);
 	free((char *)md.text);
 }

@@ -146,6 +146,8 @@ START_TEST(test_epoch_follows_the_session)
 	ck_assert_int_eq(db_exec_sql(db, "SELECT 1", NULL), ES_EUNAVAILABLE);
 	ck_assert_uint_eq(db_session_epoch(db), 0);
 	ck_assert(!db_connected(db));
+	ck_assert_uint_eq(db_failures(db, DB_FAILURE_SESSION_LOST), 1);
+	ck_assert_str_eq(db_failure_name(DB_FAILURE_SESSION_LOST), "session_lost");
 	/* ...and the next session has a number of its own */
 	ck_assert_int_eq(db_ensure(db), ES_OK);
 	second = db_session_epoch(db);
@@ -159,6 +161,22 @@ START_TEST(test_epoch_follows_the_session)
 	ck_assert_uint_ne(third, first);
 	ck_assert_uint_ne(third, second);
 	ck_assert_uint_eq(db_reconnects(db), 2);
+	db_free(db);
+}
+END_TEST
+
+/* A failed connection attempt is counted as such; the attempts the
+ * backoff refuses without trying are not. */
+START_TEST(test_connect_failures_counted)
+{
+	struct db *db = db_new("host=/nonexistent-evstore-socket-dir dbname=x", 1);
+
+	ck_assert_int_eq(db_ensure(db), ES_EUNAVAILABLE);
+	ck_assert_int_eq(db_ensure(db), ES_EUNAVAILABLE); /* inside the backoff */
+	ck_assert_uint_eq(db_failures(db, DB_FAILURE_CONNECT), 1);
+	ck_assert_str_eq(db_failure_name(DB_FAILURE_CONNECT), "connect");
+	ck_assert_uint_eq(db_failures(db, DB_FAILURE_SESSION_LOST), 0);
+	ck_assert_uint_eq(db_failures(db, DB_FAILURE_KINDS), 0);
 	db_free(db);
 }
 END_TEST
@@ -294,6 +312,12 @@ START_TEST(test_prepare_named_failures)
 					  1, &t), ES_EDB);
 	ck_assert_str_eq(db_last_sqlstate(db), "42P01");
 	ck_assert_uint_eq(db_reconnects(db), 0);
+	/* both counted as unexpected failures, nothing else */
+	ck_assert_uint_eq(db_failures(db, DB_FAILURE_OTHER), 2);
+	ck_assert_str_eq(db_failure_name(DB_FAILURE_OTHER), "other");
+	for (int k = 0; k < DB_FAILURE_KINDS; k++)
+		if (k != DB_FAILURE_OTHER)
+			ck_assert_uint_eq(db_failures(db, (enum db_failure)k), 0);
 	db_free(db);
 }
 END_TEST
@@ -567,6 +591,7 @@ static Suite *db_suite(void)
 	TCase *tc = tcase_create("sessions");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_epoch_follows_the_session);
+	tcase_add_test(tc, test_connect_failures_counted);
 	tcase_add_test(tc, test_reset_listens_again_and_forgets_statements);
 	tcase_add_test(tc, test_server_version);
 	tcase_add_test(tc, test_exec_params_int64);

@@ -34,6 +34,7 @@ static const struct {
 	{ "GET", "/health/ready", "/health/ready", "GET", NULL, NULL },
 	{ "GET", "/health", "/health", "GET", NULL, NULL },
 	{ "HEAD", "/health/live", "/health/live", "GET", NULL, NULL },
+	{ "GET", "/metrics", "/metrics", "GET", NULL, NULL },
 	{ "GET", "/v1/events", "/v1/events", "GET", NULL, NULL },
 	{ "HEAD", "/v1/events", "/v1/events", "GET", NULL, NULL },
 	{ "POST", "/v1/aggregates/Order/" UUID_LOWER "/events", STREAM, "POST", "Order", UUID_LOWER },

@@ -780,6 +780,43 @@ START_TEST(test_counts)
 }
 END_TEST
 
+/* What /metrics reads: the highest position, the planner's estimate
+ * (exact on a small analysed table), and the age of what the horizon
+ * holds back while another transaction keeps an xid open. */
+START_TEST(test_gauges)
+{
+	struct db *db = migrated_db(), *other = test_db();
+	struct store_gauges g;
+	struct tev evs[4];
+	int64_t events, streams;
+	char id[UUIDTEXT_LEN];
+
+	uuidtext_v7(id);
+	append_new(db, NULL, "Order", id, "OrderCreated", 4, evs);
+	ck_assert_int_eq(db_exec_sql(db, "ANALYZE evstore.events", NULL), ES_OK);
+	ck_assert_int_eq(store_counts(db, &events, &streams), ES_OK);
+	ck_assert_int_eq(store_gauges_read(db, &g), ES_OK);
+	ck_assert_int_eq(g.highest_position, sql_int(db, "SELECT max(position) FROM evstore.events"));
+	ck_assert_int_eq(g.events_estimate, events);
+	ck_assert(g.horizon_age_seconds == 0);
+
+	/* another transaction holds an xid: the next event waits behind it */
+	ck_assert_int_eq(db_exec_sql(other, "BEGIN", NULL), ES_OK);
+	ck_assert_int_eq(db_exec_sql(other, "SELECT pg_current_xact_id()", NULL), ES_OK);
+	append_new(db, NULL, "Order", id, "OrderShipped", 1, evs);
+	usleep(300000);
+	ck_assert_int_eq(store_gauges_read(db, &g), ES_OK);
+	ck_assert_msg(g.horizon_age_seconds >= 0.3 && g.horizon_age_seconds < 60, "%f",
+		      g.horizon_age_seconds);
+	ck_assert_int_eq(g.highest_position, sql_int(db, "SELECT max(position) FROM evstore.events"));
+	ck_assert_int_eq(db_exec_sql(other, "COMMIT", NULL), ES_OK);
+	ck_assert_int_eq(store_gauges_read(db, &g), ES_OK);
+	ck_assert(g.horizon_age_seconds == 0);
+	db_free(other);
+	db_free(db);
+}
+END_TEST
+
 /* ---- the connection ------------------------------------------------------- */
 
 static void terminate_backend(struct db *victim)
@@ -1137,6 +1174,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_append_rejects_bad_requests);
 	tcase_add_test(tc, test_list_streams);
 	tcase_add_test(tc, test_counts);
+	tcase_add_test(tc, test_gauges);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plans");

@@ -230,6 +230,50 @@ START_TEST(test_partitions)
 }
 END_TEST
 
+/* What /metrics reads: each partition's row, its heartbeat's age and its
+ * own unresolved DLQ entries. */
+START_TEST(test_gauges)
+{
+	struct db *db = migrated_db();
+	struct substatus_gauges l;
+	const struct substatus_gauge *g0 = NULL, *g1 = NULL;
+
+	write_row(db, "ss_gauges", 0, "live", 11, NULL);
+	write_row(db, "ss_gauges", 1, "error", 3, "boom");
+	age_row(db, "ss_gauges", 1, 90);
+	exec_ok(db, "INSERT INTO evstore.dlq (subscription, partition, position, transaction_id,"
+		    " event_id, event_type, aggregate_type, aggregate_id, status) VALUES"
+		    " ('ss_gauges', 1, 1, '1', gen_random_uuid(), 'E', 'A', gen_random_uuid(), 'failed'),"
+		    " ('ss_gauges', 1, 2, '1', gen_random_uuid(), 'E', 'A', gen_random_uuid(), 'retrying'),"
+		    " ('ss_gauges', 1, 3, '1', gen_random_uuid(), 'E', 'A', gen_random_uuid(), 'resolved'),"
+		    " ('ss_gauges', 0, 4, '1', gen_random_uuid(), 'E', 'A', gen_random_uuid(), 'resolved')");
+	ck_assert_int_eq(substatus_gauges_read(db, &l), ES_OK);
+	for (size_t i = 0; i < l.count; i++) {
+		if (strcmp(l.items[i].subscription, "ss_gauges") != 0)
+			continue;
+		if (l.items[i].partition == 0)
+			g0 = &l.items[i];
+		else
+			g1 = &l.items[i];
+	}
+	ck_assert_ptr_nonnull(g0);
+	ck_assert_ptr_nonnull(g1);
+	ck_assert_ptr_eq(g1, g0 + 1); /* ordered by partition */
+	ck_assert_str_eq(g0->state, "live");
+	ck_assert_int_eq(g0->events_processed, 11);
+	ck_assert_int_eq(g0->events_failed, 1);
+	ck_assert_int_eq(g0->dlq_entries, 0);
+	ck_assert(g0->heartbeat_age_seconds >= 0 && g0->heartbeat_age_seconds < 30);
+	ck_assert_str_eq(g1->state, "error");
+	ck_assert_int_eq(g1->dlq_entries, 2);
+	ck_assert(g1->heartbeat_age_seconds >= 90);
+	ck_assert_int_ge(g1->lag_events, 0);
+	substatus_gauges_free(&l);
+	substatus_gauges_free(NULL);
+	db_free(db);
+}
+END_TEST
+
 /* The partitions a live runner runs: fresh, not stopped. */
 START_TEST(test_live_partitions)
 {
@@ -286,6 +330,7 @@ static Suite *substatus_suite(void)
 	tcase_add_test(tc, test_health_folds_partitions);
 	tcase_add_test(tc, test_partitions);
 	tcase_add_test(tc, test_live_partitions);
+	tcase_add_test(tc, test_gauges);
 	tcase_add_test(tc, test_known);
 	suite_add_tcase(s, tc);
 	return s;
