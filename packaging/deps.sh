@@ -16,6 +16,8 @@ test="$test rpm rpmlint elfutils cpio file"
 # The load balancer of the rolling-restart and failover tests, and the
 # high-availability stack of the failover test (Patroni with etcd).
 test="$test haproxy patroni etcd-server etcd-client"
+# The pooler the pgbouncer test puts in front of the HTTP suites.
+test="$test pgbouncer"
 # The package test: build the .deb (debhelper, lintian), run its units
 # without systemd as PID 1 (systemd-socket-activate, systemd-analyze), setpriv,
 # and logrotate to check its file.

@@ -60,6 +60,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_fuzz.sh \
 	tests/integration/test_runner.sh \
 	tests/integration/test_failover.sh \
+	tests/integration/test_pgbouncer.sh \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
 	tests/integration/test_export.sh \

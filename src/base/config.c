@@ -21,6 +21,7 @@
 
 static const char *const log_targets[] = { "syslog", "stderr", NULL };
 static const char *const log_levels[] = { "debug", "info", "notice", "warning", "error", NULL };
+static const char *const poolings[] = { "session", "transaction", NULL };
 static const char *const jwt_algorithms[] = {
 	"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", NULL
 };
@@ -103,6 +104,9 @@ static const struct confval_option config_options[] = {
 	  .offset = F(database.read_url), .def = "", .convert = dburl_convert,
 	  .show = conninfo_mask_password,
 	  .help = "a hot standby for stream reads, state and feed pages; empty: every read on url" },
+	CHOICE("database", "pooling", database.pooling, "session", poolings,
+	       "how url reaches PostgreSQL: session (directly, or a pooler in session mode) or "
+	       "transaction (pgbouncer's pool_mode = transaction; not for evstore-runner)"),
 	MSEC("database", "read_wait_ms", database.read_wait_ms, "200", 0, 10000,
 	     "how long a read that carries a consistency token waits for the standby before the primary serves it"),
 	SECONDS("database", "connect_timeout", database.connect_timeout, "2", 0, 3600,

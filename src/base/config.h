@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "base/log.h"
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/evstore/evstore.conf"
@@ -30,6 +31,7 @@ struct es_config {
 	struct {
 		char *url;                 /* libpq URI or key=value string */
 		char *read_url;            /* a hot standby for reads; "" none */
+		char *pooling;             /* "session" or "transaction" (a pooler's mode) */
 		int read_wait_ms;          /* a token's wait for the standby */
 		int connect_timeout;       /* seconds for one connection attempt */
 		int statement_timeout_ms;  /* 0: server default */
@@ -126,6 +128,13 @@ size_t config_unknown_env(void (*warn)(const char *name, const char *closest, vo
 /* config_unknown_env with each logged as a warning
  * (event "unknown_environment_variable"); programs call it once at start. */
 void config_warn_unknown_env(void);
+
+/* [database] pooling = transaction: url goes through a pooler that may run
+ * each transaction in another server session. */
+static inline bool config_transaction_pooling(const struct es_config *cfg)
+{
+	return cfg->database.pooling && strcmp(cfg->database.pooling, "transaction") == 0;
+}
 
 /* Releases everything config_load allocated; safe on a zeroed struct. */
 void config_free(struct es_config *cfg);

@@ -313,6 +313,8 @@ struct db *ctl_db_connect(const struct es_config *cfg)
 		return NULL;
 	}
 	db_set_application_name(db, "evstorectl");
+	if (config_transaction_pooling(cfg))
+		db_set_transaction_pooling(db);
 	if (db_ensure(db) != ES_OK) {
 		ctl_error("cannot connect to the database: %s", db_last_error(db));
 		db_free(db);

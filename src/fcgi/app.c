@@ -64,12 +64,16 @@ bool app_open_db(struct app *app)
 		return false;
 	db_set_application_name(app->db, "evstore-fcgi");
 	db_set_statement_timeout(app->db, app->cfg.database.statement_timeout_ms);
+	if (config_transaction_pooling(&app->cfg))
+		db_set_transaction_pooling(app->db);
 	if (app->cfg.database.read_url && *app->cfg.database.read_url) {
 		app->read_db = db_new(app->cfg.database.read_url, app->cfg.database.connect_timeout);
 		if (!app->read_db)
 			return false;
 		db_set_application_name(app->read_db, "evstore-fcgi reads");
 		db_set_statement_timeout(app->read_db, app->cfg.database.statement_timeout_ms);
+		if (config_transaction_pooling(&app->cfg))
+			db_set_transaction_pooling(app->read_db);
 	}
 	return true;
 }
@@ -102,6 +106,7 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 	}
 	db_changed = !same_string(cfg.database.url, app->cfg.database.url) ||
 		     !same_string(cfg.database.read_url, app->cfg.database.read_url) ||
+		     !same_string(cfg.database.pooling, app->cfg.database.pooling) ||
 		     cfg.database.connect_timeout != app->cfg.database.connect_timeout ||
 		     cfg.database.statement_timeout_ms != app->cfg.database.statement_timeout_ms;
 	auth_keys_free(app->keys);

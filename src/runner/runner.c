@@ -62,6 +62,7 @@ struct runner {
 	char status[128];             /* the last STATUS= sent */
 	unsigned long schema_ok_epoch; /* db session whose schema was found current; 0: none */
 	bool schema_waiting;          /* logged schema_not_migrated, waiting for migrate */
+	bool sessions_checked;        /* its two connections have sessions of their own */
 };
 
 /* ---------------------------------------------------------------- signals */
@@ -328,6 +329,12 @@ struct runner *runner_new(struct es_config *cfg, const char *config_path, char *
 		goto fail;
 	if (runner_load_aggdefs(cfg, confs, n, &r->aggdefs, err, errlen) != ES_OK)
 		goto fail;
+	if (config_transaction_pooling(cfg)) {
+		snprintf(err, errlen, "[database] pooling = transaction: evstore-runner needs sessions of "
+			 "its own (its partition claims are advisory locks, its wake-up is LISTEN); give "
+			 "it a direct or session-pooled url in a configuration of its own");
+		goto fail;
+	}
 	runner_warn_if_idle(n);
 	r->subs = calloc(n ? n : 1, sizeof *r->subs);
 	if (!r->subs)
@@ -479,11 +486,34 @@ static int runner_shutdown(struct runner *r)
 	return r->forced ? 1 : 0;
 }
 
+/* The advisory locks that claim partitions, and LISTEN, live in a server
+ * session: behind a pooler in transaction mode another client's
+ * transaction could run in the session that holds them, and two runners
+ * would process one partition. Checked once both connections answer;
+ * true (and logged) when they share sessions: the runner must stop. */
+static bool runner_sessions_shared(struct runner *r)
+{
+	bool shared = false;
+
+	if (r->sessions_checked || db_ensure(r->db) != ES_OK || db_ensure(r->lockdb) != ES_OK ||
+	    db_share_sessions(r->db, r->lockdb, &shared) != ES_OK)
+		return false;
+	r->sessions_checked = true;
+	if (shared)
+		log_kv(LOG_ERR, "runner_needs_sessions", "error",
+		       "its two connections landed in one server session: [database] url leads to a "
+		       "pooler in transaction mode; give evstore-runner a direct or session-pooled url",
+		       NULL);
+	return shared;
+}
+
 int runner_run(struct runner *r)
 {
 	/* Registered once; db.c LISTENs again after every reconnect. */
 	if (db_listen(r->db, STORE_NOTIFY_CHANNEL) != ES_OK)
 		log_kv(LOG_WARNING, "runner_listen_failed", "error", db_last_error(r->db), NULL);
+	if (runner_sessions_shared(r))
+		return 1;
 	if (db_ensure(r->db) == ES_OK && runner_schema_ready(r))
 		claims_round(&r->claims, &r->host, r->subs, r->n_subs);
 	{
@@ -510,6 +540,9 @@ int runner_run(struct runner *r)
 			runner_nap(200);
 			continue;
 		}
+		/* Before any partition is claimed: nothing to hand back. */
+		if (runner_sessions_shared(r))
+			return 1;
 		if (!runner_schema_ready(r)) {
 			runner_nap(SCHEMA_RECHECK_MS);
 			continue;

@@ -100,7 +100,46 @@ it_start() {
 	STACK_LOG_LEVEL=${IT_LOG_LEVEL:-warning} stack_write_config "${IT_EXTRA_CONF:-}"
 	stack_pg_start || exit 1
 	stack_migrate || exit 1
+	[ "${IT_PGBOUNCER:-}" = 1 ] && { pgbouncer_front transaction || exit 1; }
 	[ "${IT_NO_SERVERS:-}" = 1 ] || it_front_start || exit 1
+}
+
+# pgbouncer_front MODE: pgbouncer (pool_mode MODE) on a free 127.0.0.1 port
+# in front of the test's PostgreSQL; everything goes through it, psql too:
+# EVSTORE_DATABASE_URL (which overrides the file's url) names it and
+# EVSTORE_DATABASE_POOLING says MODE. IT_PGBOUNCER=1 makes it_start do this
+# in transaction mode.
+pgbouncer_front() {
+	local dir=$IT_DIR/pgbouncer
+	it_require /usr/sbin/pgbouncer
+	PGBOUNCER_PORT=$(free_port)
+	mkdir -p "$dir"
+	printf '"evstore" ""\n' >"$dir/userlist.txt"
+	cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+postgres = host=$IT_DIR/pg dbname=postgres user=evstore
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = $1
+max_client_conn = 500
+default_pool_size = 8
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+	chown -R postgres "$dir"
+	# pgbouncer refuses to run as root.
+	setpriv --reuid=postgres --regid=postgres --init-groups /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini" ||
+		{ echo "pgbouncer did not start" >&2; return 1; }
+	wait_for 10 test -s "$dir/pgbouncer.pid" || return 1
+	IT_PIDS+=("$(cat "$dir/pgbouncer.pid")")
+	PGBOUNCER_URL="postgresql://evstore@127.0.0.1:$PGBOUNCER_PORT/postgres"
+	export EVSTORE_DATABASE_URL=$PGBOUNCER_URL EVSTORE_DATABASE_POOLING=$1
 }
 
 # The front IT_FRONT names, and what it needs installed.
