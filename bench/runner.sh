@@ -6,8 +6,8 @@
 #            in one pipeline, on the same server (and, for context, the
 #            server alone running it from a PL/pgSQL loop);
 #   live     commit-to-handled latency of a live subscription while pgbench
-#            appends RATE events/s, one per transaction, each announced
-#            after its commit as a pool announces it (a NOTIFY of its own);
+#            appends RATE events/s, one per transaction, and a NOTIFY goes
+#            out every 5 ms, as a pool's waiter announces commits;
 #   rss      the runner's resident memory, sampled every second while it
 #            catches up over RSS_EVENTS events.
 # Prints a table. Needs an optimised build (no sanitizers) in ./build or
@@ -201,8 +201,13 @@ event_types = Tick" end
 	# Eight clients, so that one slow append does not hold the schedule up;
 	# their commits do not wait for the disk (the runner's do): the driver
 	# must keep the rate, and an event is visible from its commit record on.
-	tps=$(PGOPTIONS="-c synchronous_commit=off" "$PGBENCH" -n -M prepared -c 8 -j 2 -R "$RATE" -T "$LIVE_SECONDS" -f bench/pgbench/append_announced.sql "$DB" 2>/dev/null |
+	# The appends no longer NOTIFY; a pool's waiter announces commits at
+	# most every 5 ms: so does this second pgbench, beside them.
+	"$PGBENCH" -n -c 1 -R 200 -T "$LIVE_SECONDS" -f bench/pgbench/announce.sql "$DB" >/dev/null 2>&1 &
+	announcer=$!
+	tps=$(PGOPTIONS="-c synchronous_commit=off" "$PGBENCH" -n -M prepared -c 8 -j 2 -R "$RATE" -T "$LIVE_SECONDS" -f bench/pgbench/append.sql "$DB" 2>/dev/null |
 		awk '/^tps/ { printf "%.0f", $3; exit }')
+	wait "$announcer" || true
 	ticks=$(q -c "SELECT count(*) FROM evstore.events WHERE aggregate_type = 'BenchPg'")
 	all_handled() { [ "$(q -c "SELECT count(*) FROM bench_latency")" = "$ticks" ]; }
 	wait_for 60 all_handled ||
