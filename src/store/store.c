@@ -236,6 +236,25 @@ static enum es_status store_events_json(const struct store_append_req *req, stru
 	return b->failed ? ES_ENOMEM : ES_OK;
 }
 
+/* The appended events of r, one a row: event id, version and position in
+ * the columns from col on. */
+static enum es_status take_events(const PGresult *r, int col, struct store_append_res *res)
+{
+	int rows = PQntuples(r);
+
+	res->events = calloc((size_t)rows, sizeof *res->events);
+	if (!res->events)
+		return ES_ENOMEM;
+	res->n_events = (size_t)rows;
+	for (int i = 0; i < rows; i++) {
+		snprintf(res->events[i].event_id, sizeof res->events[i].event_id, "%s",
+			 PQgetvalue(r, i, col));
+		res->events[i].version = db_value_int64(r, i, col + 1);
+		res->events[i].position = db_value_int64(r, i, col + 2);
+	}
+	return ES_OK;
+}
+
 /* Reads evstore.append()'s rows into res. */
 static enum es_status store_append_result(const PGresult *r, struct store_append_res *res)
 {
@@ -256,17 +275,7 @@ static enum es_status store_append_result(const PGresult *r, struct store_append
 
 	res->replayed = strcmp(result, "replay") == 0;
 	res->version = db_value_int64(r, 0, 1);
-	res->events = calloc((size_t)rows, sizeof *res->events);
-	if (!res->events)
-		return ES_ENOMEM;
-	res->n_events = (size_t)rows;
-	for (int i = 0; i < rows; i++) {
-		snprintf(res->events[i].event_id, sizeof res->events[i].event_id, "%s",
-			 PQgetvalue(r, i, 2));
-		res->events[i].version = db_value_int64(r, i, 3);
-		res->events[i].position = db_value_int64(r, i, 4);
-	}
-	return ES_OK;
+	return take_events(r, 2, res);
 }
 
 /* What evstore.append() and evstore.append_known() both take: checks the
@@ -310,17 +319,7 @@ static enum es_status store_written_result(const PGresult *r, struct store_appen
 	if (PQnfields(r) != 4)
 		return ES_EINTERNAL;
 	res->version = db_value_int64(r, 0, 0);
-	res->events = calloc((size_t)rows, sizeof *res->events);
-	if (!res->events)
-		return ES_ENOMEM;
-	res->n_events = (size_t)rows;
-	for (int i = 0; i < rows; i++) {
-		snprintf(res->events[i].event_id, sizeof res->events[i].event_id, "%s",
-			 PQgetvalue(r, i, 1));
-		res->events[i].version = db_value_int64(r, i, 2);
-		res->events[i].position = db_value_int64(r, i, 3);
-	}
-	return ES_OK;
+	return take_events(r, 1, res);
 }
 
 /* The optimistic append: ES_OK with res filled when the events are
