@@ -18,7 +18,7 @@ stack_nginx_start
 BASE=http://127.0.0.1:$(cat "$STACK_DIR/nginx/port")
 export TOKEN
 TOKEN=$("$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" token --sub rss --scope "events:read events:write" --ttl 7200)
-worker=$(pgrep -P "$(cat "$STACK_DIR/fcgi.pid")" | head -n 1)
+worker=$(pgrep -P "$(cat "$STACK_DIR/fcgi.pid")" -x evstore-fcgi | head -n 1)
 rss() { ps -o rss= -p "$worker" | tr -d ' '; }
 
 # Warm up so that the first figure includes the connection and prepared

@@ -221,7 +221,7 @@ cc -O2 -I"$SRC/src" -I"$STACK_BUILDDIR" -o "$FB" bench/fold_bench.c "$STACK_BUIL
 
 # A worker's memory across many requests (the access log off is nginx's;
 # the workers still log at their configured level).
-pids=$(pgrep -P "$(cat "$STACK_DIR/fcgi.pid")" | tr '\n' ',' | sed 's/,$//')
+pids=$(pgrep -P "$(cat "$STACK_DIR/fcgi.pid")" -x evstore-fcgi | tr '\n' ',' | sed 's/,$//')
 rss() { ps -o rss= -p "$pids" | sort -n | tail -n 1; }
 before=$(rss)
 wrk -t 2 -c "$CONNS" -d "${DURATION}s" -s bench/wrk/append.lua "$BASE/" >/dev/null

@@ -378,6 +378,14 @@ out:
 enum es_status db_ensure(struct db *db)
 {
 	if (db->conn) {
+		/* A session the server ended while it sat idle (a restart, a
+		 * failover, an idle timeout) has left its goodbye and EOF on the
+		 * socket: read them now, without blocking, and reconnect before
+		 * the caller's statement fails on it. Never inside a transaction,
+		 * whose statements must not move to a new session. */
+		if (PQstatus(db->conn) == CONNECTION_OK && !db->in_pipeline &&
+		    PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+			(void)PQconsumeInput(db->conn);
 		if (PQstatus(db->conn) == CONNECTION_OK)
 			return ES_OK;
 		log_kv(LOG_ERR, "db_error", "message", "connection lost", "action", "reconnect", NULL);

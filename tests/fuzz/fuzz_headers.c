@@ -32,7 +32,7 @@ static bool printable_ascii(const char *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *value = fuzz_cstr(data, size);
-	struct http_io io = { fake_param, NULL, NULL, NULL };
+	struct http_io io = { .param = fake_param };
 	struct http_req req;
 	char kept[HTTP_TRACEPARENT_LEN + 1];
 

@@ -73,10 +73,14 @@ ENTRIES=($(psql_q -c "SELECT id FROM evstore.dlq WHERE subscription = 'dq' ORDER
 
 # audit_has NAME FILTER: one record of audit.json matches the jq FILTER
 # (syslog-ng hands every value over as a string).
+# matches_once FILTER: asked anew on every call, so wait_for can poll it.
+matches_once() {
+	[ "$(jq -c "select(.audit_type == \"admin_action\") | select($1)" "$OUT/audit.json" 2>/dev/null |
+		wc -l)" = 1 ]
+}
 audit_has() {
 	local name=$1 filter=$2
-	if wait_for 10 test "$(jq -c "select(.audit_type == \"admin_action\") | select($filter)" \
-		"$OUT/audit.json" 2>/dev/null | wc -l)" = 1; then
+	if wait_for 10 matches_once "$filter"; then
 		ok "$name"
 	else
 		not_ok "$name" "no single record matches: $filter" \

@@ -123,8 +123,9 @@ psql_q <"$IT_DIR/held" >/dev/null &
 pid=$!
 exec 4>"$IT_DIR/held"
 { echo "BEGIN;"; newev Late "$(uuid)" 1; } >&4
-wait_for 10 test "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
-	WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL")" = 1
+held_open() { [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
+	WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL")" = 1 ]; }
+wait_for 10 held_open
 newev Late "$(uuid)" 1 | psql_q >/dev/null
 ctl export --all-tenants --after "$c" --output "$IT_DIR/late1.jsonl" 2>"$IT_DIR/late1.err"
 check "behind a transaction in flight, the events committed after it wait too" test ! -s "$IT_DIR/late1.jsonl"

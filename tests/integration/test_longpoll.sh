@@ -149,17 +149,20 @@ auth_req "$T" GET /v1/events?after="$HEAD"
 HEAD=$(jq_body .next)
 printf '\n[http]\nmax_waiters = 3\n' >>"$IT_DIR/evstore.conf"
 kill -HUP "$POOL"
-check "SIGHUP: the reload is done" wait_for 15 test "$(states "$POOL" | grep -cx READY=1)" = 2
+readies() { [ "$(states "$POOL" | grep -cx READY=1)" = "$1" ]; }
+check "SIGHUP: the reload is done" wait_for 15 readies 2
 # Three clients that give up after 2 s: their places must come free.
 curl_gone() { curl -s -o /dev/null --max-time 2 -H "Authorization: Bearer $T" "$IT_BASE/v1/events?after=$HEAD&wait=30"; }
 for i in 1 2 3; do curl_gone & done
 check "three long polls fill a budget of 3" wait_for 15 parked 3
 wait_for 20 parked 0
 check "clients that went away free their places" parked 0
+# answered_empty N: N of the five have their answer, 200 and an empty page.
+answered_empty() { [ "$(awk '$1 == 200 && $2 == 0' "$IT_DIR/budget.out" 2>/dev/null | wc -l)" = "$1" ]; }
 polls 5 20 "$IT_DIR/budget.out"
 check "five more: three parked" wait_for 15 parked 3
 check "two over the budget answered at once with an empty page" \
-	wait_for 15 test "$(awk '$1 == 200 && $2 == 0' "$IT_DIR/budget.out" 2>/dev/null | wc -l)" = 2
+	wait_for 15 answered_empty 2
 check "the log says the budget was exceeded" wait_for 15 grep -q '"waiter_over_budget"' "$IT_DIR/fcgi.log"
 check "the three parked are still waiting" parked 3
 

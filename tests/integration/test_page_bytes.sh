@@ -42,9 +42,15 @@ check "$EVENTS appends of a 1 MiB event" test "$appended" = "$EVENTS"
 # A fresh pool: the worker's peak then counts reads only.
 fcgi_stop
 fcgi_start || { echo "Bail out! the pool did not restart"; exit 1; }
-worker_pid() { tr ' ' '\n' <"/proc/$IT_FCGI_PID/task/$IT_FCGI_PID/children" | grep -m1 .; }
+# worker_pid: a worker of the pool (the pool's other child is its long-poll waiter).
+worker_pid() {
+	local p
+	for p in $(cat "/proc/$IT_FCGI_PID/task/$IT_FCGI_PID/children"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = evstore-waiter ] || { echo "$p"; return; }
+	done
+}
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-wait_for 10 test -n "$(worker_pid)" || { echo "Bail out! no worker"; exit 1; }
+wait_for 10 eval '[ -n "$(worker_pid)" ]' || { echo "Bail out! no worker"; exit 1; }
 auth_req "$T" GET "/v1/events?limit=1"   # connects, prepares: the baseline
 WORKER=$(worker_pid)
 BASE_KIB=$(hwm_kib "$WORKER")

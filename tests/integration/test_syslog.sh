@@ -193,7 +193,8 @@ check "each line is still a JSON object" json_lines "$OUT/audit.json"
 check "the FastCGI workers log to the new syslog-ng" wait_for 10 \
 	grep -q '"req_id":"hdr-34"' "$OUT/evstore.json"
 
-check "once they are sent again, it is healthy" wait_for 10 test "$(req GET /health/subscriptions/audit; jq_body .status)" = healthy
+audit_healthy() { req GET /health/subscriptions/audit; [ "$(jq_body .status)" = healthy ]; }
+check "once they are sent again, it is healthy" wait_for 20 audit_healthy
 
 # --- a record too big for the log socket -----------------------------------------
 # An event stored with a 900 KB request_id (written before clients lost the
