@@ -586,6 +586,9 @@ void route_events_read(struct route_ctx *ctx)
 	if (!read_params(ctx, &from, &limit, &backward) || !(db = replica_for_read(ctx)))
 		goto out;
 	st = db_ensure(db);
+	/* The standby may have gone since it was chosen. */
+	if (replica_failed_over(ctx, &db, st))
+		st = ES_OK;
 	if (st != ES_OK)
 		goto fail;
 
