@@ -136,23 +136,17 @@ enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const
 
 enum es_status snapshot_verify(struct db *db, struct verify_report *rep)
 {
-	char room[16];
-	const char *vals[1] = { room };
 	PGresult *r = NULL;
 	enum es_status rc;
 
-	if (rep->found >= rep->max_problems)
-		return ES_OK;
-	snprintf(room, sizeof room, "%d", rep->max_problems - rep->found);
-	rc = db_exec_params(db, "snapshot_verify",
+	rc = verify_query(db, rep, "snapshot_verify",
 			    "SELECT sn.aggregate_type, sn.aggregate_id::text,"
 			    " NULLIF(sn.tenant_id, '00000000-0000-0000-0000-000000000000')::text,"
 			    " sn.version, s.version"
 			    " FROM evstore.snapshots sn LEFT JOIN evstore.streams s"
 			    "  USING (tenant_id, aggregate_type, aggregate_id)"
 			    " WHERE s.version IS NULL OR sn.version > s.version"
-			    " ORDER BY sn.tenant_id, sn.aggregate_type, sn.aggregate_id LIMIT $1::int",
-			    1, vals, &r);
+			    " ORDER BY sn.tenant_id, sn.aggregate_type, sn.aggregate_id LIMIT $1::int", &r);
 	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
 		const char *tenant = db_value_or_null(r, i, 2), *stream = db_value_or_null(r, i, 4);
 		char text[384];

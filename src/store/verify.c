@@ -43,6 +43,19 @@
 	"SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;" \
 	" SET enable_hashagg = off; SET enable_hashjoin = off; SET jit = off"
 
+enum es_status verify_query(struct db *db, const struct verify_report *rep, const char *label,
+			    const char *sql, PGresult **out)
+{
+	char room[16];
+	const char *vals[1] = { room };
+
+	*out = NULL;
+	if (rep->found >= rep->max_problems)
+		return ES_OK;
+	snprintf(room, sizeof room, "%d", rep->max_problems - rep->found);
+	return db_exec_params(db, label, sql, 1, vals, out);
+}
+
 enum es_status verify_stream_count(struct db *db, int64_t *count)
 {
 	enum es_status rc = db_exec_sql(db, VERIFY_SETTINGS, NULL);

@@ -10,6 +10,7 @@
 #define EVSTORE_VERIFY_H
 
 #include <stdint.h>
+#include <libpq-fe.h>
 #include "base/error.h"
 
 struct db;
@@ -23,6 +24,12 @@ struct verify_report {
 	int max_problems;             /* stop after this many (>= 1) */
 	int found;                    /* problems reported so far, by every check */
 };
+
+/* Runs one check's statement sql (label names it in logs), whose $1 is
+ * how many more problems are wanted, into *out. When none are, it runs
+ * nothing: ES_OK with *out NULL. */
+enum es_status verify_query(struct db *db, const struct verify_report *rep, const char *label,
+			    const char *sql, PGresult **out) ES_MUST_CHECK;
 
 /* How many streams rows there are (for the progress bar). */
 enum es_status verify_stream_count(struct db *db, int64_t *count) ES_MUST_CHECK;

@@ -183,20 +183,15 @@ enum es_status checkpoint_progress(struct db *db, const char *subscription, int 
 
 enum es_status checkpoint_verify(struct db *db, struct verify_report *rep)
 {
-	char room[16];
-	const char *vals[1] = { room };
 	PGresult *r = NULL;
 	enum es_status rc;
 
-	if (rep->found >= rep->max_problems)
-		return ES_OK;
-	snprintf(room, sizeof room, "%d", rep->max_problems - rep->found);
-	rc = db_exec_params(db, "checkpoint_verify",
+	rc = verify_query(db, rep, "checkpoint_verify",
 			    "SELECT c.subscription, c.partition, c.transaction_id::text, c.position,"
 			    " pg_snapshot_xmin(pg_current_snapshot())::text"
 			    " FROM evstore.checkpoints c"
 			    " WHERE c.transaction_id >= pg_snapshot_xmin(pg_current_snapshot())"
-			    " ORDER BY c.subscription, c.partition LIMIT $1::int", 1, vals, &r);
+			    " ORDER BY c.subscription, c.partition LIMIT $1::int", &r);
 	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
 		char text[384];
 
