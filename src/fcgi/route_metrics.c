@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -174,33 +175,36 @@ static void sub_sample(struct sbuf *b, const char *name, const struct substatus_
 	sbuf_printf(b, ",partition=\"%d\"} ", g->partition);
 }
 
+/* One family of a 64-bit field of every partition's gauges (its offset in
+ * struct substatus_gauge). */
+static void sub_family(struct sbuf *b, const struct substatus_gauges *l, const char *name,
+		       const char *type, const char *help, size_t field)
+{
+	family(b, name, type, help);
+	for (size_t i = 0; i < l->count; i++) {
+		int64_t v;
+
+		memcpy(&v, (const char *)&l->items[i] + field, sizeof v);
+		sub_sample(b, name, &l->items[i]);
+		sbuf_printf(b, "%" PRId64 "\n", v);
+	}
+}
+
 static void subscription_metrics(struct sbuf *b, const struct substatus_gauges *l)
 {
-	family(b, "evstore_subscription_events_processed_total", "counter",
-	       "Events a partition handled since its runner started it.");
-	for (size_t i = 0; i < l->count; i++) {
-		sub_sample(b, "evstore_subscription_events_processed_total", &l->items[i]);
-		sbuf_printf(b, "%" PRId64 "\n", l->items[i].events_processed);
-	}
-	family(b, "evstore_subscription_events_failed_total", "counter",
-	       "Handler failures (every failed attempt) since its runner started the partition.");
-	for (size_t i = 0; i < l->count; i++) {
-		sub_sample(b, "evstore_subscription_events_failed_total", &l->items[i]);
-		sbuf_printf(b, "%" PRId64 "\n", l->items[i].events_failed);
-	}
-	family(b, "evstore_subscription_lag_events", "gauge",
-	       "Events between the partition's checkpoint and the newest position, at its last heartbeat.");
-	for (size_t i = 0; i < l->count; i++) {
-		sub_sample(b, "evstore_subscription_lag_events", &l->items[i]);
-		sbuf_printf(b, "%" PRId64 "\n", l->items[i].lag_events);
-	}
-	family(b, "evstore_subscription_dlq_entries", "gauge",
-	       "Dead-lettered events not resolved (failed or retrying), counted up to "
-	       "10000 per partition.");
-	for (size_t i = 0; i < l->count; i++) {
-		sub_sample(b, "evstore_subscription_dlq_entries", &l->items[i]);
-		sbuf_printf(b, "%" PRId64 "\n", l->items[i].dlq_entries);
-	}
+	sub_family(b, l, "evstore_subscription_events_processed_total", "counter",
+		   "Events a partition handled since its runner started it.",
+		   offsetof(struct substatus_gauge, events_processed));
+	sub_family(b, l, "evstore_subscription_events_failed_total", "counter",
+		   "Handler failures (every failed attempt) since its runner started the partition.",
+		   offsetof(struct substatus_gauge, events_failed));
+	sub_family(b, l, "evstore_subscription_lag_events", "gauge",
+		   "Events between the partition's checkpoint and the newest position, at its last heartbeat.",
+		   offsetof(struct substatus_gauge, lag_events));
+	sub_family(b, l, "evstore_subscription_dlq_entries", "gauge",
+		   "Dead-lettered events not resolved (failed or retrying), counted up to "
+		   "10000 per partition.",
+		   offsetof(struct substatus_gauge, dlq_entries));
 	family(b, "evstore_subscription_heartbeat_age_seconds", "gauge",
 	       "Seconds since the partition's runner last wrote its status row.");
 	for (size_t i = 0; i < l->count; i++) {
