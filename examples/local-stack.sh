@@ -88,11 +88,12 @@ stack_migrate() {
 		{ cat "$STACK_DIR/migrate.log" >&2; return 1; }
 }
 
-# stack_fcgi_start [WORKERS]: the pre-forked pool on $STACK_DIR/fcgi.sock;
-# its pid lands in $STACK_DIR/fcgi.pid.
+# stack_fcgi_start [WORKERS]: the pre-forked pool on $STACK_DIR/fcgi.sock,
+# of WORKERS workers, or as many as the configuration's [http] workers says
+# (one per CPU when it says nothing); its pid lands in $STACK_DIR/fcgi.pid.
 stack_fcgi_start() {
 	"$(stack_fcgi_bin)" --config "$STACK_DIR/evstore.conf" --listen "$STACK_DIR/fcgi.sock" \
-		--workers "${1:-2}" >>"$STACK_DIR/fcgi.log" 2>&1 </dev/null &
+		${1:+--workers "$1"} >>"$STACK_DIR/fcgi.log" 2>&1 </dev/null &
 	echo $! >"$STACK_DIR/fcgi.pid"
 	wait_for 10 test -S "$STACK_DIR/fcgi.sock" ||
 		{ echo "evstore-fcgi did not start:" >&2; cat "$STACK_DIR/fcgi.log" >&2; return 1; }

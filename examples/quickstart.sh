@@ -37,7 +37,10 @@ mkdir -p "$STACK_DIR"
 chmod 755 "$STACK_DIR"
 stack_stop >/dev/null 2>&1 || true
 # One subscription: the order_summary read model, kept by the runner.
-STACK_LOG_LEVEL=info stack_write_config "[subscription order_summary]
+STACK_LOG_LEVEL=info stack_write_config "[http]
+workers = 4
+
+[subscription order_summary]
 handler = sql
 sql_file = $SRC/examples/projections/order_summary.sql
 aggregate_types = Order"
@@ -49,7 +52,7 @@ psql -X -q "$(stack_database_url)" -c "CREATE TABLE IF NOT EXISTS order_summary 
 	tenant_id uuid NOT NULL, order_id uuid NOT NULL, customer_id text, total numeric,
 	status text, tracking_number text, notes int NOT NULL DEFAULT 0, updated_at timestamptz,
 	PRIMARY KEY (tenant_id, order_id))"
-stack_fcgi_start 4
+stack_fcgi_start
 stack_runner_start
 port=8080
 if ! python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",8080))' 2>/dev/null; then port=$(free_port); fi
