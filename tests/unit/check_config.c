@@ -811,14 +811,27 @@ static void for_each_default_key(void (*fn)(const char *key, const char *line, v
 	config_free(&c);
 }
 
-/* The sample lists each key as ";key = default". */
+/* True when line (up to its newline) sets one of the keys the package
+ * chooses a value for, which the sample sets instead of listing. */
+static bool package_setting(const char *line)
+{
+	static const char *const chosen[] = { "workers = " };
+
+	for (size_t i = 0; i < sizeof chosen / sizeof chosen[0]; i++)
+		if (strncmp(line, chosen[i], strlen(chosen[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The sample lists each key as ";key = default", except the few the
+ * package sets (package_setting). */
 START_TEST(sample_lists_every_default)
 {
 	char *sample = read_source_file("packaging/evstore.conf");
 	char *uncommented = calloc(1, strlen(sample) + 1), *o = uncommented;
 	struct es_config d, s;
 	char *dp, *sp, *dl, *sl;
-	int keys = 0;
+	int keys = 0, set = 0;
 
 	/* uncomment the ";key = value" lines; '#' lines are prose */
 	for (char *p = sample; *p; ) {
@@ -828,6 +841,9 @@ START_TEST(sample_lists_every_default)
 		if (*p == ';' && kl > 0 && strncmp(p + 1 + kl, " =", 2) == 0) {
 			p++;
 			keys++;
+		} else if (package_setting(p)) {
+			keys++;
+			set++;
 		}
 		memcpy(o, p, (size_t)(nl - p));
 		o += nl - p;
@@ -852,6 +868,8 @@ START_TEST(sample_lists_every_default)
 
 		if (strncmp(dl + 1, "dir = ", 6) == 0)
 			ck_assert(strncmp(sl + 1, "dir = /etc/evstore/aggregates.d\n", 32) == 0);
+		else if (package_setting(sl + 1))
+			ck_assert(strncmp(sl + 1, "workers = 4\n", 12) == 0);
 		else
 			ck_assert_msg(dn - dl == sn - sl && strncmp(dl, sl, (size_t)(dn - dl)) == 0,
 				      "sample differs from the default: %.*s vs %.*s",
@@ -863,6 +881,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
 	ck_assert_int_eq(keys, 52); /* every key of the table, once */
+	ck_assert_int_eq(set, 1);
 
 	free(sp);
 	free(dp);
