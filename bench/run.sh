@@ -20,6 +20,14 @@
 # its commit, so the appends have as many transactions in flight as
 # pgbench only with as many workers)  STREAMS_PER_RUN=20000 (for the
 # expected_version runs)
+#   PEER_URL=http://HOST:PORT: another event store serving the same append
+# (POST /v1/aggregates/Bench/ID/events, the same body, 201) gets the same
+# wrk load right after evstore's single append; a row "PEER_NAME append
+# (new stream)" (PEER_NAME=Emmett) puts it in the limit columns, so its
+# ratio is evstore's rate over the peer's. PEER=emmett starts Emmett's
+# PostgreSQL event store locally for that (bench/peer/emmett.sh: node and
+# npm; PEER_PROCS=$(nproc) Node processes sharing $CONNS connections) and
+# stops it after its runs.
 set -eu
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -27,10 +35,21 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 WORKERS=${WORKERS:-$CONNS}
 STREAMS_PER_RUN=${STREAMS_PER_RUN:-20000}
+PEER=${PEER:-}
+PEER_URL=${PEER_URL:-}
+PEER_NAME=${PEER_NAME:-Emmett}
+PEER_PROCS=${PEER_PROCS:-$(nproc)}
+case $PEER in
+'') ;;
+emmett) PEER_NAME=Emmett ;;
+*) echo "PEER=$PEER: the only local peer is emmett (or set PEER_URL)" >&2; exit 1 ;;
+esac
 . "$SRC/bench/lib.sh"
 bench_stack_init bench
+[ -z "$PEER" ] || . "$SRC/bench/peer/$PEER.sh"
 HELLO_PID=
 cleanup() {
+	[ -z "$PEER" ] || emmett_peer_stop
 	[ -n "$HELLO_PID" ] && kill "$HELLO_PID" 2>/dev/null
 	[ -s "$STACK_DIR/hello-nginx/nginx.pid" ] && kill -QUIT "$(cat "$STACK_DIR/hello-nginx/nginx.pid")" 2>/dev/null
 	stack_stop immediate
@@ -122,8 +141,20 @@ echo "evstore bench: ${DURATION}s per run, $CONNS connections, $WORKERS FastCGI 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 row "what (/s)" "evstore" "limit" "ratio" "same SQL" "ratio" "p99 ms" "limit p99"
 
-line "append, 1 event, new stream" "$(wrk_run bench/wrk/append.lua /)" \
+append=$(wrk_run bench/wrk/append.lua /)
+line "append, 1 event, new stream" "$append" \
 	"$(pgbench_run bench/pgbench/insert.sql)" "$(pgbench_run bench/pgbench/append.sql)"
+# The peer: the same wrk script (its paths, body and connections) against
+# its URL, in the limit columns beside evstore's rate just measured.
+if [ -n "$PEER" ]; then
+	emmett_peer_start "$PEER_PROCS" "$CONNS"
+	echo "($PEER_NAME: $(sed -n 's/^ready: //p' "$STACK_DIR/emmett.log"))" >&2
+fi
+if [ -n "$PEER_URL" ]; then
+	peer=$(BASE=$PEER_URL wrk_run bench/wrk/append.lua /)
+	[ -z "$PEER" ] || emmett_peer_stop
+	line "$PEER_NAME append (new stream)" "$append" "$peer" ""
+fi
 
 # expected_version: each wrk run on fresh streams (its versions start at 1)
 NSTREAMS=100000
@@ -189,6 +220,8 @@ hello=$(wrk_run "" /health/live)
 BASE=$save_base
 line "/health/live" "$ev" "$hello" ""
 echo "load average after the routes: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "$PEER_URL" ] ||
+	echo "($PEER_NAME append: evstore's single append beside $PEER_NAME's at $PEER_URL; its limit columns are $PEER_NAME's)"
 echo
 row2() { printf '%-36s %10s %10s %8s %8s\n' "$@"; }
 row2 "what (/s)" "evstore" "baseline" "ratio" "p99 ms"
