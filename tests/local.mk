@@ -64,6 +64,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
 	tests/integration/test_export.sh \
+	tests/integration/test_export_privacy.sh \
 	tests/integration/test_verify.sh \
 	tests/integration/test_runner_resilience.sh \
 	tests/integration/test_health.sh \
