@@ -190,7 +190,7 @@ static const struct ctl_command commands[] = {
 	  "      --batch-size N   lines per transaction (default 10000)\n"
 	  "  -h, --help           show this help and exit\n" },
 	{ "verify", cmd_verify, "check the store's integrity",
-	  "Usage: evstorectl [--config FILE] verify\n"
+	  "Usage: evstorectl [--config FILE] verify [--envelopes]\n"
 	  "\n"
 	  "Checks that the applied migrations' checksums match this build's files, that\n"
 	  "every stream's versions run from 1 without a gap and its streams row holds\n"
@@ -198,10 +198,14 @@ static const struct ctl_command commands[] = {
 	  "checkpoint ahead of the feed. It reads by index scans only, a chunk of streams\n"
 	  "at a time, with a progress bar on stderr when that is a terminal. Prints each\n"
 	  "problem found (the first 20) and exits 1, or exits 0 when there is none. When\n"
-	  "the migrations do not match, the tables are not checked.\n"
+	  "the migrations do not match, the tables are not checked. It checks that the\n"
+	  "subject keys' identity is ahead of every key id, and with --envelopes that\n"
+	  "every personal field's envelope names a key that has a row (this reads\n"
+	  "every event's payload: a full scan).\n"
 	  "\n"
 	  "Options:\n"
-	  "  -h, --help    show this help and exit\n" },
+	  "      --envelopes   also check the envelopes' keys (reads every payload)\n"
+	  "  -h, --help        show this help and exit\n" },
 	{ "forget", cmd_forget, "erase a data subject's personal data (destroy its key)",
 	  "Usage: evstorectl [--config FILE] forget [--tenant UUID] SUBJECT\n"
 	  "       evstorectl [--config FILE] forget --replay AUDIT-LOG\n"

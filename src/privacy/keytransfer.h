@@ -108,4 +108,12 @@ bool keytransfer_envelope_ids(const char *s, size_t len, bool (*id)(void *arg, i
 enum es_status keytransfer_missing(struct db *db, const int64_t *ids, size_t n, int64_t *missing,
 				   size_t *n_missing) ES_MUST_CHECK;
 
+/* verify's checks of the table (store/verify.h): the key_id identity is
+ * ahead of every key id stored (an import of keys moves it; a row written
+ * by hand may not have), which reads one index entry; and, with
+ * envelopes, every envelope of every event names a key that has a row,
+ * which reads every event's payload (a full scan: verify --envelopes). */
+struct verify_report;
+enum es_status keytransfer_verify(struct db *db, struct verify_report *rep, bool envelopes) ES_MUST_CHECK;
+
 #endif

@@ -127,6 +127,9 @@ check "a key id stored with another subject: exit 1, naming the line and the fie
 	-n "$(grep -F "exp.jsonl:$AKEYLINE: subject key $AKEY is stored already with another subject" <<<"$out")"
 check "... and nothing of the file is stored" test "$(counts_in conflict)" = 0/1 -a \
 	-n "$(grep "^Nothing of .*exp.jsonl is imported" <<<"$out")"
+out=$(in_db conflict verify 2>&1); rc=$?
+check "verify names a key id identity left behind a row written by hand" test "$rc" = 1 -a \
+	-n "$(grep "^problem: the subject keys' key_id identity is at 0, behind key id $AKEY" <<<"$out")"
 
 # --- events whose keys are held nowhere -----------------------------------------------------
 new_db nokeys
@@ -134,9 +137,17 @@ out=$(in_db nokeys import "$IT_DIR/nokeys.jsonl" 2>&1); rc=$?
 check "an export without keys into a store without them: imported, exit 0" test "$rc" = 0 -a "$(counts_in nokeys)" = "$EVENTS/0"
 check "... with a warning that counts the events and the keys" grep -q \
 	"warning: 3 events of .*nokeys.jsonl name 2 subject keys that this store does not hold" <<<"$out"
+out=$(in_db nokeys verify 2>&1); rc=$?
+check "verify without --envelopes reads no payload: exit 0" test "$rc" = 0
+out=$(in_db nokeys verify --envelopes 2>&1); rc=$?
+check "verify --envelopes names each key without a row and its events" test "$rc" = 1 -a \
+	-n "$(grep "^problem: subject key $(psql_q -c "SELECT key_id FROM evstore.subject_keys WHERE subject = '$A'") has no row, and 2 events name it in an envelope (event [0-9a-f-]* the first)" <<<"$out")" -a \
+	"$(grep -c '^problem: subject key' <<<"$out")" = 2
 out=$(in_db nokeys import "$IT_DIR/exp.jsonl" 2>&1); rc=$?
 check "importing the keys afterwards cures it: no warning" test "$rc" = 0 -a -z "$(grep warning <<<"$out")" -a \
 	"$(counts_in nokeys)" = "$EVENTS/2"
+out=$(in_db nokeys verify --envelopes 2>&1); rc=$?
+check "... and verify --envelopes finds nothing more" test "$rc" = 0 -a -n "$(grep "envelopes' keys" <<<"$out")"
 
 # --- an erasure carried by a later export; an older one never undoes it -----------------------
 ctl forget "$A" >/dev/null 2>&1
