@@ -188,12 +188,13 @@ static bool export_flush(struct export_out *o)
 	return true;
 }
 
-/* Opens the envelopes of one event into o->clear. False after noting why
- * in o->open_error. */
+/* Opens the envelopes of one event into o->clear, marked "decrypted":
+ * true (a line import refuses, header or not). False after noting why in
+ * o->open_error. */
 static bool export_decrypt(struct export_out *o, const char *json, size_t len)
 {
 	json_object *ev = NULL;
-	char err[512];
+	char err[512] = "";
 	enum es_status rc;
 
 	if (o->kr.n > EXPORT_KEYRING_MAX)
@@ -201,6 +202,8 @@ static bool export_decrypt(struct export_out *o, const char *json, size_t len)
 	rc = jsondoc_parse_strict(json, len, EXPORT_PARSE_DEPTH, &ev, err, sizeof err);
 	if (rc == ES_OK)
 		rc = view_event(o->keys_db, &o->kr, ev, PERSONAL_CLEAR, err, sizeof err);
+	if (rc == ES_OK && json_object_object_add(ev, EXPORTFILE_DECRYPTED_MEMBER, json_object_new_boolean(1)) != 0)
+		rc = ES_ENOMEM;
 	if (rc == ES_OK) {
 		sbuf_reset(&o->clear);
 		sbuf_puts(&o->clear, jsondoc_compact(ev));
@@ -210,10 +213,16 @@ static bool export_decrypt(struct export_out *o, const char *json, size_t len)
 		}
 	}
 	json_object_put(ev);
-	if (rc != ES_OK)
-		snprintf(o->open_error, sizeof o->open_error, "%s", rc == ES_EINVAL ?
-			 "a subject key does not unwrap: no master key" : rc == ES_EDB ||
-			 rc == ES_EUNAVAILABLE ? db_last_error(o->keys_db) : err);
+	if (rc != ES_OK && err[0])
+		snprintf(o->open_error, sizeof o->open_error, "%s", err);
+	else if (rc == ES_EINTERNAL)
+		snprintf(o->open_error, sizeof o->open_error, "a subject key does not unwrap under the master"
+			 " key of [privacy] master_key_file (the log names the key)");
+	else if (rc == ES_ENOMEM)
+		snprintf(o->open_error, sizeof o->open_error, "out of memory");
+	else if (rc != ES_OK)
+		snprintf(o->open_error, sizeof o->open_error, "reading the subject keys failed: %s",
+			 db_last_error(o->keys_db));
 	return rc == ES_OK;
 }
 

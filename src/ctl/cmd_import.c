@@ -44,6 +44,9 @@
 #define IMPORT_BATCH_DEFAULT 10000
 #define IMPORT_SEND_BYTES (1 << 20)   /* COPY data gathered before it is sent */
 #define IMPORT_MISSING_CHUNK 10000    /* key ids asked about at a time */
+#define IMPORT_DECRYPTED_REFUSED \
+	"a decrypted export (export --decrypt) holds personal data in clear, which the store keeps" \
+	" only sealed: it cannot be imported. Import an export made without --decrypt."
 
 struct import_args {
 	const char *path;             /* NULL or "-": stdin */
@@ -257,6 +260,8 @@ static bool import_line(struct db *db, struct import_batch *cur, bool busy, stru
 	if (event_line_parse(line, len, &ev, err, sizeof err) != ES_OK) {
 		event_line_free(&ev);
 		s->failed_line = s->lines;
+		if (strcmp(err, "unknown field \"" EXPORTFILE_DECRYPTED_MEMBER "\"") == 0)
+			snprintf(err, sizeof err, "%s", IMPORT_DECRYPTED_REFUSED);
 		snprintf(s->parse_error, sizeof s->parse_error, "%s:%" PRId64 ": %s", s->source, s->lines, err);
 		return false;
 	}
@@ -370,9 +375,8 @@ static bool import_header(struct import_summary *s, const char *line, size_t len
 	}
 	if (h.decrypted) {
 		s->failed_line = s->lines;
-		snprintf(s->parse_error, sizeof s->parse_error, "%s:%" PRId64 ": a decrypted export (export"
-			 " --decrypt) holds personal data in clear, which the store keeps only sealed: it cannot"
-			 " be imported. Import an export made without --decrypt.", s->source, s->lines);
+		snprintf(s->parse_error, sizeof s->parse_error, "%s:%" PRId64 ": %s", s->source, s->lines,
+			 IMPORT_DECRYPTED_REFUSED);
 		return false;
 	}
 	return true;

@@ -7,7 +7,8 @@
  *
  * The header says what the file holds: the subject keys of its tenants,
  * or not (--without-keys), and whether the declared personal fields are
- * in clear (--decrypt), which import refuses. A file without a header (an
+ * in clear (--decrypt), which import refuses (each event opened also
+ * carries "decrypted": true). A file without a header (an
  * export of an older evstore, lines written by another system) holds
  * events only. Files may be concatenated: a header starts a new part. */
 #ifndef EVSTORE_CTL_EXPORTFILE_H
@@ -18,6 +19,9 @@
 
 #define EXPORTFILE_FORMAT 1
 #define EXPORTFILE_HEADER_MEMBER "evstore_export"
+/* In a decrypted export, each event whose fields were opened says so
+ * itself too: a line import refuses even with the header cut off. */
+#define EXPORTFILE_DECRYPTED_MEMBER "decrypted"
 
 enum exportfile_kind {
 	EXPORTFILE_EVENT,

@@ -91,6 +91,18 @@ out=$(in_db refusedec import "$IT_DIR/dec.jsonl" 2>&1); rc=$?
 check "import of a decrypted export: exit 1, at its header, saying why" test "$rc" = 1 -a \
 	-n "$(grep -F "dec.jsonl:1: a decrypted export (export --decrypt) holds personal data in clear" <<<"$out")"
 check "... and nothing is stored" test "$(counts_in refusedec)" = 0/0
+sed 1d "$IT_DIR/dec.jsonl" >"$IT_DIR/dec-noheader.jsonl"
+FIRSTDEC=$(grep -n '"decrypted":true' "$IT_DIR/dec-noheader.jsonl" | head -n 1 | cut -d: -f1)
+out=$(in_db refusedec import "$IT_DIR/dec-noheader.jsonl" 2>&1); rc=$?
+check "with its header cut off, refused at its first decrypted event" test "$rc" = 1 -a -n "$FIRSTDEC" -a \
+	-n "$(grep -F "dec-noheader.jsonl:$FIRSTDEC: a decrypted export (export --decrypt) holds personal data in clear" <<<"$out")" -a \
+	"$(sql_in refusedec "SELECT count(*) FROM evstore.events WHERE payload::text LIKE '%$MARK%'")" = 0
+(umask 077; openssl rand -hex 32 >"$IT_DIR/other.key")
+sed "s|^master_key_file = .*|master_key_file = $IT_DIR/other.key|" "$CONF" >"$IT_DIR/otherkey.conf"
+out=$("$CTL_BIN" --config "$IT_DIR/otherkey.conf" export --decrypt --output "$IT_DIR/other.jsonl" 2>&1); rc=$?
+check "--decrypt under another master key: exit 1, saying the key does not unwrap" test "$rc" = 1 -a \
+	-n "$(grep "cannot decrypt: a subject key does not unwrap under the master key" <<<"$out")"
+check "... and the failed attempt is audited" grep -q '"action":"export_decrypted","outcome":"failed"' <<<"$out"
 
 # --- restore into the emptied store: the keys kept, the data readable ----------------------
 psql_q -c "TRUNCATE evstore.events, evstore.streams, evstore.subject_keys RESTART IDENTITY" >/dev/null
