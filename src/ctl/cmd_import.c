@@ -37,6 +37,7 @@
 #include "store/event_line.h"
 #include "store/import.h"
 #include "privacy/keytransfer.h"
+#include "privacy/masterkey.h"
 #include "ctl/commands.h"
 #include "ctl/exportfile.h"
 #include "ctl/progress.h"
@@ -70,6 +71,9 @@ struct import_summary {
 	int64_t keys_missing;         /* keys named by envelopes, held nowhere */
 	int64_t keys_missing_events;  /* the events naming them */
 	int64_t key_missing_example;
+	char master_id[17];           /* this configuration's master key, "": none */
+	int64_t keys_other_master;    /* live keys wrapped by another master key */
+	char other_master[72];        /* the first of them */
 };
 
 /* The key ids that the file's envelopes name, and in how many events:
@@ -346,6 +350,9 @@ static bool import_key_line(struct db *db, struct import_batch *cur, struct impo
 	}
 	g->last_line = s->lines;
 	s->key_records++;
+	if (s->master_id[0] && k.wrapped_hex && strcmp(k.master_id, s->master_id) != 0
+	    && s->keys_other_master++ == 0)
+		snprintf(s->other_master, sizeof s->other_master, "%s", k.master_id);
 	keytransfer_copy_row(&k, s->lines, &g->rows);
 	keytransfer_line_free(&k);
 	if (g->rows.failed) {
@@ -539,6 +546,12 @@ static void import_report(const struct import_summary *s, bool ok)
 			       " %" PRId64 " erased here as in the file, %" PRId64 " kept erased\n",
 			       s->keys.inserted, s->keys.inserted == 1 ? "" : "s", s->keys.same, s->keys.erased,
 			       s->keys.kept_erased);
+		if (s->keys_other_master > 0)
+			ctl_error("warning: %" PRId64 " subject key%s of %s %s wrapped by master key %s, not by"
+				  " this configuration's (%s): the personal fields under them are read only where"
+				  " evstore runs with that master key", s->keys_other_master,
+				  s->keys_other_master == 1 ? "" : "s", s->source,
+				  s->keys_other_master == 1 ? "is" : "are", s->other_master, s->master_id);
 		if (s->keys_missing > 0)
 			ctl_error("warning: %" PRId64 " event%s of %s name %" PRId64 " subject key%s that this"
 				  " store does not hold (key %" PRId64 " the first), neither in the file nor"
@@ -557,6 +570,22 @@ static void import_report(const struct import_summary *s, bool ok)
 	fprintf(stderr, "Lines 1-%" PRId64 " of %s are imported (%s event%s written, %s skipped),"
 		" nothing after them. Importing the file again skips what is stored.\n",
 		s->committed_lines, s->source, imported, s->imported == 1 ? "" : "s", skipped);
+}
+
+/* The fingerprint of the configured master key, to tell keys wrapped by
+ * another one; "" when none is set or it cannot be read here (the import
+ * itself never needs it). */
+static void import_master_id(const struct es_config *cfg, char out[17])
+{
+	struct masterkey mk;
+	char err[512];
+
+	out[0] = '\0';
+	if (!cfg->privacy.master_key_file || !*cfg->privacy.master_key_file
+	    || masterkey_read(cfg->privacy.master_key_file, &mk, err, sizeof err) != ES_OK)
+		return;
+	snprintf(out, 17, "%s", mk.id);
+	masterkey_wipe(&mk);
 }
 
 int cmd_import(const struct ctl *ctl, int argc, char **argv)
@@ -579,6 +608,7 @@ int cmd_import(const struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_FAILURE;
 	rc = CTL_EXIT_FAILURE;
 	s.source = a.path ? a.path : "stdin";
+	import_master_id(&cfg, s.master_id);
 	if (a.path && !(in = fopen(a.path, "re"))) {
 		ctl_error("cannot open %s: %s", a.path, strerror(errno));
 		in = NULL;

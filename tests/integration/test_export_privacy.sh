@@ -110,6 +110,15 @@ out=$(ctl import "$IT_DIR/exp.jsonl" 2>&1); rc=$?
 check "import with keys: exit 0" test "$rc" = 0
 check "... it says what it wrote" test "$(grep -c "^$EVENTS events imported, 0 stored already\|^2 subject keys imported, 0 stored already and skipped, 0 erased here as in the file, 0 kept erased" <<<"$out")" = 2
 check "... and warns of nothing" test -z "$(grep warning <<<"$out")"
+new_db othermaster
+out=$(EVSTORE_DATABASE_URL="host=$IT_DIR/pg user=evstore dbname=othermaster" "$CTL_BIN" --config "$IT_DIR/otherkey.conf" \
+	import "$IT_DIR/exp.jsonl" 2>&1); rc=$?
+check "keys wrapped by another master key than the configuration's: imported, with a warning" test "$rc" = 0 -a \
+	-n "$(grep "warning: 1 subject key of .*exp.jsonl is wrapped by master key [0-9a-f]\{16\}, not by this configuration's" <<<"$out")"
+new_db concat
+out=$(cat "$IT_DIR/nokeys.jsonl" "$IT_DIR/exp.jsonl" | in_db concat import --batch-size 1 2>&1); rc=$?
+check "two exports in one stream (cat): the events, then the keys of the second, all in" test "$rc" = 0 -a \
+	"$(counts_in concat)" = "$EVENTS/2" -a -z "$(grep warning <<<"$out")"
 check "the key rows are back as they were, key ids kept" test "$(keys_of)" = "$KEYS_BEFORE"
 auth_req "$P" GET "/v1/aggregates/Customer/$A/events"
 expect "personal:read reads the imported events in clear" 200 '.events[0].payload.email' "ada.$MARK@example.org" \
