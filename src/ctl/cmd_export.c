@@ -226,7 +226,8 @@ static bool export_decrypt(struct export_out *o, const char *json, size_t len)
 	return rc == ES_OK;
 }
 
-/* Adds one line (a record of any kind) to what is gathered. */
+/* Adds one line (a record of any kind) to what is gathered; a line larger
+ * than the buffer goes out on its own, after what is gathered. */
 static bool export_put(struct export_out *o, const char *json, size_t len)
 {
 	if (o->len + len + 1 > EXPORT_BUFFER && !export_flush(o))
@@ -259,22 +260,13 @@ static bool export_row(void *arg, const char *json, size_t len, const struct fee
 		json = o->clear.data;
 		len = o->clear.len;
 	}
-	if (o->len + len + 1 > EXPORT_BUFFER && !export_flush(o))
+	if (!export_put(o, json, len))
 		return false;
-	if (len + 1 > EXPORT_BUFFER) {
-		/* A line larger than the buffer goes out on its own. */
-		if (!fdio_write_all(o->fd, json, len) || !fdio_write_all(o->fd, "\n", 1)) {
-			o->write_errno = errno ? errno : EIO;
-			return false;
-		}
-		o->written = ++o->gathered;
-		o->written_at = o->gathered_at = *c;
-	} else {
-		memcpy(o->buf + o->len, json, len);
-		o->buf[o->len + len] = '\n';
-		o->len += len + 1;
-		o->gathered++;
-		o->gathered_at = *c;
+	o->gathered++;
+	o->gathered_at = *c;
+	if (len + 1 > EXPORT_BUFFER) { /* it went out on its own */
+		o->written = o->gathered;
+		o->written_at = *c;
 	}
 	progress_update(&o->bar, o->gathered);
 	return !export_interrupted;
