@@ -40,6 +40,7 @@ UNIT_TESTS = \
 	tests/unit/check_fold \
 	tests/unit/check_aggdef \
 	tests/unit/check_privacy \
+	tests/unit/check_keytransfer \
 	tests/unit/check_aggregate \
 	tests/unit/check_snapshot \
 	tests/unit/check_subscription \
@@ -64,6 +65,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_rolling_restart.sh \
 	tests/integration/test_rebuild.sh \
 	tests/integration/test_export.sh \
+	tests/integration/test_export_privacy.sh \
 	tests/integration/test_verify.sh \
 	tests/integration/test_runner_resilience.sh \
 	tests/integration/test_health.sh \

@@ -42,9 +42,10 @@ void ctl_audit(const struct admin_action *action)
 			  "([log] socket); the action itself is done", a.action);
 }
 
-void ctl_audit_import(const char *source, int64_t events, bool ok)
+void ctl_audit_import(const char *source, int64_t events, int64_t keys, bool ok)
 {
 	ctl_audit(&(struct admin_action){
 		.action = "import", .outcome = ok ? "ok" : "failed",
-		.target = { { "source", source } }, .counts = { { "events", events } } });
+		.target = { { "source", source } },
+		.counts = { { "events", events }, { "subject_keys", keys } } });
 }

@@ -1,7 +1,9 @@
 /* cmd_verify.c - evstorectl verify: the store's integrity. Every stream's
  * versions run from 1 without a gap and its streams row holds the highest;
  * no snapshot is ahead of its stream; no checkpoint is ahead of the feed;
- * the applied migrations' checksums match this build's files. Each table's
+ * the applied migrations' checksums match this build's files; the subject
+ * keys' identity is ahead of their ids, and with --envelopes every
+ * envelope's key has a row (a full read of the payloads). Each table's
  * check lives with its owner; this file runs them and lists what they
  * find. */
 #include "buildconf.h"
@@ -19,6 +21,7 @@
 #include "store/verify.h"
 #include "aggregate/snapshot.h"
 #include "subs/checkpoint.h"
+#include "privacy/keytransfer.h"
 #include "ctl/commands.h"
 #include "ctl/progress.h"
 
@@ -52,10 +55,12 @@ static void verify_print_progress(void *arg, int64_t done)
 int cmd_verify(const struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
+		{ "envelopes", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct verify_out o;
+	bool envelopes = false;
 	struct verify_report rep = {
 		.problem = verify_print_problem, .progress = verify_print_progress, .arg = &o,
 		.max_problems = VERIFY_MAX_PROBLEMS,
@@ -70,6 +75,10 @@ int cmd_verify(const struct ctl *ctl, int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+		if (opt == 'e') {
+			envelopes = true;
+			continue;
+		}
 		if (opt == 'h') {
 			ctl_print_usage(stdout, "verify");
 			return CTL_EXIT_OK;
@@ -97,6 +106,8 @@ int cmd_verify(const struct ctl *ctl, int argc, char **argv)
 			st = snapshot_verify(db, &rep);
 		if (st == ES_OK)
 			st = checkpoint_verify(db, &rep);
+		if (st == ES_OK)
+			st = keytransfer_verify(db, &rep, envelopes);
 	}
 	if (st != ES_OK) {
 		ctl_error("verify could not finish: %s", db_last_error(db));
@@ -104,8 +115,9 @@ int cmd_verify(const struct ctl *ctl, int argc, char **argv)
 	}
 	progress_format_count(streams, count, sizeof count);
 	if (rep.found == 0) {
-		printf("ok: %s stream%s, their snapshots, checkpoints and migrations verified in %.1f s\n",
-		       count, streams == 1 ? "" : "s", (double)(time_mono_ms() - started) / 1000.0);
+		printf("ok: %s stream%s, their snapshots, checkpoints%s and migrations verified in %.1f s\n",
+		       count, streams == 1 ? "" : "s", envelopes ? ", envelopes' keys" : "",
+		       (double)(time_mono_ms() - started) / 1000.0);
 		rc = CTL_EXIT_OK;
 	} else if (rep.found >= VERIFY_MAX_PROBLEMS) {
 		printf("%d problems found; verify stopped there\n", rep.found);

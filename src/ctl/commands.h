@@ -74,10 +74,11 @@ void ctl_audit(const struct admin_action *action);
 
 /* The audit record of `evstorectl import`: action "import", target
  * {"source": source} (the file read, or "-" for standard input), counts
- * {"events": events} (the events imported), outcome "ok" or "failed":
- *	ctl_audit_import(path, imported, rc == CTL_EXIT_OK);
+ * {"events": events, "subject_keys": keys} (the events imported, the key
+ * rows written or erased), outcome "ok" or "failed":
+ *	ctl_audit_import(path, imported, keys, rc == CTL_EXIT_OK);
  * Borrows source. */
-void ctl_audit_import(const char *source, int64_t events, bool ok);
+void ctl_audit_import(const char *source, int64_t events, int64_t keys, bool ok);
 
 /* Connects to [database] url. Returns a connected handle (db_free() it),
  * or NULL after printing why. Borrows cfg. */

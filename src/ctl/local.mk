@@ -12,6 +12,7 @@ src_ctl_libctl_a_SOURCES = \
 	src/ctl/cmd_dlq.c \
 	src/ctl/cmd_rebuild.c \
 	src/ctl/cmd_partitions.c \
+	src/ctl/exportfile.c src/ctl/exportfile.h \
 	src/ctl/cmd_export.c \
 	src/ctl/cmd_import.c \
 	src/ctl/cmd_verify.c \

@@ -5,7 +5,8 @@
 # import adding nothing; the tenant and aggregate-type filters; an export
 # interrupted and resumed with --after; an event still in flight not
 # skipped; every refusal of import naming its line and leaving nothing of
-# its batch; the progress bars on a terminal.
+# its batch; the progress bars on a terminal. (Personal data and its keys
+# in exports: test_export_privacy.sh.)
 #
 # EVSTORE_TEST_EXPORT_EVENTS sets the store's size: 100000 by default, for
 # CI under the sanitizers (there the first export took 32 s and the first
@@ -28,6 +29,9 @@ new_db() { psql_q -c "CREATE DATABASE $1" && in_db "$1" migrate >/dev/null; }
 unpositioned() { sed 's/"position" : [0-9]*, //' "$1"; }
 commas() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta' <<<"$1"; }
 cursor_of() { sed -n 's/.*--after \([0-9a-f]*\)$/\1/p' "$1" | tail -n 1; }
+# The event lines of an export (without its header and key records).
+events_in() { grep -v '^{"evstore_export"\|^{"subject_key"' "$1"; }
+HEADER='{"evstore_export": {"format": 1, "keys": true, "decrypted": false}}'
 
 export_fill "$N" $((N / 10 > 1000 ? N / 10 : 1000)) | psql_q >/dev/null || { echo "Bail out! filling the store failed"; exit 1; }
 T1=00000000-0000-4000-8000-000000000001
@@ -37,8 +41,9 @@ SECONDS=0
 ctl export --all-tenants --output "$IT_DIR/one.jsonl" 2>"$IT_DIR/one.err"; rc=$?
 echo "# export of $N events: ${SECONDS}s"
 check "export --all-tenants: exit 0" test "$rc" = 0
-check "one line per event" test "$(wc -l <"$IT_DIR/one.jsonl")" = "$N"
-check "the lines are the API's event objects, in feed order" test "$(head -n 1 "$IT_DIR/one.jsonl")" = \
+check "a header, then one line per event" test "$(head -n 1 "$IT_DIR/one.jsonl")" = "$HEADER" -a \
+	"$(wc -l <"$IT_DIR/one.jsonl")" = $((N + 1))
+check "the lines are the API's event objects, in feed order" test "$(sed -n 2p "$IT_DIR/one.jsonl")" = \
 	"$(psql_q -c "SELECT evstore.event_json(e) FROM evstore.events e ORDER BY transaction_id, position LIMIT 1")"
 check "stderr names the cursor after the last event" test "$(cursor_of "$IT_DIR/one.err")" = \
 	"$(psql_q -c "SELECT '1' || lpad(to_hex(transaction_id::text::bigint), 16, '0') || lpad(to_hex(position), 16, '0')
@@ -70,19 +75,24 @@ check "in batches of 97 lines: the same round trip" cmp -s <(unpositioned "$IT_D
 
 # --- filters ------------------------------------------------------------------------------
 ctl export --tenant "$T1" --output "$IT_DIR/t1.jsonl" 2>/dev/null
-check "--tenant: that tenant's events, all of them" test "$(wc -l <"$IT_DIR/t1.jsonl")" = \
+check "--tenant: that tenant's events, all of them" test "$(events_in "$IT_DIR/t1.jsonl" | wc -l)" = \
 	"$(psql_q -c "SELECT count(*) FROM evstore.events WHERE tenant_id = '$T1'")" -a \
-	"$(jq -r .tenant_id "$IT_DIR/t1.jsonl" | sort -u)" = "$T1"
-ctl export --output "$IT_DIR/none.jsonl" 2>/dev/null
-check "no tenant option: the no-tenant space only" test "$(wc -l <"$IT_DIR/none.jsonl")" = \
+	"$(events_in "$IT_DIR/t1.jsonl" | jq -r .tenant_id | sort -u)" = "$T1"
+ctl export --no-tenant --output "$IT_DIR/none.jsonl" 2>/dev/null
+check "--no-tenant: the no-tenant space only" test "$(events_in "$IT_DIR/none.jsonl" | wc -l)" = \
 	"$(psql_q -c "SELECT count(*) FROM evstore.events WHERE tenant_id = '00000000-0000-0000-0000-000000000000'")" -a \
-	"$(jq -r .tenant_id "$IT_DIR/none.jsonl" | sort -u)" = null
+	"$(events_in "$IT_DIR/none.jsonl" | jq -r .tenant_id | sort -u)" = null
+ctl export --output "$IT_DIR/default.jsonl" 2>"$IT_DIR/default.err"
+check "no tenant option: every tenant, as --all-tenants (a backup misses nothing)" \
+	cmp -s "$IT_DIR/default.jsonl" "$IT_DIR/one.jsonl"
+check "... and says so" grep -q "exported (all tenants)" "$IT_DIR/default.err"
 ctl export --all-tenants --aggregate-type ' Invoice ,Nothing' --output "$IT_DIR/inv.jsonl" 2>/dev/null
-check "--aggregate-type: those types only" test "$(wc -l <"$IT_DIR/inv.jsonl")" = \
+check "--aggregate-type: those types only" test "$(events_in "$IT_DIR/inv.jsonl" | wc -l)" = \
 	"$(psql_q -c "SELECT count(*) FROM evstore.events WHERE aggregate_type = 'Invoice'")" -a \
-	"$(jq -r .aggregate_type "$IT_DIR/inv.jsonl" | sort -u)" = Invoice
-check "the filtered lines are the full export's, in its order" cmp -s "$IT_DIR/inv.jsonl" <(grep '"aggregate_type" : "Invoice"' "$IT_DIR/one.jsonl")
+	"$(events_in "$IT_DIR/inv.jsonl" | jq -r .aggregate_type | sort -u)" = Invoice
+check "the filtered lines are the full export's, in its order" cmp -s <(events_in "$IT_DIR/inv.jsonl") <(grep '"aggregate_type" : "Invoice"' "$IT_DIR/one.jsonl")
 for bad in "--aggregate-type 9x" "--aggregate-type Order,,X" "--tenant nope" "--tenant $T1 --all-tenants" \
+	"--no-tenant --all-tenants" "--tenant $T1 --no-tenant" "--decrypt --without-keys" \
 	"--after zz" "--batch-size 0" "--bogus"; do
 	# shellcheck disable=SC2086
 	out=$(ctl export $bad 2>&1 >/dev/null); rc=$?
@@ -108,7 +118,7 @@ check "the interrupted export wrote whole lines, fewer than all" test "$(tail -c
 c=$(cursor_of "$IT_DIR/part1.err")
 check "an interrupted export names the cursor to resume from" test -n "$c"
 ctl export --all-tenants --after "$c" --output "$IT_DIR/part2.jsonl" 2>/dev/null
-check "and --after goes on from there: every line once" cmp -s "$IT_DIR/one.jsonl" <(cat "$IT_DIR/part1.jsonl" "$IT_DIR/part2.jsonl")
+check "and --after goes on from there: every line once" cmp -s "$IT_DIR/one.jsonl" <(cat "$IT_DIR/part1.jsonl"; events_in "$IT_DIR/part2.jsonl")
 
 # --- an event still in flight is not skipped ---------------------------------------------------
 c=$(cursor_of "$IT_DIR/one.err")
@@ -128,12 +138,12 @@ held_open() { [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity
 wait_for 10 held_open
 newev Late "$(uuid)" 1 | psql_q >/dev/null
 ctl export --all-tenants --after "$c" --output "$IT_DIR/late1.jsonl" 2>"$IT_DIR/late1.err"
-check "behind a transaction in flight, the events committed after it wait too" test ! -s "$IT_DIR/late1.jsonl"
+check "behind a transaction in flight, the events committed after it wait too" test -z "$(events_in "$IT_DIR/late1.jsonl")"
 echo "COMMIT;" >&4
 exec 4>&-
 wait "$pid"
 ctl export --all-tenants --after "$(cursor_of "$IT_DIR/late1.err")" --output "$IT_DIR/late2.jsonl" 2>/dev/null
-check "once it commits, the next export from the cursor has both" test "$(jq -r .event_type "$IT_DIR/late2.jsonl" | sort | uniq -c | awk '{print $1, $2}')" = "2 Late"
+check "once it commits, the next export from the cursor has both" test "$(events_in "$IT_DIR/late2.jsonl" | jq -r .event_type | sort | uniq -c | awk '{print $1, $2}')" = "2 Late"
 
 # --- refusals: the line named, nothing of its batch left -------------------------------------
 new_db refuse
