@@ -89,7 +89,8 @@ static void check_all(struct startcheck *c, const char *config_path)
 	if (!log_open("evstorectl", &cfg.log, err, sizeof err))
 		startcheck_item(c, STARTCHECK_WARN, "log", "%s (records go to stderr)", err);
 	auth_keys_report(c, &cfg);
-	aggdef_registry_report(c, cfg.aggregates.dir, cfg.privacy.master_key_file);
+	aggdef_registry_report(c, cfg.aggregates.dir, cfg.privacy.master_key_file,
+			       cfg.privacy.previous_master_key_file);
 	subcheck_config(c, &cfg, &subs, &n_subs);
 	check_database(c, &cfg, subs, n_subs);
 	subscription_free_all(subs, n_subs);
