@@ -148,7 +148,7 @@ int cmd_privacy(const struct ctl *ctl, int argc, char **argv)
 	struct es_config cfg;
 	struct db *db = NULL;
 	char err[512], todo_text[32];
-	int64_t todo = 0;
+	int64_t todo = 0, left, current_now, erased_now;
 	bool ran;
 	int rc;
 	enum es_status st;
@@ -171,7 +171,7 @@ int cmd_privacy(const struct ctl *ctl, int argc, char **argv)
 	db = ctl_db_connect(&cfg);
 	if (!db)
 		goto out;
-	st = keyring_rotation_survey(db, &rot, &todo);
+	st = keyring_rotation_survey(db, &rot.current, &rot.erased, &todo);
 	if (st != ES_OK) {
 		ctl_error("cannot count the subject keys: %s%s%s", es_status_name(st),
 			  *db_last_error(db) ? ": " : "", db_last_error(db));
@@ -187,6 +187,9 @@ int cmd_privacy(const struct ctl *ctl, int argc, char **argv)
 	signal(SIGINT, rotate_on_sigint);
 	ran = rotate_run(db, &a, todo, &rot);
 	signal(SIGINT, SIG_DFL);
+	/* The tombstones as the run leaves them: erasures made meanwhile count. */
+	if (keyring_rotation_survey(db, &current_now, &erased_now, &left) == ES_OK)
+		rot.erased = erased_now;
 	printf("%s %" PRId64 ", already current %" PRId64 ", erased skipped %" PRId64 ", unknown %" PRId64,
 	       a.dry_run ? "would rewrap" : "rewrapped", rot.rewrapped, rot.current, rot.erased, rot.unknown);
 	if (rot.unreadable)

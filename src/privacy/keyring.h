@@ -90,15 +90,17 @@ enum es_status keyring_subject_info(struct db *db, const char *tenant, const cha
  * itself, and so every envelope sealed with it, stays as it was. Each
  * batch is one UPDATE (its own short transaction), a compare-and-set on
  * the row's master_id and wrapped bytes: a key erased meanwhile stays
- * erased, a key made meanwhile (already under the current master) is not
+ * erased (and is not counted here: a survey after the run counts the
+ * tombstones), a key made meanwhile (already under the current master) is not
  * touched, and a row another transaction holds locked (an append's FOR
  * SHARE, an erasure) is skipped rather than waited for, and remembered
  * in busy to be tried again. Keys under a master that is neither current
  * nor previous are counted and left alone. */
 struct keyring_rotation {
 	int64_t rewrapped;     /* by this run (a dry run: would be) */
-	int64_t current;       /* live keys already under the current master */
-	int64_t erased;        /* tombstones, and keys erased while the run went */
+	int64_t current;       /* live keys already under the current master, or
+				* rewrapped by another run meanwhile */
+	int64_t erased;        /* tombstones (set from a survey; the caller's) */
 	int64_t unknown;       /* live keys under neither master: left alone */
 	int64_t unreadable;    /* under the previous master, but do not open under it */
 	char unknown_master[17]; /* the first unknown master_id met, for the report */
@@ -108,10 +110,10 @@ struct keyring_rotation {
 
 #define KEYRING_ROTATION_INIT { 0, 0, 0, 0, 0, "", NULL, 0, 0 }
 
-/* Counts what the table holds against the current master: rot->current
- * and rot->erased are set, *todo is the live keys under another master.
- * ES_EINVAL when no master key is installed. */
-enum es_status keyring_rotation_survey(struct db *db, struct keyring_rotation *rot,
+/* Counts what the table holds now against the current master: *current
+ * live keys under it, *erased tombstones, *todo live keys under another
+ * master. ES_EINVAL when no master key is installed. */
+enum es_status keyring_rotation_survey(struct db *db, int64_t *current, int64_t *erased,
 				       int64_t *todo) ES_MUST_CHECK;
 
 /* Rotates the next batch of at most limit live keys not under the current

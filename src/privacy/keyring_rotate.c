@@ -107,21 +107,22 @@ void keyring_rotation_free(struct keyring_rotation *rot)
 	rot->n_busy = rot->cap_busy = 0;
 }
 
-enum es_status keyring_rotation_survey(struct db *db, struct keyring_rotation *rot, int64_t *todo)
+enum es_status keyring_rotation_survey(struct db *db, int64_t *current, int64_t *erased,
+				       int64_t *todo)
 {
 	const struct masterkey *cur = masterkey_current();
 	const char *values[1];
 	PGresult *r = NULL;
 	enum es_status rc;
 
-	*todo = 0;
+	*current = *erased = *todo = 0;
 	if (!cur)
 		return ES_EINVAL;
 	values[0] = cur->id;
 	rc = db_exec_params(db, "keyring_rotation_survey", ROTATE_SURVEY_SQL, 1, values, &r);
 	if (rc == ES_OK && PQntuples(r) == 1) {
-		rot->erased += db_value_int64(r, 0, 0);
-		rot->current += db_value_int64(r, 0, 1);
+		*erased = db_value_int64(r, 0, 0);
+		*current = db_value_int64(r, 0, 1);
 		*todo = db_value_int64(r, 0, 2);
 	}
 	PQclear(r);
@@ -161,8 +162,9 @@ static bool rewrap_row(const PGresult *r, int i, struct keyring_rotation *rot, c
 	return ok;
 }
 
-/* Sorts out the rows of ids that the UPDATE left: erased meanwhile,
- * rewrapped meanwhile (by another run), or locked (busy). */
+/* Sorts out the rows of ids that the UPDATE left: erased meanwhile (left
+ * to the final survey), rewrapped meanwhile (by another run), or locked
+ * (busy). */
 static enum es_status classify_missed(struct db *db, const char *ids, struct keyring_rotation *rot)
 {
 	const char *values[2] = { ids, masterkey_current()->id };
@@ -172,7 +174,7 @@ static enum es_status classify_missed(struct db *db, const char *ids, struct key
 	rc = db_exec_params(db, "keyring_rotation_state", ROTATE_STATE_SQL, 2, values, &r);
 	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
 		if (db_value_bool(r, i, 1))
-			rot->erased++;
+			continue;
 		else if (db_value_bool(r, i, 2))
 			rot->current++;
 		else
@@ -195,10 +197,8 @@ static enum es_status rotate_rows(struct db *db, const PGresult *r, bool dry_run
 	int64_t n = 0, n_missed = 0;
 
 	for (int i = 0; i < PQntuples(r); i++) {
-		if (PQgetisnull(r, i, 3)) {              /* a busy row erased since */
-			rot->erased++;
+		if (PQgetisnull(r, i, 3))                /* a busy row erased since */
 			continue;
-		}
 		if (strcmp(PQgetvalue(r, i, 4), masterkey_current()->id) == 0) {
 			rot->current++;                  /* a busy row rewrapped since */
 			continue;
