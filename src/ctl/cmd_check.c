@@ -24,6 +24,7 @@
 #include "pg/db.h"
 #include "pg/dbcheck.h"
 #include "pg/dbjudge.h"
+#include "privacy/keyring.h"
 #include "subs/subcheck.h"
 #include "subs/subscription.h"
 #include "ctl/commands.h"
@@ -73,6 +74,8 @@ static void check_database(struct startcheck *c, const struct es_config *cfg,
 	/* The status tables exist at the expected schema only. */
 	if (schema_ok && subs)
 		subcheck_runtime(c, db, cfg, subs, n_subs);
+	if (schema_ok)
+		keyring_rotation_report(c, db);
 	db_free(db);
 }
 

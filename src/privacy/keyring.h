@@ -131,6 +131,13 @@ enum es_status keyring_rotate_busy(struct db *db, int limit, struct keyring_rota
 /* Releases rot->busy. */
 void keyring_rotation_free(struct keyring_rotation *rot);
 
+struct startcheck;
+/* The "subject keys" item of `evstorectl check` (base/startcheck.h), when
+ * a master key is installed: pass when every live key is under it, warn
+ * when some are still under the previous one (a rotation to finish), fail
+ * when some are under neither (their personal data cannot be read). */
+void keyring_rotation_report(struct startcheck *c, struct db *db);
+
 /* The AAD that binds a wrapped key to its tenant and subject; out holds
  * KEYRING_WRAP_AAD_MAX bytes, returns the length. */
 #define KEYRING_WRAP_AAD_MAX 600

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/sbuf.h"
+#include "base/startcheck.h"
 #include "pg/db.h"
 #include "privacy/masterkey.h"
 
@@ -317,4 +318,53 @@ out:
 	PQclear(r);
 	sbuf_free(&ids);
 	return rc;
+}
+
+#define ROTATE_REPORT_SQL \
+	"SELECT master_id, count(*) FROM evstore.subject_keys WHERE wrapped_key IS NOT NULL" \
+	" GROUP BY master_id ORDER BY count(*) DESC, master_id"
+
+void keyring_rotation_report(struct startcheck *c, struct db *db)
+{
+	const struct masterkey *cur = masterkey_current(), *prev = masterkey_previous();
+	int64_t current = 0, previous = 0, unknown = 0;
+	char other[17] = "";
+	PGresult *r = NULL;
+
+	if (!cur)
+		return;
+	if (db_exec_params(db, "keyring_rotation_report", ROTATE_REPORT_SQL, 0, NULL, &r) != ES_OK) {
+		startcheck_item(c, STARTCHECK_WARN, "subject keys", "cannot count them: %s", db_last_error(db));
+		PQclear(r);
+		return;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *id = PQgetvalue(r, i, 0);
+		int64_t n = db_value_int64(r, i, 1);
+
+		if (strcmp(id, cur->id) == 0) {
+			current += n;
+		} else if (prev && strcmp(id, prev->id) == 0) {
+			previous += n;
+		} else {
+			unknown += n;
+			if (!other[0])
+				snprintf(other, sizeof other, "%s", id);
+		}
+	}
+	PQclear(r);
+	if (unknown)
+		startcheck_item(c, STARTCHECK_FAIL, "subject keys", "%" PRId64 " live key%s under master key "
+				"%s%s, neither master_key_file nor previous_master_key_file: their personal "
+				"data cannot be read; set previous_master_key_file to that key and run "
+				"evstorectl privacy rotate-master", unknown, unknown == 1 ? " is" : "s are",
+				other, unknown > 1 ? " (and perhaps others)" : "");
+	else if (previous)
+		startcheck_item(c, STARTCHECK_WARN, "subject keys", "%" PRId64 " live key%s still under the "
+				"previous master key %s (%" PRId64 " under %s): run evstorectl privacy "
+				"rotate-master, then empty previous_master_key_file", previous,
+				previous == 1 ? " is" : "s are", prev->id, current, cur->id);
+	else
+		startcheck_item(c, STARTCHECK_PASS, "subject keys", "%" PRId64 " live, all under master key %s%s",
+				current, cur->id, prev ? " (previous_master_key_file is no longer needed)" : "");
 }

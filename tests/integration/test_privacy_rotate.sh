@@ -114,6 +114,9 @@ N=$(uuid)
 register "$N"
 check "a key made now is wrapped by the new master" \
 	test "$(psql_q -c "SELECT master_id FROM evstore.subject_keys WHERE subject = '$N'")" = "$FPB"
+out=$(ctl check 2>&1)
+check "evstorectl check warns that keys remain under the previous master" \
+	grep -q "^evstorectl: warn subject keys: 130 live keys are still under the previous master key $FPA (1 under $FPB): run evstorectl privacy rotate-master" <<<"$out"
 out=$(ctl privacy rotate-master --dry-run 2>/dev/null)
 rc=$?
 check "a dry run counts and changes nothing (exit $rc)" test "$rc" = 0 -a "$(tail -n1 <<<"$out")" = \
@@ -200,6 +203,10 @@ check "a second run has 0 to do (exit $rc)" \
 	sh -c "test $rc = 0 && printf '%s' \"\$1\" | head -n1 | grep -q '^to do: 0 keys not under master key $FPB (previous $FPA)$' &&
 	       printf '%s' \"\$1\" | tail -n1 | grep -q '^rewrapped 0, already current [0-9]*, erased skipped 10, unknown 0$'" _ "$out"
 
+out=$(ctl check 2>&1)
+check "evstorectl check: every live key under the new master, the previous key no longer needed" \
+	grep -q "^evstorectl: pass subject keys: [0-9]* live, all under master key $FPB (previous_master_key_file is no longer needed)$" <<<"$out"
+
 # --- without the old key -----------------------------------------------------
 set_previous ""
 check "the servers reload without the previous key" reload_servers
@@ -231,6 +238,9 @@ check "... naming the master's fingerprint and what to do" \
 check "... and left the row alone" \
 	test "$(psql_q -c "SELECT encode(wrapped_key, 'hex') || master_id FROM evstore.subject_keys WHERE subject = '$X'")" = "$ROW_X$FPA"
 check "... audited as failed" grep -q '"action":"rotate_master","outcome":"failed"' "$IT_DIR/unknown.err"
+out=$(ctl check 2>&1)
+rc=$?
+check "evstorectl check fails on it (exit $rc)" bash -c "test $rc = 1 && grep -q '^evstorectl: FAIL subject keys: 1 live key is under master key $FPA, neither master_key_file nor previous_master_key_file' <<<\"\$1\"" _ "$out"
 set_previous "$KEYA"
 out=$(ctl privacy rotate-master 2>/dev/null)
 check "with the old key back as previous it is rewrapped" test "$(tail -n1 <<<"$out" | cut -d, -f1)" = "rewrapped 1"
