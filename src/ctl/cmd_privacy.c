@@ -147,7 +147,7 @@ int cmd_privacy(const struct ctl *ctl, int argc, char **argv)
 	struct rotate_args a;
 	struct es_config cfg;
 	struct db *db = NULL;
-	char err[512], todo_text[32];
+	char err[512];
 	int64_t todo = 0, left, current_now, erased_now;
 	bool ran;
 	int rc;
@@ -177,8 +177,7 @@ int cmd_privacy(const struct ctl *ctl, int argc, char **argv)
 			  *db_last_error(db) ? ": " : "", db_last_error(db));
 		goto out;
 	}
-	progress_format_count(todo, todo_text, sizeof todo_text);
-	printf("%sto do: %s key%s not under master key %s", a.dry_run ? "dry run, " : "", todo_text,
+	printf("%sto do: %" PRId64 " key%s not under master key %s", a.dry_run ? "dry run, " : "", todo,
 	       todo == 1 ? "" : "s", masterkey_current()->id);
 	if (masterkey_previous())
 		printf(" (previous %s)", masterkey_previous()->id);
