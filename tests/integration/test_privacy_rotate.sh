@@ -77,11 +77,11 @@ register() { # register SUBJECT: 201 or it says so
 	[ "$code" = 201 ] || echo "register $1: $code" >>"$IT_DIR/setup.errors"
 }
 fcgi_reloaded() { test "$(grep -c '"config_reloaded"' "$IT_DIR/fcgi.log")" -ge "$1"; }
-reload_servers() { # SIGHUP the pool; wait until it and its workers reloaded
+reload_servers() { # SIGHUP the pool; wait until it, its workers and its waiter reloaded
 	local before
 	before=$(grep -c '"config_reloaded"' "$IT_DIR/fcgi.log")
 	kill -HUP "$IT_FCGI_PID"
-	wait_for 15 fcgi_reloaded $((before + 3)) && sleep 0.3
+	wait_for 15 fcgi_reloaded $((before + 2 + ${IT_WORKERS:-2})) && sleep 0.3
 }
 
 # --- subjects under the old master --------------------------------------------
