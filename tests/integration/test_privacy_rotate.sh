@@ -169,7 +169,7 @@ IT_PIDS+=("$L0" "$L1")
 wait_for 60 loads_at_least 10
 eraser >"$IT_DIR/erased" & E=$!
 R0=$(date +%s%N)
-ctl privacy rotate-master --batch 2 >"$IT_DIR/rotate.out" 2>"$IT_DIR/rotate.err"
+ctl privacy rotate-master --batch 1 >"$IT_DIR/rotate.out" 2>"$IT_DIR/rotate.err"
 RC=$?
 R1=$(date +%s%N)
 wait "$E"
