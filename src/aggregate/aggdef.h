@@ -131,19 +131,23 @@ void aggdef_registry_free(struct aggdef_registry *reg);
 
 /* [privacy] master_key_file for reg: reads the master key (masterkey.h)
  * when the path is not empty, and refuses a definition that declares
- * personal data without one. On ES_OK the key (or none) is installed as
- * the process's; on failure err says why ("path: reason", or "file:
- * /events/E/personal: ...") and the installed key is left as it was.
- * reg may be NULL. */
+ * personal data without one. previous_master_key_file (NULL or "" for
+ * none) is the key being rotated away from, read and checked the same
+ * way; it needs master_key_file and must be another key. On ES_OK both
+ * keys (or none) are installed as the process's; on failure err says why
+ * ("path: reason", or "file: /events/E/personal: ...") and the installed
+ * keys are left as they were. reg may be NULL. */
 enum es_status aggdef_registry_privacy(const struct aggdef_registry *reg, const char *master_key_file,
+				       const char *previous_master_key_file,
 				       char *err, size_t errlen) ES_MUST_CHECK;
 
 struct startcheck;
 /* The aggregate definitions item of a --check run (base/startcheck.h):
  * loads dir as aggdef_registry_load does and reports how many definitions
  * it holds, or why it cannot be loaded; then the master key item
- * (aggdef_registry_privacy). */
-void aggdef_registry_report(struct startcheck *c, const char *dir, const char *master_key_file);
+ * (aggdef_registry_privacy), naming the previous key when there is one. */
+void aggdef_registry_report(struct startcheck *c, const char *dir, const char *master_key_file,
+			    const char *previous_master_key_file);
 
 /* Lookups; NULL when absent. Everything returned is borrowed from the
  * registry or definition. reg may be NULL. */

@@ -180,13 +180,30 @@ const struct aggdef *aggdef_find(const struct aggdef_registry *reg, const char *
 }
 
 enum es_status aggdef_registry_privacy(const struct aggdef_registry *reg, const char *master_key_file,
-				       char *err, size_t errlen)
+				       const char *previous_master_key_file, char *err, size_t errlen)
 {
-	struct masterkey mk;
+	struct masterkey mk, prev;
 	bool have = master_key_file && *master_key_file;
+	bool have_prev = previous_master_key_file && *previous_master_key_file;
+	enum es_status rc = ES_EINVAL;
 
-	if (have && masterkey_read(master_key_file, &mk, err, errlen) != ES_OK)
+	memset(&mk, 0, sizeof mk);
+	memset(&prev, 0, sizeof prev);
+	if (have_prev && !have) {
+		snprintf(err, errlen, "[privacy] previous_master_key_file is set but master_key_file is not: "
+			 "set master_key_file to the new key");
 		return ES_EINVAL;
+	}
+	if (have && masterkey_read(master_key_file, &mk, err, errlen) != ES_OK)
+		goto out;
+	if (have_prev && masterkey_read(previous_master_key_file, &prev, err, errlen) != ES_OK)
+		goto out;
+	if (have_prev && strcmp(prev.id, mk.id) == 0) {
+		snprintf(err, errlen, "%s: [privacy] previous_master_key_file holds the same key as "
+			 "master_key_file (fingerprint %s): put the new key in master_key_file",
+			 previous_master_key_file, mk.id);
+		goto out;
+	}
 	for (size_t i = 0; !have && reg && i < reg->n; i++) {
 		const struct aggdef *def = reg->defs[i];
 
@@ -194,16 +211,20 @@ enum es_status aggdef_registry_privacy(const struct aggdef_registry *reg, const 
 			if (def->events[e].n_personal) {
 				snprintf(err, errlen, "%s: /events/%s/personal: personal data is declared but "
 					 "[privacy] master_key_file is not set", def->file, def->events[e].event_type);
-				return ES_EINVAL;
+				goto out;
 			}
 	}
 	masterkey_install(have ? &mk : NULL);
-	if (have)
-		masterkey_wipe(&mk);
-	return ES_OK;
+	masterkey_install_previous(have_prev ? &prev : NULL);
+	rc = ES_OK;
+out:
+	masterkey_wipe(&mk);
+	masterkey_wipe(&prev);
+	return rc;
 }
 
-void aggdef_registry_report(struct startcheck *c, const char *dir, const char *master_key_file)
+void aggdef_registry_report(struct startcheck *c, const char *dir, const char *master_key_file,
+			    const char *previous_master_key_file)
 {
 	struct aggdef_registry *reg = NULL;
 	char err[512];
@@ -215,8 +236,12 @@ void aggdef_registry_report(struct startcheck *c, const char *dir, const char *m
 				"none ([aggregates] dir is empty)");
 	else
 		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions", "%zu from %s", reg->n, dir);
-	if (aggdef_registry_privacy(reg, master_key_file, err, sizeof err) != ES_OK)
+	if (aggdef_registry_privacy(reg, master_key_file, previous_master_key_file, err, sizeof err) != ES_OK)
 		startcheck_item(c, STARTCHECK_FAIL, "master key", "%s", err);
+	else if (masterkey_previous())
+		startcheck_item(c, STARTCHECK_PASS, "master key", "%s (fingerprint %s); previous %s "
+				"(fingerprint %s) still opens the keys it wrapped", master_key_file,
+				masterkey_current()->id, previous_master_key_file, masterkey_previous()->id);
 	else if (masterkey_current())
 		startcheck_item(c, STARTCHECK_PASS, "master key", "%s (fingerprint %s)", master_key_file,
 				masterkey_current()->id);

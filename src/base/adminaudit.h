@@ -1,7 +1,7 @@
 /* adminaudit.h - the audit record of an administrative action: who did
  * what to what, and with what result. Every admin action (DLQ retry,
  * resolve and purge, rebuild, snapshot invalidation, migrate, import,
- * a decrypted export),
+ * a decrypted export, master key rotation),
  * over HTTP or from evstorectl, writes one through adminaudit_emit, so
  * they all read the same in the audit stream: the records of
  * [log] audit_facility, under the ident "<program>-audit" (log_audit),
@@ -39,7 +39,8 @@ struct adminaudit_count { const char *name; int64_t value; };
  * out of the record, but action, outcome and actor are always written. */
 struct admin_action {
 	const char *action;      /* dlq_retry, dlq_retry_all, dlq_resolve, dlq_purge, rebuild,
-				  * snapshot_invalidate, migrate, import, export_decrypted */
+				  * snapshot_invalidate, migrate, import, export_decrypted,
+				  * rotate_master */
 	const char *outcome;     /* ok, not_found, invalid_state, failed; NULL: ok */
 	const char *actor;       /* a token's sub (HTTP), the OS user (evstorectl) */
 	const char *via;         /* http, evstorectl */

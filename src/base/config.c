@@ -167,6 +167,8 @@ static const struct confval_option config_options[] = {
 
 	TEXT("privacy", "master_key_file", privacy.master_key_file, "",
 	     "file of 64 hex digits (owner-only) wrapping the data subjects' keys; empty: no personal data"),
+	TEXT("privacy", "previous_master_key_file", privacy.previous_master_key_file, "",
+	     "the master key being rotated away from: still opens the keys it wrapped; empty: none"),
 
 	INT("health", "error_rate_per_min", health.error_rate_per_min, "10", 0, INT_MAX,
 	    "a subscription failing more often per minute is degraded"),

@@ -67,6 +67,7 @@ struct es_config {
 	} aggregates;
 	struct {
 		char *master_key_file;     /* wraps the subject keys; "": personal data off */
+		char *previous_master_key_file; /* unwraps keys not yet rotated; "": none */
 	} privacy;
 	struct {
 		int error_rate_per_min;

@@ -24,6 +24,7 @@
 #include "pg/db.h"
 #include "pg/dbcheck.h"
 #include "pg/dbjudge.h"
+#include "privacy/keyring.h"
 #include "subs/subcheck.h"
 #include "subs/subscription.h"
 #include "ctl/commands.h"
@@ -73,6 +74,8 @@ static void check_database(struct startcheck *c, const struct es_config *cfg,
 	/* The status tables exist at the expected schema only. */
 	if (schema_ok && subs)
 		subcheck_runtime(c, db, cfg, subs, n_subs);
+	if (schema_ok)
+		keyring_rotation_report(c, db);
 	db_free(db);
 }
 
@@ -89,7 +92,8 @@ static void check_all(struct startcheck *c, const char *config_path)
 	if (!log_open("evstorectl", &cfg.log, err, sizeof err))
 		startcheck_item(c, STARTCHECK_WARN, "log", "%s (records go to stderr)", err);
 	auth_keys_report(c, &cfg);
-	aggdef_registry_report(c, cfg.aggregates.dir, cfg.privacy.master_key_file);
+	aggdef_registry_report(c, cfg.aggregates.dir, cfg.privacy.master_key_file,
+			       cfg.privacy.previous_master_key_file);
 	subcheck_config(c, &cfg, &subs, &n_subs);
 	check_database(c, &cfg, subs, n_subs);
 	subscription_free_all(subs, n_subs);

@@ -151,7 +151,8 @@ int cmd_snapshot(const struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	if (aggdef_registry_load(cfg.aggregates.dir, &reg, err, sizeof err) != ES_OK ||
-	    aggdef_registry_privacy(reg, cfg.privacy.master_key_file, err, sizeof err) != ES_OK) {
+	    aggdef_registry_privacy(reg, cfg.privacy.master_key_file,
+				    cfg.privacy.previous_master_key_file, err, sizeof err) != ES_OK) {
 		ctl_error("%s", err);
 		goto out;
 	}

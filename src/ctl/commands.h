@@ -46,6 +46,7 @@ int cmd_export(const struct ctl *ctl, int argc, char **argv);
 int cmd_import(const struct ctl *ctl, int argc, char **argv);
 int cmd_verify(const struct ctl *ctl, int argc, char **argv);
 int cmd_forget(const struct ctl *ctl, int argc, char **argv);
+int cmd_privacy(const struct ctl *ctl, int argc, char **argv);
 int cmd_help(const struct ctl *ctl, int argc, char **argv);
 
 /* Prints a command's usage to out; false if there is no such command. */

@@ -17,6 +17,7 @@ src_ctl_libctl_a_SOURCES = \
 	src/ctl/cmd_import.c \
 	src/ctl/cmd_verify.c \
 	src/ctl/cmd_forget.c \
+	src/ctl/cmd_privacy.c \
 	src/ctl/progress.c src/ctl/progress.h
 
 bin_PROGRAMS += src/ctl/evstorectl

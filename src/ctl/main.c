@@ -225,6 +225,26 @@ static const struct ctl_command commands[] = {
 	  "      --tenant UUID    the subject's tenant (default: no tenant)\n"
 	  "      --replay FILE    erase the subjects of FILE's subject_erased records\n"
 	  "  -h, --help           show this help and exit\n" },
+	{ "privacy", cmd_privacy, "rewrap the data subjects' keys under a new master key",
+	  "Usage: evstorectl [--config FILE] privacy rotate-master [--batch-size N] [--dry-run]\n"
+	  "\n"
+	  "Rewraps every live data subject key that the previous master key\n"
+	  "([privacy] previous_master_key_file) wrapped under the current one\n"
+	  "(master_key_file), without touching any event: the subject keys stay the\n"
+	  "same. Each batch is one short transaction, a compare-and-set: a key erased\n"
+	  "meanwhile stays erased, a key made meanwhile is already current, a key another\n"
+	  "transaction holds is tried again. Safe while evstore-fcgi and evstore-runner\n"
+	  "run, once they have been reloaded with both keys. A progress bar shows on\n"
+	  "stderr when that is a terminal; the last line says how many keys were\n"
+	  "rewrapped, already current, erased (skipped) and under an unknown master key.\n"
+	  "An interrupted run goes on where it stopped when run again; a finished one has\n"
+	  "0 to do. Keys under a master key that is neither are left alone and make the\n"
+	  "exit status 1. Writes an audit record (action rotate_master).\n"
+	  "\n"
+	  "Options:\n"
+	  "      --batch-size N   keys per transaction (default 1000; --batch works too)\n"
+	  "  -n, --dry-run        count what would be done, change nothing\n"
+	  "  -h, --help           show this help and exit\n" },
 	{ "help", cmd_help, "show the help of evstorectl or of one command",
 	  "Usage: evstorectl help [COMMAND]\n"
 	  "\n"

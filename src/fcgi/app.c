@@ -39,7 +39,8 @@ bool app_init(struct app *app, const char *config_path, char *err, size_t errlen
 		goto fail;
 	if (aggdef_registry_load(app->cfg.aggregates.dir, &app->aggdefs, err, errlen) != ES_OK)
 		goto fail;
-	if (aggdef_registry_privacy(app->aggdefs, app->cfg.privacy.master_key_file, err, errlen) != ES_OK)
+	if (aggdef_registry_privacy(app->aggdefs, app->cfg.privacy.master_key_file,
+				    app->cfg.privacy.previous_master_key_file, err, errlen) != ES_OK)
 		goto fail;
 	app->started_ms = time_mono_ms();
 	return true;
@@ -98,7 +99,8 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 		return false;
 	}
 	if (aggdef_registry_load(cfg.aggregates.dir, &aggdefs, err, errlen) != ES_OK ||
-	    aggdef_registry_privacy(aggdefs, cfg.privacy.master_key_file, err, errlen) != ES_OK) {
+	    aggdef_registry_privacy(aggdefs, cfg.privacy.master_key_file,
+				    cfg.privacy.previous_master_key_file, err, errlen) != ES_OK) {
 		aggdef_registry_free(aggdefs);
 		auth_keys_free(keys);
 		config_free(&cfg);

@@ -94,7 +94,8 @@ static int check_everything(const char *path, const char *mode)
 		return usage_error("--check=%s: expected all or prestart", mode);
 	if (startcheck_config(&c, path, &cfg)) {
 		auth_keys_report(&c, &cfg);
-		aggdef_registry_report(&c, cfg.aggregates.dir, cfg.privacy.master_key_file);
+		aggdef_registry_report(&c, cfg.aggregates.dir, cfg.privacy.master_key_file,
+				       cfg.privacy.previous_master_key_file);
 		dbcheck_report(&c, &cfg, "evstore-fcgi --check");
 		config_free(&cfg);
 	}

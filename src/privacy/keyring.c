@@ -20,7 +20,7 @@
 
 static const struct db_statement st_take = {
 	"keyring_take",
-	"SELECT key_id, subject, wrapped_key FROM evstore.subject_keys"
+	"SELECT key_id, subject, wrapped_key, master_id FROM evstore.subject_keys"
 	" WHERE tenant_id = $1::uuid AND erased_at IS NULL"
 	"   AND subject IN (SELECT jsonb_array_elements_text($2::jsonb))"
 	" FOR SHARE",
@@ -38,7 +38,7 @@ static const struct db_statement st_create = {
 
 static const struct db_statement st_fetch = {
 	"keyring_fetch",
-	"SELECT key_id, tenant_id, subject, wrapped_key FROM evstore.subject_keys"
+	"SELECT key_id, tenant_id, subject, wrapped_key, master_id FROM evstore.subject_keys"
 	" WHERE key_id = ANY ($1::bigint[])",
 	1
 };
@@ -115,17 +115,27 @@ static struct keyring_key *keyring_add(struct keyring *kr, int64_t key_id, const
 	return k;
 }
 
-/* Unwraps the stored key of k (its tenant and subject set). */
-static enum es_status unwrap_key(struct keyring_key *k, const char *wrapped_text)
+/* Unwraps the stored key of k (its tenant and subject set) with the
+ * master key that wrapped it, the one named master_id: the current one
+ * or, while the master key is rotated, the previous one. */
+static enum es_status unwrap_key(struct keyring_key *k, const char *wrapped_text, const char *master_id)
 {
-	const struct masterkey *mk = masterkey_current();
+	const struct masterkey *mk = masterkey_by_id(master_id);
 	unsigned char wrapped[WRAPPED_LEN];
 	char aad[KEYRING_WRAP_AAD_MAX];
 	size_t aadlen;
 	char id[24];
 
-	if (!mk)
+	if (!masterkey_current())
 		return ES_EINVAL;
+	if (!mk) {
+		/* Not guessed at with another key: say which master is missing. */
+		snprintf(id, sizeof id, "%" PRId64, k->key_id);
+		log_kv(LOG_ERR, "subject_key_master_unknown", "key_id", id, "master_id", master_id,
+		       "reason", "the subject key was wrapped by a master key that is neither "
+		       "[privacy] master_key_file nor previous_master_key_file", NULL);
+		return ES_EINTERNAL;
+	}
 	aadlen = keyring_wrap_aad(k->tenant, k->subject, aad);
 	if (bytea_decode(wrapped_text, wrapped, sizeof wrapped) &&
 	    cipher_open(mk->key, aad, aadlen, wrapped, sizeof wrapped, k->dek))
@@ -215,7 +225,7 @@ static enum es_status take_rows(struct db *db, const char *tenant, json_object *
 		if (keyring_by_subject(kr, tenant, PQgetvalue(r, i, 1)))
 			continue;
 		k = keyring_add(kr, db_value_int64(r, i, 0), tenant, PQgetvalue(r, i, 1));
-		rc = k ? unwrap_key(k, PQgetvalue(r, i, 2)) : ES_ENOMEM;
+		rc = k ? unwrap_key(k, PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)) : ES_ENOMEM;
 	}
 	PQclear(r);
 	return rc;
@@ -293,7 +303,7 @@ enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool u
 		else if (PQgetisnull(r, i, 3))
 			k->erased = true;
 		else if (unwrap)
-			rc = unwrap_key(k, PQgetvalue(r, i, 3));
+			rc = unwrap_key(k, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
 	}
 out:
 	PQclear(r);

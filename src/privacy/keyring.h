@@ -84,6 +84,60 @@ struct keyring_subject_info {
 enum es_status keyring_subject_info(struct db *db, const char *tenant, const char *subject,
 				    struct keyring_subject_info *out) ES_MUST_CHECK;
 
+/* Master key rotation (evstorectl privacy rotate-master): every live key
+ * wrapped by the previous master key (masterkey_previous) is unwrapped
+ * and wrapped again under the current one, a batch at a time. The key
+ * itself, and so every envelope sealed with it, stays as it was. Each
+ * batch is one UPDATE (its own short transaction), a compare-and-set on
+ * the row's master_id and wrapped bytes: a key erased meanwhile stays
+ * erased (and is not counted here: a survey after the run counts the
+ * tombstones), a key made meanwhile (already under the current master) is not
+ * touched, and a row another transaction holds locked (an append's FOR
+ * SHARE, an erasure) is skipped rather than waited for, and remembered
+ * in busy to be tried again. Keys under a master that is neither current
+ * nor previous are counted and left alone. */
+struct keyring_rotation {
+	int64_t rewrapped;     /* by this run (a dry run: would be) */
+	int64_t current;       /* live keys already under the current master, or
+				* rewrapped by another run meanwhile */
+	int64_t erased;        /* tombstones (set from a survey; the caller's) */
+	int64_t unknown;       /* live keys under neither master: left alone */
+	int64_t unreadable;    /* under the previous master, but do not open under it */
+	char unknown_master[17]; /* the first unknown master_id met, for the report */
+	int64_t *busy;         /* ids locked by another transaction when tried */
+	size_t n_busy, cap_busy;
+};
+
+#define KEYRING_ROTATION_INIT { 0, 0, 0, 0, 0, "", NULL, 0, 0 }
+
+/* Counts what the table holds now against the current master: *current
+ * live keys under it, *erased tombstones, *todo live keys under another
+ * master. ES_EINVAL when no master key is installed. */
+enum es_status keyring_rotation_survey(struct db *db, int64_t *current, int64_t *erased,
+				       int64_t *todo) ES_MUST_CHECK;
+
+/* Rotates the next batch of at most limit live keys not under the current
+ * master with key_id > *after (start with 0), in key_id order, and moves
+ * *after on; *seen gets how many keys the batch looked at (0: done).
+ * dry_run only counts (nothing is written, nothing is busy). */
+enum es_status keyring_rotate_next(struct db *db, int64_t *after, int limit, bool dry_run,
+				   struct keyring_rotation *rot, int64_t *seen) ES_MUST_CHECK;
+
+/* Tries rot->busy again (at most limit of them; the rest stay queued):
+ * those still locked go back to rot->busy. *seen as above. */
+enum es_status keyring_rotate_busy(struct db *db, int limit, struct keyring_rotation *rot,
+				   int64_t *seen) ES_MUST_CHECK;
+
+/* Releases rot->busy. */
+void keyring_rotation_free(struct keyring_rotation *rot);
+
+struct startcheck;
+/* The "subject keys" item of `evstorectl check` (base/startcheck.h), when
+ * a master key is installed: pass when every live key is under it, warn
+ * when some are still under the previous one (a rotation to finish), fail
+ * when some are under neither (their personal data cannot be read). */
+void keyring_rotation_report(struct startcheck *c, struct db *db);
+
 /* The AAD that binds a wrapped key to its tenant and subject; out holds
  * KEYRING_WRAP_AAD_MAX bytes, returns the length. */
 #define KEYRING_WRAP_AAD_MAX 600

@@ -7,6 +7,7 @@ src_privacy_libprivacy_a_SOURCES = \
 	src/privacy/cipher.c src/privacy/cipher.h \
 	src/privacy/masterkey.c src/privacy/masterkey.h \
 	src/privacy/keyring.c src/privacy/keyring.h \
+	src/privacy/keyring_rotate.c \
 	src/privacy/personal.c src/privacy/personal.h \
 	src/privacy/view.c src/privacy/view.h \
 	src/privacy/erasure.c src/privacy/erasure.h \

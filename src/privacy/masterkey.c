@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct masterkey installed;
-static bool have_installed;
+static struct masterkey installed, previous;
+static bool have_installed, have_previous;
 
 static int hexval(char c)
 {
@@ -107,4 +107,28 @@ void masterkey_install(const struct masterkey *k)
 const struct masterkey *masterkey_current(void)
 {
 	return have_installed ? &installed : NULL;
+}
+
+void masterkey_install_previous(const struct masterkey *k)
+{
+	masterkey_wipe(&previous);
+	have_previous = k != NULL;
+	if (k)
+		previous = *k;
+}
+
+const struct masterkey *masterkey_previous(void)
+{
+	return have_previous ? &previous : NULL;
+}
+
+const struct masterkey *masterkey_by_id(const char *master_id)
+{
+	if (!master_id)
+		return NULL;
+	if (have_installed && strcmp(installed.id, master_id) == 0)
+		return &installed;
+	if (have_previous && strcmp(previous.id, master_id) == 0)
+		return &previous;
+	return NULL;
 }

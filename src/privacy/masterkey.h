@@ -29,6 +29,20 @@ void masterkey_install(const struct masterkey *k);
  * not set. Borrowed until the next masterkey_install. */
 const struct masterkey *masterkey_current(void);
 
+/* While the master key is rotated ([privacy] previous_master_key_file):
+ * the old key, which still opens the subject keys it wrapped but wraps
+ * no new one. Installs (copies) k; NULL forgets it. */
+void masterkey_install_previous(const struct masterkey *k);
+
+/* The installed previous master key, or NULL. Borrowed until the next
+ * masterkey_install_previous. */
+const struct masterkey *masterkey_previous(void);
+
+/* The installed key (current or previous) whose fingerprint is
+ * master_id, or NULL when neither is: a subject key's row says which
+ * master wrapped it, and only that one may open it. Borrowed as above. */
+const struct masterkey *masterkey_by_id(const char *master_id);
+
 /* Overwrites k. */
 void masterkey_wipe(struct masterkey *k);
 

@@ -56,7 +56,8 @@ static void check_subscriptions(struct startcheck *c, const struct es_config *cf
 	if (!subs)
 		return;
 	if (runner_needs_aggdefs(subs, n))
-		aggdef_registry_report(c, cfg->aggregates.dir, cfg->privacy.master_key_file);
+		aggdef_registry_report(c, cfg->aggregates.dir, cfg->privacy.master_key_file,
+				       cfg->privacy.previous_master_key_file);
 	else
 		startcheck_item(c, STARTCHECK_PASS, "aggregate definitions",
 				"not read (no snapshots subscription)");

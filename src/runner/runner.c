@@ -182,10 +182,12 @@ static enum es_status runner_load_aggdefs(const struct es_config *cfg, const str
 
 	*out = NULL;
 	if (!runner_needs_aggdefs(confs, n))
-		return aggdef_registry_privacy(NULL, cfg->privacy.master_key_file, err, errlen);
+		return aggdef_registry_privacy(NULL, cfg->privacy.master_key_file,
+					       cfg->privacy.previous_master_key_file, err, errlen);
 	rc = aggdef_registry_load(cfg->aggregates.dir, out, err, errlen);
 	if (rc == ES_OK)
-		rc = aggdef_registry_privacy(*out, cfg->privacy.master_key_file, err, errlen);
+		rc = aggdef_registry_privacy(*out, cfg->privacy.master_key_file,
+					       cfg->privacy.previous_master_key_file, err, errlen);
 	if (rc != ES_OK) {
 		aggdef_registry_free(*out);
 		*out = NULL;

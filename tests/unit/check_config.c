@@ -149,6 +149,7 @@ START_TEST(defaults_match_the_contract)
 	ck_assert(!c.jwt.require_tenant);
 	ck_assert_str_eq(c.aggregates.dir, SYSCONFDIR "/evstore/aggregates.d");
 	ck_assert_str_eq(c.privacy.master_key_file, "");
+	ck_assert_str_eq(c.privacy.previous_master_key_file, "");
 	ck_assert_int_eq(c.health.error_rate_per_min, 10);
 	ck_assert_int_eq(c.health.errors_warn, 10);
 	ck_assert_int_eq(c.health.errors_critical, 100);
@@ -658,6 +659,7 @@ START_TEST(print_round_trip)
 		   "audience = \"#aud\"\nleeway = 5\ntenant_claim = org\nrequire_tenant = yes\n"
 		   "[aggregates]\ndir = /srv/evstore/aggregates\n"
 		   "[privacy]\nmaster_key_file = /etc/evstore/master.key\n"
+		   "previous_master_key_file = /etc/evstore/master.key.old\n"
 		   "[health]\nerror_rate_per_min = 1\nerrors_warn = 2\nerrors_critical = 3\n"
 		   "lag_warn = 4\nlag_critical = 5\ndlq_warn = 6\ndlq_critical = 7\n"
 		   "runner_stale_after = 8\n"
@@ -880,7 +882,7 @@ START_TEST(sample_lists_every_default)
 	ck_assert(*dl == '\0' && *sl == '\0');
 	ck_assert_uint_eq(d.n_subscriptions, 0);
 	ck_assert_uint_eq(s.n_subscriptions, 0);
-	ck_assert_int_eq(keys, 52); /* every key of the table, once */
+	ck_assert_int_eq(keys, 53); /* every key of the table, once */
 	ck_assert_int_eq(set, 1);
 
 	free(sp);
@@ -950,10 +952,10 @@ START_TEST(docs_cover_every_key)
 
 	for_each_default_key(key_documented, &man);
 	for_each_default_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 52);
+	ck_assert_int_eq(man.keys, 53);
 	for_each_subscription_key(key_documented, &man);
 	for_each_subscription_key(key_documented, &md);
-	ck_assert_int_eq(man.keys, 52 + 18);
+	ck_assert_int_eq(man.keys, 53 + 18);
 	free((char *)man.text);
 	free((char *)md.text);
 }

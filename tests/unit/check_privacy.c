@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <json-c/json.h>
 
+#include "aggregate/aggdef.h"
 #include "privacy/cipher.h"
 #include "privacy/keyring.h"
 #include "privacy/masterkey.h"
@@ -148,6 +149,101 @@ START_TEST(masterkey_install_and_forget)
 	ck_assert_str_eq(masterkey_current()->id, mk.id);
 	masterkey_install(NULL);
 	ck_assert_ptr_null(masterkey_current());
+}
+END_TEST
+
+/* A row names the master that wrapped it: only that one opens it. */
+START_TEST(masterkey_by_id_picks_the_row_master)
+{
+	struct masterkey a, b;
+
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	memcpy(a.key, key_a, sizeof a.key);
+	memcpy(b.key, key_b, sizeof b.key);
+	cipher_fingerprint(a.key, a.id);
+	cipher_fingerprint(b.key, b.id);
+	masterkey_install(&b);
+	masterkey_install_previous(&a);
+	ck_assert(memcmp(masterkey_by_id(b.id)->key, key_b, CIPHER_KEY_LEN) == 0);
+	ck_assert(memcmp(masterkey_by_id(a.id)->key, key_a, CIPHER_KEY_LEN) == 0);
+	ck_assert_ptr_null(masterkey_by_id("0123456789abcdef"));
+	ck_assert_ptr_null(masterkey_by_id(""));
+	ck_assert_ptr_null(masterkey_by_id(NULL));
+	masterkey_install_previous(NULL);
+	ck_assert_ptr_null(masterkey_by_id(a.id));
+	ck_assert_ptr_nonnull(masterkey_by_id(b.id));
+	masterkey_install(NULL);
+	ck_assert_ptr_null(masterkey_by_id(b.id));
+}
+END_TEST
+
+#define HEX64_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+/* [privacy] master_key_file and previous_master_key_file together: what
+ * is refused, and that a refusal leaves the installed keys alone. */
+static const struct {
+	const char *master, *previous;    /* file names under dir, "" for none */
+	const char *err;                  /* NULL: accepted */
+} key_pairs[] = {
+	{ "a.key", "b.key", NULL },
+	{ "a.key", "", NULL },
+	{ "", "", NULL },
+	{ "", "b.key", "previous_master_key_file is set but master_key_file is not" },
+	{ "a.key", "a.key", "holds the same key as master_key_file" },
+	{ "a.key", "same-as-a.key", "holds the same key as master_key_file" },
+	{ "a.key", "open.key", "must not be accessible by group or others" },
+	{ "a.key", "missing.key", "cannot open the master key file" },
+	{ "open.key", "b.key", "must not be accessible by group or others" },
+};
+
+START_TEST(registry_privacy_loads_both_keys)
+{
+	char master[400] = "", previous[400] = "", err[512] = "", was[17];
+	struct masterkey mk;
+	enum es_status rc;
+
+	test_file_write(dir, "a.key", HEX64);
+	test_file_write(dir, "same-as-a.key", HEX64 "\n");
+	test_file_write(dir, "b.key", HEX64_B);
+	test_file_write(dir, "open.key", HEX64_B);
+	for (int f = 0; f < 4; f++) {
+		static const char *const names[] = { "a.key", "same-as-a.key", "b.key", "open.key" };
+
+		snprintf(master, sizeof master, "%s/%s", dir, names[f]);
+		ck_assert_int_eq(chmod(master, f == 3 ? 0644 : 0600), 0);
+	}
+	if (key_pairs[_i].master[0])
+		snprintf(master, sizeof master, "%s/%s", dir, key_pairs[_i].master);
+	else
+		master[0] = '\0';
+	if (key_pairs[_i].previous[0])
+		snprintf(previous, sizeof previous, "%s/%s", dir, key_pairs[_i].previous);
+	/* something installed before, which a refusal must leave */
+	memset(&mk, 0, sizeof mk);
+	memcpy(mk.key, key_b, sizeof mk.key);
+	cipher_fingerprint(mk.key, mk.id);
+	masterkey_install(&mk);
+	masterkey_install_previous(NULL);
+	snprintf(was, sizeof was, "%s", mk.id);
+
+	rc = aggdef_registry_privacy(NULL, master, previous, err, sizeof err);
+	if (key_pairs[_i].err) {
+		ck_assert(rc == ES_EINVAL);
+		ck_assert_msg(strstr(err, key_pairs[_i].err) != NULL, "got \"%s\"", err);
+		ck_assert_ptr_null(strstr(err, "00112233"));
+		ck_assert_ptr_null(strstr(err, "ffeeddcc"));
+		ck_assert_str_eq(masterkey_current()->id, was);
+		ck_assert_ptr_null(masterkey_previous());
+	} else {
+		ck_assert_msg(rc == ES_OK, "%s", err);
+		ck_assert(master[0] ? masterkey_current() && masterkey_current()->key[0] == 0x00
+				    : masterkey_current() == NULL);
+		ck_assert(previous[0] ? masterkey_previous() && masterkey_previous()->key[0] == 0xff
+				      : masterkey_previous() == NULL);
+	}
+	masterkey_install(NULL);
+	masterkey_install_previous(NULL);
 }
 END_TEST
 
@@ -376,6 +472,8 @@ static Suite *privacy_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, masterkey_checks_its_file, 0, N_ELEMS(keyfiles));
 	tcase_add_test(tc, masterkey_install_and_forget);
+	tcase_add_test(tc, masterkey_by_id_picks_the_row_master);
+	tcase_add_loop_test(tc, registry_privacy_loads_both_keys, 0, N_ELEMS(key_pairs));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("personal");
 	tcase_add_test(tc, personal_seals_declared_fields_only);
