@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "aggregate/aggdef.h"
+#include "aggregate/snapshot.h"
 #include "base/error.h"
 #include "store/store.h"
 
@@ -26,6 +27,7 @@ struct aggregate_state {
 	int64_t stream_version;     /* the stream's version now; 0: no stream */
 	int64_t snapshot_version;   /* the snapshot folding started from; 0: none */
 	json_object *state;         /* an object, owned; {} for no stream */
+	struct state_keys keys;     /* the keys of its personal values (snapshot.h) */
 };
 
 /* Folds the stream up to at_version (0: its current version) by def (NULL:

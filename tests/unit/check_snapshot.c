@@ -64,7 +64,7 @@ static enum es_status save_step(const struct aggdef *def, const char *tenant, co
 	enum es_status rc;
 
 	json_object_object_add(state, "step", json_object_new_int(step));
-	rc = snapshot_save(db, def, tenant, id, version, state, written);
+	rc = snapshot_save(db, def, tenant, id, version, state, NULL, written);
 	json_object_put(state);
 	return rc;
 }
@@ -150,7 +150,7 @@ START_TEST(save_refuses)
 	bool written = true;
 
 	uuidtext_v7(id);
-	ck_assert_int_eq(snapshot_save(db, def, NULL, id, refused[_i].version, state, &written),
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, refused[_i].version, state, NULL, &written),
 			 ES_EINVAL);
 	ck_assert(!written);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM evstore.snapshots WHERE aggregate_id = '%s'", id);
