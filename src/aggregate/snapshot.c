@@ -192,7 +192,7 @@ enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char
 		const char *leaf;
 
 		if ((v = sealable_member(def, i, state, &parent, &leaf)) &&
-		    personal_envelope_key(v, &ids[n]))
+		    personal_value_key(v, &ids[n]))
 			n++;
 	}
 	if (n)
@@ -205,7 +205,7 @@ enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char
 		char *ptr, why[200];
 
 		if (!(v = sealable_member(def, i, state, &parent, &leaf)) ||
-		    !personal_envelope_key(v, &key_id))
+		    !personal_value_key(v, &key_id))
 			continue; /* held in clear: see seal_members */
 		ptr = personal_pointer("/state", def->personal_state[i]);
 		if (!ptr) {

@@ -323,34 +323,8 @@ enum es_status personal_key_ids(json_object *doc, int64_t **ids, size_t *n, size
 	return collect(doc, ids, n, cap);
 }
 
-struct open_ctx {
-	const struct keyring *kr;
-	const char *tenant;
-	const char *event_id;
-	enum personal_view view;
-	struct personal_withheld *w;
-	json_tokener *tok;
-	char *err;
-	size_t errlen;
-};
-
-static enum es_status open_fail(struct open_ctx *c, const char *pointer, const char *why)
-{
-	snprintf(c->err, c->errlen, "event %s: %s: %s", c->event_id, pointer, why);
-	return ES_EINTERNAL;
-}
-
-static enum es_status withhold(json_object **list, const char *pointer)
-{
-	if (!*list && !(*list = json_object_new_array()))
-		return ES_ENOMEM;
-	return json_object_array_add(*list, json_object_new_string(pointer)) == 0 ? ES_OK : ES_ENOMEM;
-}
-
-static enum es_status open_value(struct open_ctx *c, json_object *v, const char *pointer,
-				 json_object **replace, bool *replaced);
-
-/* Decrypts base64 b64 under k and aad and parses the plaintext into
+/* For a snapshot's state members (an event's fields go through
+ * open_envelope): decrypts base64 b64 under k and aad and parses the plaintext into
  * *value (a new reference; NULL is null). ES_EINTERNAL with *why set
  * when it is malformed, fails authentication or is not JSON. *tok is made
  * on first use; the caller frees it. */
@@ -404,13 +378,100 @@ out:
 	return rc;
 }
 
+bool personal_value_key(json_object *v, int64_t *key_id)
+{
+	const char *env = envelope_of(v), *b64;
+
+	return env && envelope_parse(env, key_id, &b64);
+}
+
+bool personal_field_key(json_object *doc, const char *path, int64_t *key_id)
+{
+	return personal_value_key(path_get(doc, path), key_id);
+}
+
+enum es_status personal_seal_state(const struct keyring_key *k, const struct personal_state_ref *ref,
+				   const char *pointer, json_object *value, json_object **out)
+{
+	char aad[AAD_MAX];
+	enum es_status rc;
+
+	*out = seal_with_aad(k, aad, state_aad(ref, k->key_id, pointer, aad), value, &rc);
+	return *out ? ES_OK : rc;
+}
+
+enum es_status personal_open_state(const struct keyring *kr, const struct personal_state_ref *ref,
+				   const char *pointer, json_object *envelope, json_object **value,
+				   bool *erased, char *err, size_t errlen)
+{
+	const char *env = envelope_of(envelope), *b64, *why = NULL;
+	const struct keyring_key *k = NULL;
+	json_tokener *tok = NULL;
+	char aad[AAD_MAX];
+	int64_t key_id;
+	enum es_status rc;
+
+	*value = NULL;
+	*erased = false;
+	if (!env || !envelope_parse(env, &key_id, &b64))
+		why = "malformed envelope";
+	else if (!(k = keyring_by_id(kr, key_id)))
+		why = "the envelope's key is missing from the key table";
+	else if (strcmp(k->tenant, tenant_or_nil(ref->tenant)) != 0)
+		why = "the envelope's key belongs to another tenant";
+	if (why) {
+		snprintf(err, errlen, "%s", why);
+		return ES_EINTERNAL;
+	}
+	if (k->erased) {
+		*erased = true;
+		return ES_OK;
+	}
+	rc = unseal(k, aad, state_aad(ref, key_id, pointer, aad), b64, &tok, value, &why);
+	if (rc == ES_EINTERNAL)
+		snprintf(err, errlen, "%s", why);
+	if (tok)
+		json_tokener_free(tok);
+	return rc;
+}
+
+struct open_ctx {
+	const struct keyring *kr;
+	const char *tenant;
+	const char *event_id;
+	enum personal_view view;
+	struct personal_withheld *w;
+	json_tokener *tok;
+	char *err;
+	size_t errlen;
+};
+
+static enum es_status open_fail(struct open_ctx *c, const char *pointer, const char *why)
+{
+	snprintf(c->err, c->errlen, "event %s: %s: %s", c->event_id, pointer, why);
+	return ES_EINTERNAL;
+}
+
+static enum es_status withhold(json_object **list, const char *pointer)
+{
+	if (!*list && !(*list = json_object_new_array()))
+		return ES_ENOMEM;
+	return json_object_array_add(*list, json_object_new_string(pointer)) == 0 ? ES_OK : ES_ENOMEM;
+}
+
+static enum es_status open_value(struct open_ctx *c, json_object *v, const char *pointer,
+				 json_object **replace, bool *replaced);
+
 /* Opens one envelope into *replace. */
 static enum es_status open_envelope(struct open_ctx *c, const char *env, const char *pointer,
 				    json_object **replace)
 {
 	const struct keyring_key *k;
+	unsigned char *sealed = NULL, *plain = NULL;
 	char aad[AAD_MAX];
-	const char *b64, *why = NULL;
+	const char *b64;
+	size_t aadlen, b64len;
+	long sealed_len;
 	int64_t key_id;
 	enum es_status rc;
 	json_object *value, *inner = NULL;
@@ -428,24 +489,55 @@ static enum es_status open_envelope(struct open_ctx *c, const char *env, const c
 		return withhold(&c->w->erased, pointer);
 	if (c->view == PERSONAL_REDACTED)
 		return withhold(&c->w->redacted, pointer);
-	rc = unseal(k, aad, field_aad(c->tenant, c->event_id, key_id, pointer, aad), b64, &c->tok,
-		    &value, &why);
-	if (rc == ES_EINTERNAL)
-		return open_fail(c, pointer, why);
-	if (rc != ES_OK)
-		return rc;
+	b64len = strlen(b64);
+	sealed = malloc(3 * (b64len / 4) + 1);
+	if (!sealed)
+		return ES_ENOMEM;
+	sealed_len = cipher_b64_decode(b64, b64len, sealed);
+	aadlen = field_aad(c->tenant, c->event_id, key_id, pointer, aad);
+	if (sealed_len < (long)CIPHER_SEALED_LEN(0) || !aadlen) {
+		rc = open_fail(c, pointer, "malformed envelope");
+		goto out;
+	}
+	plain = malloc((size_t)sealed_len - CIPHER_SEALED_LEN(0) + 1);
+	if (!plain) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	if (!cipher_open(k->dek, aad, aadlen, sealed, (size_t)sealed_len, plain)) {
+		rc = open_fail(c, pointer, "the ciphertext fails authentication");
+		goto out;
+	}
+	if (!c->tok && !(c->tok = json_tokener_new_ex(PERSONAL_PARSE_DEPTH))) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	json_tokener_reset(c->tok);
+	value = json_tokener_parse_ex(c->tok, (const char *)plain,
+				      (int)((size_t)sealed_len - CIPHER_SEALED_LEN(0)));
+	if (json_tokener_get_error(c->tok) != json_tokener_success) {
+		json_object_put(value);
+		rc = open_fail(c, pointer, "the plaintext is not JSON");
+		goto out;
+	}
 	/* A declared field inside another declared field was sealed first. */
 	rc = open_value(c, value, pointer, &inner, &inner_replaced);
 	if (rc != ES_OK) {
 		json_object_put(value);
-		return rc;
+		goto out;
 	}
 	if (inner_replaced) {
 		json_object_put(value);
 		value = inner;
 	}
 	*replace = value;
-	return ES_OK;
+out:
+	if (plain) {
+		memset(plain, 0, (size_t)sealed_len - CIPHER_SEALED_LEN(0));
+		free(plain);
+	}
+	free(sealed);
+	return rc;
 }
 
 /* Opens the envelopes inside v; when v itself is one, *replaced is set and
@@ -517,62 +609,5 @@ enum es_status personal_open(const struct keyring *kr, const char *tenant, const
 		json_object_put(*doc);
 		*doc = nv;
 	}
-	return rc;
-}
-
-bool personal_envelope_key(json_object *v, int64_t *key_id)
-{
-	const char *env = envelope_of(v), *b64;
-
-	return env && envelope_parse(env, key_id, &b64);
-}
-
-bool personal_field_key(json_object *doc, const char *path, int64_t *key_id)
-{
-	return personal_envelope_key(path_get(doc, path), key_id);
-}
-
-enum es_status personal_seal_state(const struct keyring_key *k, const struct personal_state_ref *ref,
-				   const char *pointer, json_object *value, json_object **out)
-{
-	char aad[AAD_MAX];
-	enum es_status rc;
-
-	*out = seal_with_aad(k, aad, state_aad(ref, k->key_id, pointer, aad), value, &rc);
-	return *out ? ES_OK : rc;
-}
-
-enum es_status personal_open_state(const struct keyring *kr, const struct personal_state_ref *ref,
-				   const char *pointer, json_object *envelope, json_object **value,
-				   bool *erased, char *err, size_t errlen)
-{
-	const char *env = envelope_of(envelope), *b64, *why = NULL;
-	const struct keyring_key *k = NULL;
-	json_tokener *tok = NULL;
-	char aad[AAD_MAX];
-	int64_t key_id;
-	enum es_status rc;
-
-	*value = NULL;
-	*erased = false;
-	if (!env || !envelope_parse(env, &key_id, &b64))
-		why = "malformed envelope";
-	else if (!(k = keyring_by_id(kr, key_id)))
-		why = "the envelope's key is missing from the key table";
-	else if (strcmp(k->tenant, tenant_or_nil(ref->tenant)) != 0)
-		why = "the envelope's key belongs to another tenant";
-	if (why) {
-		snprintf(err, errlen, "%s", why);
-		return ES_EINTERNAL;
-	}
-	if (k->erased) {
-		*erased = true;
-		return ES_OK;
-	}
-	rc = unseal(k, aad, state_aad(ref, key_id, pointer, aad), b64, &tok, value, &why);
-	if (rc == ES_EINTERNAL)
-		snprintf(err, errlen, "%s", why);
-	if (tok)
-		json_tokener_free(tok);
 	return rc;
 }

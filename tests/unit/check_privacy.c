@@ -379,7 +379,7 @@ START_TEST(personal_state_round_trip)
 
 	ring(&kr, false);
 	ck_assert(personal_seal_state(&kr.keys[0], &snap_ref, "/state/address", value, &env) == ES_OK);
-	ck_assert(personal_envelope_key(env, &key_id) && key_id == 7);
+	ck_assert(personal_value_key(env, &key_id) && key_id == 7);
 	ck_assert_ptr_null(strstr(json_object_to_json_string(env), "Leeds"));
 	ck_assert(personal_open_state(&kr, &snap_ref, "/state/address", env, &back, &erased, err,
 				      sizeof err) == ES_OK);
@@ -387,7 +387,7 @@ START_TEST(personal_state_round_trip)
 	ck_assert(json_object_equal(value, back));
 	json_object_put(back);
 	/* an event's field AAD never opens a state member: the same key, another context */
-	ck_assert(!personal_envelope_key(value, &key_id));
+	ck_assert(!personal_value_key(value, &key_id));
 	json_object_put(value);
 	json_object_put(env);
 	keyring_free(&kr);
