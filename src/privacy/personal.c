@@ -324,10 +324,10 @@ enum es_status personal_key_ids(json_object *doc, int64_t **ids, size_t *n, size
 }
 
 /* For a snapshot's state members (an event's fields go through
- * open_envelope): decrypts base64 b64 under k and aad and parses the plaintext into
- * *value (a new reference; NULL is null). ES_EINTERNAL with *why set
- * when it is malformed, fails authentication or is not JSON. *tok is made
- * on first use; the caller frees it. */
+ * open_envelope): decrypts base64 b64 under k and aad and parses the
+ * plaintext into *value (a new reference; NULL is null). ES_EINTERNAL
+ * with *why set when it is malformed, fails authentication or is not
+ * JSON. *tok is made on first use; the caller frees it. */
 static enum es_status unseal(const struct keyring_key *k, const char *aad, size_t aadlen,
 			     const char *b64, json_tokener **tok, json_object **value, const char **why)
 {
