@@ -96,6 +96,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_db_tls.sh \
 	tests/integration/test_privacy.sh \
 	tests/integration/test_privacy_rotate.sh \
+	tests/integration/test_privacy_snapshots.sh \
 	tests/integration/test_metrics.sh
 
 TESTS =

@@ -731,13 +731,17 @@ out:
 	return rc;
 }
 
-static enum es_status add_personal_state(struct parse_ctx *c, struct aggdef *def, const char *path)
+/* Adds path to def->personal_state (once); *index gets its place. */
+static enum es_status add_personal_state(struct parse_ctx *c, struct aggdef *def, const char *path,
+					 size_t *index)
 {
 	char **grown;
 
 	for (size_t i = 0; i < def->n_personal_state; i++)
-		if (strcmp(def->personal_state[i], path) == 0)
+		if (strcmp(def->personal_state[i], path) == 0) {
+			*index = i;
 			return ES_OK;
+		}
 	grown = realloc(def->personal_state, (def->n_personal_state + 1) * sizeof *grown);
 	if (!grown)
 		return parse_nomem(c);
@@ -745,7 +749,45 @@ static enum es_status add_personal_state(struct parse_ctx *c, struct aggdef *def
 	grown[def->n_personal_state] = strdup(path);
 	if (!grown[def->n_personal_state])
 		return parse_nomem(c);
-	def->n_personal_state++;
+	*index = def->n_personal_state++;
+	return ES_OK;
+}
+
+/* Notes that field f of ev's decl d fills personal state path i. */
+static enum es_status add_feed(struct parse_ctx *c, struct aggdef_event *ev, size_t d, size_t f, size_t i)
+{
+	struct aggdef_personal_feed *grown;
+
+	for (size_t k = 0; k < ev->n_feeds; k++)
+		if (ev->feeds[k].decl == d && ev->feeds[k].field == f && ev->feeds[k].state == i)
+			return ES_OK;
+	grown = realloc(ev->feeds, (ev->n_feeds + 1) * sizeof *grown);
+	if (!grown)
+		return parse_nomem(c);
+	ev->feeds = grown;
+	grown[ev->n_feeds++] = (struct aggdef_personal_feed){ d, f, i };
+	return ES_OK;
+}
+
+/* Each personal state path's root: the shortest personal state path it
+ * lies within. A snapshot seals roots whole (a member inside another is
+ * sealed with it). */
+static enum es_status find_personal_roots(struct parse_ctx *c, struct aggdef *def)
+{
+	if (def->n_personal_state == 0)
+		return ES_OK;
+	def->personal_state_root = calloc(def->n_personal_state, sizeof *def->personal_state_root);
+	if (!def->personal_state_root)
+		return parse_nomem(c);
+	for (size_t i = 0; i < def->n_personal_state; i++) {
+		size_t root = i;
+
+		for (size_t j = 0; j < def->n_personal_state; j++)
+			if (path_within(def->personal_state[i], def->personal_state[j]) &&
+			    strlen(def->personal_state[j]) < strlen(def->personal_state[root]))
+				root = j;
+		def->personal_state_root[i] = root;
+	}
 	return ES_OK;
 }
 
@@ -789,7 +831,7 @@ static enum es_status personal_target(struct parse_ctx *c, const struct aggdef_e
 static enum es_status find_personal_state(struct parse_ctx *c, struct aggdef *def)
 {
 	for (size_t e = 0; e < def->n_events; e++) {
-		const struct aggdef_event *ev = &def->events[e];
+		struct aggdef_event *ev = &def->events[e];
 
 		for (size_t s = 0; ev->n_personal && s < ev->n_steps; s++)
 			for (size_t a = 0; a < ev->steps[s].n_assigns; a++) {
@@ -804,14 +846,19 @@ static enum es_status find_personal_state(struct parse_ctx *c, struct aggdef *de
 										    ev->personal[d].fields[f],
 										    target, sizeof target);
 
-						if (rc == ES_OK && target[0])
-							rc = add_personal_state(c, def, target);
+						size_t i;
+
+						if (rc == ES_OK && target[0]) {
+							rc = add_personal_state(c, def, target, &i);
+							if (rc == ES_OK)
+								rc = add_feed(c, ev, d, f, i);
+						}
 						if (rc != ES_OK)
 							return rc;
 					}
 			}
 	}
-	return ES_OK;
+	return find_personal_roots(c, def);
 }
 
 static const char *const top_keys[] = {
@@ -937,6 +984,7 @@ static void event_free(struct aggdef_event *ev)
 	for (size_t i = 0; i < ev->n_personal; i++)
 		personal_decl_clear(&ev->personal[i]);
 	free(ev->personal);
+	free(ev->feeds);
 }
 
 void aggdef_free(struct aggdef *def)
@@ -952,6 +1000,7 @@ void aggdef_free(struct aggdef *def)
 	for (size_t i = 0; i < def->n_personal_state; i++)
 		free(def->personal_state[i]);
 	free(def->personal_state);
+	free(def->personal_state_root);
 	free(def->aggregate_type);
 	free(def->file);
 	free(def);

@@ -64,6 +64,14 @@ struct aggdef_step {
 	size_t n_paths;
 };
 
+/* One personal field of an event type that evolve puts into the state:
+ * the field personal[decl].fields[field] fills def->personal_state[state]. */
+struct aggdef_personal_feed {
+	size_t decl;
+	size_t field;
+	size_t state;
+};
+
 struct aggdef_event {
 	char *event_type;
 	struct jschema *payload;        /* NULL: any object */
@@ -73,6 +81,8 @@ struct aggdef_event {
 	size_t n_steps;
 	struct personal_decl *personal;  /* "personal": its data subjects */
 	size_t n_personal;
+	struct aggdef_personal_feed *feeds; /* where evolve puts its personal fields */
+	size_t n_feeds;
 };
 
 struct aggdef_command {
@@ -103,6 +113,8 @@ struct aggdef {
 	bool has_personal;              /* an event type declares personal data */
 	char **personal_state;          /* dotted state paths evolve fills from personal fields */
 	size_t n_personal_state;
+	size_t *personal_state_root;    /* per personal_state path: the index of the
+					   shortest one it lies within (itself or an ancestor) */
 	char rules_hash[AGGDEF_HASH_LEN]; /* FNV-1a 64 of the canonical evolve rules */
 };
 

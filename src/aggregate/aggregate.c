@@ -41,6 +41,7 @@ struct fold_ctx {
 	const char *tenant;
 	json_tokener *tok;
 	struct keyring keys;
+	struct state_keys *state_keys;  /* the keys of the personal values folded in */
 };
 
 /* Opens the envelopes of one stored payload in place. */
@@ -66,6 +67,30 @@ static enum es_status open_personal(struct fold_ctx *f, const char *event_id, js
 	return rc;
 }
 
+/* The key of each personal field ev puts into the state, as payload (not
+ * opened yet) holds it: kids[k] for ev->feeds[k], 0 when not sealed. */
+static void feed_keys(const struct aggdef_event *ev, json_object *payload, int64_t *kids)
+{
+	for (size_t k = 0; k < ev->n_feeds; k++) {
+		const struct personal_decl *d = &ev->personal[ev->feeds[k].decl];
+
+		if (!personal_field_key(payload, d->fields[ev->feeds[k].field], &kids[k]))
+			kids[k] = 0;
+	}
+}
+
+/* Notes the keys of kids (feed_keys) that were live when the payload
+ * was opened: an erased field went in as null, nothing of it to seal. */
+static void note_feed_keys(struct fold_ctx *f, const struct aggdef_event *ev, const int64_t *kids)
+{
+	for (size_t k = 0; k < ev->n_feeds; k++) {
+		const struct keyring_key *key = kids[k] ? keyring_by_id(&f->keys, kids[k]) : NULL;
+
+		if (key && !key->erased)
+			state_keys_note(f->state_keys, f->def, ev->feeds[k].state, kids[k]);
+	}
+}
+
 /* Folds the event rows of r starting at column col (version, type,
  * payload, metadata), their event ids in column id_col, from row first;
  * *last gets the last version folded. */
@@ -83,7 +108,20 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 		if (!payload)
 			return ES_EINTERNAL;
 		if (strstr(PQgetvalue(r, i, col + 2), PERSONAL_ENVELOPE_MARK)) {
+			const struct aggdef_event *ev = f->state_keys->n ?
+				aggdef_event_find(f->def, PQgetvalue(r, i, col + 1)) : NULL;
+			int64_t *kids = ev && ev->n_feeds ? calloc(ev->n_feeds, sizeof *kids) : NULL;
+
+			if (ev && ev->n_feeds && !kids) {
+				json_object_put(payload);
+				return ES_ENOMEM;
+			}
+			if (kids)
+				feed_keys(ev, payload, kids);
 			rc = open_personal(f, PQgetvalue(r, i, id_col), &payload);
+			if (rc == ES_OK && kids)
+				note_feed_keys(f, ev, kids);
+			free(kids);
 			if (rc != ES_OK) {
 				json_object_put(payload);
 				return rc;
@@ -106,12 +144,42 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 	return ES_OK;
 }
 
+/* Opens the sealed members of a snapshot of a state holding personal
+ * data. One that cannot be opened is a cache miss: *snap is dropped
+ * (NULL) and the caller folds from the events, where erasure takes effect
+ * the same way; a damaged one is logged as an error too. ES_ENOMEM and
+ * database failures only. */
+static enum es_status open_snapshot(struct db *db, const struct aggdef *def, const char *tenant,
+				    const char *aggregate_id, int64_t version, json_object **snap,
+				    struct state_keys *keys)
+{
+	char err[300] = "", v[24];
+	enum es_status rc;
+
+	if (!def || def->n_personal_state == 0)
+		return ES_OK;
+	rc = snapshot_open(db, def, tenant, aggregate_id, version, *snap, keys, err, sizeof err);
+	if (rc != ES_ENOTFOUND && rc != ES_EINTERNAL)
+		return rc;
+	snprintf(v, sizeof v, "%" PRId64, version);
+	if (rc == ES_EINTERNAL)
+		log_kv(LOG_ERR, "snapshot_unreadable", "aggregate_type", def->aggregate_type,
+		       "aggregate_id", aggregate_id, "version", v, "detail", err, NULL);
+	else
+		log_kv(LOG_INFO, "snapshot_erased", "aggregate_type", def->aggregate_type,
+		       "aggregate_id", aggregate_id, "version", v, NULL);
+	json_object_put(*snap);
+	*snap = NULL;
+	state_keys_free(keys);
+	return state_keys_init(keys, def);
+}
+
 enum es_status aggregate_load(struct db *db, const struct aggdef *def, const char *tenant,
 			      const char *aggregate_type, const char *aggregate_id,
 			      int64_t at_version, struct aggregate_state *out)
 {
 	json_tokener *tok = json_tokener_new_ex(AGGREGATE_PARSE_DEPTH);
-	struct fold_ctx f = { db, def, tenant, tok, KEYRING_INIT };
+	struct fold_ctx f = { db, def, tenant, tok, KEYRING_INIT, &out->keys };
 	bool with_metadata = def && def->uses_metadata;
 	PGresult *r = NULL;
 	enum es_status rc;
@@ -119,7 +187,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 
 	memset(out, 0, sizeof *out);
 	out->state = json_object_new_object();
-	if (!tok || !out->state) {
+	if (!tok || !out->state || state_keys_init(&out->keys, def) != ES_OK) {
 		rc = ES_ENOMEM;
 		goto out;
 	}
@@ -139,12 +207,20 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			rc = ES_EINTERNAL;
 			goto out;
 		}
-		json_object_put(out->state);
-		out->state = snap;
-		out->snapshot_version = db_value_int64(r, 0, 5);
-		last = out->snapshot_version;
+		rc = open_snapshot(db, def, tenant, aggregate_id, db_value_int64(r, 0, 5), &snap, &out->keys);
+		if (rc != ES_OK)
+			goto out;
+		if (snap) {
+			json_object_put(out->state);
+			out->state = snap;
+			out->snapshot_version = db_value_int64(r, 0, 5);
+			last = out->snapshot_version;
+		}
 	}
-	rc = fold_rows(&f, r, 1, 1, 6, &out->state, &last);
+	/* The head's events follow the snapshot: without it (unusable), the
+	 * loop below reads from version 1. */
+	if (PQgetisnull(r, 0, 5) || out->snapshot_version > 0)
+		rc = fold_rows(&f, r, 1, 1, 6, &out->state, &last);
 	while (rc == ES_OK && last < target) {
 		int64_t before = last;
 
@@ -171,6 +247,7 @@ void aggregate_state_free(struct aggregate_state *s)
 	if (!s)
 		return;
 	json_object_put(s->state);
+	state_keys_free(&s->keys);
 	memset(s, 0, sizeof *s);
 }
 
@@ -388,7 +465,12 @@ static void snapshot_after_commit(struct db *db, const struct aggdef *def,
 
 	if (def->snapshot_mode != AGGDEF_SNAPSHOT_SYNC || !snapshot_due(def, old_version, new_version))
 		return;
-	rc = snapshot_save(db, def, req->tenant, req->aggregate_id, new_version, state, NULL);
+	/* The request's personal values were sealed inside the append: a
+	 * fold of the stored events tells the keys to seal the state with. */
+	if (def->n_personal_state > 0)
+		rc = aggregate_snapshot(db, def, req->tenant, req->aggregate_id, NULL);
+	else
+		rc = snapshot_save(db, def, req->tenant, req->aggregate_id, new_version, state, NULL, NULL);
 	if (rc == ES_OK)
 		return;
 	snprintf(v, sizeof v, "%" PRId64, new_version);
@@ -468,7 +550,7 @@ enum es_status aggregate_snapshot(struct db *db, const struct aggdef *def, const
 	if (rc == ES_OK && s.stream_version == 0)
 		rc = ES_ENOTFOUND;
 	if (rc == ES_OK)
-		rc = snapshot_save(db, def, tenant, aggregate_id, s.version, s.state, NULL);
+		rc = snapshot_save(db, def, tenant, aggregate_id, s.version, s.state, &s.keys, NULL);
 	if (rc == ES_OK && version)
 		*version = s.version;
 	aggregate_state_free(&s);

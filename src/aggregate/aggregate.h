@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "aggregate/aggdef.h"
+#include "aggregate/snapshot.h"
 #include "base/error.h"
 #include "store/store.h"
 
@@ -26,12 +27,17 @@ struct aggregate_state {
 	int64_t stream_version;     /* the stream's version now; 0: no stream */
 	int64_t snapshot_version;   /* the snapshot folding started from; 0: none */
 	json_object *state;         /* an object, owned; {} for no stream */
+	struct state_keys keys;     /* the keys of its personal values (snapshot.h) */
 };
 
 /* Folds the stream up to at_version (0: its current version) by def (NULL:
  * merge patch of the payloads), starting from the newest snapshot whose
  * schema_version and rules_hash match def and whose version is not above
- * the target. Events are read in pages of AGGREGATE_PAGE_EVENTS and each
+ * the target. A snapshot holding personal data is opened (snapshot_open):
+ * one whose key is erased, or that is damaged, is not used (logged) and
+ * the stream is folded from version 1, as erasure wants it; out->keys
+ * gets the keys of the personal values folded in (for a snapshot of it).
+ * Events are read in pages of AGGREGATE_PAGE_EVENTS and each
  * page is released before the next is read. A missing stream is ES_OK with
  * stream_version 0; at_version above the current version is ES_OK with
  * version < at_version (the caller decides: the state route answers 404).

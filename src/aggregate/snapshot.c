@@ -12,6 +12,9 @@
 #include "json/jsondoc.h"
 #include "base/uuidtext.h"
 #include "store/verify.h"
+#include "aggregate/fold.h"
+#include "privacy/keyring.h"
+#include "privacy/personal.h"
 
 /* The stream's version, the newest usable snapshot and the first page of
  * events after it, in one statement (one snapshot of the database). Rows of
@@ -54,27 +57,219 @@ static const struct db_statement st_snapshot_invalidate = {
 	1
 };
 
+enum es_status state_keys_init(struct state_keys *k, const struct aggdef *def)
+{
+	memset(k, 0, sizeof *k);
+	if (!def || def->n_personal_state == 0)
+		return ES_OK;
+	k->key_id = calloc(def->n_personal_state, sizeof *k->key_id);
+	if (!k->key_id)
+		return ES_ENOMEM;
+	k->n = def->n_personal_state;
+	return ES_OK;
+}
+
+void state_keys_note(struct state_keys *k, const struct aggdef *def, size_t state_index,
+		     int64_t key_id)
+{
+	size_t root;
+
+	if (key_id == 0 || state_index >= k->n)
+		return;
+	root = def->personal_state_root[state_index];
+	if (k->key_id[root] == 0)
+		k->key_id[root] = key_id;
+	else if (k->key_id[root] != key_id)
+		k->mixed = true;
+}
+
+void state_keys_free(struct state_keys *k)
+{
+	free(k->key_id);
+	memset(k, 0, sizeof *k);
+}
+
+/* The object holding member path of state (dotted) and the member's
+ * name in *leaf (borrowed from path), or NULL when a step is missing. */
+static json_object *member_parent(json_object *state, const char *path, const char **leaf)
+{
+	const char *dot = strrchr(path, '.');
+	json_object *parent = state;
+	bool found;
+
+	*leaf = dot ? dot + 1 : path;
+	if (dot) {
+		char *up = strndup(path, (size_t)(dot - path));
+
+		if (!up)
+			return NULL;
+		parent = fold_path_get(state, up, &found);
+		free(up);
+	}
+	return json_object_is_type(parent, json_type_object) ? parent : NULL;
+}
+
+/* The member at def->personal_state[i] when it is a root holding a value
+ * (not null), with its parent and name; else NULL. */
+static json_object *sealable_member(const struct aggdef *def, size_t i, json_object *state,
+				    json_object **parent, const char **leaf)
+{
+	json_object *v;
+
+	if (def->personal_state_root[i] != i)
+		return NULL;
+	*parent = member_parent(state, def->personal_state[i], leaf);
+	if (!*parent || !json_object_object_get_ex(*parent, *leaf, &v))
+		return NULL;
+	return v;
+}
+
+/* Replaces the sealable members of *copy (a copy of state) by envelopes.
+ * *erased: a key is erased by now, nothing may be stored. */
+static enum es_status seal_members(struct db *db, const struct aggdef *def,
+				   const struct personal_state_ref *ref, const struct state_keys *keys,
+				   json_object *copy, bool *erased)
+{
+	struct keyring kr = KEYRING_INIT;
+	int64_t *ids = calloc(def->n_personal_state, sizeof *ids);
+	size_t n = 0;
+	enum es_status rc = ES_OK;
+
+	*erased = false;
+	if (!ids)
+		return ES_ENOMEM;
+	for (size_t i = 0; i < def->n_personal_state; i++) {
+		json_object *parent;
+		const char *leaf;
+
+		if (keys->key_id[i] && sealable_member(def, i, copy, &parent, &leaf))
+			ids[n++] = keys->key_id[i];
+	}
+	if (n)
+		rc = keyring_fetch(db, ids, n, true, &kr);
+	for (size_t i = 0; rc == ES_OK && !*erased && i < def->n_personal_state; i++) {
+		const struct keyring_key *k;
+		json_object *parent, *v, *env;
+		const char *leaf;
+		char *ptr;
+
+		/* A value without a key came from fields stored in clear: no
+		 * erasure reaches it in the events either. */
+		if (!keys->key_id[i] || !(v = sealable_member(def, i, copy, &parent, &leaf)))
+			continue;
+		k = keyring_by_id(&kr, keys->key_id[i]);
+		if (!k || k->erased) {
+			*erased = true; /* erased since the fold (or gone): store nothing */
+			break;
+		}
+		ptr = personal_pointer("/state", def->personal_state[i]);
+		rc = ptr ? personal_seal_state(k, ref, ptr, v, &env) : ES_ENOMEM;
+		free(ptr);
+		if (rc == ES_OK && json_object_object_add(parent, leaf, env) != 0) {
+			json_object_put(env);
+			rc = ES_ENOMEM;
+		}
+	}
+	keyring_free(&kr);
+	free(ids);
+	return rc;
+}
+
+enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char *tenant,
+			     const char *aggregate_id, int64_t version, json_object *state,
+			     struct state_keys *keys, char *err, size_t errlen)
+{
+	struct personal_state_ref ref = { tenant, def->aggregate_type, aggregate_id, version };
+	struct keyring kr = KEYRING_INIT;
+	int64_t *ids = calloc(def->n_personal_state + 1, sizeof *ids);
+	size_t n = 0;
+	enum es_status rc = ES_OK;
+
+	if (!ids)
+		return ES_ENOMEM;
+	for (size_t i = 0; i < def->n_personal_state; i++) {
+		json_object *parent, *v;
+		const char *leaf;
+
+		if ((v = sealable_member(def, i, state, &parent, &leaf)) &&
+		    personal_value_key(v, &ids[n]))
+			n++;
+	}
+	if (n)
+		rc = keyring_fetch(db, ids, n, true, &kr);
+	for (size_t i = 0; rc == ES_OK && i < def->n_personal_state; i++) {
+		json_object *parent, *v, *plain = NULL;
+		const char *leaf;
+		int64_t key_id;
+		bool erased = false;
+		char *ptr, why[200];
+
+		if (!(v = sealable_member(def, i, state, &parent, &leaf)) ||
+		    !personal_value_key(v, &key_id))
+			continue; /* held in clear: see seal_members */
+		ptr = personal_pointer("/state", def->personal_state[i]);
+		if (!ptr) {
+			rc = ES_ENOMEM;
+			break;
+		}
+		rc = personal_open_state(&kr, &ref, ptr, v, &plain, &erased, why, sizeof why);
+		if (rc == ES_EINTERNAL)
+			snprintf(err, errlen, "%s: %s", ptr, why);
+		free(ptr);
+		if (rc == ES_OK && erased)
+			rc = ES_ENOTFOUND;
+		if (rc != ES_OK)
+			break;
+		if (json_object_object_add(parent, leaf, plain) != 0) {
+			json_object_put(plain);
+			rc = ES_ENOMEM;
+			break;
+		}
+		state_keys_note(keys, def, i, key_id);
+	}
+	keyring_free(&kr);
+	free(ids);
+	return rc;
+}
+
 enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char *tenant,
 			     const char *aggregate_id, int64_t version, json_object *state,
-			     bool *written)
+			     const struct state_keys *keys, bool *written)
 {
+	struct personal_state_ref ref = { tenant, def->aggregate_type, aggregate_id, version };
 	char v[24], schema[16];
 	const char *values[7];
-	const char *text = jsondoc_compact(state);
+	const char *text;
+	json_object *sealed = NULL;
 	PGresult *r = NULL;
 	enum es_status rc;
+	bool erased = false;
 
 	if (written)
 		*written = false;
-	/* A state holding personal data is never stored: a snapshot would
-	 * keep it readable after its subject's erasure. Its reads fold from
-	 * the events, where erasure takes effect. */
-	if (def->n_personal_state > 0)
-		return ES_OK;
-	if (!text)
-		return ES_ENOMEM;
 	if (version < 1 || !json_object_is_type(state, json_type_object))
 		return ES_EINVAL;
+	if (def->n_personal_state > 0) {
+		/* Personal values are stored sealed with the keys they were
+		 * sealed with in the events, so an erasure reaches the snapshot
+		 * too: unknown or mixed keys, or one erased since the fold,
+		 * store nothing (reads fold from the events). */
+		if (!keys || keys->n != def->n_personal_state || keys->mixed)
+			return ES_OK;
+		if (json_object_deep_copy(state, &sealed, NULL) != 0)
+			return ES_ENOMEM;
+		rc = seal_members(db, def, &ref, keys, sealed, &erased);
+		if (rc != ES_OK || erased) {
+			json_object_put(sealed);
+			return rc;
+		}
+		state = sealed;
+	}
+	text = jsondoc_compact(state);
+	if (!text) {
+		json_object_put(sealed);
+		return ES_ENOMEM;
+	}
 	snprintf(v, sizeof v, "%" PRId64, version);
 	snprintf(schema, sizeof schema, "%d", def->schema_version);
 	values[0] = tenant ? tenant : UUIDTEXT_NIL;
@@ -88,6 +283,7 @@ enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char
 	if (rc == ES_OK && written)
 		*written = PQntuples(r) == 1 && db_value_bool(r, 0, 0);
 	PQclear(r);
+	json_object_put(sealed);
 	return rc;
 }
 

@@ -29,14 +29,50 @@ enum es_status snapshot_read_head(struct db *db, const struct aggdef *def, const
 				  int64_t upto, bool with_metadata, int limit,
 				  PGresult **out) ES_MUST_CHECK;
 
+/* Which subject key the personal values of a folded state were sealed
+ * with in the events, per member that a snapshot seals (a root of
+ * def->personal_state): the fold notes the key of each envelope it opened
+ * into the state, and the snapshot seals the member with that same key.
+ * Tracking key ids rather than subjects matters: a subject erased and
+ * given a new key later must not see data folded before the erasure
+ * sealed under the new key. */
+struct state_keys {
+	int64_t *key_id;        /* per personal_state index (roots used); 0: none */
+	size_t n;
+	bool mixed;             /* a member holds values sealed under two keys:
+				   the state is not stored as a snapshot */
+};
+
+/* Sizes k for def (nothing to do without personal state). ES_ENOMEM only. */
+enum es_status state_keys_init(struct state_keys *k, const struct aggdef *def) ES_MUST_CHECK;
+/* Notes that a value sealed under key_id (0: stored in clear, which erasure
+ * does not touch) went into def->personal_state[state_index]. */
+void state_keys_note(struct state_keys *k, const struct aggdef *def, size_t state_index,
+		     int64_t key_id);
+void state_keys_free(struct state_keys *k);
+
 /* Stores state (an object) as the snapshot of one stream at version.
- * *written (may be NULL) says whether the row was written (false: a newer
- * or equal snapshot by the same rules is stored, or def's evolve rules put
- * personal data into the state: such a state is never stored). tenant NULL is no
- * tenant. Borrows everything. */
+ * When def's evolve rules put personal data into the state, each member
+ * holding some (a root of def->personal_state) is stored sealed with the
+ * key keys names for it (personal_seal_state: the AAD binds tenant,
+ * stream, version and pointer); no snapshot is written when keys is NULL
+ * or mixed, or when one of its keys is erased by now. *written (may be
+ * NULL) says whether the row was written (false also: a newer or equal
+ * snapshot by the same rules is stored). tenant NULL is no tenant.
+ * Borrows everything. */
 enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char *tenant,
 			     const char *aggregate_id, int64_t version, json_object *state,
-			     bool *written) ES_MUST_CHECK;
+			     const struct state_keys *keys, bool *written) ES_MUST_CHECK;
+
+/* Opens in place the sealed members of state, the snapshot of one stream
+ * at version, and notes their keys in keys (state_keys_init'ed). ES_OK:
+ * opened. ES_ENOTFOUND: a member's key is erased, the snapshot cannot be
+ * used (fold from the events instead). ES_EINTERNAL: a member is damaged,
+ * moved or names an unknown key; err says which and why (never any
+ * plaintext). state is partly opened on failure and must be dropped. */
+enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char *tenant,
+			     const char *aggregate_id, int64_t version, json_object *state,
+			     struct state_keys *keys, char *err, size_t errlen) ES_MUST_CHECK;
 
 /* Deletes every snapshot of aggregate_type; *deleted (may be NULL) gets
  * the count. */

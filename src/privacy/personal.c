@@ -133,17 +133,41 @@ static size_t field_aad(const char *tenant, const char *event_id, int64_t key_id
 	return n < 0 || n >= AAD_MAX ? 0 : (size_t)n;
 }
 
+/* The AAD of one member of a snapshot's state: its tenant, stream,
+ * version, key and pointer (another AAD prefix than a field's, so an
+ * event's envelope never opens in a snapshot or the reverse). */
+static size_t state_aad(const struct personal_state_ref *ref, int64_t key_id, const char *pointer,
+			char *out)
+{
+	int n = snprintf(out, AAD_MAX, "evstore state v1%c%s%c%s%c%s%c%" PRId64 "%c%" PRId64 "%c%s", 0,
+			 tenant_or_nil(ref->tenant), 0, ref->aggregate_type, 0, ref->aggregate_id, 0,
+			 ref->version, 0, key_id, 0, pointer);
+
+	return n < 0 || n >= AAD_MAX ? 0 : (size_t)n;
+}
+
+static json_object *seal_with_aad(const struct keyring_key *k, const char *aad, size_t aadlen,
+				  json_object *value, enum es_status *rc);
+
 /* Seals value (its JSON text) into a new envelope object, or NULL. */
 static json_object *seal_value(const struct keyring_key *k, const char *tenant, const char *event_id,
 			       const char *pointer, json_object *value, enum es_status *rc)
 {
+	char aad[AAD_MAX];
+
+	return seal_with_aad(k, aad, field_aad(tenant, event_id, k->key_id, pointer, aad), value, rc);
+}
+
+/* Seals value under k with aad (aadlen 0: the AAD did not fit). */
+static json_object *seal_with_aad(const struct keyring_key *k, const char *aad, size_t aadlen,
+				  json_object *value, enum es_status *rc)
+{
 	const char *text = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN |
 							   JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t len = strlen(text), sealed_len = CIPHER_SEALED_LEN(len);
-	char aad[AAD_MAX], prefix[40];
+	char prefix[40];
 	unsigned char *sealed = malloc(sealed_len);
 	char *env = NULL;
-	size_t aadlen = field_aad(tenant, event_id, k->key_id, pointer, aad);
 	json_object *out = NULL;
 	int pn;
 
@@ -297,6 +321,118 @@ static enum es_status collect(json_object *v, int64_t **ids, size_t *n, size_t *
 enum es_status personal_key_ids(json_object *doc, int64_t **ids, size_t *n, size_t *cap)
 {
 	return collect(doc, ids, n, cap);
+}
+
+/* For a snapshot's state members (an event's fields go through
+ * open_envelope): decrypts base64 b64 under k and aad and parses the
+ * plaintext into *value (a new reference; NULL is null). ES_EINTERNAL
+ * with *why set when it is malformed, fails authentication or is not
+ * JSON. *tok is made on first use; the caller frees it. */
+static enum es_status unseal(const struct keyring_key *k, const char *aad, size_t aadlen,
+			     const char *b64, json_tokener **tok, json_object **value, const char **why)
+{
+	unsigned char *sealed = NULL, *plain = NULL;
+	size_t b64len = strlen(b64);
+	long sealed_len;
+	enum es_status rc = ES_OK;
+
+	*value = NULL;
+	sealed = malloc(3 * (b64len / 4) + 1);
+	if (!sealed)
+		return ES_ENOMEM;
+	sealed_len = cipher_b64_decode(b64, b64len, sealed);
+	if (sealed_len < (long)CIPHER_SEALED_LEN(0) || !aadlen) {
+		*why = "malformed envelope";
+		rc = ES_EINTERNAL;
+		goto out;
+	}
+	plain = malloc((size_t)sealed_len - CIPHER_SEALED_LEN(0) + 1);
+	if (!plain) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	if (!cipher_open(k->dek, aad, aadlen, sealed, (size_t)sealed_len, plain)) {
+		*why = "the ciphertext fails authentication";
+		rc = ES_EINTERNAL;
+		goto out;
+	}
+	if (!*tok && !(*tok = json_tokener_new_ex(PERSONAL_PARSE_DEPTH))) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	json_tokener_reset(*tok);
+	*value = json_tokener_parse_ex(*tok, (const char *)plain,
+				       (int)((size_t)sealed_len - CIPHER_SEALED_LEN(0)));
+	if (json_tokener_get_error(*tok) != json_tokener_success) {
+		json_object_put(*value);
+		*value = NULL;
+		*why = "the plaintext is not JSON";
+		rc = ES_EINTERNAL;
+	}
+out:
+	if (plain) {
+		memset(plain, 0, (size_t)sealed_len - CIPHER_SEALED_LEN(0));
+		free(plain);
+	}
+	free(sealed);
+	return rc;
+}
+
+bool personal_value_key(json_object *v, int64_t *key_id)
+{
+	const char *env = envelope_of(v), *b64;
+
+	return env && envelope_parse(env, key_id, &b64);
+}
+
+bool personal_field_key(json_object *doc, const char *path, int64_t *key_id)
+{
+	return personal_value_key(path_get(doc, path), key_id);
+}
+
+enum es_status personal_seal_state(const struct keyring_key *k, const struct personal_state_ref *ref,
+				   const char *pointer, json_object *value, json_object **out)
+{
+	char aad[AAD_MAX];
+	enum es_status rc;
+
+	*out = seal_with_aad(k, aad, state_aad(ref, k->key_id, pointer, aad), value, &rc);
+	return *out ? ES_OK : rc;
+}
+
+enum es_status personal_open_state(const struct keyring *kr, const struct personal_state_ref *ref,
+				   const char *pointer, json_object *envelope, json_object **value,
+				   bool *erased, char *err, size_t errlen)
+{
+	const char *env = envelope_of(envelope), *b64, *why = NULL;
+	const struct keyring_key *k = NULL;
+	json_tokener *tok = NULL;
+	char aad[AAD_MAX];
+	int64_t key_id;
+	enum es_status rc;
+
+	*value = NULL;
+	*erased = false;
+	if (!env || !envelope_parse(env, &key_id, &b64))
+		why = "malformed envelope";
+	else if (!(k = keyring_by_id(kr, key_id)))
+		why = "the envelope's key is missing from the key table";
+	else if (strcmp(k->tenant, tenant_or_nil(ref->tenant)) != 0)
+		why = "the envelope's key belongs to another tenant";
+	if (why) {
+		snprintf(err, errlen, "%s", why);
+		return ES_EINTERNAL;
+	}
+	if (k->erased) {
+		*erased = true;
+		return ES_OK;
+	}
+	rc = unseal(k, aad, state_aad(ref, key_id, pointer, aad), b64, &tok, value, &why);
+	if (rc == ES_EINTERNAL)
+		snprintf(err, errlen, "%s", why);
+	if (tok)
+		json_tokener_free(tok);
+	return rc;
 }
 
 struct open_ctx {

@@ -65,6 +65,40 @@ enum es_status personal_seal(const struct keyring *kr, const char *tenant, const
  * of every envelope in doc. ES_ENOMEM only. */
 enum es_status personal_key_ids(json_object *doc, int64_t **ids, size_t *n, size_t *cap) ES_MUST_CHECK;
 
+/* Where a member of a snapshot's state was sealed: the envelope's AAD
+ * binds tenant (NULL: none), aggregate type and id, the snapshot's
+ * version, the key id and the member's JSON pointer ("/state/email"), so
+ * a sealed member moved to another snapshot, stream, version or member
+ * fails authentication. */
+struct personal_state_ref {
+	const char *tenant;
+	const char *aggregate_type;
+	const char *aggregate_id;
+	int64_t version;
+};
+
+/* True when v is an envelope; *key_id gets the key it names. */
+bool personal_value_key(json_object *v, int64_t *key_id);
+
+/* True when doc holds an envelope at dotted path; *key_id gets its key. */
+bool personal_field_key(json_object *doc, const char *path, int64_t *key_id);
+
+/* Seals value (a state member, at pointer) with k into a new envelope
+ * in *out. Borrows everything. */
+enum es_status personal_seal_state(const struct keyring_key *k, const struct personal_state_ref *ref,
+				   const char *pointer, json_object *value,
+				   json_object **out) ES_MUST_CHECK;
+
+/* Opens envelope, a member of a snapshot's state sealed at pointer by
+ * personal_seal_state, with the keys of kr (keyring_fetch): ES_OK with
+ * *value its plaintext (a new reference; NULL is null), or with *erased
+ * set when its key is destroyed. ES_EINTERNAL with err saying why (never
+ * any plaintext) when it is malformed, names a key kr lacks or of another
+ * tenant, or fails authentication. */
+enum es_status personal_open_state(const struct keyring *kr, const struct personal_state_ref *ref,
+				   const char *pointer, json_object *envelope, json_object **value,
+				   bool *erased, char *err, size_t errlen) ES_MUST_CHECK;
+
 /* How envelopes are opened. */
 enum personal_view {
 	PERSONAL_CLEAR,         /* the plaintext (personal:read, folds, handlers) */

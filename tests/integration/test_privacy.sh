@@ -115,8 +115,9 @@ auth_req "$P" GET "$CU"
 expect "the fold saw the plaintext" 200 .state.email "new.$MARK@example.org" .state.email_changes 1
 auth_req "$P" GET "$CU?at_version=1"
 expect "time travel opens the older event" 200 .state.email "ada.$MARK@example.org"
-check "a state holding personal data is never stored as a snapshot (sync, threshold 2)" \
-	test "$(psql_q -c "SELECT count(*) FROM evstore.snapshots WHERE aggregate_type = 'Customer'")" = 0
+check "a state holding personal data is stored as a snapshot, its members sealed (sync, threshold 2)" \
+	test "$(psql_q -c "SELECT count(*) || ' ' || (state->'email' ? '\$enc') FROM evstore.snapshots
+		WHERE aggregate_type = 'Customer' GROUP BY state")" = "1 true"
 post_json "$W" "$CU/events" '{"events":[{"event_type":"PaymentSent","payload":{"to_customer":"","amount":1,"to_iban":"X"}}]}'
 expect "personal data without its subject's id is 422 at the subject's pointer" 422 \
 	'.violations[0].pointer' /events/0/payload/to_customer
@@ -137,8 +138,8 @@ psql_q -c "UPDATE evstore.events SET payload = jsonb_set(payload, '{email,\$enc}
 	WHERE event_id = '$EV1'"
 auth_req "$P" GET "$CU/events"
 expect_problem "a changed ciphertext fails authentication: 500 problem" 500 internal
-auth_req "$P" GET "$CU"
-expect_problem "folding it is a problem too" 500 internal
+auth_req "$P" GET "$CU?at_version=1"
+expect_problem "folding it is a problem too (before the snapshot)" 500 internal
 check "the failure is logged with the event and pointer, no plaintext" \
 	grep -q "\"personal_data_unreadable\".*event $EV1: /payload/email: the ciphertext fails authentication" "$IT_DIR/fcgi.log"
 psql_q -c "DELETE FROM evstore.events WHERE aggregate_id IN ('$C', '$C2'); DELETE FROM evstore.streams WHERE aggregate_id IN ('$C', '$C2')"

@@ -308,11 +308,33 @@ START_TEST(aggdef_personal_declarations)
 	ck_assert_str_eq(moved->personal[0].fields[0], "address.city");
 	ck_assert_uint_eq(aggdef_event_find(def, "Other")->n_personal, 0);
 	ck_assert_uint_eq(def->n_personal_state, 4);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 4; i++) {
 		ck_assert_str_eq(def->personal_state[i], want[i]);
+		ck_assert_uint_eq(def->personal_state_root[i], i);
+	}
+	/* which field fills which state path: a snapshot seals each with its key */
+	ck_assert_uint_eq(reg->n_feeds, 2);
+	ck_assert(reg->feeds[0].decl == 0 && reg->feeds[0].field == 0 && reg->feeds[0].state == 0);
+	ck_assert(reg->feeds[1].decl == 0 && reg->feeds[1].field == 1 && reg->feeds[1].state == 1);
+	ck_assert_uint_eq(moved->n_feeds, 2);
+	ck_assert(moved->feeds[0].field == 0 && moved->feeds[0].state == 2);
+	ck_assert(moved->feeds[1].field == 0 && moved->feeds[1].state == 3);
+	ck_assert_uint_eq(aggdef_event_find(def, "Other")->n_feeds, 0);
 	/* declaring personal data changes the rules hash: older snapshots may
 	 * hold the fields in clear */
 	ck_assert_str_ne(def->rules_hash, plain->rules_hash);
+	aggdef_free(def);
+	/* a path inside another is sealed with it: its root is the outer one */
+	def = parse_def("{\"aggregate_type\":\"Customer\",\"events\":{"
+			"\"A\":{" PSCHEMA ",\"personal\":{\"subject\":\"aggregate_id\",\"fields\":[\"payload.address\"]},"
+			"\"evolve\":[{\"copy\":{\"home.city\":\"payload.address.city\"}}]},"
+			"\"B\":{" PSCHEMA ",\"personal\":{\"subject\":\"aggregate_id\",\"fields\":[\"payload.address\"]},"
+			"\"evolve\":[{\"copy\":{\"home\":\"payload.address\"}}]}}}");
+	ck_assert_uint_eq(def->n_personal_state, 2);
+	ck_assert_str_eq(def->personal_state[0], "home.city");
+	ck_assert_str_eq(def->personal_state[1], "home");
+	ck_assert_uint_eq(def->personal_state_root[0], 1);
+	ck_assert_uint_eq(def->personal_state_root[1], 1);
 	aggdef_free(def);
 	aggdef_free(plain);
 }

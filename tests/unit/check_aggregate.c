@@ -176,7 +176,7 @@ static void save_snapshot(const struct aggdef *d, const char *id, int64_t versio
 	bool written;
 
 	ck_assert_ptr_nonnull(o);
-	ck_assert_int_eq(snapshot_save(db, d, NULL, id, version, o, &written), ES_OK);
+	ck_assert_int_eq(snapshot_save(db, d, NULL, id, version, o, NULL, &written), ES_OK);
 	ck_assert(written);
 	json_object_put(o);
 }
@@ -304,7 +304,7 @@ static void long_stream_create(void)
 					LONG_SNAPSHOT, &s), ES_OK);
 	json_object_object_add(s.state, "from", json_object_new_string("snapshot"));
 	ck_assert_int_eq(snapshot_save(d, aggdef_find(r, "Order"), NULL, LONG_ID, LONG_SNAPSHOT,
-				       s.state, NULL), ES_OK);
+				       s.state, NULL, NULL), ES_OK);
 	aggregate_state_free(&s);
 	aggdef_registry_free(r);
 	db_free(d);

@@ -459,6 +459,119 @@ START_TEST(personal_needs_its_subject)
 }
 END_TEST
 
+/* --- sealing and opening a snapshot's state members --------------------------- */
+
+#define AGG2 "5b2f5d1e-3333-4c1d-9a53-0123456789ab"
+
+static const struct personal_state_ref snap_ref = { TENANT, "Customer", AGG, 4 };
+
+START_TEST(personal_state_round_trip)
+{
+	struct keyring kr = KEYRING_INIT;
+	json_object *value = json_tokener_parse("{\"city\":\"Leeds\",\"n\":[1,2]}"), *env = NULL, *back = NULL;
+	int64_t key_id = 0;
+	bool erased = true;
+	char err[200];
+
+	ring(&kr, false);
+	ck_assert(personal_seal_state(&kr.keys[0], &snap_ref, "/state/address", value, &env) == ES_OK);
+	ck_assert(personal_value_key(env, &key_id) && key_id == 7);
+	ck_assert_ptr_null(strstr(json_object_to_json_string(env), "Leeds"));
+	ck_assert(personal_open_state(&kr, &snap_ref, "/state/address", env, &back, &erased, err,
+				      sizeof err) == ES_OK);
+	ck_assert(!erased);
+	ck_assert(json_object_equal(value, back));
+	json_object_put(back);
+	/* an event's field AAD never opens a state member: the same key, another context */
+	ck_assert(!personal_value_key(value, &key_id));
+	json_object_put(value);
+	json_object_put(env);
+	keyring_free(&kr);
+}
+END_TEST
+
+/* Opening a member sealed as snap_ref's /state/email anywhere else fails. */
+static const struct {
+	struct personal_state_ref ref;
+	const char *pointer;
+} moved[] = {
+	{ { TENANT, "Customer", AGG, 5 }, "/state/email" },         /* another version */
+	{ { TENANT, "Customer", AGG2, 4 }, "/state/email" },        /* another stream */
+	{ { TENANT, "Supplier", AGG, 4 }, "/state/email" },         /* another type */
+	{ { TENANT, "Customer", AGG, 4 }, "/state/name" },          /* another member */
+	{ { TENANT, "Customer", AGG, 4 }, "/payload/email" },       /* an event's pointer */
+};
+
+START_TEST(personal_state_refuses_what_moved)
+{
+	struct keyring kr = KEYRING_INIT;
+	json_object *value = json_object_new_string("a@example.org"), *env = NULL, *back = NULL;
+	bool erased = false;
+	char err[200] = "";
+
+	ring(&kr, false);
+	ck_assert(personal_seal_state(&kr.keys[1], &snap_ref, "/state/email", value, &env) == ES_OK);
+	ck_assert(personal_open_state(&kr, &moved[_i].ref, moved[_i].pointer, env, &back, &erased, err,
+				      sizeof err) == ES_EINTERNAL);
+	ck_assert_ptr_null(back);
+	ck_assert_str_eq(err, "the ciphertext fails authentication");
+	json_object_put(value);
+	json_object_put(env);
+	keyring_free(&kr);
+}
+END_TEST
+
+START_TEST(personal_state_erased_unknown_or_foreign_key)
+{
+	struct keyring kr = KEYRING_INIT, other = KEYRING_INIT;
+	json_object *value = json_object_new_string("GB00"), *env = NULL, *back = NULL, *bad;
+	struct personal_state_ref untenanted = { NULL, "Customer", AGG, 4 };
+	bool erased = false;
+	char err[200];
+
+	ring(&kr, false);
+	ck_assert(personal_seal_state(&kr.keys[1], &snap_ref, "/state/iban", value, &env) == ES_OK);
+	keyring_free(&kr);
+	ring(&kr, true); /* bob's key destroyed since */
+	ck_assert(personal_open_state(&kr, &snap_ref, "/state/iban", env, &back, &erased, err,
+				      sizeof err) == ES_OK);
+	ck_assert(erased);
+	ck_assert_ptr_null(back);
+	ck_assert(personal_open_state(&other, &snap_ref, "/state/iban", env, &back, &erased, err,
+				      sizeof err) == ES_EINTERNAL);
+	ck_assert_str_eq(err, "the envelope's key is missing from the key table");
+	ck_assert(personal_open_state(&kr, &untenanted, "/state/iban", env, &back, &erased, err,
+				      sizeof err) == ES_EINTERNAL);
+	ck_assert_str_eq(err, "the envelope's key belongs to another tenant");
+	bad = json_tokener_parse("{\"$enc\":\"v2:7:AAAA\"}");
+	ck_assert(personal_open_state(&kr, &snap_ref, "/state/iban", bad, &back, &erased, err,
+				      sizeof err) == ES_EINTERNAL);
+	ck_assert_str_eq(err, "malformed envelope");
+	json_object_put(bad);
+	json_object_put(value);
+	json_object_put(env);
+	keyring_free(&kr);
+}
+END_TEST
+
+START_TEST(personal_field_key_finds_envelopes)
+{
+	struct keyring kr = KEYRING_INIT;
+	json_object *s;
+	int64_t key_id = 0;
+
+	ring(&kr, false);
+	s = sealed_payload(&kr, EV1);
+	ck_assert(personal_field_key(s, "email", &key_id) && key_id == 7);
+	ck_assert(personal_field_key(s, "iban", &key_id) && key_id == 9);
+	ck_assert(!personal_field_key(s, "amount", &key_id));
+	ck_assert(!personal_field_key(s, "address.city", &key_id)); /* inside an envelope */
+	ck_assert(!personal_field_key(s, "missing", &key_id));
+	json_object_put(s);
+	keyring_free(&kr);
+}
+END_TEST
+
 static Suite *privacy_suite(void)
 {
 	Suite *s = suite_create("privacy");
@@ -481,6 +594,10 @@ static Suite *privacy_suite(void)
 	tcase_add_test(tc, personal_erased_subject_reads_null);
 	tcase_add_test(tc, personal_refuses_moved_or_damaged_envelopes);
 	tcase_add_test(tc, personal_needs_its_subject);
+	tcase_add_test(tc, personal_state_round_trip);
+	tcase_add_loop_test(tc, personal_state_refuses_what_moved, 0, N_ELEMS(moved));
+	tcase_add_test(tc, personal_state_erased_unknown_or_foreign_key);
+	tcase_add_test(tc, personal_field_key_finds_envelopes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -64,7 +64,7 @@ static enum es_status save_step(const struct aggdef *def, const char *tenant, co
 	enum es_status rc;
 
 	json_object_object_add(state, "step", json_object_new_int(step));
-	rc = snapshot_save(db, def, tenant, id, version, state, written);
+	rc = snapshot_save(db, def, tenant, id, version, state, NULL, written);
 	json_object_put(state);
 	return rc;
 }
@@ -150,7 +150,7 @@ START_TEST(save_refuses)
 	bool written = true;
 
 	uuidtext_v7(id);
-	ck_assert_int_eq(snapshot_save(db, def, NULL, id, refused[_i].version, state, &written),
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, refused[_i].version, state, NULL, &written),
 			 ES_EINVAL);
 	ck_assert(!written);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM evstore.snapshots WHERE aggregate_id = '%s'", id);
@@ -180,6 +180,53 @@ START_TEST(save_per_tenant)
 	stored(TENANT, id, got, sizeof got);
 	snprintf(want, sizeof want, "2 1 %s 2", def->rules_hash);
 	ck_assert_str_eq(got, want);
+	aggdef_registry_free(reg);
+}
+END_TEST
+
+/* A state holding personal data is stored only with the keys its values
+ * were sealed with in the events (state_keys): never without them, never
+ * when a member mixes two keys, never under a key that is gone. */
+START_TEST(save_personal_state_needs_its_keys)
+{
+	struct aggdef_registry *reg;
+	const struct aggdef *def = load_def(
+		"{\"aggregate_type\":\"Person\",\"events\":{\"Happened\":{"
+		"\"payload\":{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"}}},"
+		"\"personal\":{\"subject\":\"aggregate_id\",\"fields\":[\"payload.email\"]},"
+		"\"evolve\":[{\"merge\":\"payload\"}]}}}", "Person", &reg);
+	json_object *state = json_object_new_object();
+	struct state_keys keys;
+	char id[UUIDTEXT_LEN], sql[200];
+	bool written = true;
+
+	uuidtext_v7(id);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM evstore.snapshots WHERE aggregate_id = '%s'", id);
+	ck_assert_uint_eq(def->n_personal_state, 1);
+	json_object_object_add(state, "email", json_object_new_string("a@example.org"));
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, 2, state, NULL, &written), ES_OK);
+	ck_assert(!written);
+	ck_assert_int_eq(state_keys_init(&keys, def), ES_OK);
+	state_keys_note(&keys, def, 0, 41);
+	state_keys_note(&keys, def, 0, 42);
+	ck_assert(keys.mixed);
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, 2, state, &keys, &written), ES_OK);
+	ck_assert(!written);
+	state_keys_free(&keys);
+	ck_assert_int_eq(state_keys_init(&keys, def), ES_OK);
+	state_keys_note(&keys, def, 0, 0); /* a field stored in clear: nothing to seal with */
+	state_keys_note(&keys, def, 0, 987654321);
+	ck_assert(!keys.mixed);
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, 2, state, &keys, &written), ES_OK);
+	ck_assert(!written); /* no such key (erased keys are alike) */
+	ck_assert_int_eq(test_sql_int(db, sql), 0);
+	/* without personal values the state is stored as it is */
+	json_object_object_add(state, "email", NULL);
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, 2, state, &keys, &written), ES_OK);
+	ck_assert(written);
+	ck_assert_int_eq(test_sql_int(db, sql), 1);
+	state_keys_free(&keys);
+	json_object_put(state);
 	aggdef_registry_free(reg);
 }
 END_TEST
@@ -266,6 +313,7 @@ static Suite *snapshot_suite(void)
 	tcase_add_loop_test(tc, save_keeps_the_newest, 0, N_ELEMS(saves));
 	tcase_add_loop_test(tc, save_refuses, 0, N_ELEMS(refused));
 	tcase_add_test(tc, save_per_tenant);
+	tcase_add_test(tc, save_personal_state_needs_its_keys);
 	tcase_add_test(tc, invalidate_counts);
 	suite_add_tcase(s, tc);
 
