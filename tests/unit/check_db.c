@@ -223,6 +223,41 @@ START_TEST(test_server_version)
 }
 END_TEST
 
+/* A session runs without JIT (the feed page's estimate grows with the
+ * table and would switch it on), and with the configured statement
+ * timeout; the conninfo's own options are kept beside them. */
+START_TEST(test_session_settings)
+{
+	struct db *db = test_db();
+	char *jit, *timeout, *given;
+	char conninfo[1024];
+
+	jit = sql_text(db, "SHOW jit");
+	ck_assert_str_eq(jit, "off");
+	free(jit);
+	db_free(db);
+
+	if (strncmp(test_conninfo, "postgres", 8) == 0) /* a URL */
+		snprintf(conninfo, sizeof conninfo, "%s%soptions=-c%%20work_mem%%3D7MB", test_conninfo,
+			 strchr(test_conninfo, '?') ? "&" : "?");
+	else
+		snprintf(conninfo, sizeof conninfo, "%s options='-c work_mem=7MB'", test_conninfo);
+	db = db_new(conninfo, 5);
+	ck_assert_ptr_nonnull(db);
+	db_set_statement_timeout(db, 4321);
+	jit = sql_text(db, "SHOW jit");
+	timeout = sql_text(db, "SHOW statement_timeout");
+	given = sql_text(db, "SHOW work_mem");
+	ck_assert_str_eq(jit, "off");
+	ck_assert_str_eq(timeout, "4321ms");
+	ck_assert_str_eq(given, "7MB");
+	free(jit);
+	free(timeout);
+	free(given);
+	db_free(db);
+}
+END_TEST
+
 /* A statement answering one number: its value, 0 for no row or NULL, and
  * a failure's status. */
 START_TEST(test_exec_params_int64)
@@ -594,6 +629,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_connect_failures_counted);
 	tcase_add_test(tc, test_reset_listens_again_and_forgets_statements);
 	tcase_add_test(tc, test_server_version);
+	tcase_add_test(tc, test_session_settings);
 	tcase_add_test(tc, test_exec_params_int64);
 	tcase_add_test(tc, test_result_values);
 	suite_add_tcase(s, tc);
