@@ -93,6 +93,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_page_bytes.sh \
 	tests/integration/test_db_tls.sh \
 	tests/integration/test_privacy.sh \
+	tests/integration/test_privacy_erasure_sub.sh \
 	tests/integration/test_metrics.sh
 
 TESTS =
