@@ -5,11 +5,11 @@
 # is erased by DELETE /v1/subjects/X or evstorectl forget; exactly once,
 # also when the runner is killed in the middle of it and restarted, and
 # across partitions; other subjects, and the same id in another tenant,
-# untouched; a subscription without the
-# key gets nothing; an erasure made while the runner is down is delivered
-# when it starts, one made before the subscription was first started is
-# not; an exec program gets the event as a line; and the configurations
-# that cannot work are refused at start-up.
+# untouched; a subscription without the key gets nothing; an erasure made
+# while the runner is down is delivered when it starts, one made before the
+# subscription was first started is not; an exec program gets the event as
+# a line; a failing section is retried, never parked; and the
+# configurations that cannot work are refused at start-up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/runner_lib.sh"
 IT_LOG_LEVEL=info IT_NO_SERVERS=1 it_start
