@@ -32,6 +32,7 @@ UNIT_TESTS = \
 	tests/unit/check_feed \
 	tests/unit/check_checkpoint \
 	tests/unit/check_dlq \
+	tests/unit/check_erasures \
 	tests/unit/check_substatus \
 	tests/unit/check_subhealth \
 	tests/unit/check_dbjudge \
@@ -97,6 +98,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_privacy.sh \
 	tests/integration/test_privacy_rotate.sh \
 	tests/integration/test_privacy_snapshots.sh \
+	tests/integration/test_privacy_erasure_sub.sh \
 	tests/integration/test_metrics.sh
 
 TESTS =
@@ -116,6 +118,7 @@ db_suite_dlq_log = tests/unit/check_dlq.log
 db_suite_substatus_log = tests/unit/check_substatus.log
 db_suite_aggregate_log = tests/unit/check_aggregate.log
 db_suite_snapshot_log = tests/unit/check_snapshot.log
+db_suite_erasures_log = tests/unit/check_erasures.log
 $(db_suite_db_log): tests/unit/check_store.log
 $(db_suite_feed_log): $(db_suite_db_log)
 $(db_suite_checkpoint_log): $(db_suite_feed_log)
@@ -123,6 +126,7 @@ $(db_suite_dlq_log): $(db_suite_checkpoint_log)
 $(db_suite_substatus_log): $(db_suite_dlq_log)
 $(db_suite_aggregate_log): $(db_suite_substatus_log)
 $(db_suite_snapshot_log): $(db_suite_aggregate_log)
+$(db_suite_erasures_log): $(db_suite_snapshot_log)
 # Programs without their own _LDADD (the suites) take these.
 LDADD = src/fcgi/libfcgiapp.a src/runner/librunner.a $(ALL_LIBS) $(CHECK_LIBS) $(FCGI_LIBS)
 

@@ -7,7 +7,8 @@ MIGRATIONS = \
 	sql/004_sqlstate.sql \
 	sql/005_lean_append.sql \
 	sql/006_privacy.sql \
-	sql/007_dlq_unresolved.sql
+	sql/007_dlq_unresolved.sql \
+	sql/008_erasure_inbox.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)

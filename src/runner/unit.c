@@ -18,6 +18,7 @@
 #include "privacy/view.h"
 #include "subs/checkpoint.h"
 #include "subs/dlq.h"
+#include "subs/erasures.h"
 #include "subs/substatus.h"
 #include "runner/partition.h"
 #include "runner/retry.h"
@@ -34,6 +35,11 @@
 #define RATE_BUCKET_MS 10000
 /* A unit held up this long by failures on one event reports "paused". */
 #define HELD_UP_REPORT_MS 5000
+/* SubjectErased: how often partition 0 of a delivering subscription looks
+ * into its inbox (erasures are rare; the look is an index lookup), and how
+ * many it takes at a time. */
+#define ERASURES_INTERVAL_MS 1000
+#define ERASURES_PER_TURN 20
 
 /* Failed attempts over the last minute, in buckets of 10 s. */
 struct rate {
@@ -60,6 +66,13 @@ struct unit {
 	int transient_attempts;
 	int64_t last_ckpt_ms, last_status_ms, last_requeued_ms, last_sync_ms;
 	uint32_t seed;
+	/* SubjectErased (partition 0 only): registered (or unregistered) in
+	 * the erasure inbox; the last look; the erasure failing now, its
+	 * attempts and when it is tried again. */
+	bool erasures_subscribed;
+	int64_t last_erasures_ms;
+	int64_t erasure_key, erasure_wait_until_ms;
+	int erasure_attempts;
 };
 
 struct sub *unit_sub(const struct unit *u)
@@ -677,6 +690,150 @@ out:
 	return true;
 }
 
+/* ------------------------------------------------------ SubjectErased */
+
+/* Partition 0 of each subscription says, once per unit, whether it takes
+ * erasures (subject_erased): deliver registers it, so that erasures made
+ * while no runner runs are waiting when one starts; ignore unregisters it.
+ * Retried on the next turn when the database fails. */
+static void unit_erasures_subscribe(struct unit_host *h, struct unit *u)
+{
+	if (u->partition != 0 || u->erasures_subscribed)
+		return;
+	if (erasures_subscribe(h->db, u->sub->conf.name,
+			       u->sub->conf.subject_erased == SUB_ERASED_DELIVER) == ES_OK)
+		u->erasures_subscribed = true;
+}
+
+/* Logs what became of an erasure's delivery: its key id (not the subject,
+ * which the audit record of the erasure names) and, when it failed, the
+ * attempt and the error's summary. */
+static void unit_log_erasure(int prio, const char *what, const struct unit *u, int64_t key_id,
+			     int attempt, const char *summary)
+{
+	json_object *f;
+
+	if (!log_enabled(prio))
+		return;
+	f = json_object_new_object();
+	if (!f)
+		return;
+	json_object_object_add(f, "subscription", json_object_new_string(u->sub->conf.name));
+	json_object_object_add(f, "event_type", json_object_new_string(ERASURES_EVENT_TYPE));
+	json_object_object_add(f, "key_id", json_object_new_int64(key_id));
+	if (summary) {
+		json_object_object_add(f, "attempt", json_object_new_int(attempt));
+		json_object_object_add(f, "error", json_object_new_string(summary));
+	}
+	log_json(prio, what, f);
+}
+
+/* Hands one erasure to the handler and takes it out of the inbox: for
+ * sql in the handler's transaction (exactly once), for exec after its
+ * "ok" (at least once: a runner stopped in between hands it over again). */
+static enum handler_result unit_erasure_one(struct unit_host *h, struct unit *u,
+					    const struct erasure *e, struct handler_error *err)
+{
+	/* No stored event: no id, position or aggregate (subs/erasures.h). */
+	const struct event ev = {
+		.json = e->json, .txid = "", .event_id = "", .event_type = ERASURES_EVENT_TYPE,
+		.aggregate_type = "", .aggregate_id = "", .tenant_id = e->tenant,
+	};
+	struct erasures_delivered done;
+	struct sql_tail tail;
+	enum handler_result res;
+	enum es_status rc;
+	size_t failed;
+
+	erasures_delivered_init(&done, u->sub->conf.name, e->key_id);
+	tail = (struct sql_tail){ done.sql, done.nparams, done.values };
+	res = sub_handle(u->sub, h->db, h->aggdefs, &ev, 1, &tail, 1, &failed, err);
+	if (res != HANDLER_OK || u->sub->conf.handler == SUB_HANDLER_SQL)
+		return res;
+	rc = erasures_mark_delivered(h->db, u->sub->conf.name, e->key_id);
+	if (rc == ES_EMOVED)
+		return HANDLER_MOVED;
+	if (rc != ES_OK) {
+		handler_error_set(err, "the erasure could not be marked delivered: the database failed");
+		return HANDLER_TRANSIENT;
+	}
+	return HANDLER_OK;
+}
+
+/* An erasure's delivery failed: tried again after the subscription's
+ * back-off (retry_initial_delay doubling to retry_max_delay; the database's
+ * own trouble after the short transient one). There is no DLQ entry for an
+ * erasure and no max_retries: it is never dropped. The failure shows in
+ * the status row (last_error, the error rate), but the feed goes on. */
+static void unit_erasure_failed(struct unit *u, int64_t key_id, enum handler_result res,
+				const struct handler_error *err)
+{
+	bool transient = res == HANDLER_TRANSIENT;
+	int64_t now = time_mono_ms();
+
+	if (u->erasure_key != key_id) {
+		u->erasure_key = key_id;
+		u->erasure_attempts = 0;
+	}
+	u->erasure_attempts++;
+	u->erasure_wait_until_ms = now + (transient ?
+		retry_delay_ms(u->erasure_attempts, TRANSIENT_MIN_MS, TRANSIENT_MAX_MS, &u->seed) :
+		retry_delay_ms(u->erasure_attempts, u->sub->conf.retry_initial_delay_ms,
+			       u->sub->conf.retry_max_delay_ms, &u->seed));
+	if (!transient)
+		u->failed++;
+	rate_roll(&u->rate, now);
+	u->rate.buckets[RATE_BUCKETS - 1]++;
+	snprintf(u->last_error, sizeof u->last_error, "%s (" ERASURES_EVENT_TYPE " of key %" PRId64 ")",
+		 err->summary, key_id);
+	u->have_error = true;
+	unit_log_erasure(transient ? LOG_WARNING : LOG_NOTICE, "erasure_retry", u, key_id,
+			 u->erasure_attempts, err->summary);
+}
+
+/* Partition 0 of a subscription with subject_erased = deliver, caught up
+ * with the feed (so the events written before an erasure are mostly
+ * handled before it): hands over the erasures in its inbox, once a second
+ * at most. Returns true when it handed any over. */
+static bool unit_erasures(struct unit_host *h, struct unit *u)
+{
+	struct erasure list[ERASURES_PER_TURN];
+	int64_t now = time_mono_ms();
+	size_t n = 0, delivered = 0;
+
+	if (u->partition != 0 || u->sub->conf.subject_erased != SUB_ERASED_DELIVER ||
+	    !u->erasures_subscribed || u->errored || now < u->erasure_wait_until_ms ||
+	    now - u->last_erasures_ms < ERASURES_INTERVAL_MS)
+		return false;
+	u->last_erasures_ms = now;
+	if (erasures_pending(h->db, u->sub->conf.name, list, ERASURES_PER_TURN, &n) != ES_OK)
+		return false;
+	for (size_t i = 0; i < n && !h->forced(h->forced_arg); i++) {
+		struct handler_error err = { "", "" };
+		enum handler_result res = unit_erasure_one(h, u, &list[i], &err);
+
+		if (res == HANDLER_MOVED) {
+			/* Delivered by someone else, or unregistered meanwhile. */
+			continue;
+		}
+		if (res != HANDLER_OK) {
+			unit_erasure_failed(u, list[i].key_id, res, &err);
+			break;
+		}
+		if (u->erasure_key == list[i].key_id) {
+			u->erasure_key = 0;
+			u->erasure_attempts = 0;
+		}
+		delivered++;
+		unit_log_erasure(LOG_INFO, "erasure_delivered", u, list[i].key_id, 0, NULL);
+	}
+	/* A full turn: more may wait; look again at the next turn. */
+	if (n == ERASURES_PER_TURN && delivered == n)
+		u->last_erasures_ms = 0;
+	erasures_free(list, n);
+	return delivered > 0;
+}
+
 /* ------------------------------------------------------------- the step */
 
 bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
@@ -703,6 +860,7 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 	}
 	if (now < u->wait_until_ms)
 		return false;
+	unit_erasures_subscribe(h, u);
 	if (now - u->last_requeued_ms >= REQUEUED_INTERVAL_MS)
 		worked = unit_requeued(h, u);
 	rc = feed_read(h->db, &q, &pg);
@@ -722,7 +880,7 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 			u->state = "live";
 		unit_idle_sync(h, u);
 		feed_page_free(&pg);
-		return worked;
+		return unit_erasures(h, u) || worked;
 	}
 	rc = unit_personal_view(h, u, &pg, &opened);
 	if (rc != ES_OK) {
@@ -745,10 +903,13 @@ bool unit_step(struct unit_host *h, struct unit *u, size_t *handled)
 		*handled = unit_run_sql(h, u, pg.ev, n_mine);
 	else
 		*handled = unit_run_each(h, u, pg.ev, n_mine);
-	if (*handled == n_mine && !u->errored && u->wait_until_ms <= time_mono_ms())
+	if (*handled == n_mine && !u->errored && u->wait_until_ms <= time_mono_ms()) {
 		u->scan = last;
-	else
+		if (!pg.full)
+			(void)unit_erasures(h, u);
+	} else {
 		u->scan = u->done;
+	}
 	opened_free(&opened);
 	feed_page_free(&pg);
 	return true;

@@ -2,7 +2,9 @@
  * its part of the feed a page at a time and hands the events to its
  * subscription's handler; it keeps the checkpoint, retries and parks
  * failing events, takes up requeued dead-letter entries and writes its
- * status row (the heartbeat). */
+ * status row (the heartbeat). Partition 0 also registers its subscription
+ * for erasures (subject_erased) and hands over the SubjectErased events of
+ * its inbox (subs/erasures.h). */
 #ifndef EVSTORE_RUNNER_UNIT_H
 #define EVSTORE_RUNNER_UNIT_H
 
@@ -43,8 +45,10 @@ struct sub *unit_sub(const struct unit *u);
 int unit_partition(const struct unit *u);
 
 /* One turn: requeued dead-letter entries (once a second), then one page of
- * the feed. *handled counts the feed events handled. Returns true when it
- * did work (the caller then does not sleep). */
+ * the feed, then, when that left the unit caught up, the erasures of its
+ * inbox (partition 0 with subject_erased = deliver, once a second). *handled
+ * counts the feed events handled. Returns true when it did work (the
+ * caller then does not sleep). */
 bool unit_step(struct unit_host *h, struct unit *u, size_t *handled);
 
 /* Writes the status row when the last one is a second old. */

@@ -8,6 +8,7 @@ src_subs_libsubs_a_SOURCES = \
 	src/subs/checkpoint.c src/subs/checkpoint.h \
 	src/subs/rebuild.c src/subs/rebuild.h \
 	src/subs/dlq.c src/subs/dlq.h \
+	src/subs/erasures.c src/subs/erasures.h \
 	src/subs/substatus.c src/subs/substatus.h \
 	src/subs/subhealth.c src/subs/subhealth.h \
 	src/subs/subcheck.c src/subs/subcheck.h

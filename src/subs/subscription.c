@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "base/confval.h"
 #include "base/sbuf.h"
+#include "subs/erasures.h"
 #include "subs/sqlfile.h"
 
 /* [A-Za-z_][A-Za-z0-9_]*, len bytes of name. */
@@ -47,6 +48,7 @@ static const char *const handlers[] = { "sql", "exec", "audit", "snapshots", NUL
 static const char *const starts[] = { "checkpoint", "beginning", "end", NULL };
 static const char *const strategies[] = { "every_event", "every_batch", "periodic", NULL };
 static const char *const personal_views[] = { "redacted", "clear", NULL };
+static const char *const erased_choices[] = { "ignore", "deliver", NULL };
 
 /* env: "NAME=value" pairs separated by blanks, each name once, kept with
  * single spaces between them (handler_exec splits them there). */
@@ -135,6 +137,10 @@ static const struct confval_option subscription_options[] = {
 	{ .key = "personal_data", .type = CONFVAL_ENUM, .offset = F(personal_data), .def = "redacted",
 	  .choices = personal_views,
 	  .help = "declared personal fields handed to the handler: redacted (null) or clear" },
+	{ .key = "subject_erased", .type = CONFVAL_ENUM, .offset = F(subject_erased), .def = "ignore",
+	  .choices = erased_choices,
+	  .help = "deliver: a SubjectErased event for each data subject erased (handler sql or "
+		  "exec); ignore: none" },
 };
 
 #define N_OPTIONS (sizeof(subscription_options) / sizeof(subscription_options[0]))
@@ -180,6 +186,10 @@ static enum es_status sub_check(const struct subscription *c, const int *line, c
 	if (c->handler == SUB_HANDLER_EXEC && !c->command)
 		return sub_err(err, errlen, file, first_line, "[subscription %s] handler = exec "
 			       "needs command", c->name);
+	if (c->subject_erased == SUB_ERASED_DELIVER && c->handler != SUB_HANDLER_SQL &&
+	    c->handler != SUB_HANDLER_EXEC)
+		return sub_err(err, errlen, file, first_line, "[subscription %s] subject_erased = "
+			       "deliver needs handler sql or exec", c->name);
 	if (c->retry_max_delay_ms < c->retry_initial_delay_ms)
 		return sub_err(err, errlen, file, first_line, "[subscription %s] retry_max_delay "
 			       "is below retry_initial_delay", c->name);
@@ -275,8 +285,18 @@ enum es_status subscription_parse_all(const struct es_config *cfg, struct subscr
 			struct sqlfile f;
 
 			rc = sqlfile_load(arr[i].sql_file, &f, err, errlen);
-			if (rc == ES_OK)
+			if (rc == ES_OK) {
+				bool has_erased = sqlfile_find(&f, ERASURES_EVENT_TYPE) != NULL;
+
 				sqlfile_free(&f);
+				if (arr[i].subject_erased == SUB_ERASED_DELIVER && !has_erased)
+					rc = sub_err(err, errlen, cfg->source_path,
+						     cfg->subscriptions[i].n_items ?
+						     cfg->subscriptions[i].items[0].line : 0,
+						     "[subscription %s] subject_erased = deliver: %s has "
+						     "no \"-- on " ERASURES_EVENT_TYPE "\" section",
+						     arr[i].name, arr[i].sql_file);
+			}
 		}
 		if (rc != ES_OK)
 			subscription_free(&arr[i]);

@@ -20,6 +20,9 @@ enum sub_checkpoint { SUB_CKPT_EVERY_EVENT, SUB_CKPT_EVERY_BATCH, SUB_CKPT_PERIO
 /* What a handler gets of declared personal fields (doc/privacy.md); an
  * erased subject's fields are null either way. */
 enum sub_personal { SUB_PERSONAL_REDACTED, SUB_PERSONAL_CLEAR };
+/* Whether the handler gets a synthetic SubjectErased event for each data
+ * subject erased (subs/erasures.h, doc/privacy.md). */
+enum sub_erased { SUB_ERASED_IGNORE, SUB_ERASED_DELIVER };
 
 struct subscription {
 	char *name;
@@ -43,6 +46,7 @@ struct subscription {
 	int statement_timeout_ms;     /* handler = sql, per statement; 0: the server's */
 	int partitions;
 	enum sub_personal personal_data;
+	enum sub_erased subject_erased;
 	char *fingerprint;            /* every key and value: a change restarts it on reload */
 };
 
@@ -52,7 +56,8 @@ struct subscription {
  * message a global key gets for the same value) or "file:line: [subscription
  * NAME] ..." for keys that do not fit together, and out is released.
  * Unknown keys, bad values and a missing handler, sql_file or command are
- * refused. */
+ * refused, as is subject_erased = deliver with a handler other than sql
+ * or exec. */
 enum es_status subscription_parse(const struct config_subscription *raw, const char *file,
 			      struct subscription *out, char *err, size_t errlen) ES_MUST_CHECK;
 
@@ -60,7 +65,9 @@ enum es_status subscription_parse(const struct config_subscription *raw, const c
 void subscription_free(struct subscription *c);
 
 /* Validates every [subscription NAME] of cfg and reads the sql_file of each
- * sql subscription (sqlfile.h), as the runner does at start and on reload.
+ * sql subscription (sqlfile.h), as the runner does at start and on reload;
+ * with subject_erased = deliver the file needs a "-- on SubjectErased"
+ * section.
  * On failure err holds "file:line: message" (or the SQL file's
  * "path: line N: message") and *subs is NULL. On ES_OK *subs is a new
  * array of *n configurations: release with subscription_free_all. */

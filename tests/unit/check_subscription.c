@@ -6,11 +6,12 @@
 #include "test_helpers.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/config.h"
 #include "subs/subscription.h"
 
-#define MAX_KV 8
+#define MAX_KV 12
 
 struct kvs { const char *k, *v; };
 
@@ -50,6 +51,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.statement_timeout_ms, 30000);
 	ck_assert_int_eq(c.partitions, 1);
 	ck_assert_int_eq(c.personal_data, SUB_PERSONAL_REDACTED);
+	ck_assert_int_eq(c.subject_erased, SUB_ERASED_IGNORE);
 	ck_assert_ptr_null(c.aggregate_types);
 	ck_assert_str_eq(c.env, "");
 	subscription_free(&c);
@@ -62,7 +64,8 @@ START_TEST(every_key)
 		{ "handler", "exec" }, { "command", "/bin/cat -u" },
 		{ "aggregate_types", "Order, \"Odd\" ,Cart" }, { "event_types", "OrderCreated" },
 		{ "start_from", "42" }, { "checkpoint_strategy", "periodic" },
-		{ "checkpoint_interval", "250ms" }, { "statement_timeout", "0" }, { NULL, NULL } };
+		{ "checkpoint_interval", "250ms" }, { "statement_timeout", "0" },
+		{ "subject_erased", "deliver" }, { NULL, NULL } };
 	const struct kvs q[] = {
 		{ "handler", "audit" }, { "continue_on_error", "false" }, { "max_retries", "0" },
 		{ "retry_initial_delay", "100ms" }, { "retry_max_delay", "2m" },
@@ -80,6 +83,7 @@ START_TEST(every_key)
 	ck_assert_int_eq(c.checkpoint_strategy, SUB_CKPT_PERIODIC);
 	ck_assert_int_eq(c.checkpoint_interval_ms, 250);
 	ck_assert_int_eq(c.statement_timeout_ms, 0);
+	ck_assert_int_eq(c.subject_erased, SUB_ERASED_DELIVER);
 	subscription_free(&c);
 	ck_assert_int_eq(parse(q, &c, err, sizeof err), ES_OK);
 	ck_assert_int_eq(c.handler, SUB_HANDLER_AUDIT);
@@ -114,6 +118,11 @@ static const struct { struct kvs p[4]; const char *err; } bad[] = {
 	{ { { "handler", "audit" }, { "max_retries", "-1" } }, "evstore.conf:11: max_retries:" },
 	{ { { "handler", "audit" }, { "partitions", "0" } }, "evstore.conf:11: partitions:" },
 	{ { { "handler", "audit" }, { "personal_data", "plain" } }, "evstore.conf:11: personal_data:" },
+	{ { { "handler", "audit" }, { "subject_erased", "always" } }, "evstore.conf:11: subject_erased:" },
+	{ { { "handler", "audit" }, { "subject_erased", "deliver" } },
+	  "evstore.conf:10: [subscription orders] subject_erased = deliver needs handler sql or exec" },
+	{ { { "handler", "snapshots" }, { "subject_erased", "deliver" } },
+	  "evstore.conf:10: [subscription orders] subject_erased = deliver needs handler sql or exec" },
 	{ { { "handler", "audit" }, { "partition", "2" } }, "evstore.conf:11: unknown key 'partition'" },
 	{ { { "handler", "audit" }, { "env", "NOEQUALS" } }, "evstore.conf:11: env: 'NOEQUALS' is not a list of NAME=value" },
 	{ { { "handler", "audit" }, { "env", "A=1 9X=2" } }, "evstore.conf:11: env: 'A=1 9X=2' is not a list" },
@@ -222,6 +231,53 @@ START_TEST(list_empty)
 }
 END_TEST
 
+/* subject_erased = deliver on an sql subscription: its file must have a
+ * "-- on SubjectErased" section (checked where the file is read, at start
+ * and on reload); without the key the section is allowed and unused. */
+START_TEST(erased_section)
+{
+	static const char *const files[] = {
+		"-- on Added\nSELECT 1;\n",
+		"-- on Added\nSELECT 1;\n-- on SubjectErased\nSELECT 2;\n",
+	};
+	char path[] = "/tmp/check_subscription_XXXXXX", err[512] = "";
+	int fd = mkstemp(path);
+	const char *deliver = _i & 2 ? "deliver" : "ignore";
+	struct config_kv items[3] = { { (char *)"handler", (char *)"sql", 10 },
+				      { (char *)"sql_file", path, 11 },
+				      { (char *)"subject_erased", (char *)deliver, 12 } };
+	struct config_subscription raw = { (char *)"orders", items, 3 };
+	struct es_config cfg;
+	struct subscription *subs = NULL;
+	size_t n = 0;
+	enum es_status rc;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert(write(fd, files[_i & 1], strlen(files[_i & 1])) == (ssize_t)strlen(files[_i & 1]));
+	close(fd);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.subscriptions = &raw;
+	cfg.n_subscriptions = 1;
+	cfg.source_path = (char *)"evstore.conf";
+	rc = subscription_parse_all(&cfg, &subs, &n, err, sizeof err);
+	unlink(path);
+	if (_i == 2) {
+		char want[256];
+
+		snprintf(want, sizeof want, "evstore.conf:10: [subscription orders] subject_erased = "
+			 "deliver: %s has no \"-- on SubjectErased\" section", path);
+		ck_assert_int_eq(rc, ES_EINVAL);
+		ck_assert_str_eq(err, want);
+		ck_assert_ptr_null(subs);
+		return;
+	}
+	ck_assert_msg(rc == ES_OK, "got '%s'", err);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(subs[0].subject_erased, _i & 2 ? SUB_ERASED_DELIVER : SUB_ERASED_IGNORE);
+	subscription_free_all(subs, n);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("subscription");
@@ -235,6 +291,7 @@ int main(void)
 	tcase_add_test(tc, snapshots_handler);
 	tcase_add_test(tc, list_empty);
 	tcase_add_loop_test(tc, env_ok, 0, N_ELEMS(envs));
+	tcase_add_loop_test(tc, erased_section, 0, 4);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
