@@ -127,18 +127,18 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 	int rows = PQntuples(r);
 
 	for (int i = first; i < rows; i++) {
-		json_object *payload, *metadata = NULL;
-		enum es_status rc;
-
-		payload = parse_stored(tok, PQgetvalue(r, i, col + 2), PQgetlength(r, i, col + 2));
-		if (!payload)
-			return ES_EINTERNAL;
+		/* the event type when it puts personal fields into the state */
 		const struct aggdef_event *ev = f->state_keys->n ?
 			aggdef_event_find(f->def, PQgetvalue(r, i, col + 1)) : NULL;
+		json_object *payload, *metadata = NULL;
 		int64_t *kids = NULL;
+		enum es_status rc;
 
 		if (ev && ev->n_feeds == 0)
 			ev = NULL;
+		payload = parse_stored(tok, PQgetvalue(r, i, col + 2), PQgetlength(r, i, col + 2));
+		if (!payload)
+			return ES_EINTERNAL;
 		if (strstr(PQgetvalue(r, i, col + 2), PERSONAL_ENVELOPE_MARK)) {
 			if (ev && !(kids = calloc(ev->n_feeds, sizeof *kids))) {
 				json_object_put(payload);
