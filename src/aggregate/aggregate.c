@@ -42,6 +42,7 @@ struct fold_ctx {
 	json_tokener *tok;
 	struct keyring keys;
 	struct state_keys *state_keys;  /* the keys of the personal values folded in */
+	struct aggregate_stale_snapshot *stale; /* NULL, or the version to keep the fold at */
 };
 
 /* Opens the envelopes of one stored payload in place. */
@@ -79,16 +80,41 @@ static void feed_keys(const struct aggdef_event *ev, json_object *payload, int64
 	}
 }
 
-/* Notes the keys of kids (feed_keys) that were live when the payload
- * was opened: an erased field went in as null, nothing of it to seal. */
-static void note_feed_keys(struct fold_ctx *f, const struct aggdef_event *ev, const int64_t *kids)
+/* Notes the keys of kids (feed_keys; NULL: none sealed) that were live
+ * when the payload was opened: an erased field went in as null, nothing
+ * of it to seal, and its member is noted as erased until a field present
+ * in clear or under a live key fills it again. payload is opened. */
+static void note_feed_keys(struct fold_ctx *f, const struct aggdef_event *ev, const int64_t *kids,
+			   json_object *payload)
 {
 	for (size_t k = 0; k < ev->n_feeds; k++) {
-		const struct keyring_key *key = kids[k] ? keyring_by_id(&f->keys, kids[k]) : NULL;
+		const struct personal_decl *d = &ev->personal[ev->feeds[k].decl];
+		const struct keyring_key *key = kids && kids[k] ? keyring_by_id(&f->keys, kids[k]) : NULL;
+		bool found = false;
 
-		if (key && !key->erased)
-			state_keys_note(f->state_keys, f->def, ev->feeds[k].state, kids[k]);
+		if (key) {
+			if (!key->erased)
+				state_keys_note(f->state_keys, f->def, ev->feeds[k].state, kids[k]);
+			state_keys_note_erased(f->state_keys, ev->feeds[k].state, key->erased);
+			continue;
+		}
+		(void)fold_path_get(payload, d->fields[ev->feeds[k].field], &found);
+		if (found) /* a value in clear */
+			state_keys_note_erased(f->state_keys, ev->feeds[k].state, false);
 	}
+}
+
+/* Keeps a copy of the state folded up to the version of the snapshot the
+ * load skipped: what replaces it (aggregate_refresh_snapshot). */
+static enum es_status keep_stale(struct fold_ctx *f, json_object *state, int64_t version)
+{
+	struct aggregate_stale_snapshot *st = f->stale;
+
+	if (!st || st->state || version != st->version)
+		return ES_OK;
+	if (json_object_deep_copy(state, &st->state, NULL) != 0)
+		return ES_ENOMEM;
+	return state_keys_copy(&st->keys, f->state_keys);
 }
 
 /* Folds the event rows of r starting at column col (version, type,
@@ -101,32 +127,35 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 	int rows = PQntuples(r);
 
 	for (int i = first; i < rows; i++) {
+		/* the event type when it puts personal fields into the state */
+		const struct aggdef_event *ev = f->state_keys->n ?
+			aggdef_event_find(f->def, PQgetvalue(r, i, col + 1)) : NULL;
 		json_object *payload, *metadata = NULL;
+		int64_t *kids = NULL;
 		enum es_status rc;
 
+		if (ev && ev->n_feeds == 0)
+			ev = NULL;
 		payload = parse_stored(tok, PQgetvalue(r, i, col + 2), PQgetlength(r, i, col + 2));
 		if (!payload)
 			return ES_EINTERNAL;
 		if (strstr(PQgetvalue(r, i, col + 2), PERSONAL_ENVELOPE_MARK)) {
-			const struct aggdef_event *ev = f->state_keys->n ?
-				aggdef_event_find(f->def, PQgetvalue(r, i, col + 1)) : NULL;
-			int64_t *kids = ev && ev->n_feeds ? calloc(ev->n_feeds, sizeof *kids) : NULL;
-
-			if (ev && ev->n_feeds && !kids) {
+			if (ev && !(kids = calloc(ev->n_feeds, sizeof *kids))) {
 				json_object_put(payload);
 				return ES_ENOMEM;
 			}
 			if (kids)
 				feed_keys(ev, payload, kids);
 			rc = open_personal(f, PQgetvalue(r, i, id_col), &payload);
-			if (rc == ES_OK && kids)
-				note_feed_keys(f, ev, kids);
-			free(kids);
 			if (rc != ES_OK) {
+				free(kids);
 				json_object_put(payload);
 				return rc;
 			}
 		}
+		if (ev)
+			note_feed_keys(f, ev, kids, payload);
+		free(kids);
 		if (!PQgetisnull(r, i, col + 3)) {
 			metadata = parse_stored(tok, PQgetvalue(r, i, col + 3), PQgetlength(r, i, col + 3));
 			if (!metadata) {
@@ -140,6 +169,9 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 		if (rc != ES_OK)
 			return rc;
 		*last = db_value_int64(r, i, col);
+		rc = keep_stale(f, *state, *last);
+		if (rc != ES_OK)
+			return rc;
 	}
 	return ES_OK;
 }
@@ -147,15 +179,17 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 /* Opens the sealed members of a snapshot of a state holding personal
  * data. One that cannot be opened is a cache miss: *snap is dropped
  * (NULL) and the caller folds from the events, where erasure takes effect
- * the same way; a damaged one is logged as an error too. ES_ENOMEM and
+ * the same way; a damaged one is logged as an error too. *erased says
+ * that a key was erased (the snapshot is worth replacing). ES_ENOMEM and
  * database failures only. */
 static enum es_status open_snapshot(struct db *db, const struct aggdef *def, const char *tenant,
 				    const char *aggregate_id, int64_t version, json_object **snap,
-				    struct state_keys *keys)
+				    struct state_keys *keys, bool *erased)
 {
 	char err[300] = "", v[24];
 	enum es_status rc;
 
+	*erased = false;
 	if (!def || def->n_personal_state == 0)
 		return ES_OK;
 	rc = snapshot_open(db, def, tenant, aggregate_id, version, *snap, keys, err, sizeof err);
@@ -168,6 +202,7 @@ static enum es_status open_snapshot(struct db *db, const struct aggdef *def, con
 	else
 		log_kv(LOG_INFO, "snapshot_erased", "aggregate_type", def->aggregate_type,
 		       "aggregate_id", aggregate_id, "version", v, NULL);
+	*erased = rc == ES_ENOTFOUND;
 	json_object_put(*snap);
 	*snap = NULL;
 	state_keys_free(keys);
@@ -179,7 +214,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			      int64_t at_version, struct aggregate_state *out)
 {
 	json_tokener *tok = json_tokener_new_ex(AGGREGATE_PARSE_DEPTH);
-	struct fold_ctx f = { db, def, tenant, tok, KEYRING_INIT, &out->keys };
+	struct fold_ctx f = { db, def, tenant, tok, KEYRING_INIT, &out->keys, NULL };
 	bool with_metadata = def && def->uses_metadata;
 	PGresult *r = NULL;
 	enum es_status rc;
@@ -201,15 +236,23 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 	target = at_version > 0 && at_version < out->stream_version ? at_version : out->stream_version;
 	if (!PQgetisnull(r, 0, 5)) {
 		json_object *snap = parse_stored(tok, PQgetvalue(r, 0, 3), PQgetlength(r, 0, 3));
+		bool erased;
 
 		if (!json_object_is_type(snap, json_type_object)) {
 			json_object_put(snap);
 			rc = ES_EINTERNAL;
 			goto out;
 		}
-		rc = open_snapshot(db, def, tenant, aggregate_id, db_value_int64(r, 0, 5), &snap, &out->keys);
+		rc = open_snapshot(db, def, tenant, aggregate_id, db_value_int64(r, 0, 5), &snap, &out->keys,
+				   &erased);
 		if (rc != ES_OK)
 			goto out;
+		/* keep the fold at its version to replace it (no copy of the
+		 * text: no refresh, the read goes on) */
+		if (erased && (out->stale.stored = strdup(PQgetvalue(r, 0, 3))) != NULL) {
+			out->stale.version = db_value_int64(r, 0, 5);
+			f.stale = &out->stale;
+		}
 		if (snap) {
 			json_object_put(out->state);
 			out->state = snap;
@@ -242,13 +285,54 @@ out:
 	return rc;
 }
 
+static void stale_free(struct aggregate_stale_snapshot *st)
+{
+	free(st->stored);
+	json_object_put(st->state);
+	state_keys_free(&st->keys);
+	memset(st, 0, sizeof *st);
+}
+
 void aggregate_state_free(struct aggregate_state *s)
 {
 	if (!s)
 		return;
 	json_object_put(s->state);
 	state_keys_free(&s->keys);
+	stale_free(&s->stale);
 	memset(s, 0, sizeof *s);
+}
+
+void aggregate_refresh_snapshot(struct db *db, const struct aggdef *def, const char *tenant,
+				const char *aggregate_id, struct aggregate_state *s)
+{
+	struct aggregate_stale_snapshot *st = &s->stale;
+	enum es_status rc;
+	bool written = false;
+	char v[24];
+
+	if (!def || !st->state || !st->stored) {
+		stale_free(st);
+		return;
+	}
+	rc = snapshot_replace(db, def, tenant, aggregate_id, st->version, st->stored, st->state,
+			      &st->keys, &written);
+	snprintf(v, sizeof v, "%" PRId64, st->version);
+	if (rc != ES_OK)
+		log_kv(LOG_WARNING, "snapshot_refresh_failed", "aggregate_type", def->aggregate_type,
+		       "aggregate_id", aggregate_id, "version", v, "status", es_status_name(rc), NULL);
+	else if (written)
+		log_kv(LOG_INFO, "snapshot_refreshed", "aggregate_type", def->aggregate_type,
+		       "aggregate_id", aggregate_id, "version", v, NULL);
+	/* not written: another writer replaced or holds it, or a key was
+	 * erased since the fold; the next read that skips it tries again */
+	stale_free(st);
+}
+
+enum es_status aggregate_state_erased(const struct aggdef *def, const struct aggregate_state *s,
+				      const char *base, json_object **erased)
+{
+	return state_keys_erased(&s->keys, def, s->state, base, erased);
 }
 
 /* True when an event of req carries personal data def declares. */
@@ -494,6 +578,7 @@ enum es_status aggregate_append(struct db *db, const struct aggdef *def,
 		rc = aggregate_load(db, def, req->tenant, req->aggregate_type, req->aggregate_id, 0, &s);
 		if (rc != ES_OK)
 			goto out;
+		aggregate_refresh_snapshot(db, def, req->tenant, req->aggregate_id, &s);
 		if ((req->expect == STORE_EXPECT_EXACT && req->expected_version != s.version) ||
 		    (req->expect == STORE_EXPECT_EXISTS && s.version == 0)) {
 			rc = ES_ECONFLICT;
@@ -547,6 +632,8 @@ enum es_status aggregate_snapshot(struct db *db, const struct aggdef *def, const
 	if (version)
 		*version = 0;
 	rc = aggregate_load(db, def, tenant, def->aggregate_type, aggregate_id, 0, &s);
+	if (rc == ES_OK)
+		aggregate_refresh_snapshot(db, def, tenant, aggregate_id, &s);
 	if (rc == ES_OK && s.stream_version == 0)
 		rc = ES_ENOTFOUND;
 	if (rc == ES_OK)

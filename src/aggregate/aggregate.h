@@ -22,12 +22,22 @@ struct db;
 /* Events read per statement while folding. */
 #define AGGREGATE_PAGE_EVENTS 1000
 
+/* A snapshot a load skipped because a member's key is erased, and what
+ * the fold from the events gave at its version: what replaces it. */
+struct aggregate_stale_snapshot {
+	int64_t version;            /* 0: none was skipped */
+	char *stored;               /* its JSON text as read (the compare-and-set) */
+	json_object *state;         /* the fold at version, owned */
+	struct state_keys keys;
+};
+
 struct aggregate_state {
 	int64_t version;            /* the version the state is folded up to */
 	int64_t stream_version;     /* the stream's version now; 0: no stream */
 	int64_t snapshot_version;   /* the snapshot folding started from; 0: none */
 	json_object *state;         /* an object, owned; {} for no stream */
 	struct state_keys keys;     /* the keys of its personal values (snapshot.h) */
+	struct aggregate_stale_snapshot stale;
 };
 
 /* Folds the stream up to at_version (0: its current version) by def (NULL:
@@ -35,8 +45,11 @@ struct aggregate_state {
  * schema_version and rules_hash match def and whose version is not above
  * the target. A snapshot holding personal data is opened (snapshot_open):
  * one whose key is erased, or that is damaged, is not used (logged) and
- * the stream is folded from version 1, as erasure wants it; out->keys
- * gets the keys of the personal values folded in (for a snapshot of it).
+ * the stream is folded from version 1, as erasure wants it (one skipped
+ * for an erased key is kept in out->stale with the fold at its version,
+ * for aggregate_refresh_snapshot); out->keys gets the keys of the
+ * personal values folded in (for a snapshot of it) and the members
+ * filled from erased fields (aggregate_state_erased).
  * Events are read in pages of AGGREGATE_PAGE_EVENTS and each
  * page is released before the next is read. A missing stream is ES_OK with
  * stream_version 0; at_version above the current version is ES_OK with
@@ -47,6 +60,22 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			      const char *aggregate_type, const char *aggregate_id,
 			      int64_t at_version, struct aggregate_state *out) ES_MUST_CHECK;
 void aggregate_state_free(struct aggregate_state *s);
+
+/* Replaces the snapshot s's load skipped for an erased key (s->stale)
+ * by the fold at its version, if it is still the one stored
+ * (snapshot_replace): its erased members null and listed, so the next
+ * read uses it again. Never waits on a lock; a failure is logged and
+ * does not concern the read. db should be the primary. Nothing to do
+ * without a stale snapshot; it is released either way. */
+void aggregate_refresh_snapshot(struct db *db, const struct aggdef *def, const char *tenant,
+				const char *aggregate_id, struct aggregate_state *s);
+
+/* The JSON pointers (under base, "/state") of s's members that hold null
+ * because the field that filled them was erased: *erased, a new array,
+ * or NULL when none. For every reader, before any redaction. ES_ENOMEM
+ * only. */
+enum es_status aggregate_state_erased(const struct aggdef *def, const struct aggregate_state *s,
+				      const char *base, json_object **erased) ES_MUST_CHECK;
 
 /* Withholds from state the values def's evolve rules fill from personal
  * fields (def->personal_state): each one present and not null becomes

@@ -50,6 +50,22 @@ static const struct db_statement st_snapshot_put = {
 	7
 };
 
+/* snapshot_replace: a compare-and-set on the row read (version, rules
+ * and content); SKIP LOCKED so that a read never waits on a writer. */
+static const struct db_statement st_snapshot_replace = {
+	"snapshot_replace",
+	"WITH c AS (SELECT tenant_id, aggregate_type, aggregate_id FROM evstore.snapshots"
+	"   WHERE tenant_id = $1::uuid AND aggregate_type = $2::text AND aggregate_id = $3::uuid"
+	"     AND version = $4::bigint AND schema_version = $5::int AND rules_hash = $6::text"
+	"     AND state = $7::jsonb"
+	"   FOR UPDATE SKIP LOCKED)"
+	" UPDATE evstore.snapshots s SET state = $8::jsonb, created_at = now() FROM c"
+	"  WHERE s.tenant_id = c.tenant_id AND s.aggregate_type = c.aggregate_type"
+	"    AND s.aggregate_id = c.aggregate_id"
+	" RETURNING 1",
+	8
+};
+
 static const struct db_statement st_snapshot_invalidate = {
 	"snapshot_invalidate",
 	"WITH d AS (DELETE FROM evstore.snapshots WHERE aggregate_type = $1::text RETURNING 1)"
@@ -63,8 +79,11 @@ enum es_status state_keys_init(struct state_keys *k, const struct aggdef *def)
 	if (!def || def->n_personal_state == 0)
 		return ES_OK;
 	k->key_id = calloc(def->n_personal_state, sizeof *k->key_id);
-	if (!k->key_id)
+	k->erased = calloc(def->n_personal_state, sizeof *k->erased);
+	if (!k->key_id || !k->erased) {
+		state_keys_free(k);
 		return ES_ENOMEM;
+	}
 	k->n = def->n_personal_state;
 	return ES_OK;
 }
@@ -83,10 +102,35 @@ void state_keys_note(struct state_keys *k, const struct aggdef *def, size_t stat
 		k->mixed = true;
 }
 
+void state_keys_note_erased(struct state_keys *k, size_t state_index, bool erased)
+{
+	if (state_index < k->n)
+		k->erased[state_index] = erased;
+}
+
 void state_keys_free(struct state_keys *k)
 {
 	free(k->key_id);
+	free(k->erased);
 	memset(k, 0, sizeof *k);
+}
+
+enum es_status state_keys_copy(struct state_keys *to, const struct state_keys *from)
+{
+	memset(to, 0, sizeof *to);
+	if (from->n == 0)
+		return ES_OK;
+	to->key_id = malloc(from->n * sizeof *to->key_id);
+	to->erased = malloc(from->n * sizeof *to->erased);
+	if (!to->key_id || !to->erased) {
+		state_keys_free(to);
+		return ES_ENOMEM;
+	}
+	memcpy(to->key_id, from->key_id, from->n * sizeof *to->key_id);
+	memcpy(to->erased, from->erased, from->n * sizeof *to->erased);
+	to->n = from->n;
+	to->mixed = from->mixed;
+	return ES_OK;
 }
 
 /* The object holding member path of state (dotted) and the member's
@@ -122,6 +166,34 @@ static json_object *sealable_member(const struct aggdef *def, size_t i, json_obj
 	if (!*parent || !json_object_object_get_ex(*parent, *leaf, &v))
 		return NULL;
 	return v;
+}
+
+enum es_status state_keys_erased(const struct state_keys *k, const struct aggdef *def,
+				 json_object *state, const char *base, json_object **erased)
+{
+	*erased = NULL;
+	for (size_t i = 0; i < k->n && def && i < def->n_personal_state; i++) {
+		json_object *parent, *v;
+		const char *leaf;
+		char *ptr;
+
+		/* a member set since from a value in clear or removed is not
+		 * the erased one any more */
+		if (!k->erased[i] || !(parent = member_parent(state, def->personal_state[i], &leaf)) ||
+		    !json_object_object_get_ex(parent, leaf, &v) || v)
+			continue;
+		ptr = personal_pointer(base, def->personal_state[i]);
+		if (!*erased)
+			*erased = json_object_new_array();
+		if (!ptr || !*erased || json_object_array_add(*erased, json_object_new_string(ptr)) != 0) {
+			free(ptr);
+			json_object_put(*erased);
+			*erased = NULL;
+			return ES_ENOMEM;
+		}
+		free(ptr);
+	}
+	return ES_OK;
 }
 
 /* Replaces the sealable members of *copy (a copy of state) by envelopes.
@@ -175,6 +247,44 @@ static enum es_status seal_members(struct db *db, const struct aggdef *def,
 	return rc;
 }
 
+/* Takes the list of erased members (SNAPSHOT_ERASED_MEMBER) out of a
+ * stored state and notes them in keys. A snapshot without it (written
+ * before the list existed, or with nothing erased) lists none. */
+static enum es_status take_erased_list(const struct aggdef *def, json_object *state,
+				       struct state_keys *keys, char *err, size_t errlen)
+{
+	json_object *list;
+	enum es_status rc = ES_OK;
+	size_t n;
+
+	if (!json_object_object_get_ex(state, SNAPSHOT_ERASED_MEMBER, &list))
+		return ES_OK;
+	n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	if (!json_object_is_type(list, json_type_array))
+		rc = ES_EINTERNAL;
+	for (size_t j = 0; rc == ES_OK && j < n; j++) {
+		const char *want = json_object_get_string(json_object_array_get_idx(list, j));
+		bool known = false;
+
+		for (size_t i = 0; !known && want && i < def->n_personal_state; i++) {
+			char *ptr = personal_pointer("/state", def->personal_state[i]);
+
+			if (!ptr)
+				return ES_ENOMEM;
+			if ((known = strcmp(ptr, want) == 0))
+				state_keys_note_erased(keys, i, true);
+			free(ptr);
+		}
+		if (!known || !json_object_is_type(json_object_array_get_idx(list, j), json_type_string))
+			rc = ES_EINTERNAL;
+	}
+	if (rc == ES_EINTERNAL)
+		snprintf(err, errlen, "/%s: not a list of the definition's personal state pointers",
+			 SNAPSHOT_ERASED_MEMBER);
+	json_object_object_del(state, SNAPSHOT_ERASED_MEMBER);
+	return rc;
+}
+
 enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char *tenant,
 			     const char *aggregate_id, int64_t version, json_object *state,
 			     struct state_keys *keys, char *err, size_t errlen)
@@ -187,7 +297,8 @@ enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char
 
 	if (!ids)
 		return ES_ENOMEM;
-	for (size_t i = 0; i < def->n_personal_state; i++) {
+	rc = take_erased_list(def, state, keys, err, errlen);
+	for (size_t i = 0; rc == ES_OK && i < def->n_personal_state; i++) {
 		json_object *parent, *v;
 		const char *leaf;
 
@@ -195,7 +306,7 @@ enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char
 		    personal_value_key(v, &ids[n]))
 			n++;
 	}
-	if (n)
+	if (rc == ES_OK && n)
 		rc = keyring_fetch(db, ids, n, true, &kr);
 	for (size_t i = 0; rc == ES_OK && i < def->n_personal_state; i++) {
 		json_object *parent, *v, *plain = NULL;
@@ -232,44 +343,74 @@ enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char
 	return rc;
 }
 
-enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char *tenant,
-			     const char *aggregate_id, int64_t version, json_object *state,
-			     const struct state_keys *keys, bool *written)
+/* The JSON text to store as the snapshot of state at version, in *text
+ * (malloc'd), or NULL when none may be stored (snapshot_save says when). */
+static enum es_status snapshot_encode(struct db *db, const struct aggdef *def, const char *tenant,
+				      const char *aggregate_id, int64_t version, json_object *state,
+				      const struct state_keys *keys, char **text)
 {
 	struct personal_state_ref ref = { tenant, def->aggregate_type, aggregate_id, version };
-	char v[24], schema[16];
-	const char *values[7];
-	const char *text;
-	json_object *sealed = NULL;
-	PGresult *r = NULL;
-	enum es_status rc;
-	bool erased = false;
+	json_object *sealed = NULL, *erased = NULL;
+	const char *compact;
+	enum es_status rc = ES_OK;
+	bool key_erased = false;
 
-	if (written)
-		*written = false;
+	*text = NULL;
 	if (version < 1 || !json_object_is_type(state, json_type_object))
 		return ES_EINVAL;
 	if (def->n_personal_state > 0) {
 		/* Personal values are stored sealed with the keys they were
 		 * sealed with in the events, so an erasure reaches the snapshot
 		 * too: unknown or mixed keys, or one erased since the fold,
-		 * store nothing (reads fold from the events). */
-		if (!keys || keys->n != def->n_personal_state || keys->mixed)
+		 * store nothing (reads fold from the events). A member named
+		 * like the erased list would be taken for it. */
+		if (!keys || keys->n != def->n_personal_state || keys->mixed ||
+		    json_object_object_get_ex(state, SNAPSHOT_ERASED_MEMBER, NULL))
 			return ES_OK;
-		if (json_object_deep_copy(state, &sealed, NULL) != 0)
+		rc = state_keys_erased(keys, def, state, "/state", &erased);
+		if (rc != ES_OK)
+			return rc;
+		if (json_object_deep_copy(state, &sealed, NULL) != 0) {
+			json_object_put(erased);
 			return ES_ENOMEM;
-		rc = seal_members(db, def, &ref, keys, sealed, &erased);
-		if (rc != ES_OK || erased) {
+		}
+		rc = seal_members(db, def, &ref, keys, sealed, &key_erased);
+		/* the list says which nulls are erasures: a state served from
+		 * the snapshot lists them as a fold from the events does */
+		if (rc == ES_OK && !key_erased && erased &&
+		    json_object_object_add(sealed, SNAPSHOT_ERASED_MEMBER, json_object_get(erased)) != 0) {
+			json_object_put(erased);
+			rc = ES_ENOMEM;
+		}
+		json_object_put(erased);
+		if (rc != ES_OK || key_erased) {
 			json_object_put(sealed);
 			return rc;
 		}
 		state = sealed;
 	}
-	text = jsondoc_compact(state);
-	if (!text) {
-		json_object_put(sealed);
-		return ES_ENOMEM;
-	}
+	compact = jsondoc_compact(state);
+	if (!compact || !(*text = strdup(compact)))
+		rc = ES_ENOMEM;
+	json_object_put(sealed);
+	return rc;
+}
+
+enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char *tenant,
+			     const char *aggregate_id, int64_t version, json_object *state,
+			     const struct state_keys *keys, bool *written)
+{
+	char v[24], schema[16];
+	const char *values[7];
+	char *text = NULL;
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	if (written)
+		*written = false;
+	rc = snapshot_encode(db, def, tenant, aggregate_id, version, state, keys, &text);
+	if (rc != ES_OK || !text)
+		return rc;
 	snprintf(v, sizeof v, "%" PRId64, version);
 	snprintf(schema, sizeof schema, "%d", def->schema_version);
 	values[0] = tenant ? tenant : UUIDTEXT_NIL;
@@ -283,7 +424,40 @@ enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char
 	if (rc == ES_OK && written)
 		*written = PQntuples(r) == 1 && db_value_bool(r, 0, 0);
 	PQclear(r);
-	json_object_put(sealed);
+	free(text);
+	return rc;
+}
+
+enum es_status snapshot_replace(struct db *db, const struct aggdef *def, const char *tenant,
+				const char *aggregate_id, int64_t version, const char *old,
+				json_object *state, const struct state_keys *keys, bool *written)
+{
+	char v[24], schema[16];
+	const char *values[8];
+	char *text = NULL;
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	if (written)
+		*written = false;
+	rc = snapshot_encode(db, def, tenant, aggregate_id, version, state, keys, &text);
+	if (rc != ES_OK || !text)
+		return rc;
+	snprintf(v, sizeof v, "%" PRId64, version);
+	snprintf(schema, sizeof schema, "%d", def->schema_version);
+	values[0] = tenant ? tenant : UUIDTEXT_NIL;
+	values[1] = def->aggregate_type;
+	values[2] = aggregate_id;
+	values[3] = v;
+	values[4] = schema;
+	values[5] = def->rules_hash;
+	values[6] = old;
+	values[7] = text;
+	rc = db_exec(db, &st_snapshot_replace, values, &r);
+	if (rc == ES_OK && written)
+		*written = PQntuples(r) == 1;
+	PQclear(r);
+	free(text);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "aggregate/aggdef.h"
 #include "aggregate/aggregate.h"
 #include "base/config.h"
+#include "base/log.h"
 #include "pg/db.h"
 #include "json/jsondoc.h"
 #include "store/store.h"
@@ -19,6 +20,23 @@
 #include "fcgi/app.h"
 #include "fcgi/replica.h"
 #include "fcgi/routes.h"
+
+/* Replaces a snapshot the read skipped for an erased key, on the primary
+ * (a standby is read-only): a failure there is logged, the read goes on. */
+static void refresh_snapshot(struct route_ctx *ctx, struct db *read_db, const struct aggdef *def,
+			     const char *id, struct aggregate_state *s)
+{
+	struct db *primary = ctx->app->db;
+	enum es_status rc;
+
+	if (s->stale.version > 0 && primary != read_db && (rc = db_ensure(primary)) != ES_OK) {
+		log_kv(LOG_WARNING, "snapshot_refresh_failed", "aggregate_type", def->aggregate_type,
+		       "aggregate_id", id, "status", es_status_name(rc), NULL);
+		primary = NULL;
+	}
+	if (primary)
+		aggregate_refresh_snapshot(primary, def, ctx->tenant, id, s);
+}
 
 void route_aggregate_state(struct route_ctx *ctx)
 {
@@ -28,7 +46,7 @@ void route_aggregate_state(struct route_ctx *ctx)
 	const struct aggdef *def = aggdef_find(ctx->app->aggdefs, type);
 	struct aggregate_state s;
 	struct db *db;
-	json_object *redacted = NULL;
+	json_object *redacted = NULL, *erased = NULL;
 	const char *at_s = NULL, *text;
 	int64_t at = 0;
 	enum es_status st;
@@ -54,6 +72,7 @@ void route_aggregate_state(struct route_ctx *ctx)
 		http_reply_status(resp, st, NULL);
 		goto out;
 	}
+	refresh_snapshot(ctx, db, def, id, &s);
 	if (s.stream_version == 0) {
 		snprintf(detail, sizeof detail, "no stream %s/%s", type, id);
 		http_reply_problem(resp, HTTP_PROBLEM_NOT_FOUND, detail, NULL);
@@ -70,8 +89,10 @@ void route_aggregate_state(struct route_ctx *ctx)
 		http_resp_header(resp, "ETag", "\"%" PRId64 "\"", s.version);
 		goto out;
 	}
-	if (!(ctx->who && (ctx->who->scopes & AUTH_SCOPE_PERSONAL_READ)) &&
-	    aggregate_state_redact(def, s.state, "/state", &redacted) != ES_OK) {
+	/* erased before redacted: redacting nulls members too */
+	if (aggregate_state_erased(def, &s, "/state", &erased) != ES_OK ||
+	    (!(ctx->who && (ctx->who->scopes & AUTH_SCOPE_PERSONAL_READ)) &&
+	     aggregate_state_redact(def, s.state, "/state", &redacted) != ES_OK)) {
 		http_reply_status(resp, ES_ENOMEM, NULL);
 		goto out;
 	}
@@ -87,12 +108,17 @@ void route_aggregate_state(struct route_ctx *ctx)
 		sbuf_puts(&resp->body, ",\"redacted\":");
 		sbuf_puts(&resp->body, jsondoc_compact(redacted));
 	}
+	if (erased) {
+		sbuf_puts(&resp->body, ",\"erased\":");
+		sbuf_puts(&resp->body, jsondoc_compact(erased));
+	}
 	if (s.snapshot_version > 0)
 		sbuf_printf(&resp->body, ",\"snapshot_version\":%" PRId64 "}", s.snapshot_version);
 	else
 		sbuf_puts(&resp->body, ",\"snapshot_version\":null}");
 out:
 	json_object_put(redacted);
+	json_object_put(erased);
 	aggregate_state_free(&s);
 }
 

@@ -4,10 +4,12 @@
 # with each member taken from personal fields sealed under the key it was
 # sealed with in the events. Served states, in clear and redacted, at a
 # version (time travel) and as seen by command guards, equal a fold from
-# the events before and after erasure; a snapshot whose key is erased, or
-# whose ciphertext is damaged or moved, is not used (the fold from the
-# events answers, and a damaged one is logged), and no snapshot holds the
-# plaintext.
+# the events before and after erasure, erased members listed in `erased`
+# for every reader; a snapshot whose key is erased is not used, and the
+# read that skipped it replaces it (same version) by the fold from the
+# events, which the next read uses; a snapshot whose ciphertext is
+# damaged or moved is not used (the fold from the events answers, and
+# it is logged), and no snapshot holds the plaintext.
 . "$(dirname "$0")/lib.sh"
 IT_LOG_LEVEL=info IT_NO_SERVERS=1 it_start
 it_front_require
@@ -141,29 +143,58 @@ tag PersonSync "$S" 6
 same_as_fold "the state at 6 comes from the snapshot" "$P" PersonSync "$S" "" 6
 
 # --- erasure -----------------------------------------------------------------------
+# skipped_count ID VERSION: how often a read skipped that snapshot for an erased key
+skipped_count() { grep -c "\"event\":\"snapshot_erased\".*\"aggregate_id\":\"$1\",\"version\":\"$2\"" "$IT_DIR/fcgi.log"; }
+erased_list() { jq_body '(.erased // [])|sort|join(",")'; }
 auth_req "$ADM" DELETE "/v1/subjects/$REF"
 expect "erase the referrer" 200 .outcome erased
+BEFORE=$(psql_q -c "SELECT state::text FROM evstore.snapshots WHERE aggregate_id = '$S'")
 same_as_fold "with the referrer erased the snapshot is not used: the fold answers" "$P" PersonSync "$S" "" null
 check "... the referral note is null, the person's own data still readable" \
 	test "$(jq_body '[.state.referral.note, .state.email]|@tsv')" = "$(printf '\tnew.%s@example.org' "$MARK")"
-check "a snapshot with an erased key is logged as a cache miss" \
-	grep -q "\"event\":\"snapshot_erased\".*\"aggregate_id\":\"$S\",\"version\":\"6\"" "$IT_DIR/fcgi.log"
-same_as_fold "redacted too" "$R" PersonSync "$S" "" null
+check "... and listed as erased to a reader with personal:read" test "$(erased_list)" = /state/referral/note
+check "a snapshot with an erased key is logged as a cache miss" test "$(skipped_count "$S" 6)" = 1
+check "the read replaced the snapshot at the same version" \
+	test "$(psql_q -c "SELECT version || ' ' || (state::text <> '$BEFORE')::text || ' '
+		|| coalesce(jsonb_typeof(state->'referral'->'note'), 'absent') || ' ' || (state->'email' ? '\$enc')::text
+		|| ' ' || (state->'\$erased')::text FROM evstore.snapshots WHERE aggregate_id = '$S'")" \
+	= '6 true null true ["/state/referral/note"]'
+check "... and logged it" grep -q "\"event\":\"snapshot_refreshed\".*\"aggregate_id\":\"$S\",\"version\":\"6\"" "$IT_DIR/fcgi.log"
+same_as_fold "redacted, the replaced snapshot is used and equals the fold" "$R" PersonSync "$S" "" 6
+check "... listing the erased member as erased, not as redacted" \
+	test "$(erased_list) $(jq_body '.redacted|index("/state/referral/note")')" = "/state/referral/note null"
+check "... and the snapshot was not skipped again" test "$(skipped_count "$S" 6)" = 1
+same_as_fold "in clear from the replaced snapshot" "$P" PersonSync "$S" "" 6
+check "... lists the erased member" test "$(erased_list)" = /state/referral/note
 tag PersonSync "$S" 7
 tag PersonSync "$S" 8
 check "a snapshot written after the erasure" test "$(snap_version "$S")" = 8
-check "... holds the erased member as null, the live ones sealed" \
+check "... holds the erased member as null and listed, the live ones sealed" \
 	test "$(psql_q -c "SELECT coalesce(jsonb_typeof(state->'referral'->'note'), 'absent') || ' ' || (state->'email' ? '\$enc')::text
-		FROM evstore.snapshots WHERE aggregate_id = '$S'")" = "null true"
+		|| ' ' || (state->'\$erased')::text FROM evstore.snapshots WHERE aggregate_id = '$S'")" = 'null true ["/state/referral/note"]'
 same_as_fold "... and is used again" "$P" PersonSync "$S" "" 8
+check "... listing the erased member" test "$(erased_list)" = /state/referral/note
 
 auth_req "$ADM" DELETE "/v1/subjects/$S"
 expect "erase the person" 200 .outcome erased
 same_as_fold "after erasure the state equals the fold from the events" "$P" PersonSync "$S" "" null
 check "... the erased fields are null or gone" \
 	test "$(jq_body '[.state.email, .state.name, .state.tier, .state.status]|@tsv')" = "$(printf '\t\t\tactive')"
-same_as_fold "redacted, after erasure" "$R" PersonSync "$S" "" null
-same_as_fold "time travel after erasure (to the snapshot's version)" "$P" PersonSync "$S" "?at_version=8" null
+check "... those null listed as erased (a merge dropped the others)" \
+	test "$(erased_list)" = /state/email,/state/referral/note
+check "... the snapshot at 8 replaced, once skipped" \
+	test "$(skipped_count "$S" 8) $(psql_q -c "SELECT version || ' ' || (state->'\$erased')::text || ' '
+		|| (state::text LIKE '%\$enc%')::text FROM evstore.snapshots WHERE aggregate_id = '$S'")" \
+	= '1 8 ["/state/email", "/state/referral/note"] false'
+same_as_fold "redacted, after erasure, from the replaced snapshot" "$R" PersonSync "$S" "" 8
+check "... lists the erased members to a reader without personal:read, none redacted" \
+	test "$(erased_list) $(jq_body '.redacted // "none"')" = "/state/email,/state/referral/note none"
+same_as_fold "time travel after erasure (to the snapshot's version)" "$P" PersonSync "$S" "?at_version=8" 8
+check "... lists them" test "$(erased_list)" = /state/email,/state/referral/note
+same_as_fold "time travel after erasure to before the snapshot's version" "$R" PersonSync "$S" "?at_version=3" null
+check "... lists both erased members" \
+	test "$(erased_list)" = /state/email,/state/referral/note
+check "no further read skipped the snapshot" test "$(skipped_count "$S" 8)" = 1
 cmd PersonSync "$S" upgrade '{}'
 expect_problem "a guard on an erased member refuses, though the snapshot held it (state.tier)" 409 invalid-state
 check "... naming the guard" test "$(jq_body .guard)" = state.tier
@@ -200,9 +231,19 @@ check "evstorectl snapshot writes one ($out)" test "$(snap_version "$M")" = 2
 check "... sealed" test "$(sealed_members "$M")" = "address,email,name,tier"
 same_as_fold "the state from evstorectl's snapshot equals the fold" "$P" PersonManual "$M" "" 2
 auth_req "$ADM" DELETE "/v1/subjects/$M"
-same_as_fold "after erasure it is not used" "$P" PersonManual "$M" "" null
+BEFORE=$(psql_q -c "SELECT state::text FROM evstore.snapshots WHERE aggregate_id = '$M'")
+psql_q -c "UPDATE evstore.snapshots SET rules_hash = 'hidden:' || rules_hash WHERE aggregate_id = '$M'"
+auth_req "$P" GET "/v1/aggregates/PersonManual/$M"
+WANT=$BODY
+psql_q -c "UPDATE evstore.snapshots SET rules_hash = substr(rules_hash, 8) WHERE aggregate_id = '$M'"
 "$CTL_BIN" --config "$CONF" snapshot PersonManual "$M" >/dev/null 2>&1
-same_as_fold "evstorectl snapshot at the same version does not replace it: still the fold" "$P" PersonManual "$M" "" null
+check "evstorectl snapshot at the same version replaces the snapshot the erasure made unusable" \
+	test "$(snap_version "$M") $(sealed_members "$M") $(psql_q -c "SELECT (state::text <> '$BEFORE')::text
+		FROM evstore.snapshots WHERE aggregate_id = '$M'")" = "2  true"
+same_as_fold "... which is used and equals the fold" "$P" PersonManual "$M" "" 2
+check "... and the fold before it (no read skipped it)" \
+	test "$(jq -S 'del(.snapshot_version)' <<<"$BODY")" = "$(jq -S 'del(.snapshot_version)' <<<"$WANT")"
+check "... no read skipped it" test "$(skipped_count "$M" 2)" = 0
 tag PersonManual "$M" 3
 "$CTL_BIN" --config "$CONF" snapshot PersonManual "$M" >/dev/null 2>&1
 check "a snapshot of the erased state" test "$(snap_version "$M") $(sealed_members "$M")" = "3 "
@@ -235,6 +276,9 @@ damaged "a snapshot moved to an older version" "version = 1" "/state/[a-z]*" "th
 damaged "a member copied from another stream's snapshot" \
 	"state = jsonb_set(state, '{email}', (SELECT state->'email' FROM evstore.snapshots WHERE aggregate_id = '$B'))" \
 	/state/email "the ciphertext fails authentication"
+damaged "an erased list naming a member not taken from personal fields" \
+	"state = state || '{\"\$erased\": [\"/state/status\"]}'::jsonb" \
+	'/\$erased' "not a list of the definition's personal state pointers"
 psql_q -c "UPDATE evstore.snapshots SET state = jsonb_set(state, '{tier,\$enc}',
 	to_jsonb(regexp_replace(state->'tier'->>'\$enc', '^v1:[0-9]+:', 'v1:999999:'))) WHERE aggregate_id = '$T'"
 same_as_fold "an envelope naming an unknown key: the fold answers" "$P" PersonSync "$T" "" null

@@ -1,7 +1,9 @@
 /* check_snapshot.c - evstore.snapshots through snapshot.c against a real
  * PostgreSQL: snapshot_save never replacing a newer snapshot (nor an equal
  * one by the same rules), what it refuses, tenants, snapshot_invalidate's
- * counts; and snapshot_due at each threshold edge of every mode.
+ * counts, snapshot_replace's compare-and-set, the list of erased members
+ * a snapshot carries; and snapshot_due at each threshold edge of every
+ * mode.
  * EVSTORE_TEST_DATABASE_URL names a server and a role allowed to create
  * databases; without it the suite skips (77). */
 #include "buildconf.h"
@@ -9,6 +11,7 @@
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
 
@@ -231,6 +234,138 @@ START_TEST(save_personal_state_needs_its_keys)
 }
 END_TEST
 
+#define PERSON_DEF \
+	"{\"aggregate_type\":\"Person\",\"events\":{\"Happened\":{" \
+	"\"payload\":{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\"}}}," \
+	"\"personal\":{\"subject\":\"aggregate_id\",\"fields\":[\"payload.email\"]}," \
+	"\"evolve\":[{\"copy\":{\"email\":\"payload.email\"}}]}}}"
+
+/* The stored state of id's snapshot as text. */
+static char *stored_text(const char *id)
+{
+	const char *values[1] = { id };
+	PGresult *r;
+	char *text;
+
+	ck_assert_int_eq(db_exec_params(db, "test", "SELECT state::text FROM evstore.snapshots"
+					" WHERE aggregate_id = $1::uuid", 1, values, &r), ES_OK);
+	ck_assert_int_eq(PQntuples(r), 1);
+	text = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return text;
+}
+
+/* A member noted as filled from an erased field and null is listed in the
+ * stored snapshot, and opening it notes it again (the list taken out of
+ * the state); a member noted so that holds a value since is not; a state
+ * with a member of the list's name is not stored. */
+START_TEST(erased_members_listed)
+{
+	struct aggdef_registry *reg;
+	const struct aggdef *def = load_def(PERSON_DEF, "Person", &reg);
+	json_object *state = json_object_new_object(), *opened, *list;
+	struct state_keys keys, back;
+	char id[UUIDTEXT_LEN], err[200] = "";
+	char *text;
+	bool written = false;
+
+	uuidtext_v7(id);
+	ck_assert_int_eq(state_keys_init(&keys, def), ES_OK);
+	state_keys_note_erased(&keys, 0, true);
+	json_object_object_add(state, "email", json_object_new_string("set since, in clear"));
+	ck_assert_int_eq(state_keys_erased(&keys, def, state, "/state", &list), ES_OK);
+	ck_assert_ptr_null(list);
+	json_object_object_add(state, "email", NULL);
+	ck_assert_int_eq(state_keys_erased(&keys, def, state, "/state", &list), ES_OK);
+	ck_assert_str_eq(json_object_to_json_string(list), "[ \"\\/state\\/email\" ]");
+	json_object_put(list);
+
+	json_object_object_add(state, SNAPSHOT_ERASED_MEMBER, json_object_new_string("mine"));
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, 2, state, &keys, &written), ES_OK);
+	ck_assert(!written);
+	json_object_object_del(state, SNAPSHOT_ERASED_MEMBER);
+	ck_assert_int_eq(snapshot_save(db, def, NULL, id, 2, state, &keys, &written), ES_OK);
+	ck_assert(written);
+	text = stored_text(id);
+	ck_assert_str_eq(text, "{\"email\": null, \"$erased\": [\"/state/email\"]}");
+
+	opened = json_tokener_parse(text);
+	ck_assert_int_eq(state_keys_init(&back, def), ES_OK);
+	ck_assert_int_eq(snapshot_open(db, def, NULL, id, 2, opened, &back, err, sizeof err), ES_OK);
+	ck_assert(back.erased[0]);
+	ck_assert_str_eq(json_object_to_json_string_ext(opened, JSON_C_TO_STRING_PLAIN), "{\"email\":null}");
+	json_object_put(opened);
+	state_keys_free(&back);
+
+	/* a list naming anything but the definition's personal members is damage */
+	opened = json_tokener_parse("{\"email\": null, \"$erased\": [\"/state/status\"]}");
+	ck_assert_int_eq(state_keys_init(&back, def), ES_OK);
+	ck_assert_int_eq(snapshot_open(db, def, NULL, id, 2, opened, &back, err, sizeof err),
+			 ES_EINTERNAL);
+	ck_assert_str_eq(err, "/$erased: not a list of the definition's personal state pointers");
+	json_object_put(opened);
+	state_keys_free(&back);
+	free(text);
+	state_keys_free(&keys);
+	json_object_put(state);
+	aggdef_registry_free(reg);
+}
+END_TEST
+
+/* snapshot_replace replaces only the snapshot that was read: the same
+ * version and rules and the same content, and never waits for a row
+ * another transaction holds. */
+START_TEST(replace_compares_and_sets)
+{
+	struct aggdef_registry *reg;
+	const struct aggdef *def = load_def(DEF("Ledger", 1, "", "a"), "Ledger", &reg);
+	json_object *state = json_object_new_object();
+	struct db *other;
+	char id[UUIDTEXT_LEN], got[200], want[200], lock[200];
+	char *old;
+	bool written = true;
+
+	uuidtext_v7(id);
+	ck_assert_int_eq(save_step(def, NULL, id, 2, 1, NULL), ES_OK);
+	old = stored_text(id);
+	json_object_object_add(state, "step", json_object_new_int(5));
+	ck_assert_int_eq(snapshot_replace(db, def, NULL, id, 2, "{\"step\": 9}", state, NULL, &written),
+			 ES_OK);
+	ck_assert(!written); /* other content */
+	ck_assert_int_eq(snapshot_replace(db, def, NULL, id, 3, old, state, NULL, &written), ES_OK);
+	ck_assert(!written); /* other version */
+	ck_assert_int_eq(snapshot_replace(db, def, TENANT, id, 2, old, state, NULL, &written), ES_OK);
+	ck_assert(!written); /* other tenant */
+	stored(NULL, id, got, sizeof got);
+	snprintf(want, sizeof want, "2 1 %s 1", def->rules_hash);
+	ck_assert_str_eq(got, want);
+
+	/* held by another transaction: left alone at once */
+	other = test_db_open(conninfo, "check_snapshot_lock");
+	snprintf(lock, sizeof lock, "SELECT 1 FROM evstore.snapshots WHERE aggregate_id = '%s' FOR UPDATE",
+		 id);
+	test_sql_exec(other, "BEGIN");
+	test_sql_exec(other, lock);
+	ck_assert_int_eq(snapshot_replace(db, def, NULL, id, 2, old, state, NULL, &written), ES_OK);
+	ck_assert(!written);
+	test_sql_exec(other, "ROLLBACK");
+	db_free(other);
+
+	ck_assert_int_eq(snapshot_replace(db, def, NULL, id, 2, old, state, NULL, &written), ES_OK);
+	ck_assert(written);
+	stored(NULL, id, got, sizeof got);
+	snprintf(want, sizeof want, "2 1 %s 5", def->rules_hash);
+	ck_assert_str_eq(got, want);
+	/* the content read before is gone: a second replace of it does nothing */
+	json_object_object_add(state, "step", json_object_new_int(6));
+	ck_assert_int_eq(snapshot_replace(db, def, NULL, id, 2, old, state, NULL, &written), ES_OK);
+	ck_assert(!written);
+	free(old);
+	json_object_put(state);
+	aggdef_registry_free(reg);
+}
+END_TEST
+
 /* ---- snapshot_invalidate --------------------------------------------------------- */
 
 START_TEST(invalidate_counts)
@@ -314,6 +449,8 @@ static Suite *snapshot_suite(void)
 	tcase_add_loop_test(tc, save_refuses, 0, N_ELEMS(refused));
 	tcase_add_test(tc, save_per_tenant);
 	tcase_add_test(tc, save_personal_state_needs_its_keys);
+	tcase_add_test(tc, erased_members_listed);
+	tcase_add_test(tc, replace_compares_and_sets);
 	tcase_add_test(tc, invalidate_counts);
 	suite_add_tcase(s, tc);
 
