@@ -185,30 +185,23 @@ static void db_notice(void *arg, const PGresult *res)
 	       NULL);
 }
 
-/* The "options" connection parameter: the conninfo's own, then ours:
- * jit off and the statement_timeout. JIT never pays for evstore's short
- * statements, and it switches itself on by estimated cost: the feed page's
- * estimate grows with the table (its limit is hidden from the planner), so
- * at about 10M events every page paid 30 ms of compiling for 1.5 ms of
- * work. A transaction pooler's sessions are shared and take no startup
- * options (doc/high-availability.md sets both on the role instead).
- * Returns a new string, or NULL when there is nothing to add or no memory. */
+/* The "options" connection parameter: the conninfo's own, then our
+ * statement_timeout. Returns a new string, or NULL when there is nothing
+ * to add or no memory. */
 static char *db_options(const struct db *db)
 {
 	PQconninfoOption *opts, *o;
 	const char *given = NULL;
-	char timeout[48] = "";
 	char *s = NULL;
 
-	if (db->transaction_pooling)
+	if (db->statement_timeout_ms <= 0 || db->transaction_pooling)
 		return NULL;
 	opts = PQconninfoParse(db->conninfo, NULL);
 	for (o = opts; o && o->keyword; o++)
 		if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
 			given = o->val;
-	if (db->statement_timeout_ms > 0)
-		snprintf(timeout, sizeof timeout, " -c statement_timeout=%d", db->statement_timeout_ms);
-	if (asprintf(&s, "%s%s-c jit=off%s", given ? given : "", given ? " " : "", timeout) < 0)
+	if (asprintf(&s, "%s%s-c statement_timeout=%d", given ? given : "", given ? " " : "",
+		     db->statement_timeout_ms) < 0)
 		s = NULL;
 	PQconninfoFree(opts);
 	return s;
@@ -322,6 +315,26 @@ out:
 	return rc;
 }
 
+/* Turns JIT off for the new session. JIT never pays for evstore's short
+ * statements, and it switches itself on by estimated cost: the feed page's
+ * estimate grows with the table (its limit is hidden from the planner), so
+ * at about 10M events every page paid 30 ms of compiling for 1.5 ms of
+ * work. A statement, not a startup option, which pgbouncer refuses; a
+ * transaction pooler's sessions are shared, so there the role carries it
+ * (doc/high-availability.md). */
+static enum es_status db_session_settings(struct db *db)
+{
+	PGresult *res;
+	enum es_status rc;
+
+	if (db->transaction_pooling)
+		return ES_OK;
+	res = PQexec(db->conn, "SET jit = off");
+	rc = db_result_ok(res) ? ES_OK : db_fail(db, "session settings", res);
+	PQclear(res);
+	return rc;
+}
+
 /* One connection attempt. On failure the next attempt waits out the
  * backoff delay. */
 static enum es_status db_connect(struct db *db)
@@ -375,6 +388,7 @@ static enum es_status db_connect(struct db *db)
 		db->reconnects++;
 		log_kv(LOG_NOTICE, "db_reconnected", NULL);
 	}
+	rc = db_session_settings(db);
 	for (size_t i = 0; i < db->n_channels && rc == ES_OK; i++)
 		rc = db_issue_listen(db, db->channels[i]);
 out:

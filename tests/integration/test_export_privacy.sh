@@ -105,7 +105,7 @@ check "--decrypt under another master key: exit 1, saying the key does not unwra
 check "... and the failed attempt is audited" grep -q '"action":"export_decrypted","outcome":"failed"' <<<"$out"
 
 # --- restore into the emptied store: the keys kept, the data readable ----------------------
-psql_q -c "TRUNCATE evstore.events, evstore.streams, evstore.subject_keys RESTART IDENTITY" >/dev/null
+psql_q -c "TRUNCATE evstore.events, evstore.streams, evstore.subject_keys, evstore.erasure_inbox RESTART IDENTITY" >/dev/null
 out=$(ctl import "$IT_DIR/exp.jsonl" 2>&1); rc=$?
 check "import with keys: exit 0" test "$rc" = 0
 check "... it says what it wrote" test "$(grep -c "^$EVENTS events imported, 0 stored already\|^2 subject keys imported, 0 stored already and skipped, 0 erased here as in the file, 0 kept erased" <<<"$out")" = 2
