@@ -396,6 +396,22 @@ static enum es_status snapshot_encode(struct db *db, const struct aggdef *def, c
 	return rc;
 }
 
+/* The parameters $1..$6 a snapshot row is written with: tenant, type, id,
+ * version and the definition's schema version and rules; v and schema
+ * hold the numbers' text. */
+static void snapshot_key_values(const struct aggdef *def, const char *tenant, const char *aggregate_id,
+				int64_t version, char v[24], char schema[16], const char *values[6])
+{
+	snprintf(v, 24, "%" PRId64, version);
+	snprintf(schema, 16, "%d", def->schema_version);
+	values[0] = tenant ? tenant : UUIDTEXT_NIL;
+	values[1] = def->aggregate_type;
+	values[2] = aggregate_id;
+	values[3] = v;
+	values[4] = schema;
+	values[5] = def->rules_hash;
+}
+
 enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char *tenant,
 			     const char *aggregate_id, int64_t version, json_object *state,
 			     const struct state_keys *keys, bool *written)
@@ -411,14 +427,7 @@ enum es_status snapshot_save(struct db *db, const struct aggdef *def, const char
 	rc = snapshot_encode(db, def, tenant, aggregate_id, version, state, keys, &text);
 	if (rc != ES_OK || !text)
 		return rc;
-	snprintf(v, sizeof v, "%" PRId64, version);
-	snprintf(schema, sizeof schema, "%d", def->schema_version);
-	values[0] = tenant ? tenant : UUIDTEXT_NIL;
-	values[1] = def->aggregate_type;
-	values[2] = aggregate_id;
-	values[3] = v;
-	values[4] = schema;
-	values[5] = def->rules_hash;
+	snapshot_key_values(def, tenant, aggregate_id, version, v, schema, values);
 	values[6] = text;
 	rc = db_exec(db, &st_snapshot_put, values, &r);
 	if (rc == ES_OK && written)
@@ -443,14 +452,7 @@ enum es_status snapshot_replace(struct db *db, const struct aggdef *def, const c
 	rc = snapshot_encode(db, def, tenant, aggregate_id, version, state, keys, &text);
 	if (rc != ES_OK || !text)
 		return rc;
-	snprintf(v, sizeof v, "%" PRId64, version);
-	snprintf(schema, sizeof schema, "%d", def->schema_version);
-	values[0] = tenant ? tenant : UUIDTEXT_NIL;
-	values[1] = def->aggregate_type;
-	values[2] = aggregate_id;
-	values[3] = v;
-	values[4] = schema;
-	values[5] = def->rules_hash;
+	snapshot_key_values(def, tenant, aggregate_id, version, v, schema, values);
 	values[6] = old;
 	values[7] = text;
 	rc = db_exec(db, &st_snapshot_replace, values, &r);

@@ -20,6 +20,31 @@ int text_hex_value(int c)
 	return -1;
 }
 
+bool text_hex_decode(const char *s, size_t len, unsigned char *buf, size_t n)
+{
+	if (len != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int hi = text_hex_value((unsigned char)s[2 * i]), lo = text_hex_value((unsigned char)s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		buf[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+void text_hex_encode(const unsigned char *buf, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[buf[i] >> 4];
+		out[2 * i + 1] = digits[buf[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 size_t text_utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];

@@ -2,10 +2,19 @@
 #ifndef EVSTORE_TEXT_H
 #define EVSTORE_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The value of a hex digit (either case), or -1. */
 int text_hex_value(int c);
+
+/* The n bytes whose hex digits (either case) are s[0..len) into buf;
+ * false when len is not 2n or a character is not a hex digit (buf is then
+ * partly written). */
+bool text_hex_decode(const char *s, size_t len, unsigned char *buf, size_t n);
+
+/* buf[0..n) as 2n lower-case hex digits and a NUL into out. */
+void text_hex_encode(const unsigned char *buf, size_t n, char *out);
 
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes, n >= 1),
  * or 0 when it is not one (overlong, UTF-16 surrogate, beyond U+10FFFF,

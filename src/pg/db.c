@@ -1020,6 +1020,29 @@ enum es_status db_copy_out_next(struct db *db, const char **row, size_t *len)
 	return db_copy_result(db);
 }
 
+enum es_status db_copy_out_tuple(struct db *db, bool *first, const unsigned char **tuple, size_t *len)
+{
+	static const char signature[11] = "PGCOPY\n\377\r\n";
+	enum { HEADER_LEN = 19 }; /* the signature, flags, the header extension's length */
+	const char *data;
+	enum es_status rc;
+
+	for (;;) {
+		rc = db_copy_out_next(db, &data, len);
+		*tuple = (const unsigned char *)data;
+		if (rc != ES_OK || !data)
+			return rc;
+		if (*first && *len >= HEADER_LEN && memcmp(data, signature, sizeof signature) == 0) {
+			*tuple += HEADER_LEN;
+			*len -= HEADER_LEN;
+		}
+		*first = false;
+		if (*len == 0 || (*len == 2 && (*tuple)[0] == 0xff && (*tuple)[1] == 0xff))
+			continue; /* the trailer: a field count of -1 */
+		return ES_OK;
+	}
+}
+
 enum es_status db_copy_in_begin(struct db *db, const char *sql)
 {
 	return db_copy_begin(db, sql, PGRES_COPY_IN);

@@ -256,6 +256,12 @@ enum es_status db_copy_out_begin(struct db *db, const char *sql) ES_MUST_CHECK;
  * db_* call. At the end *row is NULL and the status is the COPY
  * statement's. A failure ends the COPY: do not call again. */
 enum es_status db_copy_out_next(struct db *db, const char **row, size_t *len) ES_MUST_CHECK;
+/* db_copy_out_next for a `COPY ... TO STDOUT (FORMAT binary)`: the next
+ * tuple (its field count first), without the file header, which comes
+ * with the first message (*first: none has been read yet; start with
+ * true), and without the trailer. At the end *tuple is NULL. */
+enum es_status db_copy_out_tuple(struct db *db, bool *first, const unsigned char **tuple,
+				 size_t *len) ES_MUST_CHECK;
 
 /* Runs sql, a `COPY ... FROM STDIN` statement; then db_copy_in_put any
  * number of times and db_copy_in_end once, whatever happened. */

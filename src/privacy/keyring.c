@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/sbuf.h"
+#include "base/text.h"
 #include "pg/db.h"
 #include "privacy/masterkey.h"
 
@@ -56,38 +57,18 @@ size_t keyring_wrap_aad(const char *tenant, const char *subject, char *out)
 	return n < 0 ? 0 : (size_t)n < KEYRING_WRAP_AAD_MAX ? (size_t)n : KEYRING_WRAP_AAD_MAX - 1;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* bytea text output ("\x0a1b...") into buf; false when it is not n bytes. */
 static bool bytea_decode(const char *s, unsigned char *buf, size_t n)
 {
-	if (!s || strncmp(s, "\\x", 2) != 0 || strlen(s + 2) != 2 * n)
-		return false;
-	s += 2;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		buf[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	return s && strncmp(s, "\\x", 2) == 0 && text_hex_decode(s + 2, strlen(s + 2), buf, n);
 }
 
+/* buf[0..n) as bytea input ("\x0a1b..."): out holds 2n + 3 bytes. */
 static void bytea_encode(const unsigned char *buf, size_t n, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	out[0] = '\\';
 	out[1] = 'x';
-	for (size_t i = 0; i < n; i++) {
-		out[2 + 2 * i] = hex[buf[i] >> 4];
-		out[3 + 2 * i] = hex[buf[i] & 15];
-	}
-	out[2 + 2 * n] = '\0';
+	text_hex_encode(buf, n, out + 2);
 }
 
 static struct keyring_key *keyring_add(struct keyring *kr, int64_t key_id, const char *tenant,

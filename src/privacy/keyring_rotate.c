@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/sbuf.h"
 #include "base/startcheck.h"
+#include "base/text.h"
 #include "pg/db.h"
 #include "privacy/masterkey.h"
 
@@ -55,36 +56,6 @@
 #define ROTATE_STATE_SQL \
 	"SELECT key_id, wrapped_key IS NULL, master_id = $2::text FROM evstore.subject_keys" \
 	" WHERE key_id = ANY ($1::bigint[])"
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static bool hex_decode(const char *s, unsigned char *buf, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		buf[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
-}
-
-static void hex_encode(const unsigned char *buf, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[buf[i] >> 4];
-		out[2 * i + 1] = hex[buf[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static enum es_status busy_add(struct keyring_rotation *rot, int64_t key_id)
 {
@@ -149,10 +120,10 @@ static bool rewrap_row(const PGresult *r, int i, struct keyring_rotation *rot, c
 		return false;
 	}
 	aadlen = keyring_wrap_aad(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), aad);
-	if (hex_decode(PQgetvalue(r, i, 3), wrapped, sizeof wrapped) &&
+	if (text_hex_decode(PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3), wrapped, sizeof wrapped) &&
 	    cipher_open(prev->key, aad, aadlen, wrapped, sizeof wrapped, dek) &&
 	    cipher_seal(cur->key, aad, aadlen, dek, sizeof dek, wrapped) == ES_OK) {
-		hex_encode(wrapped, sizeof wrapped, out);
+		text_hex_encode(wrapped, sizeof wrapped, out);
 		ok = true;
 	} else {
 		log_kv(LOG_ERR, "subject_key_unwrap_failed", "key_id", PQgetvalue(r, i, 0), "master_id",

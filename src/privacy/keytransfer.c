@@ -25,9 +25,6 @@
 
 #define KT_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-static const char copy_signature[11] = "PGCOPY\n\377\r\n";
-#define COPY_HEADER_LEN 19
-
 static int32_t be32(const unsigned char *p)
 {
 	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
@@ -69,23 +66,16 @@ enum es_status keytransfer_export(struct db *db, bool all_tenants, const char *t
 		goto out;
 	for (;;) {
 		const unsigned char *p;
-		const char *data;
 		size_t len;
 		int32_t f;
-		enum es_status next = db_copy_out_next(db, &data, &len);
+		enum es_status next = db_copy_out_tuple(db, &first, &p, &len);
 
-		if (next != ES_OK || !data) {
+		if (next != ES_OK || !p) {
 			if (rc == ES_OK)
 				rc = next;
 			break;
 		}
-		if (first && len >= COPY_HEADER_LEN && memcmp(data, copy_signature, sizeof copy_signature) == 0) {
-			data += COPY_HEADER_LEN;
-			len -= COPY_HEADER_LEN;
-		}
-		first = false;
-		p = (const unsigned char *)data;
-		if (stopped || (len == 2 && p[0] == 0xff && p[1] == 0xff))
+		if (stopped)
 			continue;
 		/* one field: a count of 1, its length, its bytes */
 		if (len < 6 || p[0] != 0 || p[1] != 1 || (f = be32(p + 2)) < 0 || (size_t)f != len - 6) {
@@ -94,7 +84,7 @@ enum es_status keytransfer_export(struct db *db, bool all_tenants, const char *t
 			continue;
 		}
 		(*n)++;
-		stopped = !row(arg, data + 6, (size_t)f);
+		stopped = !row(arg, (const char *)p + 6, (size_t)f);
 	}
 out:
 	sbuf_free(&sql);

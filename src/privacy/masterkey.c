@@ -9,19 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/text.h"
+
 static struct masterkey installed, previous;
 static bool have_installed, have_previous;
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Volatile stores, so that wiping is not optimised away. */
 static void wipe(void *p, size_t n)
@@ -77,16 +68,11 @@ enum es_status masterkey_read(const char *path, struct masterkey *out, char *err
 			 "characters (a 256-bit key)", path);
 		goto out;
 	}
-	for (int i = 0; i < CIPHER_KEY_LEN; i++) {
-		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			snprintf(err, errlen, "%s: the master key file holds a character that is not "
-				 "hexadecimal", path);
-			masterkey_wipe(out);
-			goto out;
-		}
-		out->key[i] = (unsigned char)(hi << 4 | lo);
+	if (!text_hex_decode(buf, (size_t)n, out->key, CIPHER_KEY_LEN)) {
+		snprintf(err, errlen, "%s: the master key file holds a character that is not "
+			 "hexadecimal", path);
+		masterkey_wipe(out);
+		goto out;
 	}
 	cipher_fingerprint(out->key, out->id);
 	rc = ES_OK;

@@ -18,8 +18,6 @@
 #include "pg/db.h"
 
 /* The file header of COPY's binary format: signature, flags, extension length. */
-static const char copy_signature[11] = "PGCOPY\n\377\r\n";
-#define COPY_HEADER_LEN 19
 
 /* The API's rule for aggregate_type. */
 static bool export_type_valid(const char *s, size_t len)
@@ -225,25 +223,20 @@ enum es_status export_batch(struct db *db, const struct export_query *q, export_
 	if (rc != ES_OK)
 		goto out;
 	for (;;) {
-		const char *data, *json;
+		const unsigned char *tuple;
+		const char *json;
 		size_t len, json_len;
 		struct feed_cursor c;
+		enum es_status next = db_copy_out_tuple(db, &first, &tuple, &len);
 
-		enum es_status next = db_copy_out_next(db, &data, &len);
-
-		if (next != ES_OK || !data) {
+		if (next != ES_OK || !tuple) {
 			if (rc == ES_OK)
 				rc = next;
 			break;
 		}
-		if (first && len >= COPY_HEADER_LEN && memcmp(data, copy_signature, sizeof copy_signature) == 0) {
-			data += COPY_HEADER_LEN;
-			len -= COPY_HEADER_LEN;
-		}
-		first = false;
-		if (stopped || (len == 2 && (unsigned char)data[0] == 0xff && (unsigned char)data[1] == 0xff))
-			continue; /* the rest of a stopped batch, or the trailer */
-		if (!export_tuple((const unsigned char *)data, len, &json, &json_len, &c)) {
+		if (stopped)
+			continue; /* the rest of a stopped batch */
+		if (!export_tuple(tuple, len, &json, &json_len, &c)) {
 			stopped = true; /* read the rest, then say so */
 			rc = ES_EINTERNAL;
 			continue;

@@ -21,6 +21,25 @@ START_TEST(hex_value)
 }
 END_TEST
 
+/* Bytes to hex and back: lower case out, either case in, and a wrong
+ * length or a stray character refused. */
+START_TEST(hex_round_trip)
+{
+	const unsigned char bytes[4] = { 0x00, 0x0a, 0xbf, 0xff };
+	unsigned char back[4] = { 0 };
+	char text[9];
+
+	text_hex_encode(bytes, sizeof bytes, text);
+	ck_assert_str_eq(text, "000abfff");
+	ck_assert(text_hex_decode("000ABFff", 8, back, sizeof back));
+	ck_assert_mem_eq(back, bytes, sizeof bytes);
+	ck_assert(!text_hex_decode("000abff", 7, back, sizeof back));
+	ck_assert(!text_hex_decode("000abfff00", 10, back, sizeof back));
+	ck_assert(!text_hex_decode("000abfgf", 8, back, sizeof back));
+	ck_assert(!text_hex_decode("000a bff", 8, back, sizeof back));
+}
+END_TEST
+
 /* Each sequence is given with its length (n) and the length of the one
  * well-formed sequence at its start, 0 when there is none. */
 static const struct { const char *s; size_t n, len; } utf8[] = {
@@ -174,6 +193,7 @@ static Suite *text_suite(void)
 	TCase *tc = tcase_create("bytes");
 
 	tcase_add_loop_test(tc, hex_value, 0, N_ELEMS(hex));
+	tcase_add_test(tc, hex_round_trip);
 	tcase_add_loop_test(tc, utf8_seq_len, 0, N_ELEMS(utf8));
 	tcase_add_loop_test(tc, edit_distance, 0, N_ELEMS(distances));
 	tcase_add_loop_test(tc, quote, 0, N_ELEMS(quotes));
