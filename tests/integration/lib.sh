@@ -44,6 +44,15 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "c
 
 # it_skip REASON: this test cannot run here; says why and stops.
 it_skip() { echo "1..0 # SKIP $*"; exit 77; }
+# start_refused NAME EXPECTED: evstore-fcgi, started on $CONF, must exit 1
+# at once (on $IT_DIR/refused.sock, which it must not leave), saying EXPECTED.
+start_refused() {
+	local out rc
+	out=$(timeout 20 "$FCGI_BIN" --config "$CONF" --listen "$IT_DIR/refused.sock" --workers 1 2>&1 </dev/null)
+	rc=$?
+	if [ "$rc" = 1 ] && printf '%s' "$out" | grep -qF -- "$2"; then ok "$1"
+	else not_ok "$1" "exit $rc: $out"; fi
+}
 # it_require COMMAND...: skips the test unless every command is installed.
 it_require() {
 	local c

@@ -16,25 +16,17 @@ cp "$IT_SRCDIR/examples/privacy/customer.json" "$IT_DIR/aggregates.d/"
 printf '[privacy]\nmaster_key_file = %s\n' "$KEY" >>"$CONF"
 
 # --- start-up refuses a bad master key file ---------------------------------
-# starts_with_error NAME EXPECTED: evstore-fcgi must exit 1 at once, saying so.
-starts_with_error() {
-	local out rc
-	out=$(timeout 20 "$FCGI_BIN" --config "$CONF" --listen "$IT_DIR/refused.sock" --workers 1 2>&1 </dev/null)
-	rc=$?
-	if [ "$rc" = 1 ] && printf '%s' "$out" | grep -qF -- "$2"; then ok "$1"
-	else not_ok "$1" "exit $rc: $out"; fi
-}
-starts_with_error "a missing master key file stops start-up" "$KEY: cannot open the master key file"
+start_refused "a missing master key file stops start-up" "$KEY: cannot open the master key file"
 (umask 022; openssl rand -hex 32 >"$KEY")
-starts_with_error "a master key file readable by others stops start-up" \
+start_refused "a master key file readable by others stops start-up" \
 	"must not be accessible by group or others (mode 0644"
 out=$("$FCGI_BIN" --config "$CONF" --check 2>&1)
 check "--check fails on it too" grep -q "^evstore-fcgi: FAIL master key: $KEY: the master key file must not be" <<<"$out"
 chmod 600 "$KEY"
 head -c 63 "$KEY" >"$KEY.short" && mv "$KEY.short" "$KEY" && chmod 600 "$KEY"
-starts_with_error "a master key file without 64 hex digits stops start-up" "exactly 64 hexadecimal characters"
+start_refused "a master key file without 64 hex digits stops start-up" "exactly 64 hexadecimal characters"
 sed -i '/^master_key_file/d' "$CONF"
-starts_with_error "personal data declared without a master key stops start-up, naming file and pointer" \
+start_refused "personal data declared without a master key stops start-up, naming file and pointer" \
 	"customer.json: /events/CustomerRegistered/personal: personal data is declared but [privacy] master_key_file is not set"
 printf 'master_key_file = %s\n' "$KEY" >>"$CONF"
 (umask 077; openssl rand -hex 32 >"$KEY")

@@ -28,32 +28,25 @@ set_previous() { # set_previous FILE|"": the previous_master_key_file line
 set_master() { sed -i "s|^master_key_file = .*|master_key_file = $1|" "$CONF"; }
 
 # --- start-up refuses a bad previous key file --------------------------------
-starts_with_error() {
-	local out rc
-	out=$(timeout 20 "$FCGI_BIN" --config "$CONF" --listen "$IT_DIR/refused.sock" --workers 1 2>&1 </dev/null)
-	rc=$?
-	if [ "$rc" = 1 ] && printf '%s' "$out" | grep -qF -- "$2"; then ok "$1"
-	else not_ok "$1" "exit $rc: $out"; fi
-}
 OLD=$IT_DIR/old.key
 set_previous "$OLD"
-starts_with_error "a missing previous master key file stops start-up" "$OLD: cannot open the master key file"
+start_refused "a missing previous master key file stops start-up" "$OLD: cannot open the master key file"
 (umask 022; openssl rand -hex 32 >"$OLD")
-starts_with_error "a previous master key file readable by others stops start-up" \
+start_refused "a previous master key file readable by others stops start-up" \
 	"$OLD: the master key file must not be accessible by group or others (mode 0644"
 chmod 600 "$OLD"
 printf 'not a key at all, but sixty-four characters long, give or take..\n' >"$OLD"
-starts_with_error "a previous master key file without 64 hex digits stops start-up" \
+start_refused "a previous master key file without 64 hex digits stops start-up" \
 	"$OLD: the master key file holds a character that is not hexadecimal"
 out=$(ctl privacy rotate-master 2>&1)
 rc=$?
 check "evstorectl privacy rotate-master refuses it too (exit $rc)" \
 	sh -c "test $rc = 1 && printf '%s' \"\$1\" | grep -qF 'is not hexadecimal'" _ "$out"
 set_previous "$KEYA"
-starts_with_error "a previous key equal to the master key stops start-up" \
+start_refused "a previous key equal to the master key stops start-up" \
 	"previous_master_key_file holds the same key as master_key_file"
 sed -i '/^master_key_file/d' "$CONF"
-starts_with_error "a previous key without a master key stops start-up" \
+start_refused "a previous key without a master key stops start-up" \
 	"[privacy] previous_master_key_file is set but master_key_file is not"
 printf 'master_key_file = %s\n' "$KEYA" >>"$CONF"
 set_previous ""

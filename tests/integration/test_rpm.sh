@@ -161,7 +161,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	check "systemd-analyze verify: evstore-fcgi.socket with the nginx drop-in" verify_socket
 fi
 check "the units start the programs from /usr/sbin" \
-	grep -q '^ExecStart=/usr/sbin/evstore-fcgi ' "$R/usr/lib/systemd/system/evstore-fcgi.service"
+	grep -qx 'ExecStart=/usr/sbin/evstore-fcgi' "$R/usr/lib/systemd/system/evstore-fcgi.service"
 check "syslog-ng snippet: source s_sys (RHEL), no s_src left" \
 	eval "grep -q 'source(s_sys)' '$R/etc/syslog-ng/conf.d/evstore.conf' &&
 		! grep -q 'source(s_src)' '$R/etc/syslog-ng/conf.d/evstore.conf'"
