@@ -10,7 +10,11 @@
 #   - and beside pgbench running the worker's own statement (the same
 #     SQL): the gap between the two is the HTTP layer's cost;
 #   - /health/live beside a minimal FastCGI responder behind the same nginx;
-#   - a worker's memory across many requests.
+#   - a worker's memory across many requests;
+#   - for the database routes, the CPU each side's processes spent per
+#     request (PostgreSQL, nginx, the workers, wrk or pgbench) and the rate
+#     the machine's cores allow at that cost: where the CPU is the limit,
+#     this is what bounds the ratio.
 # Prints one table of rates, ratios and p99 latencies, with the load
 # average (other work on the machine makes absolute figures noisy; the
 # ratios come from one run). Needs an optimised build in ./build
@@ -86,29 +90,67 @@ psql_q -c "CREATE TABLE bench_events (LIKE evstore.events INCLUDING DEFAULTS INC
 # settle: a checkpoint now, so that one does not land in the middle of a
 # measurement and make one side pay for the other's writes.
 settle() { psql -X -q "$DB" -c CHECKPOINT >/dev/null 2>&1 || true; }
-# wrk_once SCRIPT PATH -> "rate p99_ms"
+# CPU accounting. tree_ticks PID: the clock ticks a process tree has used
+# so far: the root and its children alive now, each with what it has
+# collected of its children that ended (the backends of a pgbench run end
+# with it, into the postmaster's count).
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+tree_ticks() {
+	{ echo "$1"; pgrep -P "$1"; } | while read -r p; do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null; done |
+		awk '{s += $12 + $13 + $14 + $15} END {print s + 0}'
+}
+# stack_ticks: "postgres nginx pool" ticks of the stack's three servers.
+stack_ticks() {
+	echo "$(tree_ticks "$(head -n 1 "$STACK_DIR/pg/data/postmaster.pid")")" \
+		"$(tree_ticks "$(cat "$STACK_DIR/nginx/nginx.pid")")" "$(tree_ticks "$(cat "$STACK_DIR/fcgi.pid")")"
+}
+# client_ticks: "client_ticks N", what this (sub)shell's ended children
+# used: the load generator it just ran. Called in the shell that ran it
+# (a pipeline or $(...) would read its own subshell).
+client_ticks() {
+	local me=$BASHPID
+	echo "client_ticks $(sed 's/.*) //' "/proc/$me/stat" | awk '{print $14 + $15}')"
+}
+# cpu_per_request BEFORE AFTER CLIENT N -> "postgres nginx pool client"
+# microseconds of CPU per request.
+cpu_per_request() {
+	awk -v b="$1" -v a="$2" -v c="$3" -v n="$4" -v us="$TICK_US" 'BEGIN {
+		split(b, x, " "); split(a, y, " ")
+		if (n <= 0) n = 1
+		printf "%.0f %.0f %.0f %.0f", (y[1] - x[1]) * us / n, (y[2] - x[2]) * us / n, (y[3] - x[3]) * us / n, c * us / n }'
+}
+# wrk_once SCRIPT PATH -> "rate p99_ms" and the CPU per request
 wrk_once() {
 	settle
-	local out
-	out=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" --latency ${1:+-s "$1"} "$BASE$2")
-	local rate p99
+	local out before
+	before=$(stack_ticks)
+	out=$(wrk -t 2 -c "$CONNS" -d "${DURATION}s" --latency ${1:+-s "$1"} "$BASE$2"; client_ticks)
+	local rate p99 cpu
 	rate=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	cpu=$(cpu_per_request "$before" "$(stack_ticks)" "$(awk '/^client_ticks/ {print $2}' <<<"$out")" \
+		"$(awk '/ requests in / {print $1}' <<<"$out")")
 	p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' <<<"$out")
-	grep -q 'unexpected status' <<<"$out" && echo "warning: $2 answered unexpected statuses" >&2
-	echo "$rate $p99"
+	grep -q 'unexpected status' <<<"$out" &&
+		echo "warning: $2 answered unexpected statuses:" $(grep -o 'unexpected status [0-9]*' <<<"$out" |
+			sort | uniq -c | awk '{print $1 " x " $4}') >&2
+	echo "$rate $p99 $cpu"
 }
 # pgbench_once FILE [pgbench options] -> "tps p99_ms" (p99 from the
-# per-transaction log)
+# per-transaction log) and the CPU per transaction
 pgbench_once() {
 	settle
-	local f=$1 tps
+	local f=$1 out before
 	shift
 	rm -f "$STACK_DIR"/pgblog.*
+	before=$(stack_ticks)
 	# Prepared statements, as the workers use them.
-	tps=$("$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -l --log-prefix="$STACK_DIR/pgblog" \
-		"$@" -f "$f" "$DB" 2>/dev/null | awk '/^tps/ {print $3; exit}')
-	echo "$tps $(cat "$STACK_DIR"/pgblog.* | awk '{print $3}' | sort -n |
-		awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f", v[i] / 1000}')"
+	out=$("$PGBENCH" -n -M prepared -c "$CONNS" -j 2 -T "$DURATION" -l --log-prefix="$STACK_DIR/pgblog" \
+		"$@" -f "$f" "$DB" 2>/dev/null; client_ticks)
+	echo "$(awk '/^tps/ {print $3; exit}' <<<"$out")" \
+		"$(cat "$STACK_DIR"/pgblog.* | awk '{print $3}' | sort -n |
+			awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f", v[i] / 1000}')" \
+		"$(cpu_per_request "$before" "$(stack_ticks)" "$(awk '/^client_ticks/ {print $2}' <<<"$out")" \
+			"$(awk '/^number of transactions actually processed:/ {print $NF}' <<<"$out")")"
 }
 # Disk flushes make single runs noisy: each side runs twice and keeps its
 # best rate (with that run's p99).
@@ -120,11 +162,30 @@ times100() { awk -v x="$1" 'BEGIN { printf "%.0f", x * 100 }'; }
 int() { if [ -n "$1" ]; then awk -v x="$1" 'BEGIN { printf "%.0f", x }'; fi; }
 row() { printf '%-30s %10s %10s %6s %10s %6s %8s %8s\n' "$@"; }
 # line WHAT EVSTORE LIMIT SAME: one route's row, "rate p99" each.
+# Rows with a same-SQL run (the database routes) also go to the CPU table.
 line() {
-	local r p l lp s
-	read -r r p <<<"$2"; read -r l lp <<<"$3"; read -r s _ <<<"$4"
+	local r p l lp s ecpu lcpu
+	read -r r p ecpu <<<"$2"; read -r l lp lcpu <<<"$3"; read -r s _ <<<"$4"
+	[ -n "$4" ] && echo "$1|$r|$ecpu|$l|$lcpu" >>"$STACK_DIR/cpu.rows"
 	[ -n "${SCALE:-}" ] && { r=$(times100 "$r"); l=$(times100 "$l"); s=$(times100 "$s"); }
 	row "$1" "$(int "$r")" "$(int "$l")" "$(ratio "$r" "$l")" "$(int "$s")" "$(ratio "$r" "$s")" "$p" "$lp"
+}
+# cpu_table: per request, the CPU each side's processes used (postgres,
+# nginx, the pool's workers, the load generator: wrk or pgbench) and the
+# rate those costs allow when every core does nothing else: the ceiling
+# the machine puts on each side, beside the rate measured.
+cpu_table() {
+	[ -s "$STACK_DIR/cpu.rows" ] || return 0
+	echo
+	echo "CPU per request, microseconds (ceiling: $(nproc) cores / total)"
+	printf '%-30s %6s %6s %6s %6s %6s %8s %8s | %6s %6s %6s %8s %8s\n' "what" "pg" "nginx" "worker" "wrk" \
+		"total" "ceiling" "rate" "pg" "bench" "total" "ceiling" "rate"
+	awk -F'|' -v cores="$(nproc)" '{
+		split($3, e, " "); split($5, l, " ")
+		et = e[1] + e[2] + e[3] + e[4]; lt = l[1] + l[2] + l[3] + l[4]
+		printf "%-30s %6d %6d %6d %6d %6d %8.0f %8.0f | %6d %6d %6d %8.0f %8.0f\n", $1, e[1], e[2], e[3], e[4], et,
+			(et > 0 ? cores * 1e6 / et : 0), $2, l[1], l[4], lt, (lt > 0 ? cores * 1e6 / lt : 0), $4
+	}' "$STACK_DIR/cpu.rows"
 }
 # streams_for NAME TYPE N: N streams of TYPE at version 1 (one event
 # each), their ids in $STACK_DIR/NAME, one per line.
@@ -220,6 +281,7 @@ hello=$(wrk_run "" /health/live)
 BASE=$save_base
 line "/health/live" "$ev" "$hello" ""
 echo "load average after the routes: $(cut -d' ' -f1-3 /proc/loadavg)"
+cpu_table
 [ -z "$PEER_URL" ] ||
 	echo "($PEER_NAME append: evstore's single append beside $PEER_NAME's at $PEER_URL; its limit columns are $PEER_NAME's)"
 echo
@@ -229,7 +291,7 @@ row2 "what (/s)" "evstore" "baseline" "ratio" "p99 ms"
 # Aggregates: a command beside a plain append of the event it emits, and
 # loading a 10,000-event state from a snapshot at 9,900 beside a 100-event
 # state folded from the start.
-read -r r p <<<"$(wrk_run bench/wrk/command.lua /)"
+read -r r p _ <<<"$(wrk_run bench/wrk/command.lua /)"
 read -r b _ <<<"$(wrk_run bench/wrk/append_order.lua /)"
 row2 "command vs plain append" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
 deposits() { # ID FROM TO
@@ -243,7 +305,7 @@ deposits "$BIG" 1 9900
 "$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" snapshot Account "$BIG" >/dev/null
 deposits "$BIG" 9901 10000
 deposits "$SMALL" 1 100
-read -r r p <<<"$(STATE_PATH=/v1/aggregates/Account/$BIG wrk_run bench/wrk/state.lua /)"
+read -r r p _ <<<"$(STATE_PATH=/v1/aggregates/Account/$BIG wrk_run bench/wrk/state.lua /)"
 read -r b _ <<<"$(STATE_PATH=/v1/aggregates/Account/$SMALL wrk_run bench/wrk/state.lua /)"
 row2 "state 10k (snap 9900) vs 100 events" "$r" "$b" "$(ratio "$b" "$r")x" "$p"
 FB=$STACK_DIR/fold_bench

@@ -37,7 +37,7 @@ static bool is_set(const char *s)
 /* Finds the token in an Authorization value: "Bearer" in any case, one or
  * more spaces, then the token (trailing blanks dropped). Borrows from
  * header. */
-static bool bearer_token(const char *header, const char **tok, size_t *len)
+bool auth_bearer_token(const char *header, const char **tok, size_t *len)
 {
 	const char *p;
 	size_t n;
@@ -186,18 +186,14 @@ static int claim_time(json_object *claims, const char *name, int64_t *val)
 	return 1;
 }
 
-/* exp (required), nbf and iat against now, with leeway seconds of skew;
- * max_lifetime > 0 also bounds how far exp may lie ahead of now (not of
- * iat, which the issuer chooses and may omit): a leaked token stays usable
- * at most that long from any moment. */
-static bool claim_time_check(json_object *claims, time_t now, int leeway, int max_lifetime,
-			     const char **why)
+/* exp (required), nbf and iat from the claims into *t: false with *why
+ * when one is missing or of the wrong type. */
+static bool claim_times(json_object *claims, struct auth_times *t, const char **why)
 {
-	int64_t exp = 0, nbf = 0, iat = 0;
-	int64_t t = (int64_t)now;
 	int r;
 
-	r = claim_time(claims, "exp", &exp);
+	memset(t, 0, sizeof *t);
+	r = claim_time(claims, "exp", &t->exp);
 	if (r == 0) {
 		*why = "missing exp claim";
 		return false;
@@ -206,30 +202,45 @@ static bool claim_time_check(json_object *claims, time_t now, int leeway, int ma
 		*why = "exp claim is not an integer";
 		return false;
 	}
-	r = claim_time(claims, "nbf", &nbf);
+	r = claim_time(claims, "nbf", &t->nbf);
 	if (r < 0) {
 		*why = "nbf claim is not an integer";
 		return false;
 	}
-	if (r > 0 && nbf > t + leeway) {
-		*why = "token not yet valid";
-		return false;
-	}
-	r = claim_time(claims, "iat", &iat);
+	t->has_nbf = r > 0;
+	r = claim_time(claims, "iat", &t->iat);
 	if (r < 0) {
 		*why = "iat claim is not an integer";
 		return false;
 	}
-	if (r > 0 && iat > t + leeway) {
+	t->has_iat = r > 0;
+	return true;
+}
+
+/* The times against now, with [jwt] leeway seconds of skew; max_lifetime
+ * > 0 also bounds how far exp may lie ahead of now (not of iat, which the
+ * issuer chooses and may omit): a leaked token stays usable at most that
+ * long from any moment. */
+bool auth_times_check(const struct auth_times *times, const struct es_config *cfg, time_t now,
+		      const char **why)
+{
+	int leeway = cfg->jwt.leeway > 0 ? cfg->jwt.leeway : 0;
+	int64_t t = (int64_t)now;
+
+	if (times->has_nbf && times->nbf > t + leeway) {
+		*why = "token not yet valid";
+		return false;
+	}
+	if (times->has_iat && times->iat > t + leeway) {
 		*why = "issued in the future";
 		return false;
 	}
 	/* RFC 7519: the current time must be before exp. */
-	if (t - leeway >= exp) {
+	if (t - leeway >= times->exp) {
 		*why = "token expired";
 		return false;
 	}
-	if (max_lifetime > 0 && exp > t + max_lifetime + leeway) {
+	if (cfg->jwt.max_lifetime > 0 && times->exp > t + cfg->jwt.max_lifetime + leeway) {
 		*why = "exp too far in the future";
 		return false;
 	}
@@ -341,12 +352,22 @@ static enum auth_result claim_principal(json_object *claims, const struct es_con
 	return AUTH_OK;
 }
 
-/* Verifies the Authorization header value against keys and cfg->jwt (see
- * auth.h). Borrows everything; fills *out (zeroed unless AUTH_OK or
- * AUTH_FORBIDDEN); *why is static text. */
 enum auth_result auth_verify(const struct auth_keys *keys, const struct es_config *cfg,
 			     const char *header, time_t now,
 			     struct auth_principal *out, const char **why)
+{
+	struct auth_times times;
+
+	return auth_verify_times(keys, cfg, header, now, out, why, &times);
+}
+
+/* Verifies the Authorization header value against keys and cfg->jwt (see
+ * auth.h). Borrows everything; fills *out (zeroed unless AUTH_OK or
+ * AUTH_FORBIDDEN) and *times (when the claims were read); *why is static
+ * text. */
+enum auth_result auth_verify_times(const struct auth_keys *keys, const struct es_config *cfg,
+				   const char *header, time_t now, struct auth_principal *out,
+				   const char **why, struct auth_times *times)
 {
 	char tok[AUTH_MAX_TOKEN + 1];
 	const char *raw, *unused_why;
@@ -356,7 +377,6 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 	jwt_t *jwt = NULL;
 	json_object *claims = NULL;
 	enum auth_result res = AUTH_INVALID;
-	int leeway = cfg->jwt.leeway > 0 ? cfg->jwt.leeway : 0;
 	int rc;
 
 	if (!why)
@@ -364,7 +384,7 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 	*why = NULL;
 	memset(out, 0, sizeof *out);
 
-	if (!bearer_token(header, &raw, &len)) {
+	if (!auth_bearer_token(header, &raw, &len)) {
 		res = AUTH_MISSING;
 		goto out;
 	}
@@ -404,7 +424,7 @@ enum auth_result auth_verify(const struct auth_keys *keys, const struct es_confi
 		*why = "algorithm not allowed";
 		goto out;
 	}
-	if (!claim_time_check(claims, now, leeway, cfg->jwt.max_lifetime, why))
+	if (!claim_times(claims, times, why) || !auth_times_check(times, cfg, now, why))
 		goto out;
 	if (!claim_iss_aud_check(claims, cfg, why))
 		goto out;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include "base/uuidtext.h"
 
@@ -62,6 +63,30 @@ enum auth_result {
 enum auth_result auth_verify(const struct auth_keys *keys, const struct es_config *cfg,
 			     const char *header, time_t now,
 			     struct auth_principal *out, const char **why);
+
+/* A token's time claims: exp (always), nbf and iat when present. */
+struct auth_times {
+	int64_t exp, nbf, iat;
+	bool has_nbf, has_iat;
+};
+
+/* auth_verify that also fills *times when it read the claims (on AUTH_OK
+ * and AUTH_FORBIDDEN at least): what a verified token's validity still
+ * depends on as the clock moves (auth/tokencache.h). */
+enum auth_result auth_verify_times(const struct auth_keys *keys, const struct es_config *cfg,
+				   const char *header, time_t now, struct auth_principal *out,
+				   const char **why, struct auth_times *times);
+
+/* times against now, with cfg->jwt's leeway and max_lifetime: false with
+ * *why ("token expired", "token not yet valid", "issued in the future",
+ * "exp too far in the future") when the token is not valid at now. */
+bool auth_times_check(const struct auth_times *times, const struct es_config *cfg, time_t now,
+		      const char **why);
+
+/* The token of an Authorization value: "Bearer" in any case, one or more
+ * spaces, then the token (trailing blanks dropped); borrowed from header.
+ * False when there is none (AUTH_MISSING). */
+bool auth_bearer_token(const char *header, const char **tok, size_t *len);
 
 /* Parses "events:read admin" into scope bits, admin expanded; unknown
  * scopes are ignored. */

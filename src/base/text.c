@@ -189,3 +189,13 @@ size_t text_utf8_prefix_len(const char *s, size_t len, size_t max)
 	}
 	return at;
 }
+
+bool text_equal_secret(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < n; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}

@@ -16,6 +16,10 @@ bool text_hex_decode(const char *s, size_t len, unsigned char *buf, size_t n);
 /* buf[0..n) as 2n lower-case hex digits and a NUL into out. */
 void text_hex_encode(const unsigned char *buf, size_t n, char *out);
 
+/* Whether a[0..n) and b[0..n) are equal, in a time that depends on n
+ * only: for comparing a secret with what a caller sent. */
+bool text_equal_secret(const void *a, const void *b, size_t n);
+
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes, n >= 1),
  * or 0 when it is not one (overlong, UTF-16 surrogate, beyond U+10FFFF,
  * truncated). */

@@ -112,6 +112,7 @@ bool app_reload(struct app *app, char *err, size_t errlen)
 		     cfg.database.connect_timeout != app->cfg.database.connect_timeout ||
 		     cfg.database.statement_timeout_ms != app->cfg.database.statement_timeout_ms;
 	auth_keys_free(app->keys);
+	token_cache_clear(&app->tokens);
 	aggdef_registry_free(app->aggdefs);
 	config_free(&app->cfg);
 	app->cfg = cfg;
@@ -177,6 +178,7 @@ void app_fini(struct app *app)
 	db_free(app->db);
 	db_free(app->read_db);
 	auth_keys_free(app->keys);
+	token_cache_clear(&app->tokens);
 	aggdef_registry_free(app->aggdefs);
 	config_free(&app->cfg);
 	free(app->config_path);
@@ -218,7 +220,8 @@ static bool authorize(struct app *app, struct route_ctx *ctx, struct auth_princi
 		break;
 	}
 
-	switch (auth_verify(app->keys, &app->cfg, req->authorization, time(NULL), who, &why)) {
+	switch (token_cache_verify(&app->tokens, app->keys, &app->cfg, req->authorization, time(NULL), who,
+				   &why)) {
 	case AUTH_OK:
 		break;
 	case AUTH_MISSING:

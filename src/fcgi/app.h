@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "auth/tokencache.h"
 #include "base/config.h"
 #include "base/error.h"
 #include "fcgi/poolstats.h"
@@ -31,6 +32,7 @@ struct app_probe {
 struct app {
 	struct es_config cfg;
 	struct auth_keys *keys;
+	struct token_cache tokens;         /* tokens verified with keys and cfg.jwt */
 	struct aggdef_registry *aggdefs;   /* [aggregates] dir, loaded with the configuration */
 	struct db *db;                     /* one persistent connection, lazy */
 	struct db *read_db;                /* [database] read_url's, or NULL (replica.h) */

@@ -119,4 +119,26 @@ expect_problem "the nil UUID as X-Evstore-Tenant is 400" 400 invalid-request
 auth_req "$A" GET "$AP" -H "X-Evstore-Tenant: $TB"
 expect_problem "a tenant token cannot switch tenants with the header" 403 forbidden
 
+# --- a new key, reloaded -------------------------------------------------------
+# The workers remember the tokens they verified (each has seen RW by now);
+# a reload with another secret must make them forget: RW is refused by
+# every worker, a token signed with the new secret accepted.
+for _ in 1 2 3 4 5 6; do auth_req "$RW" GET "$P"; done
+expect "before the new key: RW reads" 200
+cp "$IT_DIR/hmac.key" "$IT_DIR/old-hmac.key"
+head -c 48 /dev/urandom | base64 | tr -d '\n' >"$IT_DIR/hmac.key"
+NEW=$(craft_token "$H" '{"sub":"alice",'"$GOOD"',"exp":NOW+600,"iat":NOW}')
+new_key_taken() { auth_req "$NEW" GET "$P" && [ "$STATUS" = 200 ]; }
+kill -HUP "$IT_FCGI_PID"
+check "SIGHUP: a token signed with the new secret reads" wait_for 15 new_key_taken
+sleep 1 # every worker has had its SIGHUP by now, not only the one that answered
+old_refused=0
+for _ in 1 2 3 4 5 6 7 8; do
+	auth_req "$RW" GET "$P"
+	[ "$STATUS" = 401 ] && old_refused=$((old_refused + 1))
+done
+check "after the reload, the old secret's token is refused by every worker (8 of 8: $old_refused)" \
+	test "$old_refused" = 8
+check "... as a bad signature" grep -q "bad signature" <<<"$(hdr WWW-Authenticate) $BODY"
+
 it_finish

@@ -13,6 +13,7 @@
 
 #include "auth/auth.h"
 #include "auth/keys.h"
+#include "auth/tokencache.h"
 #include "base/config.h"
 #include "test_helpers.h"
 #include "auth_fixture.h"
@@ -218,41 +219,60 @@ static char *case_header(const struct vcase *c)
 	return hdr;
 }
 
+/* What a verification of case c answered (how: which path). */
+static void check_answer(const struct vcase *c, const char *how, enum auth_result r, const char *why,
+			 const struct auth_principal *p)
+{
+	ck_assert_msg(r == c->result, "%s (%s): result %d, expected %d (why: %s)", c->name, how, (int)r,
+		      (int)c->result, why ? why : "(null)");
+	if (c->why)
+		ck_assert_msg(why && strcmp(why, c->why) == 0, "%s (%s): why \"%s\", expected \"%s\"",
+			      c->name, how, why ? why : "(null)", c->why);
+	else if (r != AUTH_OK)
+		ck_assert_msg(why == NULL, "%s (%s): why \"%s\" for a missing token", c->name, how, why);
+	if (r == AUTH_OK) {
+		ck_assert_msg(p->scopes == c->scopes, "%s (%s): scopes %#x, expected %#x", c->name, how,
+			      p->scopes, c->scopes);
+		ck_assert_str_eq(p->sub, c->sub ? c->sub : "");
+		ck_assert_int_eq(p->has_tenant, c->tenant != NULL);
+		if (c->tenant)
+			ck_assert_str_eq(p->tenant, c->tenant);
+	}
+	if (r == AUTH_INVALID || r == AUTH_MISSING) {
+		ck_assert_int_eq(p->scopes, 0);
+		ck_assert_int_eq(p->has_tenant, 0);
+		ck_assert_str_eq(p->sub, "");
+	}
+}
+
+/* Each case three ways: auth_verify, then through a worker's token cache
+ * twice (the first verifies and may remember, the second may answer from
+ * memory): all three must give the same answer. */
 static void run_case(const struct vcase *c)
 {
 	struct es_config cfg;
 	struct auth_keys *keys;
 	struct auth_principal p;
+	struct token_cache cache;
 	char err[512];
 	const char *why = "unset";
-	char *hdr;
 	enum auth_result r;
+	char *hdr;
 
 	profile_config(c->profile, &cfg);
 	keys = auth_keys_load(&cfg, err, sizeof err);
 	ck_assert_msg(keys != NULL, "%s: keys: %s", c->name, err);
 	hdr = case_header(c);
 	r = auth_verify(keys, &cfg, hdr, (time_t)NOW, &p, &why);
-	ck_assert_msg(r == c->result, "%s: result %d, expected %d (why: %s)", c->name, (int)r,
-		      (int)c->result, why ? why : "(null)");
-	if (c->why)
-		ck_assert_msg(why && strcmp(why, c->why) == 0, "%s: why \"%s\", expected \"%s\"",
-			      c->name, why ? why : "(null)", c->why);
-	else if (r != AUTH_OK)
-		ck_assert_msg(why == NULL, "%s: why \"%s\" for a missing token", c->name, why);
-	if (r == AUTH_OK) {
-		ck_assert_msg(p.scopes == c->scopes, "%s: scopes %#x, expected %#x", c->name,
-			      p.scopes, c->scopes);
-		ck_assert_str_eq(p.sub, c->sub ? c->sub : "");
-		ck_assert_int_eq(p.has_tenant, c->tenant != NULL);
-		if (c->tenant)
-			ck_assert_str_eq(p.tenant, c->tenant);
+	check_answer(c, "verified", r, why, &p);
+	memset(&cache, 0, sizeof cache);
+	for (int i = 0; i < 2; i++) {
+		memset(&p, 0xa5, sizeof p);
+		why = "unset";
+		r = token_cache_verify(&cache, keys, &cfg, hdr, (time_t)NOW, &p, &why);
+		check_answer(c, i ? "cached, again" : "cached, first", r, why, &p);
 	}
-	if (r == AUTH_INVALID || r == AUTH_MISSING) {
-		ck_assert_int_eq(p.scopes, 0);
-		ck_assert_int_eq(p.has_tenant, 0);
-		ck_assert_str_eq(p.sub, "");
-	}
+	token_cache_clear(&cache);
 	free(hdr);
 	auth_keys_free(keys);
 }
@@ -570,6 +590,157 @@ START_TEST(test_accepted)
 }
 END_TEST
 
+/* ---- the token cache as the clock moves and tokens change ------------- */
+
+/* "Bearer " and a token signed with the main secret. */
+static char *bearer(const char *claims)
+{
+	char *tok = mint(S_MAIN, HS, NULL, claims, 0), *hdr;
+	size_t n = strlen(tok) + 8;
+
+	hdr = malloc(n);
+	ck_assert_ptr_nonnull(hdr);
+	snprintf(hdr, n, "Bearer %s", tok);
+	free(tok);
+	return hdr;
+}
+
+static enum auth_result cached(struct token_cache *cache, const struct auth_keys *keys,
+			       const struct es_config *cfg, const char *hdr, long now, const char **why)
+{
+	struct auth_principal p;
+
+	return token_cache_verify(cache, keys, cfg, hdr, (time_t)now, &p, why);
+}
+
+/* A remembered token still expires: the answer at each moment is
+ * auth_verify's at that moment. */
+START_TEST(test_cache_expiry)
+{
+	struct es_config cfg;
+	struct auth_keys *keys;
+	struct token_cache cache;
+	char err[256], *hdr = bearer("{\"exp\":" EXP_OK ",\"nbf\":" FUTURE_BEYOND ",\"sub\":\"alice\"}");
+	const char *why = NULL;
+
+	profile_config(P_HS256, &cfg);
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	ck_assert_ptr_nonnull(keys);
+	memset(&cache, 0, sizeof cache);
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW, &why), AUTH_INVALID);
+	ck_assert_str_eq(why, "token not yet valid");
+	/* refused, so not remembered: once valid, it is verified in full */
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW + 120 - 30, &why), AUTH_OK);
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW + 3600 + 29, &why), AUTH_OK);
+	ck_assert_ptr_null(why);
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW + 3600 + 30, &why), AUTH_INVALID);
+	ck_assert_str_eq(why, "token expired");
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW + 3600 + 30, &why), AUTH_INVALID);
+	ck_assert_str_eq(why, "token expired");
+	token_cache_clear(&cache);
+	free(hdr);
+	auth_keys_free(keys);
+}
+END_TEST
+
+/* A token that differs from a remembered one only in its signature, of
+ * the same length, is verified, not recognised. */
+START_TEST(test_cache_forged_signature)
+{
+	struct es_config cfg;
+	struct auth_keys *keys;
+	struct token_cache cache;
+	char err[256], *hdr = bearer(GOOD), *forged = strdup(hdr);
+	const char *why = NULL;
+	size_t n = strlen(forged);
+
+	ck_assert_ptr_nonnull(forged);
+	forged[n - 2] = forged[n - 2] == 'A' ? 'B' : 'A';
+	profile_config(P_HS256, &cfg);
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	ck_assert_ptr_nonnull(keys);
+	memset(&cache, 0, sizeof cache);
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW, &why), AUTH_OK);
+	ck_assert_int_eq(cached(&cache, keys, &cfg, forged, NOW, &why), AUTH_INVALID);
+	ck_assert_str_eq(why, "bad signature");
+	ck_assert_int_eq(cached(&cache, keys, &cfg, hdr, NOW, &why), AUTH_OK);
+	token_cache_clear(&cache);
+	free(hdr);
+	free(forged);
+	auth_keys_free(keys);
+}
+END_TEST
+
+/* More tokens than slots: each still answers with its own principal. */
+START_TEST(test_cache_many_tokens)
+{
+	struct es_config cfg;
+	struct auth_keys *keys;
+	struct token_cache cache;
+	char err[256], *hdr[TOKEN_CACHE_SLOTS + 5];
+	const size_t n = sizeof hdr / sizeof hdr[0];
+
+	profile_config(P_HS256, &cfg);
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	ck_assert_ptr_nonnull(keys);
+	memset(&cache, 0, sizeof cache);
+	for (size_t i = 0; i < n; i++) {
+		char claims[128];
+
+		snprintf(claims, sizeof claims, "{\"exp\":" EXP_OK ",\"sub\":\"user-%zu\",\"scope\":\"%s\"}", i,
+			 i % 2 ? "events:write" : "events:read");
+		hdr[i] = bearer(claims);
+	}
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < n; i++) {
+			struct auth_principal p;
+			char sub[32];
+
+			ck_assert_int_eq(token_cache_verify(&cache, keys, &cfg, hdr[i], (time_t)NOW, &p, NULL),
+					 AUTH_OK);
+			snprintf(sub, sizeof sub, "user-%zu", i);
+			ck_assert_str_eq(p.sub, sub);
+			ck_assert_uint_eq(p.scopes, i % 2 ? AUTH_SCOPE_WRITE : AUTH_SCOPE_READ);
+		}
+	for (size_t i = 0; i < n; i++)
+		free(hdr[i]);
+	token_cache_clear(&cache);
+	auth_keys_free(keys);
+}
+END_TEST
+
+/* Emptied with the keys it was filled under (as a reload does), the cache
+ * no longer answers for a key that is gone. */
+START_TEST(test_cache_cleared_with_keys)
+{
+	struct es_config cfg, cfg2;
+	struct auth_keys *keys, *keys2;
+	struct token_cache cache;
+	char err[256], *hdr = mint(S_KID_A, HS, "{\"kid\":\"key-a\"}", GOOD, 0), *b;
+	const char *why = NULL;
+
+	b = malloc(strlen(hdr) + 8);
+	ck_assert_ptr_nonnull(b);
+	sprintf(b, "Bearer %s", hdr);
+	profile_config(P_KEYS, &cfg);
+	profile_config(P_KEYS1, &cfg2);
+	keys = auth_keys_load(&cfg, err, sizeof err);
+	keys2 = auth_keys_load(&cfg2, err, sizeof err);
+	ck_assert_ptr_nonnull(keys);
+	ck_assert_ptr_nonnull(keys2);
+	memset(&cache, 0, sizeof cache);
+	ck_assert_int_eq(cached(&cache, keys, &cfg, b, NOW, &why), AUTH_OK);
+	token_cache_clear(&cache);
+	ck_assert_int_eq(cached(&cache, keys2, &cfg2, b, NOW, &why), AUTH_INVALID);
+	ck_assert_str_eq(why, "unknown key id");
+	token_cache_clear(&cache);
+	free(hdr);
+	free(b);
+	auth_keys_free(keys);
+	auth_keys_free(keys2);
+}
+END_TEST
+
 /* ---- scopes ----------------------------------------------------------- */
 
 static const struct {
@@ -628,6 +799,13 @@ static Suite *auth_suite(void)
 
 	tc = tcase_create("accepted");
 	tcase_add_loop_test(tc, test_accepted, 0, (int)(sizeof accepted / sizeof accepted[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("token_cache");
+	tcase_add_test(tc, test_cache_expiry);
+	tcase_add_test(tc, test_cache_forged_signature);
+	tcase_add_test(tc, test_cache_many_tokens);
+	tcase_add_test(tc, test_cache_cleared_with_keys);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scopes");

@@ -40,6 +40,16 @@ START_TEST(hex_round_trip)
 }
 END_TEST
 
+START_TEST(equal_secret)
+{
+	ck_assert(text_equal_secret("token-a", "token-a", 7));
+	ck_assert(!text_equal_secret("token-a", "token-b", 7));
+	ck_assert(!text_equal_secret("xoken-a", "token-a", 7));
+	ck_assert(text_equal_secret("token-a", "token-b", 6)); /* only n bytes count */
+	ck_assert(text_equal_secret("", "", 0));
+}
+END_TEST
+
 /* Each sequence is given with its length (n) and the length of the one
  * well-formed sequence at its start, 0 when there is none. */
 static const struct { const char *s; size_t n, len; } utf8[] = {
@@ -194,6 +204,7 @@ static Suite *text_suite(void)
 
 	tcase_add_loop_test(tc, hex_value, 0, N_ELEMS(hex));
 	tcase_add_test(tc, hex_round_trip);
+	tcase_add_test(tc, equal_secret);
 	tcase_add_loop_test(tc, utf8_seq_len, 0, N_ELEMS(utf8));
 	tcase_add_loop_test(tc, edit_distance, 0, N_ELEMS(distances));
 	tcase_add_loop_test(tc, quote, 0, N_ELEMS(quotes));
