@@ -26,6 +26,7 @@ struct envelope {
 	size_t start, end;      /* the object */
 	size_t str, str_len;    /* its string's contents */
 	size_t pointer;         /* its pointer, NUL-terminated, in scan.pointers */
+	bool named;             /* it names a key (else it is malformed) */
 };
 
 struct event {
@@ -211,7 +212,8 @@ static void record_envelope(struct scan *s, const char *start, const char *str, 
 	sbuf_append(&s->pointers, s->path.data, s->path.len);
 	sbuf_putc(&s->pointers, '\0');
 	/* a malformed one is reported when it is opened */
-	if (!personal_envelope_key_id(str, len, &id))
+	env->named = personal_envelope_key_id(str, len, &id);
+	if (!env->named)
 		return;
 	for (size_t i = 0; i < s->n_ids; i++)
 		if (s->ids[i] == id)
@@ -577,6 +579,14 @@ static enum es_status emit_envelopes(struct emit *e, const struct scan *s, size_
 	return rc;
 }
 
+static bool lacks_keys(const struct keyring *kr, const struct scan *s)
+{
+	for (size_t i = 0; i < s->n_ids; i++)
+		if (!keyring_by_id(kr, s->ids[i]))
+			return true;
+	return false;
+}
+
 /* A declared field inside another declared field was sealed first: the
  * plaintext is scanned as a payload is, from the field's pointer on. */
 static enum es_status emit_plaintext(struct emit *e, const char *plain, size_t len,
@@ -600,7 +610,7 @@ static enum es_status emit_plaintext(struct emit *e, const char *plain, size_t l
 		rc = open_fail(e, pointer, "the plaintext is not JSON");
 	else if (st == SCAN_UNREAD)
 		e->unread = true;
-	else if (s.n_envs)
+	else if (lacks_keys(e->kr, &s))
 		rc = e->fetch(e->arg, s.ids, s.n_ids, e->kr);
 	if (rc == ES_OK && !e->unread)
 		rc = emit_envelopes(e, &s, 0, &next, &pos);
@@ -619,6 +629,15 @@ static void put_list(struct sbuf *out, const char *name, const struct sbuf *list
 	sbuf_putc(out, ']');
 }
 
+/* True when an envelope of event (from s->envs[next] on) names a key. */
+static bool names_keys(const struct scan *s, size_t event, size_t next)
+{
+	for (; next < s->n_envs && s->envs[next].event == event; next++)
+		if (s->envs[next].named)
+			return true;
+	return false;
+}
+
 static enum es_status emit_page(struct emit *e, const struct scan *s)
 {
 	size_t next = 0, pos = 0;
@@ -631,7 +650,11 @@ static enum es_status emit_page(struct emit *e, const struct scan *s)
 		e->tenant = ev->tenant_set ? ev->tenant : NULL;
 		sbuf_reset(&e->redacted);
 		sbuf_reset(&e->erased);
-		rc = emit_envelopes(e, s, i, &next, &pos);
+		if (names_keys(s, i, next))
+			rc = emit_envelopes(e, s, i, &next, &pos);
+		else /* as view_event: nothing to fetch, nothing opened */
+			while (next < s->n_envs && s->envs[next].event == i)
+				next++;
 		if (rc != ES_OK || e->unread)
 			break;
 		sbuf_append(e->out, s->text + pos, ev->close - pos);

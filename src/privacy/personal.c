@@ -416,7 +416,9 @@ static enum es_status unseal_json(const struct keyring_key *k, const char *aad, 
 		goto out;
 	}
 	json_tokener_reset(*tok);
-	*value = json_tokener_parse_ex(*tok, (const char *)plain, (int)plain_len);
+	/* with its NUL: json-c takes a number or literal that ends the input
+	 * for an unfinished one (a sealed 42 or true would not open) */
+	*value = json_tokener_parse_ex(*tok, (const char *)plain, (int)plain_len + 1);
 	if (json_tokener_get_error(*tok) != json_tokener_success) {
 		json_object_put(*value);
 		*value = NULL;
