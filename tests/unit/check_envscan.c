@@ -175,7 +175,7 @@ static json_object *parse(const char *text, size_t len)
 	json_tokener *tok = json_tokener_new_ex(1100);
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 
-	ck_assert_msg(json_tokener_get_error(tok) == json_tokener_success, "does not parse: %.*s", (int)len,
+	ck_assert_msg(json_tokener_get_error(tok) == json_tokener_success, "does not parse: %.*s", (int)(len < 1500 ? len : 1500),
 		      text);
 	json_tokener_free(tok);
 	return o;
@@ -263,13 +263,13 @@ static void same_as_view_event(const struct sbuf *page, enum personal_view view)
 		json_object_put(want);
 		return;
 	}
-	ck_assert_msg(got_rc == want_rc, "view %d: %d, view_event %d (%s / %s) on %s", view, got_rc, want_rc,
+	ck_assert_msg(got_rc == want_rc, "view %d: %d, view_event %d (%s / %s) on %.1500s", view, got_rc, want_rc,
 		      got_err, want_err, page->data);
 	if (want_rc != ES_OK) {
 		ck_assert_str_eq(got_err, want_err);
 	} else {
-		ck_assert_msg(scanned, "not scanned: %s", page->data);
-		ck_assert_msg(json_object_equal(got, want), "view %d:\n got  %s\n want %s\n page %s", view,
+		ck_assert_msg(scanned, "not scanned: %.1500s", page->data);
+		ck_assert_msg(json_object_equal(got, want), "view %d:\n got  %.1000s\n want %.1000s\n page %.1000s", view,
 			      compact(got), compact(want), page->data);
 	}
 	json_object_put(want);

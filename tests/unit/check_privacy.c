@@ -362,6 +362,29 @@ START_TEST(personal_opens_in_each_view)
 }
 END_TEST
 
+/* A declared field holding a number or a boolean: its plaintext ends
+ * with the number, which json-c reads as unfinished without the NUL. */
+START_TEST(personal_opens_scalars)
+{
+	static char *scalar_fields[] = { "age", "vip", "ratio" };
+	static const struct personal_decl scalar_decl = { NULL, scalar_fields, 3 };
+	struct keyring kr = KEYRING_INIT;
+	struct personal_withheld w = { NULL, NULL };
+	json_object *in = json_tokener_parse("{\"age\":42,\"vip\":true,\"ratio\":-1.5e3}"), *s = NULL;
+	char err[256] = "";
+
+	ring(&kr, false);
+	ck_assert(personal_seal(&kr, TENANT, EV1, AGG, &scalar_decl, 1, in, &s) == ES_OK);
+	ck_assert(strncmp(str_at(s, "age", "$enc"), "\"v1:7:", 6) == 0);
+	ck_assert_msg(personal_open(&kr, TENANT, EV1, "/payload", &s, PERSONAL_CLEAR, &w, err, sizeof err) == ES_OK,
+		      "%s", err);
+	ck_assert(json_object_equal(s, in));
+	json_object_put(s);
+	json_object_put(in);
+	keyring_free(&kr);
+}
+END_TEST
+
 /* Erasing one subject of an event leaves the other readable. */
 START_TEST(personal_erased_subject_reads_null)
 {
@@ -591,6 +614,7 @@ static Suite *privacy_suite(void)
 	tc = tcase_create("personal");
 	tcase_add_test(tc, personal_seals_declared_fields_only);
 	tcase_add_test(tc, personal_opens_in_each_view);
+	tcase_add_test(tc, personal_opens_scalars);
 	tcase_add_test(tc, personal_erased_subject_reads_null);
 	tcase_add_test(tc, personal_refuses_moved_or_damaged_envelopes);
 	tcase_add_test(tc, personal_needs_its_subject);
