@@ -103,33 +103,39 @@ static bool is_hex(char c)
 }
 
 /* The string at s->p: its contents in *str, *len bytes as written,
- * *escaped when they hold a backslash escape. */
+ * *escaped when they hold a backslash escape. memchr finds the quotes (a
+ * page is mostly strings); control characters are let through, as json-c
+ * does. */
 static enum scan_status scan_string(struct scan *s, const char **str, size_t *len, bool *escaped)
 {
-	const char *p = s->p + 1;
+	const char *p = s->p + 1, *quote, *bs;
 
 	*str = p;
 	*escaped = false;
-	for (; p < s->end && *p != '"'; p++) {
-		if ((unsigned char)*p < 0x20)
+	for (;;) {
+		quote = memchr(p, '"', (size_t)(s->end - p));
+		if (!quote)
 			return SCAN_BAD;
-		if (*p != '\\')
-			continue;
+		bs = memchr(p, '\\', (size_t)(quote - p));
+		if (!bs)
+			break;
+		/* an escape before the quote (which may be the one escaped) */
 		*escaped = true;
-		if (++p == s->end)
+		p = bs + 1;
+		if (p == s->end)
 			return SCAN_BAD;
 		if (*p == 'u') {
 			if (s->end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
 				return SCAN_BAD;
-			p += 4;
-		} else if (!memchr("\"\\/bfnrt", *p, 8)) {
+			p += 5;
+		} else if (memchr("\"\\/bfnrt", *p, 8)) {
+			p++;
+		} else {
 			return SCAN_BAD;
 		}
 	}
-	if (p == s->end)
-		return SCAN_BAD;
-	*len = (size_t)(p - *str);
-	s->p = p + 1;
+	*len = (size_t)(quote - *str);
+	s->p = quote + 1;
 	return SCAN_OK;
 }
 

@@ -515,7 +515,7 @@ static void gen_value(struct sbuf *out, const char *tenant, const char *event_id
 {
 	static const char *const scalars[] = {
 		"0", "-12", "3.25e-2", "true", "false", "null", "\"x\"", "\"\"", "\"\\\"{\\\"$enc\\\":\\\"v1:7:AA\\\"}\"",
-		"\"tab\\there \\u00e9 \\\\ \\/\"", "\"{$enc}\"", "\"\xc3\xa9\"", "1E+2"
+		"\"tab\\there \\u00e9 \\\\ \\/\"", "\"{$enc}\"", "\"raw\ttab\"", "\"\xc3\xa9\"", "1E+2"
 	};
 	unsigned what = depth > 4 ? rnd(2) : rnd(6);
 	char *p;
