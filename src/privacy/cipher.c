@@ -62,9 +62,12 @@ static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
 	return true;
 }
 
+static void opener_forget(void);
+
 void cipher_forget_subkeys(void)
 {
 	OPENSSL_cleanse(subkeys, sizeof subkeys);
+	opener_forget();
 }
 
 static bool derive_nonce(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
@@ -125,11 +128,49 @@ out:
 	return rc;
 }
 
+/* Opening a page's fields: one context for the process, keyed again only
+ * when the key changes (EVP_CIPHER_CTX_new, the cipher's fetch and the key
+ * schedule cost more than opening a field). */
+static struct {
+	EVP_CIPHER_CTX *ctx;
+	unsigned char ek[CIPHER_KEY_LEN];  /* the key it holds, when keyed */
+	bool keyed;
+} opener;
+
+static void opener_forget(void)
+{
+	EVP_CIPHER_CTX_free(opener.ctx);
+	OPENSSL_cleanse(&opener, sizeof opener);
+}
+
+/* The context, with key ek and nonce iv. */
+static EVP_CIPHER_CTX *opener_for(const unsigned char ek[CIPHER_KEY_LEN], const unsigned char *iv)
+{
+	bool same = opener.keyed && CRYPTO_memcmp(opener.ek, ek, CIPHER_KEY_LEN) == 0;
+
+	if (!opener.ctx) {
+		opener.ctx = EVP_CIPHER_CTX_new();
+		if (!opener.ctx || EVP_DecryptInit_ex(opener.ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(opener.ctx, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1) {
+			opener_forget();
+			return NULL;
+		}
+	}
+	opener.keyed = false;
+	if (EVP_DecryptInit_ex(opener.ctx, NULL, NULL, same ? NULL : ek, iv) != 1) {
+		opener_forget();
+		return NULL;
+	}
+	memcpy(opener.ek, ek, CIPHER_KEY_LEN);
+	opener.keyed = true;
+	return opener.ctx;
+}
+
 bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
 		 const unsigned char *in, size_t len, unsigned char *out)
 {
 	unsigned char ek[CIPHER_KEY_LEN], tag[CIPHER_TAG_LEN];
-	EVP_CIPHER_CTX *c = NULL;
+	EVP_CIPHER_CTX *c;
 	size_t ctlen;
 	bool ok = false;
 	int n = 0, fin = 0;
@@ -140,17 +181,13 @@ bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_
 	memcpy(tag, in + CIPHER_NONCE_LEN + ctlen, CIPHER_TAG_LEN);
 	if (!subkey(key, "evstore aead v1", ek))
 		goto out;
-	c = EVP_CIPHER_CTX_new();
-	if (!c || EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1 ||
-	    EVP_DecryptInit_ex(c, NULL, NULL, ek, in) != 1 ||
-	    (aadlen && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	c = opener_for(ek, in);
+	if (!c || (aadlen && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
 	    (ctlen && EVP_DecryptUpdate(c, out, &n, in + CIPHER_NONCE_LEN, (int)ctlen) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CIPHER_TAG_LEN, tag) != 1)
 		goto out;
 	ok = EVP_DecryptFinal_ex(c, out + n, &fin) == 1;
 out:
-	EVP_CIPHER_CTX_free(c);
 	OPENSSL_cleanse(ek, sizeof ek);
 	if (!ok && ctlen)
 		OPENSSL_cleanse(out, ctlen);

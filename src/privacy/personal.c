@@ -119,13 +119,37 @@ bool personal_has_fields(const struct personal_decl *d, json_object *payload)
 	return false;
 }
 
+/* Appends n bytes of s and a NUL at *at, within out[0..AAD_MAX). */
+static bool aad_put(char *out, size_t *at, const char *s, size_t n)
+{
+	if (*at + n + 1 > AAD_MAX)
+		return false;
+	memcpy(out + *at, s, n);
+	*at += n;
+	out[(*at)++] = '\0';
+	return true;
+}
+
+/* Built by hand: snprintf cost more than opening the field. */
 size_t personal_field_aad(const char *tenant, const char *event_id, int64_t key_id, const char *pointer,
 			  char *out)
 {
-	int n = snprintf(out, AAD_MAX, "evstore field v1%c%s%c%s%c%" PRId64 "%c%s", 0,
-			 tenant_or_nil(tenant), 0, event_id, 0, key_id, 0, pointer);
+	static const char prefix[] = "evstore field v1";
+	char id[24], *d = id + sizeof id;
+	uint64_t v = key_id < 0 ? 0 - (uint64_t)key_id : (uint64_t)key_id;
+	size_t at = 0;
 
-	return n < 0 || n >= AAD_MAX ? 0 : (size_t)n;
+	do
+		*--d = (char)('0' + v % 10);
+	while (v /= 10);
+	if (key_id < 0)
+		*--d = '-';
+	tenant = tenant_or_nil(tenant);
+	if (!aad_put(out, &at, prefix, sizeof prefix - 1) || !aad_put(out, &at, tenant, strlen(tenant)) ||
+	    !aad_put(out, &at, event_id, strlen(event_id)) ||
+	    !aad_put(out, &at, d, (size_t)(id + sizeof id - d)) || !aad_put(out, &at, pointer, strlen(pointer)))
+		return 0;
+	return at - 1; /* without the last NUL, as snprintf counted */
 }
 
 /* The AAD of one member of a snapshot's state: its tenant, stream,

@@ -385,6 +385,30 @@ START_TEST(personal_opens_scalars)
 }
 END_TEST
 
+/* The AAD's bytes are what stored envelopes were sealed with. */
+START_TEST(personal_field_aad_layout)
+{
+	static const char want[] = "evstore field v1\0" TENANT "\0" EV1 "\0" "7\0/payload/email";
+	static const char want_nil[] = "evstore field v1\0" UUIDTEXT_NIL "\0" EV1 "\0" "1234567890123\0/a";
+	char aad[PERSONAL_AAD_MAX], *pointer = malloc(PERSONAL_AAD_MAX);
+
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, "/payload/email", aad), sizeof want - 1);
+	ck_assert(memcmp(aad, want, sizeof want - 1) == 0);
+	ck_assert_uint_eq(personal_field_aad(NULL, EV1, 1234567890123, "/a", aad), sizeof want_nil - 1);
+	ck_assert(memcmp(aad, want_nil, sizeof want_nil - 1) == 0);
+	/* a pointer that does not fit: no AAD (the envelope is malformed) */
+	memset(pointer, 'p', PERSONAL_AAD_MAX - 1);
+	pointer[PERSONAL_AAD_MAX - 1] = '\0';
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, pointer, aad), 0);
+	/* the longest that fits, as snprintf counted it */
+	pointer[PERSONAL_AAD_MAX - (sizeof want - sizeof "/payload/email")] = '\0';
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, pointer, aad), 0);
+	pointer[PERSONAL_AAD_MAX - 1 - (sizeof want - sizeof "/payload/email")] = '\0';
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, pointer, aad), PERSONAL_AAD_MAX - 1);
+	free(pointer);
+}
+END_TEST
+
 /* Erasing one subject of an event leaves the other readable. */
 START_TEST(personal_erased_subject_reads_null)
 {
@@ -615,6 +639,7 @@ static Suite *privacy_suite(void)
 	tcase_add_test(tc, personal_seals_declared_fields_only);
 	tcase_add_test(tc, personal_opens_in_each_view);
 	tcase_add_test(tc, personal_opens_scalars);
+	tcase_add_test(tc, personal_field_aad_layout);
 	tcase_add_test(tc, personal_erased_subject_reads_null);
 	tcase_add_test(tc, personal_refuses_moved_or_damaged_envelopes);
 	tcase_add_test(tc, personal_needs_its_subject);
