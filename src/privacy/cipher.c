@@ -199,29 +199,44 @@ void cipher_b64_encode(const unsigned char *in, size_t n, char *out)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
+/* The value of a base64 digit, or -1. */
+static int b64_digit(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Checks and decodes in one pass (a page's fields are decoded on every
+ * read): '=' only as the last one or two characters. */
 long cipher_b64_decode(const char *in, size_t len, unsigned char *out)
 {
-	int n;
-	size_t pad = 0;
+	const unsigned char *s = (const unsigned char *)in;
+	size_t pad = 0, n = 0;
 
 	if (len == 0 || len % 4 != 0 || len > (size_t)1 << 30)
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char ch = in[i];
+	if (s[len - 1] == '=')
+		pad = s[len - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < len; i += 4) {
+		int d[4];
+		uint32_t v = 0;
 
-		if (ch == '=') {
-			if (i < len - 2)
+		for (int j = 0; j < 4; j++) {
+			d[j] = i + (size_t)j >= len - pad ? 0 : b64_digit(s[i + (size_t)j]);
+			if (d[j] < 0)
 				return -1;
-			pad++;
-		} else if (pad || !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-				    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/')) {
-			return -1;
+			v = v << 6 | (uint32_t)d[j];
 		}
+		out[n++] = (unsigned char)(v >> 16);
+		out[n++] = (unsigned char)(v >> 8);
+		out[n++] = (unsigned char)v;
 	}
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return (long)((size_t)n - pad);
+	return (long)(n - pad);
 }
 
 void cipher_fingerprint(const unsigned char key[CIPHER_KEY_LEN], char out[17])

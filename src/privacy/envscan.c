@@ -529,10 +529,23 @@ static enum es_status open_fail(struct emit *e, const char *pointer, const char 
 	return ES_EINTERNAL;
 }
 
+/* A pointer goes out quoted as it is, unless it holds what JSON text
+ * escapes (keys with escapes are left to json-c, but a raw control
+ * character passes). */
 static void withhold(struct sbuf *list, const char *pointer)
 {
+	size_t n = strlen(pointer);
+
 	sbuf_putc(list, ',');
-	sbuf_json_string(list, pointer);
+	for (size_t i = 0; i < n; i++) {
+		if (pointer[i] == '"' || pointer[i] == '\\' || (unsigned char)pointer[i] < 0x20) {
+			sbuf_json_string(list, pointer);
+			return;
+		}
+	}
+	sbuf_putc(list, '"');
+	sbuf_append(list, pointer, n);
+	sbuf_putc(list, '"');
 }
 
 static enum es_status emit_plaintext(struct emit *e, const char *plain, size_t len,

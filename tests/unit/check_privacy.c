@@ -73,6 +73,19 @@ START_TEST(cipher_base64)
 	ck_assert_int_eq(cipher_b64_decode("aGVsbG8h", 8, out), 6);
 	for (size_t i = 0; i < N_ELEMS(bad); i++)
 		ck_assert_msg(cipher_b64_decode(bad[i], strlen(bad[i]), out) == -1, "%s", bad[i]);
+	/* every length round-trips, every byte value included */
+	for (size_t n = 1; n <= 70; n++) {
+		unsigned char in[70], back[3 * (CIPHER_B64_LEN(70) / 4)];
+		char text[CIPHER_B64_LEN(70) + 1];
+
+		for (size_t i = 0; i < n; i++)
+			in[i] = (unsigned char)(i * 37 + n * 11);
+		cipher_b64_encode(in, n, text);
+		ck_assert_int_eq(cipher_b64_decode(text, strlen(text), back), (long)n);
+		ck_assert(memcmp(in, back, n) == 0);
+		text[strlen(text) - 1] = '*';
+		ck_assert_int_eq(cipher_b64_decode(text, strlen(text), back), -1);
+	}
 }
 END_TEST
 
