@@ -43,12 +43,14 @@ static unsigned subkeys_next;
 static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
 		   unsigned char out[CIPHER_KEY_LEN])
 {
+	static unsigned last;   /* a page's fields mostly share a key */
 	bool aead = strcmp(label, "evstore aead v1") == 0;
-	unsigned i;
+	unsigned i = last;
 
-	for (i = 0; i < SUBKEY_CACHE; i++)
-		if (subkeys[i].used && CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) == 0)
-			break;
+	if (!subkeys[i].used || CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) != 0)
+		for (i = 0; i < SUBKEY_CACHE; i++)
+			if (subkeys[i].used && CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) == 0)
+				break;
 	if (i == SUBKEY_CACHE) {
 		i = subkeys_next++ % SUBKEY_CACHE;
 		subkeys[i].used = false;
@@ -58,6 +60,7 @@ static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
 		memcpy(subkeys[i].key, key, CIPHER_KEY_LEN);
 		subkeys[i].used = true;
 	}
+	last = i;
 	memcpy(out, aead ? subkeys[i].aead : subkeys[i].nonce, CIPHER_KEY_LEN);
 	return true;
 }
@@ -199,17 +202,25 @@ void cipher_b64_encode(const unsigned char *in, size_t n, char *out)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
-/* The value of a base64 digit, or -1. */
-static int b64_digit(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
+/* The value of each base64 digit, -1 for every other byte. */
+static const signed char b64_digit[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /* Checks and decodes in one pass (a page's fields are decoded on every
  * read): '=' only as the last one or two characters. */
@@ -227,7 +238,7 @@ long cipher_b64_decode(const char *in, size_t len, unsigned char *out)
 		uint32_t v = 0;
 
 		for (int j = 0; j < 4; j++) {
-			d[j] = i + (size_t)j >= len - pad ? 0 : b64_digit(s[i + (size_t)j]);
+			d[j] = i + (size_t)j >= len - pad ? 0 : b64_digit[s[i + (size_t)j]];
 			if (d[j] < 0)
 				return -1;
 			v = v << 6 | (uint32_t)d[j];
