@@ -47,7 +47,8 @@ struct scan {
 	int64_t *ids;           /* the key ids named, each once */
 	size_t n_ids, cap_ids;
 	struct sbuf pointers;
-	struct sbuf path;       /* the pointer of the value being scanned */
+	char *path;             /* the pointer of the value being scanned */
+	size_t path_len, path_cap;
 	bool oom;
 };
 
@@ -67,7 +68,7 @@ static void scan_free(struct scan *s)
 	free(s->events);
 	free(s->ids);
 	sbuf_free(&s->pointers);
-	sbuf_free(&s->path);
+	free(s->path);
 }
 
 /* Room for one more of n items of size in *arr. */
@@ -182,21 +183,64 @@ static enum scan_status scan_literal(struct scan *s, const char *word)
 	return SCAN_OK;
 }
 
+/* Room for n more bytes of the path. */
+static bool path_room(struct scan *s, size_t n)
+{
+	size_t cap = s->path_cap ? s->path_cap : 256;
+	char *grown;
+
+	if (s->path_len + n <= s->path_cap)
+		return true;
+	while (cap < s->path_len + n)
+		cap *= 2;
+	grown = realloc(s->path, cap);
+	if (!grown) {
+		s->oom = true;
+		return false;
+	}
+	s->path = grown;
+	s->path_cap = cap;
+	return true;
+}
+
+static void path_add(struct scan *s, const char *text, size_t n)
+{
+	if (!path_room(s, n))
+		return;
+	memcpy(s->path + s->path_len, text, n);
+	s->path_len += n;
+}
+
 /* The text of a key is the key itself when it has no escapes; in a
  * pointer, '~' and '/' are escaped as jsondoc_pointer_join does. */
 static void path_push(struct scan *s, const char *key, size_t len)
 {
-	const char *from = key, *stop = key + len;
+	char *d;
 
-	sbuf_putc(&s->path, '/');
-	for (const char *k = key; k < stop; k++) {
-		if (*k != '~' && *k != '/')
-			continue;
-		sbuf_append(&s->path, from, (size_t)(k - from));
-		sbuf_puts(&s->path, *k == '~' ? "~0" : "~1");
-		from = k + 1;
+	if (!path_room(s, 1 + 2 * len))
+		return;
+	d = s->path + s->path_len;
+	*d++ = '/';
+	for (size_t i = 0; i < len; i++) {
+		if (key[i] == '~' || key[i] == '/') {
+			*d++ = '~';
+			*d++ = key[i] == '~' ? '0' : '1';
+		} else {
+			*d++ = key[i];
+		}
 	}
-	sbuf_append(&s->path, from, (size_t)(stop - from));
+	s->path_len = (size_t)(d - s->path);
+}
+
+static void path_push_index(struct scan *s, size_t i)
+{
+	char digits[24], *d = digits + sizeof digits;
+
+	do
+		*--d = (char)('0' + i % 10);
+	while (i /= 10);
+	*--d = '/';
+	path_add(s, d, (size_t)(digits + sizeof digits - d));
 }
 
 static void record_envelope(struct scan *s, const char *start, const char *str, size_t len)
@@ -215,7 +259,7 @@ static void record_envelope(struct scan *s, const char *start, const char *str, 
 	env->str = (size_t)(str - s->text);
 	env->str_len = len;
 	env->pointer = s->pointers.len;
-	sbuf_append(&s->pointers, s->path.data, s->path.len);
+	sbuf_append(&s->pointers, s->path, s->path_len);
 	sbuf_putc(&s->pointers, '\0');
 	/* a malformed one is reported when it is opened */
 	env->named = personal_envelope_key_id(str, len, &id);
@@ -306,7 +350,7 @@ static enum scan_status scan_container(struct scan *s, bool personal, char close
 
 static enum scan_status object_member(struct scan *s, bool personal, size_t i)
 {
-	size_t base = s->path.len, len;
+	size_t base = s->path_len, len;
 	const char *key;
 	bool escaped;
 	enum scan_status st;
@@ -327,19 +371,19 @@ static enum scan_status object_member(struct scan *s, bool personal, size_t i)
 	if (personal)
 		path_push(s, key, len);
 	st = scan_value(s, personal);
-	s->path.len = base;
+	s->path_len = base;
 	return st;
 }
 
 static enum scan_status array_member(struct scan *s, bool personal, size_t i)
 {
-	size_t base = s->path.len;
+	size_t base = s->path_len;
 	enum scan_status st;
 
 	if (personal)
-		sbuf_printf(&s->path, "/%zu", i);
+		path_push_index(s, i);
 	st = scan_value(s, personal);
-	s->path.len = base;
+	s->path_len = base;
 	return st;
 }
 
@@ -445,8 +489,8 @@ static enum scan_status event_member(struct scan *s, struct event_seen *seen)
 	if (seen->payload)
 		return SCAN_UNREAD;
 	seen->payload = true;
-	sbuf_reset(&s->path);
-	sbuf_puts(&s->path, "/payload");
+	s->path_len = 0;
+	path_add(s, "/payload", strlen("/payload"));
 	st = scan_value(s, true);
 	if (st == SCAN_OK && s->n_envs > before && !(seen->id && seen->tenant))
 		return SCAN_UNREAD;
@@ -617,13 +661,13 @@ static enum es_status emit_plaintext(struct emit *e, const char *plain, size_t l
 	enum es_status rc = ES_OK;
 
 	scan_init(&s, plain, len, PERSONAL_PARSE_DEPTH, SCAN_BAD);
-	sbuf_puts(&s.path, pointer);
+	path_add(&s, pointer, strlen(pointer));
 	skip_ws(&s);
 	st = scan_value(&s, true);
 	skip_ws(&s);
 	if (st == SCAN_OK && s.p != s.end)
 		st = SCAN_BAD;
-	if (s.oom || s.path.failed || s.pointers.failed)
+	if (s.oom || s.pointers.failed)
 		rc = ES_ENOMEM;
 	else if (st == SCAN_BAD)
 		rc = open_fail(e, pointer, "the plaintext is not JSON");
@@ -643,7 +687,9 @@ static void put_list(struct sbuf *out, const char *name, const struct sbuf *list
 {
 	if (!list->len)
 		return;
-	sbuf_printf(out, ",\"%s\":[", name);
+	sbuf_puts(out, ",\"");
+	sbuf_puts(out, name);
+	sbuf_puts(out, "\":[");
 	sbuf_append(out, list->data + 1, list->len - 1);
 	sbuf_putc(out, ']');
 }
@@ -700,7 +746,7 @@ enum es_status envscan_page(const char *page, size_t len, enum personal_view vie
 	*scanned = false;
 	scan_init(&s, page, len, PAGE_DEPTH, SCAN_UNREAD);
 	st = scan_page(&s);
-	if (s.oom || s.path.failed || s.pointers.failed)
+	if (s.oom || s.pointers.failed)
 		rc = ES_ENOMEM;
 	else if (st == SCAN_OK && s.n_ids)
 		rc = fetch(arg, s.ids, s.n_ids, kr);
