@@ -227,22 +227,25 @@ static const signed char b64_digit[256] = {
 long cipher_b64_decode(const char *in, size_t len, unsigned char *out)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	size_t pad = 0, n = 0;
+	unsigned char last[4];
+	size_t pad = 0, n = 0, full;
 
 	if (len == 0 || len % 4 != 0 || len > (size_t)1 << 30)
 		return -1;
 	if (s[len - 1] == '=')
 		pad = s[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len; i += 4) {
-		int d[4];
-		uint32_t v = 0;
+	/* the last quad with its padding as 'A' (zero bits) */
+	memcpy(last, s + len - 4, 4);
+	memset(last + 4 - pad, 'A', pad);
+	full = len - 4;
+	for (size_t i = 0; i <= full; i += 4) {
+		const unsigned char *q = i < full ? s + i : last;
+		int a = b64_digit[q[0]], b = b64_digit[q[1]], c = b64_digit[q[2]], d = b64_digit[q[3]];
+		uint32_t v;
 
-		for (int j = 0; j < 4; j++) {
-			d[j] = i + (size_t)j >= len - pad ? 0 : b64_digit[s[i + (size_t)j]];
-			if (d[j] < 0)
-				return -1;
-			v = v << 6 | (uint32_t)d[j];
-		}
+		if ((a | b | c | d) < 0)
+			return -1;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
 		out[n++] = (unsigned char)(v >> 16);
 		out[n++] = (unsigned char)(v >> 8);
 		out[n++] = (unsigned char)v;

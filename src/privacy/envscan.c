@@ -659,11 +659,14 @@ static enum es_status emit_plaintext(struct emit *e, const char *plain, size_t l
 	size_t next = 0, pos = 0;
 	enum scan_status st;
 	enum es_status rc = ES_OK;
+	/* without the mark it holds no envelope: only checked to be JSON */
+	bool nested = memmem(plain, len, PERSONAL_ENVELOPE_MARK, strlen(PERSONAL_ENVELOPE_MARK)) != NULL;
 
 	scan_init(&s, plain, len, PERSONAL_PARSE_DEPTH, SCAN_BAD);
-	path_add(&s, pointer, strlen(pointer));
+	if (nested)
+		path_add(&s, pointer, strlen(pointer));
 	skip_ws(&s);
-	st = scan_value(&s, true);
+	st = scan_value(&s, nested);
 	skip_ws(&s);
 	if (st == SCAN_OK && s.p != s.end)
 		st = SCAN_BAD;
