@@ -71,20 +71,19 @@ static void scan_free(struct scan *s)
 	free(s->path);
 }
 
-/* Room for one more of n items of size in *arr. */
-static bool grow(void **arr, size_t *cap, size_t n, size_t size)
+/* arr (n items of size, room for *cap) with room for one more, or NULL
+ * (arr is then left as it was). */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
 {
 	size_t c = *cap ? 2 * *cap : 16;
 	void *grown;
 
 	if (n < *cap)
-		return true;
-	grown = realloc(*arr, c * size);
-	if (!grown)
-		return false;
-	*arr = grown;
-	*cap = c;
-	return true;
+		return arr;
+	grown = realloc(arr, c * size);
+	if (grown)
+		*cap = c;
+	return grown;
 }
 
 static void skip_ws(struct scan *s)
@@ -245,13 +244,14 @@ static void path_push_index(struct scan *s, size_t i)
 
 static void record_envelope(struct scan *s, const char *start, const char *str, size_t len)
 {
-	struct envelope *env;
-	int64_t id;
+	struct envelope *envs = grow(s->envs, &s->cap_envs, s->n_envs, sizeof *s->envs), *env;
+	int64_t *ids, id;
 
-	if (!grow((void **)&s->envs, &s->cap_envs, s->n_envs, sizeof *s->envs)) {
+	if (!envs) {
 		s->oom = true;
 		return;
 	}
+	s->envs = envs;
 	env = &s->envs[s->n_envs++];
 	env->event = s->n_events;
 	env->start = (size_t)(start - s->text);
@@ -268,10 +268,12 @@ static void record_envelope(struct scan *s, const char *start, const char *str, 
 	for (size_t i = 0; i < s->n_ids; i++)
 		if (s->ids[i] == id)
 			return;
-	if (!grow((void **)&s->ids, &s->cap_ids, s->n_ids, sizeof *s->ids)) {
+	ids = grow(s->ids, &s->cap_ids, s->n_ids, sizeof *s->ids);
+	if (!ids) {
 		s->oom = true;
 		return;
 	}
+	s->ids = ids;
 	s->ids[s->n_ids++] = id;
 }
 
@@ -500,6 +502,7 @@ static enum scan_status event_member(struct scan *s, struct event_seen *seen)
 static enum scan_status scan_event(struct scan *s)
 {
 	struct event_seen seen;
+	struct event *events;
 	enum scan_status st;
 
 	memset(&seen, 0, sizeof seen);
@@ -524,10 +527,12 @@ static enum scan_status scan_event(struct scan *s)
 	}
 	seen.ev.close = (size_t)(s->p - s->text);
 	s->p++;
-	if (!grow((void **)&s->events, &s->cap_events, s->n_events, sizeof *s->events)) {
+	events = grow(s->events, &s->cap_events, s->n_events, sizeof *s->events);
+	if (!events) {
 		s->oom = true;
 		return SCAN_OK;
 	}
+	s->events = events;
 	s->events[s->n_events++] = seen.ev;
 	return SCAN_OK;
 }
