@@ -43,12 +43,14 @@ static unsigned subkeys_next;
 static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
 		   unsigned char out[CIPHER_KEY_LEN])
 {
+	static unsigned last;   /* a page's fields mostly share a key */
 	bool aead = strcmp(label, "evstore aead v1") == 0;
-	unsigned i;
+	unsigned i = last;
 
-	for (i = 0; i < SUBKEY_CACHE; i++)
-		if (subkeys[i].used && CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) == 0)
-			break;
+	if (!subkeys[i].used || CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) != 0)
+		for (i = 0; i < SUBKEY_CACHE; i++)
+			if (subkeys[i].used && CRYPTO_memcmp(subkeys[i].key, key, CIPHER_KEY_LEN) == 0)
+				break;
 	if (i == SUBKEY_CACHE) {
 		i = subkeys_next++ % SUBKEY_CACHE;
 		subkeys[i].used = false;
@@ -58,13 +60,17 @@ static bool subkey(const unsigned char key[CIPHER_KEY_LEN], const char *label,
 		memcpy(subkeys[i].key, key, CIPHER_KEY_LEN);
 		subkeys[i].used = true;
 	}
+	last = i;
 	memcpy(out, aead ? subkeys[i].aead : subkeys[i].nonce, CIPHER_KEY_LEN);
 	return true;
 }
 
+static void opener_forget(void);
+
 void cipher_forget_subkeys(void)
 {
 	OPENSSL_cleanse(subkeys, sizeof subkeys);
+	opener_forget();
 }
 
 static bool derive_nonce(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
@@ -125,11 +131,49 @@ out:
 	return rc;
 }
 
+/* Opening a page's fields: one context for the process, keyed again only
+ * when the key changes (EVP_CIPHER_CTX_new, the cipher's fetch and the key
+ * schedule cost more than opening a field). */
+static struct {
+	EVP_CIPHER_CTX *ctx;
+	unsigned char ek[CIPHER_KEY_LEN];  /* the key it holds, when keyed */
+	bool keyed;
+} opener;
+
+static void opener_forget(void)
+{
+	EVP_CIPHER_CTX_free(opener.ctx);
+	OPENSSL_cleanse(&opener, sizeof opener);
+}
+
+/* The context, with key ek and nonce iv. */
+static EVP_CIPHER_CTX *opener_for(const unsigned char ek[CIPHER_KEY_LEN], const unsigned char *iv)
+{
+	bool same = opener.keyed && CRYPTO_memcmp(opener.ek, ek, CIPHER_KEY_LEN) == 0;
+
+	if (!opener.ctx) {
+		opener.ctx = EVP_CIPHER_CTX_new();
+		if (!opener.ctx || EVP_DecryptInit_ex(opener.ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(opener.ctx, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1) {
+			opener_forget();
+			return NULL;
+		}
+	}
+	opener.keyed = false;
+	if (EVP_DecryptInit_ex(opener.ctx, NULL, NULL, same ? NULL : ek, iv) != 1) {
+		opener_forget();
+		return NULL;
+	}
+	memcpy(opener.ek, ek, CIPHER_KEY_LEN);
+	opener.keyed = true;
+	return opener.ctx;
+}
+
 bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_t aadlen,
 		 const unsigned char *in, size_t len, unsigned char *out)
 {
 	unsigned char ek[CIPHER_KEY_LEN], tag[CIPHER_TAG_LEN];
-	EVP_CIPHER_CTX *c = NULL;
+	EVP_CIPHER_CTX *c;
 	size_t ctlen;
 	bool ok = false;
 	int n = 0, fin = 0;
@@ -140,17 +184,13 @@ bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_
 	memcpy(tag, in + CIPHER_NONCE_LEN + ctlen, CIPHER_TAG_LEN);
 	if (!subkey(key, "evstore aead v1", ek))
 		goto out;
-	c = EVP_CIPHER_CTX_new();
-	if (!c || EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1 ||
-	    EVP_DecryptInit_ex(c, NULL, NULL, ek, in) != 1 ||
-	    (aadlen && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
+	c = opener_for(ek, in);
+	if (!c || (aadlen && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
 	    (ctlen && EVP_DecryptUpdate(c, out, &n, in + CIPHER_NONCE_LEN, (int)ctlen) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CIPHER_TAG_LEN, tag) != 1)
 		goto out;
 	ok = EVP_DecryptFinal_ex(c, out + n, &fin) == 1;
 out:
-	EVP_CIPHER_CTX_free(c);
 	OPENSSL_cleanse(ek, sizeof ek);
 	if (!ok && ctlen)
 		OPENSSL_cleanse(out, ctlen);
@@ -162,29 +202,55 @@ void cipher_b64_encode(const unsigned char *in, size_t n, char *out)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
+/* The value of each base64 digit, -1 for every other byte. */
+static const signed char b64_digit[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* Checks and decodes in one pass (a page's fields are decoded on every
+ * read): '=' only as the last one or two characters. */
 long cipher_b64_decode(const char *in, size_t len, unsigned char *out)
 {
-	int n;
-	size_t pad = 0;
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char last[4];
+	size_t pad = 0, n = 0, full;
 
 	if (len == 0 || len % 4 != 0 || len > (size_t)1 << 30)
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char ch = in[i];
+	if (s[len - 1] == '=')
+		pad = s[len - 2] == '=' ? 2 : 1;
+	/* the last quad with its padding as 'A' (zero bits) */
+	memcpy(last, s + len - 4, 4);
+	memset(last + 4 - pad, 'A', pad);
+	full = len - 4;
+	for (size_t i = 0; i <= full; i += 4) {
+		const unsigned char *q = i < full ? s + i : last;
+		int a = b64_digit[q[0]], b = b64_digit[q[1]], c = b64_digit[q[2]], d = b64_digit[q[3]];
+		uint32_t v;
 
-		if (ch == '=') {
-			if (i < len - 2)
-				return -1;
-			pad++;
-		} else if (pad || !((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-				    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/')) {
+		if ((a | b | c | d) < 0)
 			return -1;
-		}
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+		out[n++] = (unsigned char)(v >> 16);
+		out[n++] = (unsigned char)(v >> 8);
+		out[n++] = (unsigned char)v;
 	}
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return (long)((size_t)n - pad);
+	return (long)(n - pad);
 }
 
 void cipher_fingerprint(const unsigned char key[CIPHER_KEY_LEN], char out[17])

@@ -9,6 +9,7 @@ src_privacy_libprivacy_a_SOURCES = \
 	src/privacy/keyring.c src/privacy/keyring.h \
 	src/privacy/keyring_rotate.c \
 	src/privacy/personal.c src/privacy/personal.h \
+	src/privacy/envscan.c src/privacy/envscan.h \
 	src/privacy/view.c src/privacy/view.h \
 	src/privacy/erasure.c src/privacy/erasure.h \
 	src/privacy/keytransfer.c src/privacy/keytransfer.h

@@ -2,7 +2,6 @@
 #include "buildconf.h"
 #include "privacy/personal.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +10,7 @@
 #include "json/jsondoc.h"
 #include "privacy/cipher.h"
 
-/* Stored documents nest at most this deep (as aggregate.c parses them). */
-#define PERSONAL_PARSE_DEPTH 1024
-/* The AAD's fixed parts and a pointer of reasonable length. */
-#define AAD_MAX 1400
+#define AAD_MAX PERSONAL_AAD_MAX
 
 void personal_decl_clear(struct personal_decl *d)
 {
@@ -123,14 +119,37 @@ bool personal_has_fields(const struct personal_decl *d, json_object *payload)
 	return false;
 }
 
-/* The AAD of one field: its tenant, event, key and pointer. */
-static size_t field_aad(const char *tenant, const char *event_id, int64_t key_id, const char *pointer,
-			char *out)
+/* Appends n bytes of s and a NUL at *at, within out[0..AAD_MAX). */
+static bool aad_put(char *out, size_t *at, const char *s, size_t n)
 {
-	int n = snprintf(out, AAD_MAX, "evstore field v1%c%s%c%s%c%" PRId64 "%c%s", 0,
-			 tenant_or_nil(tenant), 0, event_id, 0, key_id, 0, pointer);
+	if (*at + n + 1 > AAD_MAX)
+		return false;
+	memcpy(out + *at, s, n);
+	*at += n;
+	out[(*at)++] = '\0';
+	return true;
+}
 
-	return n < 0 || n >= AAD_MAX ? 0 : (size_t)n;
+/* Built by hand: snprintf cost more than opening the field. */
+size_t personal_field_aad(const char *tenant, const char *event_id, int64_t key_id, const char *pointer,
+			  char *out)
+{
+	static const char prefix[] = "evstore field v1";
+	char id[24], *d = id + sizeof id;
+	uint64_t v = key_id < 0 ? 0 - (uint64_t)key_id : (uint64_t)key_id;
+	size_t at = 0;
+
+	do
+		*--d = (char)('0' + v % 10);
+	while (v /= 10);
+	if (key_id < 0)
+		*--d = '-';
+	tenant = tenant_or_nil(tenant);
+	if (!aad_put(out, &at, prefix, sizeof prefix - 1) || !aad_put(out, &at, tenant, strlen(tenant)) ||
+	    !aad_put(out, &at, event_id, strlen(event_id)) ||
+	    !aad_put(out, &at, d, (size_t)(id + sizeof id - d)) || !aad_put(out, &at, pointer, strlen(pointer)))
+		return 0;
+	return at - 1; /* without the last NUL, as snprintf counted */
 }
 
 /* The AAD of one member of a snapshot's state: its tenant, stream,
@@ -155,7 +174,7 @@ static json_object *seal_value(const struct keyring_key *k, const char *tenant, 
 {
 	char aad[AAD_MAX];
 
-	return seal_with_aad(k, aad, field_aad(tenant, event_id, k->key_id, pointer, aad), value, rc);
+	return seal_with_aad(k, aad, personal_field_aad(tenant, event_id, k->key_id, pointer, aad), value, rc);
 }
 
 /* Seals value under k with aad (aadlen 0: the AAD did not fit). */
@@ -256,21 +275,51 @@ static const char *envelope_of(json_object *v)
 	return json_object_get_string(s);
 }
 
-/* "v1:<key id>:<base64>": the key id and where the base64 starts. */
-static bool envelope_parse(const char *env, int64_t *key_id, const char **b64)
+/* "v1:<key id>:<base64>" (len bytes, not NUL-terminated inside a page):
+ * the key id and the base64. */
+static bool envelope_parse(const char *env, size_t len, int64_t *key_id, const char **b64,
+			   size_t *b64len)
 {
-	char *end;
-	long long id;
+	int64_t id = 0;
+	size_t i = 3;
 
-	if (strncmp(env, "v1:", 3) != 0 || env[3] < '1' || env[3] > '9')
+	if (len < 5 || strncmp(env, "v1:", 3) != 0 || env[3] < '1' || env[3] > '9')
 		return false;
-	errno = 0;
-	id = strtoll(env + 3, &end, 10);
-	if (errno || *end != ':')
+	for (; i < len && env[i] >= '0' && env[i] <= '9'; i++) {
+		if (id > (INT64_MAX - (env[i] - '0')) / 10)
+			return false;
+		id = 10 * id + (env[i] - '0');
+	}
+	if (i == len || env[i] != ':')
 		return false;
 	*key_id = id;
-	*b64 = end + 1;
+	*b64 = env + i + 1;
+	*b64len = len - i - 1;
 	return true;
+}
+
+const char *personal_envelope_key(const struct keyring *kr, const char *tenant, const char *env,
+				  size_t len, const struct keyring_key **key, const char **b64,
+				  size_t *b64len)
+{
+	int64_t key_id;
+
+	if (!envelope_parse(env, len, &key_id, b64, b64len))
+		return "malformed envelope";
+	*key = keyring_by_id(kr, key_id);
+	if (!*key)
+		return "the envelope's key is missing from the key table";
+	if (strcmp((*key)->tenant, tenant_or_nil(tenant)) != 0)
+		return "the envelope's key belongs to another tenant";
+	return NULL;
+}
+
+bool personal_envelope_key_id(const char *env, size_t len, int64_t *key_id)
+{
+	const char *b64;
+	size_t b64len;
+
+	return envelope_parse(env, len, key_id, &b64, &b64len);
 }
 
 static enum es_status collect(json_object *v, int64_t **ids, size_t *n, size_t *cap)
@@ -279,9 +328,8 @@ static enum es_status collect(json_object *v, int64_t **ids, size_t *n, size_t *
 
 	if (env) {
 		int64_t id;
-		const char *b64;
 
-		if (!envelope_parse(env, &id, &b64))
+		if (!personal_envelope_key_id(env, strlen(env), &id))
 			return ES_OK; /* personal_open reports it */
 		for (size_t i = 0; i < *n; i++)
 			if ((*ids)[i] == id)
@@ -323,20 +371,16 @@ enum es_status personal_key_ids(json_object *doc, int64_t **ids, size_t *n, size
 	return collect(doc, ids, n, cap);
 }
 
-/* For a snapshot's state members (an event's fields go through
- * open_envelope): decrypts base64 b64 under k and aad and parses the
- * plaintext into *value (a new reference; NULL is null). ES_EINTERNAL
- * with *why set when it is malformed, fails authentication or is not
- * JSON. *tok is made on first use; the caller frees it. */
-static enum es_status unseal(const struct keyring_key *k, const char *aad, size_t aadlen,
-			     const char *b64, json_tokener **tok, json_object **value, const char **why)
+enum es_status personal_unseal(const struct keyring_key *k, const char *aad, size_t aadlen,
+			       const char *b64, size_t b64len, unsigned char **plain, size_t *plain_len,
+			       const char **why)
 {
-	unsigned char *sealed = NULL, *plain = NULL;
-	size_t b64len = strlen(b64);
+	unsigned char *sealed;
 	long sealed_len;
 	enum es_status rc = ES_OK;
 
-	*value = NULL;
+	*plain = NULL;
+	*plain_len = 0;
 	sealed = malloc(3 * (b64len / 4) + 1);
 	if (!sealed)
 		return ES_ENOMEM;
@@ -346,23 +390,59 @@ static enum es_status unseal(const struct keyring_key *k, const char *aad, size_
 		rc = ES_EINTERNAL;
 		goto out;
 	}
-	plain = malloc((size_t)sealed_len - CIPHER_SEALED_LEN(0) + 1);
-	if (!plain) {
+	*plain_len = (size_t)sealed_len - CIPHER_SEALED_LEN(0);
+	*plain = malloc(*plain_len + 1);
+	if (!*plain) {
 		rc = ES_ENOMEM;
 		goto out;
 	}
-	if (!cipher_open(k->dek, aad, aadlen, sealed, (size_t)sealed_len, plain)) {
+	if (!cipher_open(k->dek, aad, aadlen, sealed, (size_t)sealed_len, *plain)) {
 		*why = "the ciphertext fails authentication";
 		rc = ES_EINTERNAL;
 		goto out;
 	}
+	(*plain)[*plain_len] = '\0';
+out:
+	if (rc != ES_OK) {
+		personal_plain_free(*plain, *plain_len);
+		*plain = NULL;
+		*plain_len = 0;
+	}
+	free(sealed);
+	return rc;
+}
+
+void personal_plain_free(unsigned char *plain, size_t len)
+{
+	if (plain) {
+		memset(plain, 0, len);
+		free(plain);
+	}
+}
+
+/* personal_unseal, and the plaintext parsed into *value (a new reference;
+ * NULL is null). ES_EINTERNAL with *why set when the plaintext is not
+ * JSON either. *tok is made on first use; the caller frees it. */
+static enum es_status unseal_json(const struct keyring_key *k, const char *aad, size_t aadlen,
+				  const char *b64, size_t b64len, json_tokener **tok, json_object **value,
+				  const char **why)
+{
+	unsigned char *plain;
+	size_t plain_len;
+	enum es_status rc;
+
+	*value = NULL;
+	rc = personal_unseal(k, aad, aadlen, b64, b64len, &plain, &plain_len, why);
+	if (rc != ES_OK)
+		return rc;
 	if (!*tok && !(*tok = json_tokener_new_ex(PERSONAL_PARSE_DEPTH))) {
 		rc = ES_ENOMEM;
 		goto out;
 	}
 	json_tokener_reset(*tok);
-	*value = json_tokener_parse_ex(*tok, (const char *)plain,
-				       (int)((size_t)sealed_len - CIPHER_SEALED_LEN(0)));
+	/* with its NUL: json-c takes a number or literal that ends the input
+	 * for an unfinished one (a sealed 42 or true would not open) */
+	*value = json_tokener_parse_ex(*tok, (const char *)plain, (int)plain_len + 1);
 	if (json_tokener_get_error(*tok) != json_tokener_success) {
 		json_object_put(*value);
 		*value = NULL;
@@ -370,19 +450,15 @@ static enum es_status unseal(const struct keyring_key *k, const char *aad, size_
 		rc = ES_EINTERNAL;
 	}
 out:
-	if (plain) {
-		memset(plain, 0, (size_t)sealed_len - CIPHER_SEALED_LEN(0));
-		free(plain);
-	}
-	free(sealed);
+	personal_plain_free(plain, plain_len);
 	return rc;
 }
 
 bool personal_value_key(json_object *v, int64_t *key_id)
 {
-	const char *env = envelope_of(v), *b64;
+	const char *env = envelope_of(v);
 
-	return env && envelope_parse(env, key_id, &b64);
+	return env && personal_envelope_key_id(env, strlen(env), key_id);
 }
 
 bool personal_field_key(json_object *doc, const char *path, int64_t *key_id)
@@ -404,21 +480,17 @@ enum es_status personal_open_state(const struct keyring *kr, const struct person
 				   const char *pointer, json_object *envelope, json_object **value,
 				   bool *erased, char *err, size_t errlen)
 {
-	const char *env = envelope_of(envelope), *b64, *why = NULL;
+	const char *env = envelope_of(envelope), *b64, *why;
 	const struct keyring_key *k = NULL;
 	json_tokener *tok = NULL;
 	char aad[AAD_MAX];
-	int64_t key_id;
+	size_t b64len;
 	enum es_status rc;
 
 	*value = NULL;
 	*erased = false;
-	if (!env || !envelope_parse(env, &key_id, &b64))
-		why = "malformed envelope";
-	else if (!(k = keyring_by_id(kr, key_id)))
-		why = "the envelope's key is missing from the key table";
-	else if (strcmp(k->tenant, tenant_or_nil(ref->tenant)) != 0)
-		why = "the envelope's key belongs to another tenant";
+	why = env ? personal_envelope_key(kr, ref->tenant, env, strlen(env), &k, &b64, &b64len)
+		  : "malformed envelope";
 	if (why) {
 		snprintf(err, errlen, "%s", why);
 		return ES_EINTERNAL;
@@ -427,7 +499,7 @@ enum es_status personal_open_state(const struct keyring *kr, const struct person
 		*erased = true;
 		return ES_OK;
 	}
-	rc = unseal(k, aad, state_aad(ref, key_id, pointer, aad), b64, &tok, value, &why);
+	rc = unseal_json(k, aad, state_aad(ref, k->key_id, pointer, aad), b64, b64len, &tok, value, &why);
 	if (rc == ES_EINTERNAL)
 		snprintf(err, errlen, "%s", why);
 	if (tok)
@@ -467,77 +539,39 @@ static enum es_status open_envelope(struct open_ctx *c, const char *env, const c
 				    json_object **replace)
 {
 	const struct keyring_key *k;
-	unsigned char *sealed = NULL, *plain = NULL;
 	char aad[AAD_MAX];
-	const char *b64;
-	size_t aadlen, b64len;
-	long sealed_len;
-	int64_t key_id;
+	const char *b64, *why;
+	size_t b64len;
 	enum es_status rc;
 	json_object *value, *inner = NULL;
 	bool inner_replaced = false;
 
 	*replace = NULL;
-	if (!envelope_parse(env, &key_id, &b64))
-		return open_fail(c, pointer, "malformed envelope");
-	k = keyring_by_id(c->kr, key_id);
-	if (!k)
-		return open_fail(c, pointer, "the envelope's key is missing from the key table");
-	if (strcmp(k->tenant, tenant_or_nil(c->tenant)) != 0)
-		return open_fail(c, pointer, "the envelope's key belongs to another tenant");
+	why = personal_envelope_key(c->kr, c->tenant, env, strlen(env), &k, &b64, &b64len);
+	if (why)
+		return open_fail(c, pointer, why);
 	if (k->erased)
 		return withhold(&c->w->erased, pointer);
 	if (c->view == PERSONAL_REDACTED)
 		return withhold(&c->w->redacted, pointer);
-	b64len = strlen(b64);
-	sealed = malloc(3 * (b64len / 4) + 1);
-	if (!sealed)
-		return ES_ENOMEM;
-	sealed_len = cipher_b64_decode(b64, b64len, sealed);
-	aadlen = field_aad(c->tenant, c->event_id, key_id, pointer, aad);
-	if (sealed_len < (long)CIPHER_SEALED_LEN(0) || !aadlen) {
-		rc = open_fail(c, pointer, "malformed envelope");
-		goto out;
-	}
-	plain = malloc((size_t)sealed_len - CIPHER_SEALED_LEN(0) + 1);
-	if (!plain) {
-		rc = ES_ENOMEM;
-		goto out;
-	}
-	if (!cipher_open(k->dek, aad, aadlen, sealed, (size_t)sealed_len, plain)) {
-		rc = open_fail(c, pointer, "the ciphertext fails authentication");
-		goto out;
-	}
-	if (!c->tok && !(c->tok = json_tokener_new_ex(PERSONAL_PARSE_DEPTH))) {
-		rc = ES_ENOMEM;
-		goto out;
-	}
-	json_tokener_reset(c->tok);
-	value = json_tokener_parse_ex(c->tok, (const char *)plain,
-				      (int)((size_t)sealed_len - CIPHER_SEALED_LEN(0)));
-	if (json_tokener_get_error(c->tok) != json_tokener_success) {
-		json_object_put(value);
-		rc = open_fail(c, pointer, "the plaintext is not JSON");
-		goto out;
-	}
+	rc = unseal_json(k, aad, personal_field_aad(c->tenant, c->event_id, k->key_id, pointer, aad), b64,
+			 b64len, &c->tok, &value, &why);
+	if (rc == ES_EINTERNAL)
+		return open_fail(c, pointer, why);
+	if (rc != ES_OK)
+		return rc;
 	/* A declared field inside another declared field was sealed first. */
 	rc = open_value(c, value, pointer, &inner, &inner_replaced);
 	if (rc != ES_OK) {
 		json_object_put(value);
-		goto out;
+		return rc;
 	}
 	if (inner_replaced) {
 		json_object_put(value);
 		value = inner;
 	}
 	*replace = value;
-out:
-	if (plain) {
-		memset(plain, 0, (size_t)sealed_len - CIPHER_SEALED_LEN(0));
-		free(plain);
-	}
-	free(sealed);
-	return rc;
+	return ES_OK;
 }
 
 /* Opens the envelopes inside v; when v itself is one, *replaced is set and

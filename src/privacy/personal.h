@@ -99,6 +99,39 @@ enum es_status personal_open_state(const struct keyring *kr, const struct person
 				   const char *pointer, json_object *envelope, json_object **value,
 				   bool *erased, char *err, size_t errlen) ES_MUST_CHECK;
 
+/* Stored documents nest at most this deep (as aggregate.c parses them). */
+#define PERSONAL_PARSE_DEPTH 1024
+/* The AAD's fixed parts and a pointer of reasonable length. */
+#define PERSONAL_AAD_MAX 1400
+
+/* The AAD of an event's field: its tenant (NULL: none), event, key and
+ * pointer, in out (PERSONAL_AAD_MAX bytes). 0 when it does not fit. */
+size_t personal_field_aad(const char *tenant, const char *event_id, int64_t key_id, const char *pointer,
+			  char *out);
+
+/* The key id an envelope string env[0..len) ("v1:<key id>:<base64>")
+ * names; false when it is malformed. */
+bool personal_envelope_key_id(const char *env, size_t len, int64_t *key_id);
+
+/* The key in kr that opens envelope string env[0..len) for tenant (NULL:
+ * none) in *key, and its base64 in *b64 and *b64len: NULL, or why it
+ * cannot be opened (malformed, a key kr lacks, another tenant's key). */
+const char *personal_envelope_key(const struct keyring *kr, const char *tenant, const char *env,
+				  size_t len, const struct keyring_key **key, const char **b64,
+				  size_t *b64len);
+
+/* Decrypts the base64 b64[0..b64len) sealed under k (live) with aad
+ * (aadlen 0: the AAD did not fit) into *plain, *plain_len bytes and a NUL
+ * (malloc'd; release with personal_plain_free). ES_EINTERNAL with *why
+ * set ("malformed envelope", "the ciphertext fails authentication", never
+ * any plaintext) when it does not open. */
+enum es_status personal_unseal(const struct keyring_key *k, const char *aad, size_t aadlen,
+			       const char *b64, size_t b64len, unsigned char **plain, size_t *plain_len,
+			       const char **why) ES_MUST_CHECK;
+
+/* Wipes and frees what personal_unseal made (NULL is nothing). */
+void personal_plain_free(unsigned char *plain, size_t len);
+
 /* How envelopes are opened. */
 enum personal_view {
 	PERSONAL_CLEAR,         /* the plaintext (personal:read, folds, handlers) */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json/jsondoc.h"
+#include "privacy/envscan.h"
 
 /* The page's own nesting plus a stored document's. */
 #define VIEW_PARSE_DEPTH 1100
@@ -53,18 +54,15 @@ out:
 	return rc;
 }
 
-enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view view, char *err,
-			 size_t errlen)
+/* The page through json-c: what envscan does not read. */
+static enum es_status view_page_parsed(struct db *db, struct keyring *kr, struct sbuf *page,
+				       enum personal_view view, char *err, size_t errlen)
 {
-	struct keyring kr = KEYRING_INIT;
 	struct sbuf text = SBUF_INIT;
 	json_tokener *tok = NULL;
 	json_object *events = NULL;
 	enum es_status rc = ES_OK;
 
-	if (!page->data || !memmem(page->data, page->len, PERSONAL_ENVELOPE_MARK,
-				   strlen(PERSONAL_ENVELOPE_MARK)))
-		return ES_OK;
 	sbuf_putc(&text, '[');
 	sbuf_append(&text, page->data, page->len);
 	sbuf_putc(&text, ']');
@@ -81,7 +79,7 @@ enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view vi
 	}
 	/* view_event leaves an event without envelopes as it is */
 	for (size_t i = 0; rc == ES_OK && i < json_object_array_length(events); i++)
-		rc = view_event(db, &kr, json_object_array_get_idx(events, i), view, err, errlen);
+		rc = view_event(db, kr, json_object_array_get_idx(events, i), view, err, errlen);
 	if (rc != ES_OK)
 		goto out;
 	sbuf_reset(page);
@@ -97,6 +95,43 @@ out:
 		json_tokener_free(tok);
 	json_object_put(events);
 	sbuf_free(&text);
+	return rc;
+}
+
+struct fetch_arg {
+	struct db *db;
+	bool unwrap;
+};
+
+static enum es_status fetch_keys(void *arg, const int64_t *ids, size_t n, struct keyring *kr)
+{
+	const struct fetch_arg *a = arg;
+
+	return keyring_fetch(a->db, ids, n, a->unwrap, kr);
+}
+
+enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view view, char *err,
+			 size_t errlen)
+{
+	struct keyring kr = KEYRING_INIT;
+	struct fetch_arg fa = { db, view == PERSONAL_CLEAR };
+	struct sbuf out = SBUF_INIT;
+	bool scanned = false;
+	enum es_status rc;
+
+	if (!page->data || !memmem(page->data, page->len, PERSONAL_ENVELOPE_MARK,
+				   strlen(PERSONAL_ENVELOPE_MARK)))
+		return ES_OK;
+	rc = envscan_page(page->data, page->len, view, &kr, fetch_keys, &fa, &out, &scanned, err, errlen);
+	if (rc == ES_OK && scanned) {
+		struct sbuf old = *page;
+
+		*page = out;
+		out = old;
+	} else if (rc == ES_OK) {
+		rc = view_page_parsed(db, &kr, page, view, err, errlen);
+	}
+	sbuf_free(&out);
 	keyring_free(&kr);
 	return rc;
 }

@@ -73,6 +73,19 @@ START_TEST(cipher_base64)
 	ck_assert_int_eq(cipher_b64_decode("aGVsbG8h", 8, out), 6);
 	for (size_t i = 0; i < N_ELEMS(bad); i++)
 		ck_assert_msg(cipher_b64_decode(bad[i], strlen(bad[i]), out) == -1, "%s", bad[i]);
+	/* every length round-trips, every byte value included */
+	for (size_t n = 1; n <= 70; n++) {
+		unsigned char in[70], back[3 * (CIPHER_B64_LEN(70) / 4)];
+		char text[CIPHER_B64_LEN(70) + 1];
+
+		for (size_t i = 0; i < n; i++)
+			in[i] = (unsigned char)(i * 37 + n * 11);
+		cipher_b64_encode(in, n, text);
+		ck_assert_int_eq(cipher_b64_decode(text, strlen(text), back), (long)n);
+		ck_assert(memcmp(in, back, n) == 0);
+		text[strlen(text) - 1] = '*';
+		ck_assert_int_eq(cipher_b64_decode(text, strlen(text), back), -1);
+	}
 }
 END_TEST
 
@@ -362,6 +375,53 @@ START_TEST(personal_opens_in_each_view)
 }
 END_TEST
 
+/* A declared field holding a number or a boolean: its plaintext ends
+ * with the number, which json-c reads as unfinished without the NUL. */
+START_TEST(personal_opens_scalars)
+{
+	static char *scalar_fields[] = { "age", "vip", "ratio" };
+	static const struct personal_decl scalar_decl = { NULL, scalar_fields, 3 };
+	struct keyring kr = KEYRING_INIT;
+	struct personal_withheld w = { NULL, NULL };
+	json_object *in = json_tokener_parse("{\"age\":42,\"vip\":true,\"ratio\":-1.5e3}"), *s = NULL;
+	char err[256] = "";
+
+	ring(&kr, false);
+	ck_assert(personal_seal(&kr, TENANT, EV1, AGG, &scalar_decl, 1, in, &s) == ES_OK);
+	ck_assert(strncmp(str_at(s, "age", "$enc"), "\"v1:7:", 6) == 0);
+	ck_assert_msg(personal_open(&kr, TENANT, EV1, "/payload", &s, PERSONAL_CLEAR, &w, err, sizeof err) == ES_OK,
+		      "%s", err);
+	ck_assert(json_object_equal(s, in));
+	json_object_put(s);
+	json_object_put(in);
+	keyring_free(&kr);
+}
+END_TEST
+
+/* The AAD's bytes are what stored envelopes were sealed with. */
+START_TEST(personal_field_aad_layout)
+{
+	static const char want[] = "evstore field v1\0" TENANT "\0" EV1 "\0" "7\0/payload/email";
+	static const char want_nil[] = "evstore field v1\0" UUIDTEXT_NIL "\0" EV1 "\0" "1234567890123\0/a";
+	char aad[PERSONAL_AAD_MAX], *pointer = malloc(PERSONAL_AAD_MAX);
+
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, "/payload/email", aad), sizeof want - 1);
+	ck_assert(memcmp(aad, want, sizeof want - 1) == 0);
+	ck_assert_uint_eq(personal_field_aad(NULL, EV1, 1234567890123, "/a", aad), sizeof want_nil - 1);
+	ck_assert(memcmp(aad, want_nil, sizeof want_nil - 1) == 0);
+	/* a pointer that does not fit: no AAD (the envelope is malformed) */
+	memset(pointer, 'p', PERSONAL_AAD_MAX - 1);
+	pointer[PERSONAL_AAD_MAX - 1] = '\0';
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, pointer, aad), 0);
+	/* the longest that fits, as snprintf counted it */
+	pointer[PERSONAL_AAD_MAX - (sizeof want - sizeof "/payload/email")] = '\0';
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, pointer, aad), 0);
+	pointer[PERSONAL_AAD_MAX - 1 - (sizeof want - sizeof "/payload/email")] = '\0';
+	ck_assert_uint_eq(personal_field_aad(TENANT, EV1, 7, pointer, aad), PERSONAL_AAD_MAX - 1);
+	free(pointer);
+}
+END_TEST
+
 /* Erasing one subject of an event leaves the other readable. */
 START_TEST(personal_erased_subject_reads_null)
 {
@@ -591,6 +651,8 @@ static Suite *privacy_suite(void)
 	tc = tcase_create("personal");
 	tcase_add_test(tc, personal_seals_declared_fields_only);
 	tcase_add_test(tc, personal_opens_in_each_view);
+	tcase_add_test(tc, personal_opens_scalars);
+	tcase_add_test(tc, personal_field_aad_layout);
 	tcase_add_test(tc, personal_erased_subject_reads_null);
 	tcase_add_test(tc, personal_refuses_moved_or_damaged_envelopes);
 	tcase_add_test(tc, personal_needs_its_subject);
