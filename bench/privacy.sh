@@ -18,15 +18,7 @@ cleanup() { stack_stop immediate; rm -rf "$STACK_DIR"; }
 trap cleanup EXIT
 [ -x "$(stack_fcgi_bin)" ] || { echo "build first: examples/quickstart.sh (or make in ./build)" >&2; exit 1; }
 
-mkdir -p "$STACK_DIR/aggregates.d"
-cp bench/contact.json bench/plain_contact.json "$STACK_DIR/aggregates.d/"
-(umask 077; openssl rand -hex 32 >"$STACK_DIR/master.key")
-export STACK_AGGREGATES_DIR=$STACK_DIR/aggregates.d
-STACK_LOG_LEVEL=error stack_write_config "[privacy]
-master_key_file = $STACK_DIR/master.key"
-stack_pg_start
-stack_migrate
-stack_fcgi_start "$WORKERS"
+bench_privacy_stack_start "$WORKERS"
 stack_nginx_start
 BASE=http://127.0.0.1:$(cat "$STACK_DIR/nginx/port")
 DB=$(stack_database_url)

@@ -17,15 +17,7 @@ trap 'stack_stop immediate; rm -rf "$STACK_DIR"' EXIT
 [ -x "$(stack_fcgi_bin)" ] || { echo "build first: examples/quickstart.sh (or make in ./build)" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; }
 
-mkdir -p "$STACK_DIR/aggregates.d"
-cp bench/contact.json bench/plain_contact.json "$STACK_DIR/aggregates.d/"
-(umask 077; openssl rand -hex 32 >"$STACK_DIR/master.key")
-export STACK_AGGREGATES_DIR=$STACK_DIR/aggregates.d
-STACK_LOG_LEVEL=error stack_write_config "[privacy]
-master_key_file = $STACK_DIR/master.key"
-stack_pg_start
-stack_migrate
-stack_fcgi_start 1
+bench_privacy_stack_start 1
 stack_nginx_start
 BASE=http://127.0.0.1:$(cat "$STACK_DIR/nginx/port")
 mint() { "$(stack_ctl_bin)" --config "$STACK_DIR/evstore.conf" token --sub bench --scope "$1" --ttl 7200; }
