@@ -42,6 +42,7 @@ UNIT_TESTS = \
 	tests/unit/check_aggdef \
 	tests/unit/check_privacy \
 	tests/unit/check_envscan \
+	tests/unit/check_keyring \
 	tests/unit/check_keytransfer \
 	tests/unit/check_aggregate \
 	tests/unit/check_snapshot \
