@@ -387,56 +387,90 @@ static enum es_status collect_subjects(const struct aggdef *def, const struct st
 	return ES_OK;
 }
 
+/* What sealing a request takes: its subjects, their keys, the sealed
+ * copy of its events. */
+struct sealing {
+	struct keyring kr;
+	struct store_new_event *events;   /* req's, payloads sealed (owned) */
+	struct store_append_req sealed;   /* req with events */
+	const char **subjects;
+	char *buf;
+	size_t n_subjects;
+};
+
+static enum es_status sealing_begin(struct sealing *z, const struct aggdef *def,
+				    const struct store_append_req *req)
+{
+	memset(z, 0, sizeof *z);
+	z->sealed = *req;
+	z->events = calloc(req->n_events, sizeof *z->events);
+	if (!z->events)
+		return ES_ENOMEM;
+	return collect_subjects(def, req, &z->buf, &z->subjects, &z->n_subjects);
+}
+
+/* Seals each event's declared fields under the keys in z->kr. */
+static enum es_status sealing_seal(struct sealing *z, const struct aggdef *def,
+				   const struct store_append_req *req)
+{
+	enum es_status rc = ES_OK;
+
+	for (size_t i = 0; rc == ES_OK && i < req->n_events; i++) {
+		const struct aggdef_event *ev = aggdef_event_find(def, req->events[i].event_type);
+
+		z->events[i] = req->events[i];
+		z->events[i].payload = NULL;
+		if (!ev || ev->n_personal == 0) {
+			z->events[i].payload = json_object_get(req->events[i].payload);
+			continue;
+		}
+		rc = personal_seal(&z->kr, req->tenant, req->events[i].event_id, req->aggregate_id,
+				   ev->personal, ev->n_personal, req->events[i].payload, &z->events[i].payload);
+	}
+	z->sealed.events = z->events;
+	return rc;
+}
+
+static void sealing_end(struct sealing *z, const struct store_append_req *req)
+{
+	for (size_t i = 0; z->events && i < req->n_events; i++)
+		json_object_put(z->events[i].payload);
+	free(z->events);
+	free(z->subjects);
+	free(z->buf);
+	keyring_free(&z->kr);
+}
+
 /* Seals req's personal data and runs the append (or, with known_only,
  * the idempotency check alone) in one transaction that holds the
  * subjects' keys FOR SHARE: an erasure racing it waits for its commit,
  * so no event is ever stored under a key destroyed before it. The keys
  * of subjects without one are made in the same transaction. known_only
- * rolls back (it writes nothing, new keys included). */
+ * rolls back (it writes nothing, new keys included). The path that
+ * answers every case; sealed_append_guarded is the fast one. */
 static enum es_status sealed_append(struct db *db, const struct aggdef *def,
 				    const struct store_append_req *req, bool known_only,
 				    struct store_append_res *res)
 {
-	struct keyring kr = KEYRING_INIT;
-	struct store_new_event *events = NULL;
-	struct store_append_req sealed = *req;
-	const char **subjects = NULL;
-	char *buf = NULL;
-	size_t n = 0, i;
+	struct sealing z;
 	enum es_status rc, end;
 	bool begun = false;
 
 	memset(res, 0, sizeof *res);
-	events = calloc(req->n_events, sizeof *events);
-	if (!events) {
-		rc = ES_ENOMEM;
-		goto out;
-	}
-	rc = collect_subjects(def, req, &buf, &subjects, &n);
+	rc = sealing_begin(&z, def, req);
 	if (rc != ES_OK)
 		goto out;
 	rc = db_exec_sql(db, "BEGIN", NULL);
 	if (rc != ES_OK)
 		goto out;
 	begun = true;
-	rc = keyring_take(db, req->tenant, subjects, n, &kr);
-	for (i = 0; rc == ES_OK && i < req->n_events; i++) {
-		const struct aggdef_event *ev = aggdef_event_find(def, req->events[i].event_type);
-
-		events[i] = req->events[i];
-		events[i].payload = NULL;
-		if (!ev || ev->n_personal == 0) {
-			events[i].payload = json_object_get(req->events[i].payload);
-			continue;
-		}
-		rc = personal_seal(&kr, req->tenant, req->events[i].event_id, req->aggregate_id,
-				   ev->personal, ev->n_personal, req->events[i].payload, &events[i].payload);
-	}
+	rc = keyring_take(db, req->tenant, z.subjects, z.n_subjects, &z.kr);
+	if (rc == ES_OK)
+		rc = sealing_seal(&z, def, req);
 	if (rc != ES_OK)
 		goto out;
-	sealed.events = events;
-	rc = known_only ? store_append_known(db, &sealed, res)
-			: store_append_in_transaction(db, &sealed, res);
+	rc = known_only ? store_append_known(db, &z.sealed, res)
+			: store_append_in_transaction(db, &z.sealed, res);
 out:
 	if (begun) {
 		end = db_exec_sql(db, rc == ES_OK && !known_only ? "COMMIT" : "ROLLBACK", NULL);
@@ -446,12 +480,36 @@ out:
 			rc = end;
 		}
 	}
-	for (i = 0; events && i < req->n_events; i++)
-		json_object_put(events[i].payload);
-	free(events);
-	free(subjects);
-	free(buf);
-	keyring_free(&kr);
+	sealing_end(&z, req);
+	return rc;
+}
+
+/* The sealed append in two statements and no transaction of its own: the
+ * subjects' keys looked up (or new ones drawn), then one statement that
+ * writes the events and the new keys while holding the found ones live
+ * (keyring_append). Whatever that statement cannot settle (a conflict, a
+ * replay, a key erased or made meanwhile) wrote nothing and goes to
+ * sealed_append, which answers it. */
+static enum es_status sealed_append_guarded(struct db *db, const struct aggdef *def,
+					    const struct store_append_req *req,
+					    struct store_append_res *res)
+{
+	struct keyring_guard g = KEYRING_GUARD_INIT;
+	struct sealing z;
+	enum es_status rc;
+
+	memset(res, 0, sizeof *res);
+	rc = sealing_begin(&z, def, req);
+	if (rc == ES_OK)
+		rc = keyring_lookup(db, req->tenant, z.subjects, z.n_subjects, &z.kr, &g);
+	if (rc == ES_OK)
+		rc = sealing_seal(&z, def, req);
+	if (rc == ES_OK)
+		rc = keyring_append(db, &z.sealed, &g, res);
+	keyring_guard_free(&g);
+	sealing_end(&z, req);
+	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
+		rc = sealed_append(db, def, req, false, res);
 	return rc;
 }
 
@@ -598,7 +656,7 @@ enum es_status aggregate_append(struct db *db, const struct aggdef *def,
 		attempt.expect = STORE_EXPECT_EXACT;
 		attempt.expected_version = s.version;
 		if (carries_personal(def, &attempt)) {
-			rc = sealed_append(db, def, &attempt, false, res);
+			rc = sealed_append_guarded(db, def, &attempt, res);
 			/* The transaction lost a race on an event id (its retry inside
 			 * store_append cannot run in an aborted transaction): the
 			 * stored events answer, as a replay or a duplicate. */

@@ -15,6 +15,8 @@
 #include "base/text.h"
 #include "pg/db.h"
 #include "privacy/masterkey.h"
+#include "store/append_sql.h"
+#include "store/store.h"
 
 #define WRAPPED_LEN CIPHER_SEALED_LEN(CIPHER_KEY_LEN)
 
@@ -38,6 +40,53 @@ static const struct db_statement st_create = {
 	" ON CONFLICT (tenant_id, subject) WHERE erased_at IS NULL DO NOTHING"
 	" RETURNING key_id",
 	4
+};
+
+/* A subject's live key, unlocked, or (none) an id drawn for a key the
+ * guarded append will store: the UNION's second branch runs only when the
+ * first has no row (the LIMIT stops the Append); a drawn id never used is
+ * a gap. The sequence is the identity of subject_keys.key_id. */
+static const struct db_statement st_lookup = {
+	"keyring_lookup",
+	"(SELECT key_id, wrapped_key, master_id FROM evstore.subject_keys"
+	"  WHERE tenant_id = $1::uuid AND subject = $2::text AND erased_at IS NULL)"
+	" UNION ALL SELECT nextval('evstore.subject_keys_key_id_seq'), NULL, NULL"
+	" LIMIT 1",
+	2
+};
+
+/* The guard of a sealed append (store/append_sql.h): the keys it found
+ * (H, a bigint[]) still live, locked FOR SHARE until it commits, so an
+ * erasure waits for it or, committed first, makes it write nothing; the
+ * keys it made (M, a JSON array of {key_id, subject, wrapped_key (hex),
+ * master_id}) stored with its events: a subject given a key meanwhile by
+ * another append fails it on subject_keys_live_idx. */
+#define GUARD_PRE(H) \
+	"held AS (SELECT key_id FROM evstore.subject_keys" \
+	" WHERE key_id = ANY (" H "::bigint[]) AND erased_at IS NULL FOR SHARE), "
+#define GUARD_COND(H) "(SELECT count(*) FROM held) = cardinality(" H "::bigint[])"
+#define GUARD_POST(M) \
+	", made AS (INSERT INTO evstore.subject_keys (key_id, tenant_id, subject, wrapped_key, master_id)" \
+	"  OVERRIDING SYSTEM VALUE" \
+	"  SELECT (k->>'key_id')::bigint, $1::uuid, k->>'subject', decode(k->>'wrapped_key', 'hex')," \
+	"   k->>'master_id'" \
+	"  FROM s, jsonb_array_elements(" M "::jsonb) AS k RETURNING key_id)"
+#define GUARDED(SQL, H, M) SQL(GUARD_PRE(H), GUARD_COND(H), GUARD_POST(M))
+
+static const struct db_statement st_append_new = {
+	"keyring_append_new", GUARDED(STORE_APPEND_NEW_SQL, "$6", "$7"), 7
+};
+static const struct db_statement st_append_exact = {
+	"keyring_append_exact", GUARDED(STORE_APPEND_EXACT_SQL, "$7", "$8"), 8
+};
+static const struct db_statement st_append_exists = {
+	"keyring_append_exists", GUARDED(STORE_APPEND_EXISTS_SQL, "$6", "$7"), 7
+};
+static const struct db_statement st_append_any = {
+	"keyring_append_any", GUARDED(STORE_APPEND_ANY_SQL, "$6", "$7"), 7
+};
+static const struct store_append_statements guarded_set = {
+	{ &st_append_new, &st_append_exact, &st_append_exists, &st_append_any }
 };
 
 static const struct db_statement st_fetch = {
@@ -149,33 +198,47 @@ const struct keyring_key *keyring_by_id(const struct keyring *kr, int64_t key_id
 	return NULL;
 }
 
+/* A new data key for (tenant, subject) in dek, and hex, its bytea text
+ * wrapped by the current master key. */
+static enum es_status new_key(const char *tenant, const char *subject,
+			      unsigned char dek[CIPHER_KEY_LEN], char hex[2 * WRAPPED_LEN + 3])
+{
+	const struct masterkey *mk = masterkey_current();
+	unsigned char wrapped[WRAPPED_LEN];
+	char aad[KEYRING_WRAP_AAD_MAX];
+	size_t aadlen;
+	enum es_status rc;
+
+	rc = cipher_random(dek, CIPHER_KEY_LEN);
+	if (rc != ES_OK)
+		return rc;
+	aadlen = keyring_wrap_aad(tenant, subject, aad);
+	rc = cipher_seal(mk->key, aad, aadlen, dek, CIPHER_KEY_LEN, wrapped);
+	if (rc == ES_OK)
+		bytea_encode(wrapped, sizeof wrapped, hex);
+	return rc;
+}
+
 /* Makes, wraps and stores a key for subject; *made false when another
  * transaction made one first (its row is then read back by the caller). */
 static enum es_status create_key(struct db *db, const char *tenant, const char *subject,
 				 struct keyring *kr, bool *made)
 {
-	const struct masterkey *mk = masterkey_current();
-	unsigned char dek[CIPHER_KEY_LEN], wrapped[WRAPPED_LEN];
-	char aad[KEYRING_WRAP_AAD_MAX], hex[2 * WRAPPED_LEN + 3];
+	unsigned char dek[CIPHER_KEY_LEN];
+	char hex[2 * WRAPPED_LEN + 3];
 	const char *values[4];
 	struct keyring_key *k;
 	PGresult *r = NULL;
 	enum es_status rc;
-	size_t aadlen;
 
 	*made = false;
-	rc = cipher_random(dek, sizeof dek);
-	if (rc != ES_OK)
-		return rc;
-	aadlen = keyring_wrap_aad(tenant, subject, aad);
-	rc = cipher_seal(mk->key, aad, aadlen, dek, sizeof dek, wrapped);
+	rc = new_key(tenant, subject, dek, hex);
 	if (rc != ES_OK)
 		goto out;
-	bytea_encode(wrapped, sizeof wrapped, hex);
 	values[0] = tenant_or_nil(tenant);
 	values[1] = subject;
 	values[2] = hex;
-	values[3] = mk->id;
+	values[3] = masterkey_current()->id;
 	rc = db_exec(db, &st_create, values, &r);
 	if (rc != ES_OK || PQntuples(r) == 0)
 		goto out;
@@ -237,6 +300,84 @@ enum es_status keyring_take(struct db *db, const char *tenant, const char *const
 			rc = ES_ERETRY; /* and erased at once: the caller tries again */
 	}
 	return rc;
+}
+
+/* Adds subject's key to kr and g: its live key (g->held), or a new one
+ * under an id drawn now (g->made). */
+static enum es_status lookup_key(struct db *db, const char *tenant, const char *subject,
+				 struct keyring *kr, struct keyring_guard *g)
+{
+	const char *values[2] = { tenant_or_nil(tenant), subject };
+	struct keyring_key *k;
+	char hex[2 * WRAPPED_LEN + 3];
+	PGresult *r = NULL;
+	enum es_status rc;
+	int64_t id;
+
+	rc = db_exec(db, &st_lookup, values, &r);
+	if (rc == ES_OK && PQntuples(r) != 1)
+		rc = ES_EINTERNAL;
+	if (rc != ES_OK)
+		goto out;
+	id = db_value_int64(r, 0, 0);
+	k = keyring_add(kr, id, tenant, subject);
+	if (!k) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	if (!PQgetisnull(r, 0, 1)) {
+		rc = unwrap_key(k, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+		sbuf_printf(&g->held, "%s%" PRId64, g->held.len > 1 ? "," : "", id);
+		goto out;
+	}
+	rc = new_key(tenant, subject, k->dek, hex);
+	if (rc != ES_OK)
+		goto out;
+	sbuf_printf(&g->made, "%s{\"key_id\":%" PRId64 ",\"subject\":", g->made.len > 1 ? "," : "", id);
+	sbuf_json_string(&g->made, subject);
+	/* hex + 2: the bytea text without its "\x" */
+	sbuf_printf(&g->made, ",\"wrapped_key\":\"%s\",\"master_id\":\"%s\"}", hex + 2,
+		    masterkey_current()->id);
+out:
+	PQclear(r);
+	return rc;
+}
+
+enum es_status keyring_lookup(struct db *db, const char *tenant, const char *const *subjects,
+			      size_t n, struct keyring *kr, struct keyring_guard *g)
+{
+	enum es_status rc = ES_OK;
+
+	if (!masterkey_current())
+		return ES_EINVAL;
+	sbuf_putc(&g->held, '{');
+	sbuf_putc(&g->made, '[');
+	for (size_t i = 0; rc == ES_OK && i < n; i++)
+		if (!keyring_by_subject(kr, tenant, subjects[i]))
+			rc = lookup_key(db, tenant, subjects[i], kr, g);
+	sbuf_putc(&g->held, '}');
+	sbuf_putc(&g->made, ']');
+	if (rc == ES_OK && (g->held.failed || g->made.failed))
+		rc = ES_ENOMEM;
+	return rc;
+}
+
+enum es_status keyring_append(struct db *db, const struct store_append_req *req,
+			      struct keyring_guard *g, struct store_append_res *res)
+{
+	const char *guard[2] = { sbuf_cstr(&g->held), sbuf_cstr(&g->made) };
+	enum es_status rc = store_append_guarded(db, &guarded_set, req, guard, 2, res);
+
+	/* Another append gave a subject its key first: not a stored event. */
+	if (rc == ES_EDB && strncmp(db_last_constraint(db), "subject_keys", 12) == 0)
+		rc = ES_ENOTFOUND;
+	return rc;
+}
+
+void keyring_guard_free(struct keyring_guard *g)
+{
+	sbuf_free(&g->held);
+	sbuf_free(&g->made);
 }
 
 enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,

@@ -15,9 +15,12 @@
 #include <stdint.h>
 #include "base/error.h"
 #include "base/uuidtext.h"
+#include "base/sbuf.h"
 #include "privacy/cipher.h"
 
 struct db;
+struct store_append_req;
+struct store_append_res;
 
 struct keyring_key {
 	int64_t key_id;
@@ -48,6 +51,33 @@ const struct keyring_key *keyring_by_id(const struct keyring *kr, int64_t key_id
  * a stored key does not unwrap under it. */
 enum es_status keyring_take(struct db *db, const char *tenant, const char *const *subjects,
 			    size_t n, struct keyring *kr) ES_MUST_CHECK;
+
+/* The keys a sealed append found and made, for its guard: held, the ids
+ * of live keys as a bigint[] literal; made, the new keys as a JSON array. */
+struct keyring_guard {
+	struct sbuf held, made;
+};
+
+#define KEYRING_GUARD_INIT { SBUF_INIT, SBUF_INIT }
+
+/* For an append in one statement (keyring_append), outside any
+ * transaction: the live key of each of subjects[0..n) in tenant, unlocked,
+ * or a new key under an id drawn for it, not stored yet. Adds them to kr
+ * and g. ES_EINVAL when no master key is installed; ES_EINTERNAL when a
+ * stored key does not unwrap under it. */
+enum es_status keyring_lookup(struct db *db, const char *tenant, const char *const *subjects,
+			      size_t n, struct keyring *kr, struct keyring_guard *g) ES_MUST_CHECK;
+
+/* Appends req (its events sealed under the keys of g) through one guarded
+ * statement that also stores g's new keys and holds its found ones live
+ * until it commits (store_append_guarded). ES_ENOTFOUND when it wrote
+ * nothing because the expectation failed, a found key was erased meanwhile
+ * or another append gave a subject its key first; ES_EDUPLICATE when an
+ * event id is stored: the caller answers through keyring_take's path
+ * (store_append_in_transaction). */
+enum es_status keyring_append(struct db *db, const struct store_append_req *req,
+			      struct keyring_guard *g, struct store_append_res *res) ES_MUST_CHECK;
+void keyring_guard_free(struct keyring_guard *g);
 
 /* For a read: the keys ids[0..n) names (live ones unwrapped when unwrap
  * is set, erased ones marked), added to kr; an id kr already holds is

@@ -22,74 +22,24 @@
 #include "json/jsondoc.h"
 #include "base/sbuf.h"
 #include "base/timefmt.h"
+#include "store/append_sql.h"
 #include "store/page_budget.h"
 
-/* The optimistic appends, one per expectation: a CTE "s" makes the
- * compare-and-set and returns the stream's new and old versions (no row:
- * the expectation does not hold), then STORE_INSERT_SQL inserts the events
- * from the JSON array at versions old + 1, old + 2, ... in one statement.
- * $1 tenant, $2 aggregate type, $3 aggregate id, $4 actor, $5 the events
- * (store_events_json: occurred_at always there, metadata left out when
- * there is none), $6 the expected version. Rows: the stream's new version,
- * then each event's id, version and position, in order. */
-#define STORE_N_EVENTS "jsonb_array_length($5::jsonb)"
-#define STORE_INSERT_SQL \
-	", ins AS (" \
-	"  INSERT INTO evstore.events AS e (tenant_id, event_id, aggregate_type, aggregate_id," \
-	"   version, event_type, actor_id, occurred_at, payload, metadata)" \
-	"  SELECT $1::uuid, (x.ev->>'event_id')::uuid, $2::text, $3::uuid, s.old_version + x.ord," \
-	"   x.ev->>'event_type', $4::text, (x.ev->>'occurred_at')::timestamptz, x.ev->'payload'," \
-	"   COALESCE(x.ev->'metadata', '{}'::jsonb)" \
-	"  FROM s, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS x(ev, ord)" \
-	"  ORDER BY x.ord" \
-	"  RETURNING e.event_id, e.version, e.position)" \
-	" SELECT s.new_version, ins.event_id, ins.version, ins.position" \
-	" FROM s, ins ORDER BY ins.version"
-#define STORE_STREAM_KEY_SQL \
-	"s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid"
-
-/* expected_version 0: a new stream. */
+/* The optimistic appends (append_sql.h), one per expectation, unguarded. */
 static const struct db_statement st_append_new = {
-	"store_append_new",
-	"WITH s AS ("
-	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)"
-	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")"
-	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO NOTHING"
-	"  RETURNING s.version AS new_version, 0::bigint AS old_version)"
-	STORE_INSERT_SQL,
-	5
+	"store_append_new", STORE_APPEND_NEW_SQL("", "true", ""), 5
 };
-
 static const struct db_statement st_append_exact = {
-	"store_append_exact",
-	"WITH s AS ("
-	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()"
-	"  WHERE " STORE_STREAM_KEY_SQL " AND s.version = $6::bigint"
-	"  RETURNING s.version AS new_version, $6::bigint AS old_version)"
-	STORE_INSERT_SQL,
-	6
+	"store_append_exact", STORE_APPEND_EXACT_SQL("", "true", ""), 6
 };
-
 static const struct db_statement st_append_exists = {
-	"store_append_exists",
-	"WITH s AS ("
-	"  UPDATE evstore.streams AS s SET version = s.version + " STORE_N_EVENTS ", updated_at = now()"
-	"  WHERE " STORE_STREAM_KEY_SQL \
-	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)"
-	STORE_INSERT_SQL,
-	5
+	"store_append_exists", STORE_APPEND_EXISTS_SQL("", "true", ""), 5
 };
-
 static const struct db_statement st_append_any = {
-	"store_append_any",
-	"WITH s AS ("
-	"  INSERT INTO evstore.streams AS s (tenant_id, aggregate_type, aggregate_id, version)"
-	"  VALUES ($1::uuid, $2::text, $3::uuid, " STORE_N_EVENTS ")"
-	"  ON CONFLICT (tenant_id, aggregate_type, aggregate_id)"
-	"  DO UPDATE SET version = s.version + EXCLUDED.version, updated_at = now()"
-	"  RETURNING s.version AS new_version, s.version - " STORE_N_EVENTS " AS old_version)"
-	STORE_INSERT_SQL,
-	5
+	"store_append_any", STORE_APPEND_ANY_SQL("", "true", ""), 5
+};
+static const struct store_append_statements optimistic_set = {
+	{ &st_append_new, &st_append_exact, &st_append_exists, &st_append_any }
 };
 
 /* The append that checks first (sql/005_lean_append.sql), for what the
@@ -322,31 +272,35 @@ static enum es_status store_written_result(const PGresult *r, struct store_appen
 	return take_events(r, 1, res);
 }
 
-/* The optimistic append: ES_OK with res filled when the events are
- * committed; ES_ENOTFOUND when the expectation did not hold, ES_EDUPLICATE
- * when an event id is stored (either way nothing was written); otherwise
- * the failure. values as for st_append_exact. */
-static enum es_status store_append_optimistic(struct db *db, const struct store_append_req *req,
+/* Which of a set of append statements serves req. */
+static const struct db_statement *append_statement(const struct store_append_statements *set,
+						   const struct store_append_req *req)
+{
+	switch (req->expect) {
+	case STORE_EXPECT_EXACT:
+		return set->st[req->expected_version == 0 ? STORE_APPEND_NEW : STORE_APPEND_EXACT];
+	case STORE_EXPECT_EXISTS:
+		return set->st[STORE_APPEND_EXISTS];
+	case STORE_EXPECT_ANY:
+	default:
+		return set->st[STORE_APPEND_ANY];
+	}
+}
+
+/* The optimistic append through one of set's statements: ES_OK with res
+ * filled when the events are committed; ES_ENOTFOUND when the expectation
+ * (or the statement's guard) did not hold, ES_EDUPLICATE when an event id
+ * is stored (either way nothing was written); otherwise the failure.
+ * values as for st_append_exact, then the guard's. */
+static enum es_status store_append_optimistic(struct db *db, const struct store_append_statements *set,
+					      const struct store_append_req *req,
 					      const char *const *values,
 					      struct store_append_res *res)
 {
-	const struct db_statement *st;
 	PGresult *r = NULL;
 	enum es_status rc;
 
-	switch (req->expect) {
-	case STORE_EXPECT_EXACT:
-		st = req->expected_version == 0 ? &st_append_new : &st_append_exact;
-		break;
-	case STORE_EXPECT_EXISTS:
-		st = &st_append_exists;
-		break;
-	case STORE_EXPECT_ANY:
-	default:
-		st = &st_append_any;
-		break;
-	}
-	rc = store_db_exec(db, st, values, &r);
+	rc = store_db_exec(db, append_statement(set, req), values, &r);
 	if (rc == ES_OK)
 		rc = store_written_result(r, res);
 	PQclear(r);
@@ -404,7 +358,7 @@ static enum es_status append(struct db *db, const struct store_append_req *req,
 	values[4] = sbuf_cstr(&events);
 	values[5] = expected;
 
-	rc = optimistic ? store_append_optimistic(db, req, values, res) : ES_ENOTFOUND;
+	rc = optimistic ? store_append_optimistic(db, &optimistic_set, req, values, res) : ES_ENOTFOUND;
 	/* Nothing written: the compare-and-set failed or an id is stored. */
 	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
 		rc = store_append_checked(db, req, values, res);
@@ -426,6 +380,39 @@ enum es_status store_append_in_transaction(struct db *db, const struct store_app
 					   struct store_append_res *res)
 {
 	return append(db, req, res, false);
+}
+
+enum es_status store_append_guarded(struct db *db, const struct store_append_statements *set,
+				    const struct store_append_req *req, const char *const *guard,
+				    size_t n_guard, struct store_append_res *res)
+{
+	struct sbuf events = SBUF_INIT;
+	char expected[24];
+	const char *values[6 + STORE_GUARD_MAX_PARAMS];
+	size_t n = 5;
+	enum es_status rc;
+
+	memset(res, 0, sizeof *res);
+	if ((req->expect == STORE_EXPECT_EXACT && req->expected_version < 0) ||
+	    n_guard > STORE_GUARD_MAX_PARAMS)
+		return ES_EINVAL;
+	rc = store_append_prepare(req, &events, values);
+	if (rc != ES_OK)
+		goto out;
+	values[3] = req->actor_id;
+	values[4] = sbuf_cstr(&events);
+	if (append_statement(set, req) == set->st[STORE_APPEND_EXACT]) {
+		snprintf(expected, sizeof expected, "%" PRId64, req->expected_version);
+		values[n++] = expected;
+	}
+	for (size_t i = 0; i < n_guard; i++)
+		values[n++] = guard[i];
+	rc = store_append_optimistic(db, set, req, values, res);
+	if (rc != ES_OK)
+		store_append_res_free(res);
+out:
+	sbuf_free(&events);
+	return rc;
 }
 
 enum es_status store_append_known(struct db *db, const struct store_append_req *req,

@@ -15,6 +15,7 @@
 #include "base/uuidtext.h"
 
 struct db;
+struct db_statement;
 struct sbuf;
 
 /* The NOTIFY channel of wake-up hints for feed long-polls and runners
@@ -90,6 +91,34 @@ void store_append_res_free(struct store_append_res *res);
  * the slower statement. Results as for store_append(). */
 enum es_status store_append_in_transaction(struct db *db, const struct store_append_req *req,
 					   struct store_append_res *res) ES_MUST_CHECK;
+
+/* A set of optimistic append statements, one per expectation
+ * (append_sql.h): the store's own, or a caller's with a guard. */
+enum store_append_variant {
+	STORE_APPEND_NEW,     /* STORE_EXPECT_EXACT with expected_version 0 */
+	STORE_APPEND_EXACT,   /* $6 the expected version */
+	STORE_APPEND_EXISTS,
+	STORE_APPEND_ANY,
+	STORE_APPEND_VARIANTS
+};
+struct store_append_statements {
+	const struct db_statement *st[STORE_APPEND_VARIANTS];
+};
+
+#define STORE_GUARD_MAX_PARAMS 4
+
+/* The optimistic append alone, through set's statement for req, whose
+ * guard takes guard[0..n_guard) as its parameters: $6.. (from $7 in the
+ * STORE_APPEND_EXACT statement). One statement, its own transaction:
+ * ES_OK with res filled when the events (and whatever the guard writes)
+ * are committed; ES_ENOTFOUND when the expectation or the guard did not
+ * hold and ES_EDUPLICATE when an event id is stored (nothing written
+ * either way: the caller asks store_append or store_append_in_transaction
+ * for the answer); a unique violation of the guard's own tables is ES_EDB
+ * with db_last_constraint naming it. res as for store_append(). */
+enum es_status store_append_guarded(struct db *db, const struct store_append_statements *set,
+				    const struct store_append_req *req, const char *const *guard,
+				    size_t n_guard, struct store_append_res *res) ES_MUST_CHECK;
 
 /* The idempotency check of store_append alone, writing nothing: ES_OK with
  * res->replayed set and the original result when every event_id of req is

@@ -1,9 +1,12 @@
 /* check_keyring.c - evstore.subject_keys through privacy/keyring.h against
  * a real PostgreSQL: a take makes a subject's key once and finds it after,
  * a read fetches the same key, an erased key reads as erased and the
- * subject's next take makes a new one; and the take's plan reads one key
- * by both columns of its index however big the table, in both plan modes
- * (check_plan.h). */
+ * subject's next take makes a new one; the one-statement sealed append
+ * (keyring_lookup, keyring_append) stores its new keys with its events and
+ * writes nothing at all when a key was erased or made meanwhile, the
+ * expectation fails or an event id is stored; and the take's plan reads
+ * one key by both columns of its index however big the table, in both
+ * plan modes (check_plan.h). */
 #include "buildconf.h"
 
 #include <check.h>
@@ -12,6 +15,7 @@
 
 #include "privacy/keyring.h"
 #include "privacy/masterkey.h"
+#include "store/store.h"
 #include "check_plan.h"
 
 #define TENANT "6f7c2a1e-0000-4000-8000-00000000abcd"
@@ -94,31 +98,189 @@ START_TEST(test_take_fetch_forget)
 }
 END_TEST
 
-#define TAKE_EXPLAIN "EXPLAIN (FORMAT JSON) EXECUTE keyring_take('" TENANT "', 'customer-1')"
+/* One event for a new stream of type Contact (expected_version 0, or
+ * expected when it is not 0), its id in ev->event_id. */
+struct one_append {
+	struct store_new_event ev;
+	struct store_append_req req;
+	char stream[UUIDTEXT_LEN];
+	json_object *payload;
+};
 
-/* The take reads subject_keys through an index whose condition names both
- * the tenant and the subject: not a scan of the tenant's keys, filtered. */
+static void one_append_init(struct one_append *a, int64_t expected)
+{
+	memset(a, 0, sizeof *a);
+	uuidtext_v7(a->stream);
+	uuidtext_v7(a->ev.event_id);
+	a->payload = json_tokener_parse("{\"email\":\"sealed elsewhere\"}");
+	a->ev.event_type = "ContactNoted";
+	a->ev.payload = a->payload;
+	a->ev.occurred_at_usec = 1700000000000000LL;
+	a->req.tenant = TENANT;
+	a->req.aggregate_type = "Contact";
+	a->req.aggregate_id = a->stream;
+	a->req.expect = STORE_EXPECT_EXACT;
+	a->req.expected_version = expected;
+	a->req.actor_id = "tester";
+	a->req.events = &a->ev;
+	a->req.n_events = 1;
+}
+
+/* Looks subject up and runs the guarded append of a, with between() run
+ * in between (another session's doing); the append's status. */
+static enum es_status guarded(struct db *db, struct one_append *a, const char *subject,
+			      void (*between)(struct db *other, const char *subject),
+			      struct keyring *kr)
+{
+	struct keyring_guard g = KEYRING_GUARD_INIT;
+	struct store_append_res res;
+	const char *subjects[1] = { subject };
+	enum es_status rc;
+
+	ck_assert_int_eq(keyring_lookup(db, TENANT, subjects, 1, kr, &g), ES_OK);
+	if (between) {
+		struct db *other = test_db();
+
+		between(other, subject);
+		db_free(other);
+	}
+	rc = keyring_append(db, &a->req, &g, &res);
+	if (rc == ES_OK)
+		store_append_res_free(&res);
+	keyring_guard_free(&g);
+	return rc;
+}
+
+static void forget_it(struct db *other, const char *subject)
+{
+	enum keyring_outcome outcome;
+
+	ck_assert_int_eq(keyring_forget(other, TENANT, subject, "dpo", &outcome), ES_OK);
+	ck_assert_int_eq(outcome, KEYRING_ERASED);
+}
+
+static void take_it(struct db *other, const char *subject)
+{
+	struct keyring kr = KEYRING_INIT;
+
+	take(other, TENANT, &subject, 1, &kr);
+	keyring_free(&kr);
+}
+
+static int64_t count_where(struct db *db, const char *fmt, const char *arg)
+{
+	char sql[400];
+
+	snprintf(sql, sizeof sql, fmt, arg);
+	return sql_int(db, sql);
+}
+
+#define STREAM_ROWS "SELECT count(*) FROM evstore.streams WHERE aggregate_id = '%s'"
+#define LIVE_KEYS "SELECT count(*) FROM evstore.subject_keys WHERE subject = '%s' AND erased_at IS NULL"
+#define ALL_KEYS "SELECT count(*) FROM evstore.subject_keys WHERE subject = '%s'"
+
+START_TEST(test_guarded_append)
+{
+	struct db *db = migrated_db();
+	struct keyring made = KEYRING_INIT, held = KEYRING_INIT, read = KEYRING_INIT, kr = KEYRING_INIT;
+	struct one_append a;
+	int64_t id;
+
+	install_master();
+	/* a new subject: its key is stored with the event, and unwraps to
+	 * the key the event was sealed with */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded(db, &a, "s1", NULL, &made), ES_OK);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 1);
+	id = keyring_by_subject(&made, TENANT, "s1")->key_id;
+	ck_assert_int_eq(keyring_fetch(db, &id, 1, true, &read), ES_OK);
+	ck_assert(memcmp(keyring_by_id(&read, id)->dek, keyring_by_subject(&made, TENANT, "s1")->dek,
+			 CIPHER_KEY_LEN) == 0);
+	json_object_put(a.payload);
+
+	/* the subject again: the same key, held, nothing made */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded(db, &a, "s1", NULL, &held), ES_OK);
+	ck_assert_int_eq(keyring_by_subject(&held, TENANT, "s1")->key_id, id);
+	ck_assert_int_eq(count_where(db, ALL_KEYS, "s1"), 1);
+	json_object_put(a.payload);
+
+	/* erased between the lookup and the append: nothing written */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded(db, &a, "s1", forget_it, &kr), ES_ENOTFOUND);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 0);
+	ck_assert_int_eq(count_where(db, LIVE_KEYS, "s1"), 0);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* another append gave the subject a key first: nothing of ours */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded(db, &a, "s2", take_it, &kr), ES_ENOTFOUND);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 0);
+	ck_assert_int_eq(count_where(db, ALL_KEYS, "s2"), 1);
+	id = keyring_by_subject(&kr, TENANT, "s2")->key_id;
+	ck_assert_int_ne(sql_int(db, "SELECT key_id FROM evstore.subject_keys WHERE subject = 's2'"), id);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* the expectation fails (version 5 of a stream that does not exist):
+	 * the new key is not stored either */
+	one_append_init(&a, 5);
+	ck_assert_int_eq(guarded(db, &a, "s3", NULL, &kr), ES_ENOTFOUND);
+	ck_assert_int_eq(count_where(db, ALL_KEYS, "s3"), 0);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* an event id already stored: refused whole, no key for s4 */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded(db, &a, "s4a", NULL, &kr), ES_OK);
+	uuidtext_v7(a.stream);
+	ck_assert_int_eq(guarded(db, &a, "s4", NULL, &kr), ES_EDUPLICATE);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 0);
+	ck_assert_int_eq(count_where(db, ALL_KEYS, "s4"), 0);
+	json_object_put(a.payload);
+
+	keyring_free(&kr);
+	keyring_free(&made);
+	keyring_free(&held);
+	keyring_free(&read);
+	masterkey_install(NULL);
+	db_free(db);
+}
+END_TEST
+
+static const char *const by_subject[] = {
+	"EXPLAIN (FORMAT JSON) EXECUTE keyring_take('" TENANT "', 'customer-1')",
+	"EXPLAIN (FORMAT JSON) EXECUTE keyring_lookup('" TENANT "', 'customer-1')",
+};
+
+/* The take and the lookup read subject_keys through an index whose
+ * condition names both the tenant and the subject: not a scan of the
+ * tenant's keys, filtered. */
 static void assert_take_plan(struct db *db)
 {
 	static const char *const modes[] = { "force_custom_plan", "force_generic_plan" };
 
 	for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-		json_object *doc, *scan, *cond;
 		char set[64];
-		PGresult *r;
 
 		snprintf(set, sizeof set, "SET plan_cache_mode = %s", modes[m]);
 		exec_ok(db, set);
-		scan = plan_find(plan_explain(db, TAKE_EXPLAIN, &doc, &r), "Index Scan");
-		ck_assert_msg(scan && json_object_object_get_ex(scan, "Index Cond", &cond) &&
-				      strstr(json_object_get_string(cond), "tenant_id") &&
-				      strstr(json_object_get_string(cond), "subject") &&
-				      !plan_scans_table(json_object_object_get(json_object_array_get_idx(doc, 0),
-									       "Plan"), "subject_keys"),
-			      "%s (%s) does not find the key by tenant and subject: %s", TAKE_EXPLAIN, modes[m],
-			      PQgetvalue(r, 0, 0));
-		json_object_put(doc);
-		PQclear(r);
+		for (size_t i = 0; i < sizeof by_subject / sizeof by_subject[0]; i++) {
+			json_object *doc, *scan, *cond, *plan;
+			PGresult *r;
+
+			plan = plan_explain(db, by_subject[i], &doc, &r);
+			scan = plan_find(plan, "Index Scan");
+			ck_assert_msg(scan && json_object_object_get_ex(scan, "Index Cond", &cond) &&
+					      strstr(json_object_get_string(cond), "tenant_id") &&
+					      strstr(json_object_get_string(cond), "subject") &&
+					      !plan_scans_table(plan, "subject_keys"),
+				      "%s (%s) does not find the key by tenant and subject: %s", by_subject[i],
+				      modes[m], PQgetvalue(r, 0, 0));
+			json_object_put(doc);
+			PQclear(r);
+		}
 	}
 	exec_ok(db, "RESET plan_cache_mode");
 }
@@ -130,12 +292,17 @@ START_TEST(test_take_plan)
 {
 	static const char *const one[] = { "customer-1" };
 	struct keyring kr = KEYRING_INIT;
+	struct keyring_guard g = KEYRING_GUARD_INIT;
 	char name[96], *conninfo;
 	struct db *db;
 
 	install_master();
 	db = plan_db_create("keyring_plan", name, sizeof name, &conninfo);
+
 	take(db, TENANT, one, 1, &kr); /* prepares keyring_take */
+	keyring_free(&kr);
+	ck_assert_int_eq(keyring_lookup(db, TENANT, one, 1, &kr, &g), ES_OK); /* and keyring_lookup */
+	keyring_guard_free(&g);
 	exec_ok(db, "TRUNCATE evstore.subject_keys CASCADE");
 	assert_take_plan(db);
 
@@ -160,6 +327,7 @@ static Suite *keyring_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_take_fetch_forget);
+	tcase_add_test(tc, test_guarded_append);
 	tcase_add_test(tc, test_take_plan);
 	suite_add_tcase(s, tc);
 	return s;
