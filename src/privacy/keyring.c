@@ -60,11 +60,18 @@ static const struct db_statement st_lookup = {
  * erasure waits for it or, committed first, makes it write nothing; the
  * keys it made (M, a JSON array of {key_id, subject, wrapped_key (hex),
  * master_id}) stored with its events: a subject given a key meanwhile by
- * another append fails it on subject_keys_live_idx. */
+ * another append fails it on subject_keys_live_idx. Liveness is checked
+ * on the locked rows (FOR SHARE returns the newest version, so an erasure
+ * committed meanwhile shows), not in the scan: "erased_at IS NULL" there
+ * lets a generic plan read all of subject_keys_live_idx (its predicate)
+ * and AND it with the key ids, a cost that grows with every subject. Each
+ * id is looked up by itself, as keyring_fetch does (st_fetch). */
 #define GUARD_PRE(H) \
-	"held AS (SELECT key_id FROM evstore.subject_keys" \
-	" WHERE key_id = ANY (" H "::bigint[]) AND erased_at IS NULL FOR SHARE), "
-#define GUARD_COND(H) "(SELECT count(*) FROM held) = cardinality(" H "::bigint[])"
+	"held AS (SELECT k.key_id, k.erased_at FROM unnest(" H "::bigint[]) AS h(id)," \
+	" LATERAL (SELECT key_id, erased_at FROM evstore.subject_keys" \
+	"  WHERE key_id = h.id FOR SHARE) k), "
+#define GUARD_COND(H) \
+	"(SELECT count(*) FROM held WHERE erased_at IS NULL) = cardinality(" H "::bigint[])"
 #define GUARD_POST(M) \
 	", made AS (INSERT INTO evstore.subject_keys (key_id, tenant_id, subject, wrapped_key, master_id)" \
 	"  OVERRIDING SYSTEM VALUE" \
@@ -89,10 +96,17 @@ static const struct store_append_statements guarded_set = {
 	{ &st_append_new, &st_append_exact, &st_append_exists, &st_append_any }
 };
 
+/* Keys by a bigint[] of ids, one index lookup per id: "key_id = ANY
+ * (ids)" has a generic plan that scans the table while it is small (ten
+ * ids guessed, a few pages), and a worker keeps that plan until the next
+ * ANALYZE, however fast the table grows meanwhile; an equality in a
+ * LATERAL subquery that cannot be pulled up (LIMIT) is an index lookup at
+ * any size above one page. */
 static const struct db_statement st_fetch = {
 	"keyring_fetch",
-	"SELECT key_id, tenant_id, subject, wrapped_key, master_id FROM evstore.subject_keys"
-	" WHERE key_id = ANY ($1::bigint[])",
+	"SELECT k.key_id, k.tenant_id, k.subject, k.wrapped_key, k.master_id"
+	" FROM unnest($1::bigint[]) AS h(id),"
+	" LATERAL (SELECT * FROM evstore.subject_keys WHERE key_id = h.id LIMIT 1) k",
 	1
 };
 
