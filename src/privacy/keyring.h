@@ -53,7 +53,7 @@ enum es_status keyring_take(struct db *db, const char *tenant, const char *const
 			    size_t n, struct keyring *kr) ES_MUST_CHECK;
 
 /* The keys a sealed append found and made, for its guard: held, the ids
- * of live keys as a bigint[] literal; made, the new keys as a JSON array. */
+ * of live keys, made, the new keys, each a JSON array. */
 struct keyring_guard {
 	struct sbuf held, made;
 };
