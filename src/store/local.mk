@@ -3,7 +3,7 @@
 # the streams' integrity (verify). Uses pg, json and base.
 noinst_LIBRARIES += src/store/libstore.a
 src_store_libstore_a_SOURCES = \
-	src/store/store.c src/store/store.h \
+	src/store/store.c src/store/store.h src/store/append_sql.h \
 	src/store/feed.c src/store/feed.h \
 	src/store/page_budget.h \
 	src/store/feed_cursor.c src/store/feed_cursor.h \

@@ -326,21 +326,14 @@ static void assert_take_plan(struct db *db)
 	exec_ok(db, "RESET plan_cache_mode");
 }
 
-/* A new session on conninfo with every statement of by_subject and by_id
- * prepared, and so planned, now: a take, a guarded append and a fetch for
- * the subject "prep-<stage>". */
-static struct db *session_planned_now(const char *conninfo, int stage)
+/* A guarded append for subject (its key found or made), then a read's
+ * fetch of that key. */
+static void append_and_fetch(struct db *db, const char *subject)
 {
-	struct db *db = test_db_at(conninfo);
 	struct keyring kr = KEYRING_INIT, read = KEYRING_INIT;
 	struct one_append a;
-	char subject[32];
-	const char *one[1] = { subject };
 	int64_t id;
 
-	snprintf(subject, sizeof subject, "prep-%d", stage);
-	take(db, TENANT, one, 1, &kr);
-	keyring_free(&kr);
 	one_append_init(&a, 0);
 	ck_assert_int_eq(guarded(db, &a, subject, NULL, &kr), ES_OK);
 	json_object_put(a.payload);
@@ -348,6 +341,22 @@ static struct db *session_planned_now(const char *conninfo, int stage)
 	ck_assert_int_eq(keyring_fetch(db, &id, 1, true, &read), ES_OK);
 	keyring_free(&read);
 	keyring_free(&kr);
+}
+
+/* A new session on conninfo with every statement of by_subject and by_id
+ * prepared, and so planned, now: a take, a guarded append and a fetch for
+ * the subject "prep-<stage>". */
+static struct db *session_planned_now(const char *conninfo, int stage)
+{
+	struct db *db = test_db_at(conninfo);
+	struct keyring kr = KEYRING_INIT;
+	char subject[32];
+	const char *one[1] = { subject };
+
+	snprintf(subject, sizeof subject, "prep-%d", stage);
+	take(db, TENANT, one, 1, &kr);
+	keyring_free(&kr);
+	append_and_fetch(db, subject);
 	return db;
 }
 
@@ -386,19 +395,10 @@ START_TEST(test_take_plan)
 	 * PostgreSQL makes first, each runs its generic plan (a statement
 	 * whose generic plan looks dearer is planned again at every call) */
 	for (int i = 0; i < 10; i++) {
-		struct keyring kr = KEYRING_INIT, read = KEYRING_INIT;
-		struct one_append a;
 		char subject[32];
-		int64_t id;
 
-		snprintf(subject, sizeof subject, i % 2 ? "prep-3" : "fresh-%d", i);
-		one_append_init(&a, 0);
-		ck_assert_int_eq(guarded(db, &a, subject, NULL, &kr), ES_OK);
-		json_object_put(a.payload);
-		id = keyring_by_subject(&kr, TENANT, subject)->key_id;
-		ck_assert_int_eq(keyring_fetch(db, &id, 1, true, &read), ES_OK);
-		keyring_free(&read);
-		keyring_free(&kr);
+		snprintf(subject, sizeof subject, "fresh-%d", i);
+		append_and_fetch(db, i % 2 ? "prep-3" : subject);
 	}
 	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM pg_prepared_statements"
 				     " WHERE name IN ('keyring_lookup', 'keyring_append_new', 'keyring_fetch')"
