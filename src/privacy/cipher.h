@@ -41,7 +41,8 @@ void cipher_b64_encode(const unsigned char *in, size_t n, char *out);
 long cipher_b64_decode(const char *in, size_t len, unsigned char *out);
 
 /* Wipes the subkeys kept for the last keys used (a process keeps those of
- * at most 16 keys between requests) and the context cipher_open keeps. */
+ * at most 16 keys between requests) and frees the contexts that sealing,
+ * opening and HMAC keep (each holds the last key it was given). */
 void cipher_forget_subkeys(void);
 
 /* The first 16 hex digits of SHA-256(key): names a master key in the key

@@ -40,6 +40,33 @@ START_TEST(cipher_round_trip)
 }
 END_TEST
 
+/* The bytes of a sealed field are part of the stored format: the same
+ * key, AAD and plaintext seal to these whatever the process sealed before
+ * (the contexts kept between calls hold no state that leaks into the next
+ * seal). The key is 00 01 02 ... 1f. */
+START_TEST(cipher_known_answer)
+{
+	static const char want[] = "8a68f5203a9e527bacc96180d6b2a7ad5e43cee2b511db8c13e33705551e1c42dec9e0c4d23ac1";
+	unsigned char key[CIPHER_KEY_LEN], sealed[CIPHER_SEALED_LEN(11)], other[CIPHER_SEALED_LEN(5)];
+	unsigned char plain[5];
+	char hex[2 * sizeof sealed + 1];
+
+	for (size_t i = 0; i < sizeof key; i++)
+		key[i] = (unsigned char)i;
+	for (int round = 0; round < 3; round++) {
+		ck_assert(cipher_seal(key, "aad", 3, "hello world", 11, sealed) == ES_OK);
+		for (size_t i = 0; i < sizeof sealed; i++)
+			snprintf(hex + 2 * i, 3, "%02x", sealed[i]);
+		ck_assert_str_eq(hex, want);
+		/* between rounds, another key seals and opens */
+		ck_assert(cipher_seal(key_b, "x", 1, "other", 5, other) == ES_OK);
+		ck_assert(cipher_open(key_b, "x", 1, other, sizeof other, plain));
+		if (round == 1)
+			cipher_forget_subkeys();
+	}
+}
+END_TEST
+
 START_TEST(cipher_refuses_what_it_did_not_seal)
 {
 	unsigned char sealed[CIPHER_SEALED_LEN(5)], plain[5];
@@ -638,6 +665,7 @@ static Suite *privacy_suite(void)
 	TCase *tc = tcase_create("cipher");
 
 	tcase_add_test(tc, cipher_round_trip);
+	tcase_add_test(tc, cipher_known_answer);
 	tcase_add_test(tc, cipher_refuses_what_it_did_not_seal);
 	tcase_add_test(tc, cipher_base64);
 	suite_add_tcase(s, tc);
