@@ -137,17 +137,13 @@ struct gcm {
 	EVP_CIPHER_CTX *ctx;
 	unsigned char ek[CIPHER_KEY_LEN];  /* the key it holds, when keyed */
 	bool keyed;
-	int enc;                           /* 1 seals, 0 opens */
 };
-static struct gcm sealer = { .enc = 1 }, opener = { .enc = 0 };
+static struct gcm sealer, opener;
 
 static void gcm_forget(struct gcm *g)
 {
-	int enc = g->enc;
-
 	EVP_CIPHER_CTX_free(g->ctx);
 	OPENSSL_cleanse(g, sizeof *g);
-	g->enc = enc;
 }
 
 /* The contexts hold the last keys they were given: freed (and so wiped). */
@@ -159,22 +155,23 @@ static void contexts_forget(void)
 	hmac_ctx = NULL;
 }
 
-/* g's context, with key ek and nonce iv. */
-static EVP_CIPHER_CTX *gcm_for(struct gcm *g, const unsigned char ek[CIPHER_KEY_LEN],
+/* g's context, with key ek and nonce iv; enc is 1 for sealer, 0 for
+ * opener. */
+static EVP_CIPHER_CTX *gcm_for(struct gcm *g, int enc, const unsigned char ek[CIPHER_KEY_LEN],
 			       const unsigned char *iv)
 {
 	bool same = g->keyed && CRYPTO_memcmp(g->ek, ek, CIPHER_KEY_LEN) == 0;
 
 	if (!g->ctx) {
 		g->ctx = EVP_CIPHER_CTX_new();
-		if (!g->ctx || EVP_CipherInit_ex(g->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, g->enc) != 1 ||
+		if (!g->ctx || EVP_CipherInit_ex(g->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
 		    EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1) {
 			gcm_forget(g);
 			return NULL;
 		}
 	}
 	g->keyed = false;
-	if (EVP_CipherInit_ex(g->ctx, NULL, NULL, same ? NULL : ek, iv, g->enc) != 1) {
+	if (EVP_CipherInit_ex(g->ctx, NULL, NULL, same ? NULL : ek, iv, enc) != 1) {
 		gcm_forget(g);
 		return NULL;
 	}
@@ -194,7 +191,7 @@ enum es_status cipher_seal(const unsigned char key[CIPHER_KEY_LEN], const void *
 	if (!subkey(key, "evstore aead v1", ek) ||
 	    !derive_nonce(key, aad, aadlen, pt, ptlen, out))
 		goto out;
-	c = gcm_for(&sealer, ek, out);
+	c = gcm_for(&sealer, 1, ek, out);
 	if (!c || (aadlen && EVP_EncryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
 	    (ptlen && EVP_EncryptUpdate(c, out + CIPHER_NONCE_LEN, &n, pt, (int)ptlen) != 1) ||
 	    EVP_EncryptFinal_ex(c, out + CIPHER_NONCE_LEN + n, &fin) != 1 ||
@@ -222,7 +219,7 @@ bool cipher_open(const unsigned char key[CIPHER_KEY_LEN], const void *aad, size_
 	memcpy(tag, in + CIPHER_NONCE_LEN + ctlen, CIPHER_TAG_LEN);
 	if (!subkey(key, "evstore aead v1", ek))
 		goto out;
-	c = gcm_for(&opener, ek, in);
+	c = gcm_for(&opener, 0, ek, in);
 	if (!c || (aadlen && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1) ||
 	    (ctlen && EVP_DecryptUpdate(c, out, &n, in + CIPHER_NONCE_LEN, (int)ctlen) != 1) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CIPHER_TAG_LEN, tag) != 1)

@@ -25,12 +25,12 @@
  * = ANY (...)), planned once on an empty table as a worker's generic plan
  * is, kept only tenant_id as the condition and filtered every key of the
  * tenant, so a take grew with the table (4 ms at 100,000 keys). */
-static const struct db_statement st_take = {
-	"keyring_take",
-	"SELECT key_id, wrapped_key, master_id FROM evstore.subject_keys"
+#define LIVE_KEY_SQL \
+	"SELECT key_id, wrapped_key, master_id FROM evstore.subject_keys" \
 	" WHERE tenant_id = $1::uuid AND subject = $2::text AND erased_at IS NULL"
-	" FOR SHARE",
-	2
+
+static const struct db_statement st_take = {
+	"keyring_take", LIVE_KEY_SQL " FOR SHARE", 2
 };
 
 static const struct db_statement st_create = {
@@ -48,8 +48,7 @@ static const struct db_statement st_create = {
  * a gap. The sequence is the identity of subject_keys.key_id. */
 static const struct db_statement st_lookup = {
 	"keyring_lookup",
-	"(SELECT key_id, wrapped_key, master_id FROM evstore.subject_keys"
-	"  WHERE tenant_id = $1::uuid AND subject = $2::text AND erased_at IS NULL)"
+	"(" LIVE_KEY_SQL ")"
 	" UNION ALL SELECT nextval('evstore.subject_keys_key_id_seq'), NULL, NULL"
 	" LIMIT 1",
 	2

@@ -339,6 +339,26 @@ static enum es_status store_append_checked(struct db *db, const struct store_app
 /* The append: optimistic first (one statement that writes unless an id is
  * stored or the compare-and-set fails, then the checking one answers), or
  * the checking statement alone. */
+/* The optimistic statements' first values: the stream key, the actor,
+ * the events (rendered into *events, which the caller frees) and, at
+ * values[5], the expected version (in expected). */
+static enum es_status append_values(const struct store_append_req *req, struct sbuf *events,
+				    char expected[24], const char **values)
+{
+	enum es_status rc;
+
+	if (req->expect == STORE_EXPECT_EXACT && req->expected_version < 0)
+		return ES_EINVAL;
+	rc = store_append_prepare(req, events, values);
+	if (rc != ES_OK)
+		return rc;
+	snprintf(expected, 24, "%" PRId64, req->expected_version);
+	values[3] = req->actor_id;
+	values[4] = sbuf_cstr(events);
+	values[5] = expected;
+	return ES_OK;
+}
+
 static enum es_status append(struct db *db, const struct store_append_req *req,
 			     struct store_append_res *res, bool optimistic)
 {
@@ -348,16 +368,9 @@ static enum es_status append(struct db *db, const struct store_append_req *req,
 	enum es_status rc;
 
 	memset(res, 0, sizeof *res);
-	if (req->expect == STORE_EXPECT_EXACT && req->expected_version < 0)
-		return ES_EINVAL;
-	rc = store_append_prepare(req, &events, values);
+	rc = append_values(req, &events, expected, values);
 	if (rc != ES_OK)
 		goto out;
-	snprintf(expected, sizeof expected, "%" PRId64, req->expected_version);
-	values[3] = req->actor_id;
-	values[4] = sbuf_cstr(&events);
-	values[5] = expected;
-
 	rc = optimistic ? store_append_optimistic(db, &optimistic_set, req, values, res) : ES_ENOTFOUND;
 	/* Nothing written: the compare-and-set failed or an id is stored. */
 	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
@@ -389,22 +402,18 @@ enum es_status store_append_guarded(struct db *db, const struct store_append_sta
 	struct sbuf events = SBUF_INIT;
 	char expected[24];
 	const char *values[6 + STORE_GUARD_MAX_PARAMS];
-	size_t n = 5;
+	size_t n;
 	enum es_status rc;
 
 	memset(res, 0, sizeof *res);
-	if ((req->expect == STORE_EXPECT_EXACT && req->expected_version < 0) ||
-	    n_guard > STORE_GUARD_MAX_PARAMS)
+	if (n_guard > STORE_GUARD_MAX_PARAMS)
 		return ES_EINVAL;
-	rc = store_append_prepare(req, &events, values);
+	rc = append_values(req, &events, expected, values);
 	if (rc != ES_OK)
 		goto out;
-	values[3] = req->actor_id;
-	values[4] = sbuf_cstr(&events);
-	if (append_statement(set, req) == set->st[STORE_APPEND_EXACT]) {
-		snprintf(expected, sizeof expected, "%" PRId64, req->expected_version);
-		values[n++] = expected;
-	}
+	/* the guard's values follow the expected version where it is a
+	 * parameter (STORE_APPEND_EXACT), else take its place */
+	n = append_statement(set, req) == set->st[STORE_APPEND_EXACT] ? 6 : 5;
 	for (size_t i = 0; i < n_guard; i++)
 		values[n++] = guard[i];
 	rc = store_append_optimistic(db, set, req, values, res);
