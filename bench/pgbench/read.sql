@@ -1,10 +1,12 @@
 -- The statement a stream read runs (store_read_forward): the stream's
--- version and 100 rendered events in one snapshot. run.sh puts a
+-- version and the columns of 100 events, which the worker renders as JSON
+-- (src/store/event_render.h); no byte budget. run.sh puts a
 -- "\set k random(1, N)" line in front and fills bench_read_ids.
-SELECT s.version, ev.version, ev.json
+SELECT s.version, ev.*
   FROM evstore.streams s
   LEFT JOIN LATERAL (
-    SELECT e.version, evstore.event_json(e)::text AS json
+    SELECT e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.version, e.position,
+           e.occurred_at, e.recorded_at, e.tenant_id, e.actor_id, e.payload::text, e.metadata::text
       FROM evstore.events e
      WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type
        AND e.aggregate_id = s.aggregate_id AND e.version >= 1

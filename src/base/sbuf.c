@@ -155,6 +155,14 @@ void sbuf_reset(struct sbuf *b)
 		b->data[0] = '\0';
 }
 
+void sbuf_truncate(struct sbuf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->data[len] = '\0';
+}
+
 /* Releases the memory; the buffer is then empty and reusable. */
 void sbuf_free(struct sbuf *b)
 {

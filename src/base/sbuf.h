@@ -25,6 +25,8 @@ void sbuf_json_string(struct sbuf *b, const char *s);
 const char *sbuf_cstr(struct sbuf *b);
 /* Empties the buffer but keeps its memory for reuse. */
 void sbuf_reset(struct sbuf *b);
+/* Drops what was appended after the first len bytes (len <= b->len). */
+void sbuf_truncate(struct sbuf *b, size_t len);
 void sbuf_free(struct sbuf *b);
 
 #endif

@@ -461,8 +461,9 @@ static enum es_status db_prepare_statement(struct db *db, const struct db_statem
 	return rc;
 }
 
-enum es_status db_exec(struct db *db, const struct db_statement *st,
-		       const char *const *values, PGresult **out)
+/* db_exec and db_exec_binary: results in format (0 text, 1 binary). */
+static enum es_status db_exec_format(struct db *db, const struct db_statement *st,
+				     const char *const *values, int format, PGresult **out)
 {
 	PGresult *res = NULL;
 	enum es_status rc;
@@ -475,12 +476,13 @@ enum es_status db_exec(struct db *db, const struct db_statement *st,
 	for (int attempt = 0;; attempt++) {
 		if (db->transaction_pooling) {
 			/* Unnamed: parsed and planned in whatever session runs it. */
-			res = PQexecParams(db->conn, st->sql, st->nparams, NULL, values, NULL, NULL, 0);
+			res = PQexecParams(db->conn, st->sql, st->nparams, NULL, values, NULL, NULL,
+					   format);
 		} else {
 			rc = db_prepare_statement(db, st);
 			if (rc != ES_OK)
 				goto out;
-			res = PQexecPrepared(db->conn, st->name, st->nparams, values, NULL, NULL, 0);
+			res = PQexecPrepared(db->conn, st->name, st->nparams, values, NULL, NULL, format);
 		}
 		if (db_result_ok(res)) {
 			*out = res;
@@ -500,6 +502,18 @@ enum es_status db_exec(struct db *db, const struct db_statement *st,
 out:
 	PQclear(res);
 	return rc;
+}
+
+enum es_status db_exec(struct db *db, const struct db_statement *st,
+		       const char *const *values, PGresult **out)
+{
+	return db_exec_format(db, st, values, 0, out);
+}
+
+enum es_status db_exec_binary(struct db *db, const struct db_statement *st,
+			      const char *const *values, PGresult **out)
+{
+	return db_exec_format(db, st, values, 1, out);
 }
 
 /* Runs sql on the live connection: with params (PQexecParams, one
@@ -890,6 +904,23 @@ enum es_status db_pipeline_sync(struct db *db, size_t *failed)
 int64_t db_value_int64(const PGresult *r, int row, int col)
 {
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+int64_t db_binary_int64(const PGresult *r, int row, int col)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+	uint64_t v = 0;
+
+	if (PQgetlength(r, row, col) != 8)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+bool db_binary_bool(const PGresult *r, int row, int col)
+{
+	return PQgetlength(r, row, col) == 1 && PQgetvalue(r, row, col)[0] == 1;
 }
 
 bool db_value_bool(const PGresult *r, int row, int col)

@@ -76,6 +76,14 @@ enum es_status db_ensure(struct db *db) ES_MUST_CHECK;
 enum es_status db_exec(struct db *db, const struct db_statement *st,
 		       const char *const *values, PGresult **out) ES_MUST_CHECK;
 
+/* db_exec with every column of the result in PostgreSQL's binary format
+ * (read with db_binary_int64 and the like): for the hot reads, where the
+ * server's text output of each value would cost more than its decoding
+ * here, and where the value must not depend on session settings
+ * (DateStyle, TimeZone). */
+enum es_status db_exec_binary(struct db *db, const struct db_statement *st,
+			      const char *const *values, PGresult **out) ES_MUST_CHECK;
+
 /* Runs SQL text without parameters (migrations, LISTEN, BEGIN/COMMIT).
  * out may be NULL when the result is not wanted. */
 enum es_status db_exec_sql(struct db *db, const char *sql, PGresult **out) ES_MUST_CHECK;
@@ -98,6 +106,10 @@ enum es_status db_exec_params_int64(struct db *db, const char *label, const char
  * NULL (borrowed from r). */
 int64_t db_value_int64(const PGresult *r, int row, int col);
 bool db_value_bool(const PGresult *r, int row, int col);
+/* A bigint of a binary result (db_exec_binary); 0 if it is not 8 bytes. */
+int64_t db_binary_int64(const PGresult *r, int row, int col);
+/* A boolean of a binary result. */
+bool db_binary_bool(const PGresult *r, int row, int col);
 const char *db_value_or_null(const PGresult *r, int row, int col);
 
 /* The status a failure with this SQLSTATE returns:

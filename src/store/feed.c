@@ -28,17 +28,25 @@
 #include "base/sbuf.h"
 #include "base/uuidtext.h"
 #include "pg/db.h"
+#include "store/event_render.h"
 #include "store/page_budget.h"
 
-/* The columns of struct event, after the horizon column, of the event E
- * (an evstore.events row). */
+/* The columns of an event of the page, of the event E (an evstore.events
+ * row): its place in the feed (transaction_id as t, for the order), the
+ * ids struct event keeps as text, and what event_render() reads. */
 #define FEED_COLUMNS_OF(E) \
-	"evstore.event_json(" E ")::text AS j, (" E ").transaction_id AS t, (" E ").position AS p," \
-	" (" E ").event_id::text AS i, (" E ").event_type AS et, (" E ").aggregate_type AS at," \
+	" (" E ").transaction_id AS t, (" E ").event_id::text AS i," \
 	" (" E ").aggregate_id::text AS a," \
 	" COALESCE(NULLIF((" E ").tenant_id, '00000000-0000-0000-0000-000000000000')::text, '') AS tn," \
-	" (" E ").version AS v"
+	EVENT_RENDER_COLUMNS("(" E ")")
 #define FEED_COLUMNS FEED_COLUMNS_OF("e")
+
+/* The same columns of a subquery Q that selected them, as feed_rows()
+ * reads them after the horizon (F_TXID on). */
+#define FEED_SELECT(Q) \
+	" " Q ".t::text, " Q ".i, " Q ".a, " Q ".tn," EVENT_RENDER_SELECT(Q)
+enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
+       F_MORE = F_EVENT + EVENT_RENDER_NCOLS };
 
 /* The page's length $5 as the planner cannot see it: a LIMIT it cannot
  * read is taken for 10% of the rows, so it reads an index in order and
@@ -60,13 +68,13 @@
  * budget is cut above the Limit, so the index scan still stops there. */
 #define FEED_PAGE_SQL(ROWS) \
 	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)" \
-	" SELECT h.x::text, ev.j, ev.t::text, ev.p, ev.i, ev.et, ev.at, ev.a, ev.tn, ev.v," \
-	"  ev.page_more" \
+	" SELECT h.x::text," FEED_SELECT("ev") ", ev.page_more" \
 	" FROM h LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
-	"   SELECT pg.*," PAGE_BUDGET_COLUMNS("pg.j", "pg.t, pg.p") " FROM (" ROWS ") pg) w" \
+	"   SELECT pg.*," PAGE_BUDGET_COLUMNS(EVENT_RENDER_SIZE_SQL, "pg.t, pg.r_position") \
+	"   FROM (" ROWS ") pg) w" \
 	"  WHERE" PAGE_BUDGET_KEEP("$6") ") ev ON true" \
-	" ORDER BY ev.t, ev.p"
+	" ORDER BY ev.t, ev.r_position"
 
 /* The page's rows, any aggregate type. */
 #define FEED_ROWS(TENANT, LIMIT) \
@@ -106,9 +114,9 @@ static const struct db_statement st_page_tenant_typed = {
 
 static const struct db_statement st_positions = {
 	"feed_positions",
-	"SELECT '0', " FEED_COLUMNS ", false" /* page_more: no budget */
-	" FROM evstore.events e"
-	" WHERE e.position = ANY ($1::bigint[]) ORDER BY e.transaction_id, e.position",
+	"SELECT '0'::text," FEED_SELECT("q") ", false" /* page_more: no budget */
+	" FROM (SELECT" FEED_COLUMNS " FROM evstore.events e"
+	"  WHERE e.position = ANY ($1::bigint[])) q ORDER BY q.t, q.r_position",
 	1
 };
 
@@ -144,6 +152,7 @@ void feed_page_free(struct feed_page *p)
 		return;
 	PQclear(p->result_);
 	free(p->ev);
+	sbuf_free(&p->json_);
 	memset(p, 0, sizeof *p);
 }
 
@@ -162,38 +171,61 @@ static struct feed_cursor feed_horizon_of(const char *x)
 	return c;
 }
 
-/* Takes r (cleared by feed_page_free, even on failure) and points out's
- * events into it; column 0 is the horizon, a row whose event columns are
- * NULL the empty page's. *cut: the last event's page_more, a row the byte
- * budget left out follows it. */
-static enum es_status feed_rows(PGresult *r, struct feed_page *out, bool *cut)
+/* Takes r (a binary result, cleared by feed_page_free, even on failure),
+ * renders its events' JSON into out and points out's events into both; a
+ * row whose event columns are NULL is the empty page's. Stops before the
+ * JSON passes max_bytes (> 0; the first event always comes), as the
+ * statement's cut counts a little short (event_render.h). *cut: a row the
+ * byte budget left out follows the last event. */
+static enum es_status feed_rows(PGresult *r, long max_bytes, struct feed_page *out, bool *cut)
 {
 	int rows = PQntuples(r);
+	size_t *at = NULL;
+	enum es_status rc = ES_OK;
 
 	*cut = false;
 	out->result_ = r;
 	out->ev = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out->ev);
-	if (!out->ev)
-		return ES_ENOMEM;
-	for (int i = 0; i < rows; i++) {
-		struct event *e;
-
-		if (PQgetisnull(r, i, 1))
-			continue;
-		e = &out->ev[out->n++];
-		e->json = PQgetvalue(r, i, 1);
-		e->txid = PQgetvalue(r, i, 2);
-		e->txid_num = strtoull(e->txid, NULL, 10);
-		e->position = db_value_int64(r, i, 3);
-		e->event_id = PQgetvalue(r, i, 4);
-		e->event_type = PQgetvalue(r, i, 5);
-		e->aggregate_type = PQgetvalue(r, i, 6);
-		e->aggregate_id = PQgetvalue(r, i, 7);
-		e->tenant_id = PQgetvalue(r, i, 8);
-		e->version = db_value_int64(r, i, 9);
-		*cut = PQgetvalue(r, i, 10)[0] == 't';
+	at = calloc(rows > 0 ? (size_t)rows : 1, sizeof *at);
+	if (!out->ev || !at) {
+		rc = ES_ENOMEM;
+		goto out;
 	}
-	return ES_OK;
+	for (int i = 0; i < rows && !PQgetisnull(r, i, F_TXID); i++) {
+		struct event *e = &out->ev[out->n];
+		size_t start = out->json_.len;
+
+		rc = event_render(r, i, F_EVENT, &out->json_);
+		if (rc != ES_OK)
+			goto out;
+		if (out->n > 0 && max_bytes > 0 && out->json_.len - out->n > (size_t)max_bytes) {
+			sbuf_truncate(&out->json_, start);
+			*cut = true;
+			break;
+		}
+		sbuf_putc(&out->json_, '\0'); /* one string each; not counted above */
+		at[out->n++] = start;
+		e->txid = PQgetvalue(r, i, F_TXID);
+		e->txid_num = strtoull(e->txid, NULL, 10);
+		e->event_id = PQgetvalue(r, i, F_EVENT_ID);
+		e->aggregate_id = PQgetvalue(r, i, F_AGGREGATE_ID);
+		e->tenant_id = PQgetvalue(r, i, F_TENANT_ID);
+		e->event_type = PQgetvalue(r, i, F_EVENT + EVENT_RENDER_EVENT_TYPE);
+		e->aggregate_type = PQgetvalue(r, i, F_EVENT + EVENT_RENDER_AGGREGATE_TYPE);
+		e->position = db_binary_int64(r, i, F_EVENT + EVENT_RENDER_POSITION);
+		e->version = db_binary_int64(r, i, F_EVENT + EVENT_RENDER_VERSION);
+		*cut = db_binary_bool(r, i, F_MORE);
+	}
+	if (out->json_.failed) {
+		rc = ES_ENOMEM;
+		goto out;
+	}
+	/* the buffer has stopped moving */
+	for (size_t k = 0; k < out->n; k++)
+		out->ev[k].json = out->json_.data + at[k];
+out:
+	free(at);
+	return rc;
 }
 
 enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_page *out)
@@ -213,11 +245,11 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 	snprintf(pos, sizeof pos, "%" PRId64, q->after.position);
 	snprintf(lim, sizeof lim, "%d", q->limit);
 	snprintf(budget, sizeof budget, "%ld", q->max_bytes);
-	rc = db_exec(db, q->all_tenants ? &st_page_all
-			 : q->aggregate_types ? &st_page_tenant_typed : &st_page_tenant, vals, &r);
+	rc = db_exec_binary(db, q->all_tenants ? &st_page_all
+				: q->aggregate_types ? &st_page_tenant_typed : &st_page_tenant, vals, &r);
 	if (rc != ES_OK)
 		return rc;
-	rc = feed_rows(r, out, &cut);
+	rc = feed_rows(r, q->max_bytes, out, &cut);
 	if (rc != ES_OK) {
 		feed_page_free(out);
 		return rc;
@@ -251,10 +283,10 @@ enum es_status feed_read_positions(struct db *db, const int64_t *positions, size
 		goto out;
 	}
 	vals[0] = sbuf_cstr(&arr);
-	rc = db_exec(db, &st_positions, vals, &r);
+	rc = db_exec_binary(db, &st_positions, vals, &r);
 	if (rc != ES_OK)
 		goto out;
-	rc = feed_rows(r, out, &cut);
+	rc = feed_rows(r, 0, out, &cut);
 	if (rc != ES_OK)
 		feed_page_free(out);
 out:

@@ -19,15 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "base/error.h"
+#include "base/sbuf.h"
 #include "store/feed_cursor.h"
 
 struct db;
-struct sbuf;
 
 /* One event read from the feed. The strings are borrowed from the page
  * that holds them (valid until feed_page_free). */
 struct event {
-	const char *json;             /* evstore.event_json(e): what readers get */
+	const char *json;             /* what readers get (event_render.h) */
 	const char *txid;             /* transaction_id as text */
 	uint64_t txid_num;
 	int64_t position;
@@ -58,6 +58,7 @@ struct feed_page {
 	bool full;                    /* n == limit, or cut by max_bytes: more may be waiting */
 	struct feed_cursor horizon;   /* (xmin - 1, INT64_MAX): the feed is complete below it */
 	void *result_;                /* the query result the strings live in */
+	struct sbuf json_;            /* and the events' JSON */
 };
 
 /* Reads up to q->limit events after q->after. ES_EINVAL when the limit is

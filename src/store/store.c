@@ -1,8 +1,9 @@
 /* store.c - the event store's queries. Every statement is prepared once per
  * connection (db.c) and written so that its generic plan, made once and
  * kept for the connection's life, uses the right index at any table size
- * (check_store holds the plans to this). Every reader renders events with
- * evstore.event_json() (sql/001_init.sql).
+ * (check_store holds the plans to this). A stream read renders its events
+ * in the worker (event_render.h), as evstore.event_json() (sql/001_init.sql)
+ * renders them for export and SQL handlers.
  *
  * An append is one statement that writes optimistically: the
  * compare-and-set on the streams row and the insert of the events, without
@@ -23,6 +24,7 @@
 #include "base/sbuf.h"
 #include "base/timefmt.h"
 #include "store/append_sql.h"
+#include "store/event_render.h"
 #include "store/page_budget.h"
 
 /* The optimistic appends (append_sql.h), one per expectation, unguarded. */
@@ -59,24 +61,25 @@ static const struct db_statement st_append_known = {
 };
 
 /* The stream's version and one page of its events in one statement, so the
- * version and the events come from the same snapshot. A stream that exists
- * but has nothing in range gives one row with NULL event columns. CMP and
- * ORDER give the direction from version $4; $5 is the limit, $6 the byte
- * budget (NULL: none; page_budget.h). */
+ * version and the events come from the same snapshot, as binary columns
+ * for event_render(). A stream that exists but has nothing in range gives
+ * one row with NULL event columns. CMP and ORDER give the direction from
+ * version $4; $5 is the limit, $6 the byte budget (NULL: none;
+ * page_budget.h). */
 #define STREAM_PAGE_SQL(CMP, ORDER) \
-	"SELECT s.version, ev.version, ev.json" \
+	"SELECT s.version," EVENT_RENDER_SELECT("ev") \
 	" FROM evstore.streams s" \
 	" LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
-	"   SELECT pg.*," PAGE_BUDGET_COLUMNS("pg.json", "pg.version " ORDER) " FROM (" \
-	"    SELECT e.version, evstore.event_json(e)::text AS json" \
+	"   SELECT pg.*," PAGE_BUDGET_COLUMNS(EVENT_RENDER_SIZE_SQL, "pg.r_version " ORDER) " FROM (" \
+	"    SELECT" EVENT_RENDER_COLUMNS("e") \
 	"    FROM evstore.events e" \
 	"    WHERE e.tenant_id = s.tenant_id AND e.aggregate_type = s.aggregate_type" \
 	"      AND e.aggregate_id = s.aggregate_id AND e.version " CMP " $4::bigint" \
 	"    ORDER BY e.version " ORDER " LIMIT $5::int) pg) w" \
 	"  WHERE" PAGE_BUDGET_KEEP("$6") ") ev ON true" \
 	" WHERE s.tenant_id = $1::uuid AND s.aggregate_type = $2::text AND s.aggregate_id = $3::uuid" \
-	" ORDER BY ev.version " ORDER
+	" ORDER BY ev.r_version " ORDER
 
 static const struct db_statement st_read_forward = {
 	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 6
@@ -470,6 +473,7 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 	PGresult *r = NULL;
 	char from[24], lim[16], budget[24];
 	const char *values[6];
+	size_t bytes = 0;
 	int64_t last = 0;
 	enum es_status rc;
 	int rows;
@@ -489,7 +493,7 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 	values[4] = lim;
 	values[5] = max_bytes > 0 ? budget : NULL;
 
-	rc = db_exec(db, backward ? &st_read_backward : &st_read_forward, values, &r);
+	rc = db_exec_binary(db, backward ? &st_read_backward : &st_read_forward, values, &r);
 	if (rc != ES_OK)
 		goto out;
 	rows = PQntuples(r);
@@ -497,14 +501,23 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 		rc = ES_ENOTFOUND;
 		goto out;
 	}
-	page->current_version = db_value_int64(r, 0, 0);
-	for (int i = 0; i < rows; i++) {
-		if (PQgetisnull(r, i, 1))
-			continue; /* the stream exists, nothing in range */
+	page->current_version = db_binary_int64(r, 0, 0);
+	for (int i = 0; i < rows && !PQgetisnull(r, i, 1); i++) {
+		size_t before = out->len, json_at;
+
 		if (page->count > 0)
 			sbuf_putc(out, ',');
-		sbuf_append(out, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
-		last = db_value_int64(r, i, 1);
+		json_at = out->len;
+		rc = event_render(r, i, 1, out);
+		if (rc != ES_OK)
+			goto out;
+		/* The database's cut counts a little short (event_render.h). */
+		bytes += out->len - json_at;
+		if (page->count > 0 && max_bytes > 0 && bytes > (size_t)max_bytes) {
+			sbuf_truncate(out, before);
+			break;
+		}
+		last = db_binary_int64(r, i, 1 + EVENT_RENDER_VERSION);
 		page->count++;
 	}
 	if (page->count > 0) {

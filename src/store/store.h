@@ -1,8 +1,8 @@
 /* store.h - the event store's queries on events and streams: append with
  * compare-and-set on the streams row, stream reads, the streams of a type,
- * counts. The global feed is feed.h's. Events are rendered to JSON by one
- * SQL function (evstore.event_json) so that every reader sees the same
- * object. */
+ * counts. The global feed is feed.h's. A read renders its events to JSON
+ * in the worker (event_render.h), as the same object that the SQL function
+ * evstore.event_json gives export and SQL handlers. */
 #ifndef EVSTORE_STORE_H
 #define EVSTORE_STORE_H
 

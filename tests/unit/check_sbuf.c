@@ -61,6 +61,24 @@ START_TEST(sbuf_reset_keeps_memory)
 }
 END_TEST
 
+/* Truncating drops the tail and keeps the text terminated; a length
+ * past the end changes nothing. */
+START_TEST(sbuf_truncate_drops_tail)
+{
+	struct sbuf b = SBUF_INIT;
+
+	sbuf_puts(&b, "first,second");
+	sbuf_truncate(&b, 5);
+	ck_assert_str_eq(sbuf_cstr(&b), "first");
+	ck_assert_uint_eq(b.len, 5);
+	sbuf_truncate(&b, 99);
+	ck_assert_str_eq(sbuf_cstr(&b), "first");
+	sbuf_puts(&b, "!");
+	ck_assert_str_eq(sbuf_cstr(&b), "first!");
+	sbuf_free(&b);
+}
+END_TEST
+
 START_TEST(sbuf_binary)
 {
 	struct sbuf b = SBUF_INIT;
@@ -109,6 +127,7 @@ static Suite *sbuf_suite(void)
 	tcase_add_test(tc, sbuf_builds_text);
 	tcase_add_test(tc, sbuf_grows);
 	tcase_add_test(tc, sbuf_reset_keeps_memory);
+	tcase_add_test(tc, sbuf_truncate_drops_tail);
 	tcase_add_test(tc, sbuf_binary);
 	tcase_add_loop_test(tc, sbuf_json_string_escapes, 0, N_ELEMS(json_strings));
 	suite_add_tcase(s, tc);

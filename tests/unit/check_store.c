@@ -23,6 +23,7 @@
 #include "pg/migrate.h"
 #include "base/sbuf.h"
 #include "store/store.h"
+#include "store/event_render.h"
 #include "base/timefmt.h"
 #include "base/uuidtext.h"
 #include "check_plan.h"
@@ -451,6 +452,99 @@ static const struct expect_case {
 	{ 3, STORE_EXPECT_EXISTS, 0, ES_OK, 5 },
 	{ 0, STORE_EXPECT_EXISTS, 0, ES_ECONFLICT, 0 },
 };
+
+/* A stream read renders each event in the worker (event_render.c) as
+ * evstore.event_json() does for export and SQL handlers: the same members
+ * in the same order with the same values, whatever the session's
+ * DateStyle and TimeZone, for text that needs escaping, the ends of the
+ * timestamp range, a tenant and none. And the size the page budget counts
+ * in SQL is the rendering's length, short only by the digits past the
+ * first of the two numbers and by escapes. */
+START_TEST(test_read_renders_as_event_json)
+{
+	struct db *db = migrated_db();
+	struct sbuf out = SBUF_INIT;
+	struct store_stream_page page;
+	char id[UUIDTEXT_LEN], tenant[UUIDTEXT_LEN], sql[2048];
+	const char *values[2];
+	json_object *got, *want;
+	PGresult *r;
+
+	uuidtext_v7(id);
+	uuidtext_v7(tenant);
+	exec_ok(db, "SET DateStyle = 'SQL, DMY'");
+	exec_ok(db, "SET TimeZone = 'America/St_Johns'");
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO evstore.streams (tenant_id, aggregate_type, aggregate_id, version)"
+		 " VALUES ('%s', 'Render', '%s', 4), ('%s', 'Render', '%s', 1)",
+		 tenant, id, UUIDTEXT_NIL, id);
+	exec_ok(db, sql);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO evstore.events (tenant_id, event_id, aggregate_type, aggregate_id,"
+		 " version, event_type, actor_id, occurred_at, recorded_at, payload, metadata) VALUES"
+		 " ('%s', gen_random_uuid(), 'Render', '%s', 1, 'Quote\"d\\Type',"
+		 "  E'actor \"q\"\\n\\ttab \\u00fcml\\u00e4ut \\u2603', '0001-01-01 00:00:00Z',"
+		 "  '9999-12-31 23:59:59.999999Z',"
+		 "  '{\"s\": \"\\u00fc \\\"q\\\" \\n\", \"n\": [1, 2.50, -0.0, 1e3, null, true], \"o\": {}}',"
+		 "  '{\"correlation_id\": \"c\"}'),"
+		 " ('%s', gen_random_uuid(), 'Render', '%s', 2, 'Plain', NULL,"
+		 "  '1969-12-31 23:59:59.5Z', '2000-01-01 00:00:00Z', '{}', '{}'),"
+		 " ('%s', gen_random_uuid(), 'Render', '%s', 3, 'Plain', 'a',"
+		 "  '2026-11-27 10:00:00+05:30', now(), '{\"big\": 12345678901234567890}', '{}'),"
+		 " ('%s', gen_random_uuid(), 'Render', '%s', 4, 'Plain', 'b',"
+		 "  '2000-01-01 00:00:00.000001Z', now(), '{\"k\": [[], {\"a\": {}}]}', '{}'),"
+		 " ('%s', gen_random_uuid(), 'Render', '%s', 1, 'NoTenant', NULL,"
+		 "  '2026-01-01 00:00:00Z', now(), '{}', '{}')",
+		 tenant, id, tenant, id, tenant, id, tenant, id, UUIDTEXT_NIL, id);
+	exec_ok(db, sql);
+
+	for (int t = 0; t < 2; t++) {
+		const char *tn = t == 0 ? tenant : NULL;
+		int n;
+
+		values[0] = tn ? tn : UUIDTEXT_NIL;
+		values[1] = id;
+		ck_assert_int_eq(db_exec_params(db, "test",
+			"SELECT evstore.event_json(e)::text, " EVENT_RENDER_SIZE_SQL ","
+			" length(r_version::text) + length(r_position::text)"
+			" FROM evstore.events e, LATERAL (SELECT" EVENT_RENDER_COLUMNS("e") ") q"
+			" WHERE e.tenant_id = $1::uuid AND e.aggregate_id = $2::uuid ORDER BY e.version",
+			2, values, &r), ES_OK);
+		n = PQntuples(r);
+		ck_assert_int_eq(n, t == 0 ? 4 : 1);
+		for (int i = 0; i < n; i++) {
+			const char *gs, *ws;
+			long estimate = strtol(PQgetvalue(r, i, 1), NULL, 10);
+			long digits = strtol(PQgetvalue(r, i, 2), NULL, 10);
+			long len;
+
+			/* one event a page: the page is its rendering */
+			sbuf_reset(&out);
+			ck_assert_int_eq(store_read_stream(db, tn, "Render", id, i + 1, 1, 0, false, &out,
+							   &page), ES_OK);
+			ck_assert_uint_eq(page.count, 1);
+			len = (long)out.len;
+			got = json_tokener_parse(sbuf_cstr(&out));
+			want = json_tokener_parse(PQgetvalue(r, i, 0));
+			ck_assert_ptr_nonnull(got);
+			ck_assert_ptr_nonnull(want);
+			gs = json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN);
+			ws = json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN);
+			ck_assert_msg(strcmp(gs, ws) == 0, "event %d:\n rendered %.1500s\n sql      %.1500s",
+				      i, gs, ws);
+			json_object_put(got);
+			json_object_put(want);
+			ck_assert_msg(estimate <= len, "event %d: estimate %ld > %ld", i, estimate, len);
+			if (t == 1 || i > 0) /* nothing to escape: short by the digits only */
+				ck_assert_msg(len - estimate == digits - 2, "event %d: estimate %ld, length %ld",
+					      i, estimate, len);
+		}
+		PQclear(r);
+	}
+	sbuf_free(&out);
+	db_free(db);
+}
+END_TEST
 
 START_TEST(test_append_expectations)
 {
@@ -1164,6 +1258,7 @@ static Suite *store_suite(void)
 	tc = tcase_create("append");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_append_and_read_pages);
+	tcase_add_test(tc, test_read_renders_as_event_json);
 	tcase_add_loop_test(tc, test_append_expectations, 0,
 			    (int)(sizeof expect_cases / sizeof expect_cases[0]));
 	tcase_add_test(tc, test_append_replay);
