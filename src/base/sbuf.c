@@ -91,53 +91,24 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Escapes quotes, backslashes and control characters; a byte that is not
- * part of well-formed UTF-8 becomes U+FFFD, so the output is always valid
- * JSON whatever s holds. */
 void sbuf_json_string(struct sbuf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, run, k;
+	size_t n = strlen(s);
+	char *p = sbuf_space(b, TEXT_JSON_STRING_MAX(n));
 
-	sbuf_putc(b, '"');
-	while (i < n) {
-		/* copy the longest stretch that needs no escaping in one go */
-		run = 0;
-		while (i + run < n) {
-			unsigned char c = p[i + run];
-			if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
-				break;
-			if (c < 0x80) {
-				run++;
-				continue;
-			}
-			k = text_utf8_seq_len(p + i + run, n - i - run);
-			if (k == 0)
-				break;
-			run += k;
-		}
-		sbuf_append(b, p + i, run);
-		i += run;
-		if (i >= n)
-			break;
-		switch (p[i]) {
-		case '"': sbuf_puts(b, "\\\""); break;
-		case '\\': sbuf_puts(b, "\\\\"); break;
-		case '\n': sbuf_puts(b, "\\n"); break;
-		case '\r': sbuf_puts(b, "\\r"); break;
-		case '\t': sbuf_puts(b, "\\t"); break;
-		case '\b': sbuf_puts(b, "\\b"); break;
-		case '\f': sbuf_puts(b, "\\f"); break;
-		default:
-			if (p[i] < 0x80)
-				sbuf_printf(b, "\\u%04x", p[i]);
-			else
-				sbuf_puts(b, "\\ufffd");
-			break;
-		}
-		i++;
-	}
-	sbuf_putc(b, '"');
+	if (p)
+		sbuf_advance(b, (size_t)(text_json_string(p, s, n) - p));
+}
+
+char *sbuf_space(struct sbuf *b, size_t n)
+{
+	return sbuf_reserve(b, n) ? b->data + b->len : NULL;
+}
+
+void sbuf_advance(struct sbuf *b, size_t n)
+{
+	b->len += n;
+	b->data[b->len] = '\0';
 }
 
 /* Borrowed view, valid until the next append, reset or free. */

@@ -21,6 +21,11 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(pri
 /* Appends s as a JSON string literal, quotes included. Bytes that are not
  * well-formed UTF-8 become U+FFFD, so the result is always valid JSON. */
 void sbuf_json_string(struct sbuf *b, const char *s);
+/* Writing in place: room for n more bytes (and the NUL after them) at the
+ * end, or NULL when there is no memory (failed is then set); write there,
+ * then keep the k <= n bytes written with sbuf_advance(b, k). */
+char *sbuf_space(struct sbuf *b, size_t n);
+void sbuf_advance(struct sbuf *b, size_t n);
 /* A NUL-terminated view of the contents ("" when empty); borrowed. */
 const char *sbuf_cstr(struct sbuf *b);
 /* Empties the buffer but keeps its memory for reuse. */

@@ -190,6 +190,57 @@ size_t text_utf8_prefix_len(const char *s, size_t len, size_t max)
 	return at;
 }
 
+char *text_json_string(char *dst, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run, k;
+
+	*dst++ = '"';
+	while (i < n) {
+		/* copy the longest stretch that needs no escaping in one go */
+		run = 0;
+		while (i + run < n) {
+			unsigned char c = p[i + run];
+			if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f)
+				break;
+			if (c < 0x80) {
+				run++;
+				continue;
+			}
+			k = text_utf8_seq_len(p + i + run, n - i - run);
+			if (k == 0)
+				break;
+			run += k;
+		}
+		memcpy(dst, p + i, run);
+		dst += run;
+		i += run;
+		if (i >= n)
+			break;
+		*dst++ = '\\';
+		switch (p[i]) {
+		case '"': *dst++ = '"'; break;
+		case '\\': *dst++ = '\\'; break;
+		case '\n': *dst++ = 'n'; break;
+		case '\r': *dst++ = 'r'; break;
+		case '\t': *dst++ = 't'; break;
+		case '\b': *dst++ = 'b'; break;
+		case '\f': *dst++ = 'f'; break;
+		default:
+			/* a control character, or a byte outside well-formed UTF-8 */
+			memcpy(dst, p[i] < 0x80 ? "u00" : "uff", 3);
+			dst[3] = p[i] < 0x80 ? hex[p[i] >> 4] : 'f';
+			dst[4] = p[i] < 0x80 ? hex[p[i] & 15] : 'd';
+			dst += 5;
+			break;
+		}
+		i++;
+	}
+	*dst++ = '"';
+	return dst;
+}
+
 bool text_equal_secret(const void *a, const void *b, size_t n)
 {
 	const volatile unsigned char *x = a, *y = b;

@@ -16,6 +16,14 @@ bool text_hex_decode(const char *s, size_t len, unsigned char *buf, size_t n);
 /* buf[0..n) as 2n lower-case hex digits and a NUL into out. */
 void text_hex_encode(const unsigned char *buf, size_t n, char *out);
 
+/* The JSON string literal of s[0..n), quotes included, written at dst
+ * (which has room for TEXT_JSON_STRING_MAX(n) bytes); returns its end.
+ * Escapes quotes, backslashes and control characters; a byte that is not
+ * part of well-formed UTF-8 becomes U+FFFD, so the output is always valid
+ * JSON whatever s holds. No NUL is written. */
+char *text_json_string(char *dst, const char *s, size_t n);
+#define TEXT_JSON_STRING_MAX(n) (6 * (n) + 2)
+
 /* Whether a[0..n) and b[0..n) are equal, in a time that depends on n
  * only: for comparing a secret with what a caller sent. */
 bool text_equal_secret(const void *a, const void *b, size_t n);

@@ -4,6 +4,7 @@
 #include "buildconf.h"
 #include "pg/db.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -908,14 +909,12 @@ int64_t db_value_int64(const PGresult *r, int row, int col)
 
 int64_t db_binary_int64(const PGresult *r, int row, int col)
 {
-	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-	uint64_t v = 0;
+	uint64_t v;
 
 	if (PQgetlength(r, row, col) != 8)
 		return 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (int64_t)v;
+	memcpy(&v, PQgetvalue(r, row, col), sizeof v);
+	return (int64_t)be64toh(v); /* network order */
 }
 
 bool db_binary_bool(const PGresult *r, int row, int col)

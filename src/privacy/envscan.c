@@ -665,7 +665,7 @@ static enum es_status emit_plaintext(struct emit *e, const char *plain, size_t l
 	enum scan_status st;
 	enum es_status rc = ES_OK;
 	/* without the mark it holds no envelope: only checked to be JSON */
-	bool nested = memmem(plain, len, PERSONAL_ENVELOPE_MARK, strlen(PERSONAL_ENVELOPE_MARK)) != NULL;
+	bool nested = personal_find_mark(plain, len) != NULL;
 
 	scan_init(&s, plain, len, PERSONAL_PARSE_DEPTH, SCAN_BAD);
 	if (nested)

@@ -481,7 +481,7 @@ bool keytransfer_envelope_ids(const char *s, size_t len, bool (*id)(void *arg, i
 
 	/* In JSON text "\"$enc\"" with its quotes is a member name or a
 	 * string value: followed by a ':' it is the member. */
-	while ((hit = memmem(p, (size_t)(end - p), PERSONAL_ENVELOPE_MARK, mark)) != NULL) {
+	while ((hit = personal_find_mark(p, (size_t)(end - p))) != NULL) {
 		int64_t key = 0;
 		const char *q = kt_skip_space(hit + mark, end);
 		bool digits = false;

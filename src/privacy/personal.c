@@ -33,6 +33,21 @@ static const char *tenant_or_nil(const char *tenant)
 	return tenant ? tenant : UUIDTEXT_NIL;
 }
 
+const char *personal_find_mark(const char *s, size_t n)
+{
+	const size_t mark = sizeof PERSONAL_ENVELOPE_MARK - 1;
+	const char *p = s, *end = s + n, *dollar;
+
+	/* memchr for the '$' (vectorised), then the rest around it */
+	while ((dollar = memchr(p, '$', (size_t)(end - p))) != NULL) {
+		if (dollar > s && (size_t)(end - dollar + 1) >= mark &&
+		    memcmp(dollar - 1, PERSONAL_ENVELOPE_MARK, mark) == 0)
+			return dollar - 1;
+		p = dollar + 1;
+	}
+	return NULL;
+}
+
 /* The object holding the last segment of a dotted path inside root, and
  * that segment in leaf (FIELD_SEG_MAX bytes); NULL when a step is missing
  * or not an object. */

@@ -28,6 +28,10 @@
 #define PERSONAL_ENVELOPE_MEMBER "$enc"
 #define PERSONAL_ENVELOPE_MARK "\"$enc\""
 
+/* Where PERSONAL_ENVELOPE_MARK first appears in s[0..n), or NULL. Faster
+ * than memmem on pages without envelopes, since '$' is rare in JSON. */
+const char *personal_find_mark(const char *s, size_t n);
+
 /* One data subject of an event type. Paths are dotted, inside the
  * payload (without "payload."). */
 struct personal_decl {

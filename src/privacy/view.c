@@ -119,8 +119,7 @@ enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view vi
 	bool scanned = false;
 	enum es_status rc;
 
-	if (!page->data || !memmem(page->data, page->len, PERSONAL_ENVELOPE_MARK,
-				   strlen(PERSONAL_ENVELOPE_MARK)))
+	if (!page->data || !personal_find_mark(page->data, page->len))
 		return ES_OK;
 	rc = envscan_page(page->data, page->len, view, &kr, fetch_keys, &fa, &out, &scanned, err, errlen);
 	if (rc == ES_OK && scanned) {

@@ -151,6 +151,25 @@ static const struct {
 	{ " 0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 0600, "not hexadecimal" },
 };
 
+/* The envelope mark is found where it is, whole, and nowhere else. */
+START_TEST(envelope_mark_found)
+{
+	static const struct { const char *text; long at; } cases[] = {
+		{ "", -1 }, { "$", -1 }, { "\"$enc\"", 0 }, { "$enc\"", -1 }, { "\"$en", -1 },
+		{ "{\"a\":\"$\",\"$enc\":1}", 9 }, { "\"$enc", -1 }, { "x\"$encx\"$enc\"", 7 },
+		{ "{\"$ref\":1}", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *t = cases[i].text;
+		const char *hit = personal_find_mark(t, strlen(t));
+
+		ck_assert_msg(cases[i].at < 0 ? hit == NULL : hit == t + cases[i].at,
+			      "%s: found at %ld, want %ld", t, hit ? (long)(hit - t) : -1L, cases[i].at);
+	}
+}
+END_TEST
+
 START_TEST(masterkey_checks_its_file)
 {
 	struct masterkey mk;
@@ -665,6 +684,7 @@ static Suite *privacy_suite(void)
 	TCase *tc = tcase_create("cipher");
 
 	tcase_add_test(tc, cipher_round_trip);
+	tcase_add_test(tc, envelope_mark_found);
 	tcase_add_test(tc, cipher_known_answer);
 	tcase_add_test(tc, cipher_refuses_what_it_did_not_seal);
 	tcase_add_test(tc, cipher_base64);
