@@ -8,7 +8,8 @@ MIGRATIONS = \
 	sql/005_lean_append.sql \
 	sql/006_privacy.sql \
 	sql/007_dlq_unresolved.sql \
-	sql/008_erasure_inbox.sql
+	sql/008_erasure_inbox.sql \
+	sql/009_subject_tombstones_idx.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)

@@ -4,6 +4,7 @@
  * wrapped key copied to another row does not unwrap. */
 #include "buildconf.h"
 #include "privacy/keyring.h"
+#include "privacy/keyring_sql.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -454,15 +455,6 @@ void keyring_free(struct keyring *kr)
 	kr->n = kr->cap = 0;
 }
 
-/* One statement, so the erasure commits on its own: the key is destroyed,
- * and the counts say what was there before. */
-#define KEYRING_FORGET_SQL \
-	"WITH e AS (UPDATE evstore.subject_keys SET wrapped_key = NULL, erased_at = now()," \
-	"   erased_by = $3::text" \
-	"   WHERE tenant_id = $1::uuid AND subject = $2::text AND erased_at IS NULL RETURNING 1)" \
-	" SELECT (SELECT count(*) FROM e)," \
-	"   (SELECT count(*) FROM evstore.subject_keys WHERE tenant_id = $1::uuid AND subject = $2::text)"
-
 enum es_status keyring_forget(struct db *db, const char *tenant, const char *subject,
 			      const char *actor, enum keyring_outcome *outcome)
 {
@@ -478,14 +470,6 @@ enum es_status keyring_forget(struct db *db, const char *tenant, const char *sub
 	PQclear(r);
 	return rc;
 }
-
-#define KEYRING_INFO_SQL \
-	"SELECT count(*) FILTER (WHERE erased_at IS NULL), count(*) FILTER (WHERE erased_at IS NOT NULL)," \
-	"   to_char(max(erased_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
-	"   (SELECT count(*) FROM evstore.events e WHERE e.tenant_id = $1::uuid AND EXISTS" \
-	"     (SELECT 1 FROM evstore.subject_keys k WHERE k.tenant_id = $1::uuid AND k.subject = $2::text" \
-	"        AND strpos(e.payload::text, '\"v1:' || k.key_id || ':') > 0))" \
-	" FROM evstore.subject_keys WHERE tenant_id = $1::uuid AND subject = $2::text"
 
 enum es_status keyring_subject_info(struct db *db, const char *tenant, const char *subject,
 				    struct keyring_subject_info *out)

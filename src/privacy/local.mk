@@ -6,7 +6,7 @@ noinst_LIBRARIES += src/privacy/libprivacy.a
 src_privacy_libprivacy_a_SOURCES = \
 	src/privacy/cipher.c src/privacy/cipher.h \
 	src/privacy/masterkey.c src/privacy/masterkey.h \
-	src/privacy/keyring.c src/privacy/keyring.h \
+	src/privacy/keyring.c src/privacy/keyring.h src/privacy/keyring_sql.h \
 	src/privacy/keyring_rotate.c \
 	src/privacy/personal.c src/privacy/personal.h \
 	src/privacy/envscan.c src/privacy/envscan.h \
