@@ -18,14 +18,18 @@
  * of at most this, so a stored document always parses back. */
 #define AGGREGATE_PARSE_DEPTH 1024
 
-/* Parses stored JSON text (trusted: it came out of jsonb). */
-static json_object *parse_stored(json_tokener *tok, const char *text, int len)
+/* Parses stored JSON text (trusted: it came out of jsonb) with *tok, made
+ * on first use: its stack for AGGREGATE_PARSE_DEPTH levels is tens of
+ * kilobytes to clear, which an append to a new stream has no use for. */
+static json_object *parse_stored(json_tokener **tok, const char *text, int len)
 {
 	json_object *v;
 
-	json_tokener_reset(tok);
-	v = json_tokener_parse_ex(tok, text, len);
-	if (json_tokener_get_error(tok) != json_tokener_success) {
+	if (!*tok && !(*tok = json_tokener_new_ex(AGGREGATE_PARSE_DEPTH)))
+		return NULL;
+	json_tokener_reset(*tok);
+	v = json_tokener_parse_ex(*tok, text, len);
+	if (json_tokener_get_error(*tok) != json_tokener_success) {
 		json_object_put(v);
 		return NULL;
 	}
@@ -39,7 +43,7 @@ struct fold_ctx {
 	struct db *db;
 	const struct aggdef *def;
 	const char *tenant;
-	json_tokener *tok;
+	json_tokener *tok;              /* made by parse_stored when needed */
 	struct keyring keys;
 	struct state_keys *state_keys;  /* the keys of the personal values folded in */
 	struct aggregate_stale_snapshot *stale; /* NULL, or the version to keep the fold at */
@@ -123,7 +127,6 @@ static enum es_status keep_stale(struct fold_ctx *f, json_object *state, int64_t
 static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first, int col, int id_col,
 				json_object **state, int64_t *last)
 {
-	json_tokener *tok = f->tok;
 	int rows = PQntuples(r);
 
 	for (int i = first; i < rows; i++) {
@@ -136,7 +139,7 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 
 		if (ev && ev->n_feeds == 0)
 			ev = NULL;
-		payload = parse_stored(tok, PQgetvalue(r, i, col + 2), PQgetlength(r, i, col + 2));
+		payload = parse_stored(&f->tok, PQgetvalue(r, i, col + 2), PQgetlength(r, i, col + 2));
 		if (!payload)
 			return ES_EINTERNAL;
 		if (strstr(PQgetvalue(r, i, col + 2), PERSONAL_ENVELOPE_MARK)) {
@@ -157,7 +160,7 @@ static enum es_status fold_rows(struct fold_ctx *f, const PGresult *r, int first
 			note_feed_keys(f, ev, kids, payload);
 		free(kids);
 		if (!PQgetisnull(r, i, col + 3)) {
-			metadata = parse_stored(tok, PQgetvalue(r, i, col + 3), PQgetlength(r, i, col + 3));
+			metadata = parse_stored(&f->tok, PQgetvalue(r, i, col + 3), PQgetlength(r, i, col + 3));
 			if (!metadata) {
 				json_object_put(payload);
 				return ES_EINTERNAL;
@@ -213,8 +216,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 			      const char *aggregate_type, const char *aggregate_id,
 			      int64_t at_version, struct aggregate_state *out)
 {
-	json_tokener *tok = json_tokener_new_ex(AGGREGATE_PARSE_DEPTH);
-	struct fold_ctx f = { db, def, tenant, tok, KEYRING_INIT, &out->keys, NULL };
+	struct fold_ctx f = { db, def, tenant, NULL, KEYRING_INIT, &out->keys, NULL };
 	bool with_metadata = def && def->uses_metadata;
 	PGresult *r = NULL;
 	enum es_status rc;
@@ -222,7 +224,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 
 	memset(out, 0, sizeof *out);
 	out->state = json_object_new_object();
-	if (!tok || !out->state || state_keys_init(&out->keys, def) != ES_OK) {
+	if (!out->state || state_keys_init(&out->keys, def) != ES_OK) {
 		rc = ES_ENOMEM;
 		goto out;
 	}
@@ -235,7 +237,7 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 	out->stream_version = db_value_int64(r, 0, 1);
 	target = at_version > 0 && at_version < out->stream_version ? at_version : out->stream_version;
 	if (!PQgetisnull(r, 0, 5)) {
-		json_object *snap = parse_stored(tok, PQgetvalue(r, 0, 3), PQgetlength(r, 0, 3));
+		json_object *snap = parse_stored(&f.tok, PQgetvalue(r, 0, 3), PQgetlength(r, 0, 3));
 		bool erased;
 
 		if (!json_object_is_type(snap, json_type_object)) {
@@ -280,8 +282,8 @@ enum es_status aggregate_load(struct db *db, const struct aggdef *def, const cha
 out:
 	PQclear(r);
 	keyring_free(&f.keys);
-	if (tok)
-		json_tokener_free(tok);
+	if (f.tok)
+		json_tokener_free(f.tok);
 	return rc;
 }
 

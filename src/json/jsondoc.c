@@ -36,6 +36,7 @@ struct scan {
 	size_t pos;
 	int max_depth;
 	int depth;
+	int deepest;             /* the most containers open at once */
 	unsigned char *stack;    /* '{' or '[' per open container */
 	json_object **seen;      /* find_dup mode: the keys of each open object */
 	bool find_dup;
@@ -260,6 +261,8 @@ static bool scan_open(struct scan *sc, unsigned char kind)
 			return scan_fail(sc, sc->pos, msg_nomem);
 	}
 	sc->depth++;
+	if (sc->depth > sc->deepest)
+		sc->deepest = sc->depth;
 	sc->pos++;
 	return true;
 }
@@ -507,7 +510,10 @@ enum es_status jsondoc_parse_strict(const char *buf, size_t len, int max_depth,
 	}
 	members = sc.members;
 
-	tok = json_tokener_new_ex(max_depth + 1);
+	/* as deep as this document goes, not max_depth: json-c clears a stack
+	 * entry per level up front, which for a limit of 1024 cost more than
+	 * parsing a small body */
+	tok = json_tokener_new_ex(sc.deepest + 1);
 	if (!tok) {
 		st = ES_ENOMEM;
 		goto out;
