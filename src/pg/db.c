@@ -907,14 +907,19 @@ int64_t db_value_int64(const PGresult *r, int row, int col)
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+int64_t db_binary_int64_of(const char *v)
+{
+	uint64_t u;
+
+	memcpy(&u, v, sizeof u);
+	return (int64_t)be64toh(u);
+}
+
 int64_t db_binary_int64(const PGresult *r, int row, int col)
 {
-	uint64_t v;
-
 	if (PQgetlength(r, row, col) != 8)
 		return 0;
-	memcpy(&v, PQgetvalue(r, row, col), sizeof v);
-	return (int64_t)be64toh(v); /* network order */
+	return db_binary_int64_of(PQgetvalue(r, row, col));
 }
 
 bool db_binary_bool(const PGresult *r, int row, int col)

@@ -108,6 +108,9 @@ int64_t db_value_int64(const PGresult *r, int row, int col);
 bool db_value_bool(const PGresult *r, int row, int col);
 /* A bigint of a binary result (db_exec_binary); 0 if it is not 8 bytes. */
 int64_t db_binary_int64(const PGresult *r, int row, int col);
+/* The same from a value already known to be 8 bytes (a bigint, or a
+ * timestamp's microseconds): network byte order. */
+int64_t db_binary_int64_of(const char *v);
 /* A boolean of a binary result. */
 bool db_binary_bool(const PGresult *r, int row, int col);
 const char *db_value_or_null(const PGresult *r, int row, int col);

@@ -2,7 +2,6 @@
 #include "buildconf.h"
 #include "store/event_render.h"
 
-#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "base/sbuf.h"
 #include "base/text.h"
 #include "base/timefmt.h"
+#include "pg/db.h"
 
 /* PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC. */
 #define PG_EPOCH_UNIX_USEC INT64_C(946684800000000)
@@ -43,15 +43,6 @@ static bool read_cols(const PGresult *r, int row, int col, struct cols *c)
 	}
 	c->actor_null = PQgetisnull(r, row, col + EVENT_RENDER_ACTOR_ID);
 	return true;
-}
-
-/* A bigint or timestamp column: 8 bytes in network order. */
-static int64_t int64_of(const char *v)
-{
-	uint64_t u;
-
-	memcpy(&u, v, sizeof u);
-	return (int64_t)be64toh(u);
 }
 
 /* Room for what is not text of the row: the keys and punctuation (302
@@ -134,13 +125,13 @@ enum es_status event_render(const PGresult *r, int row, int col, struct sbuf *ou
 	PUT(p, ",\"aggregate_id\":");
 	p = put_uuid(p, U(AGGREGATE_ID));
 	PUT(p, ",\"version\":");
-	p = put_int64(p, int64_of(V(VERSION)));
+	p = put_int64(p, db_binary_int64_of(V(VERSION)));
 	PUT(p, ",\"position\":");
-	p = put_int64(p, int64_of(V(POSITION)));
+	p = put_int64(p, db_binary_int64_of(V(POSITION)));
 	PUT(p, ",\"occurred_at\":");
-	p = put_timestamp(p, int64_of(V(OCCURRED_AT)));
+	p = put_timestamp(p, db_binary_int64_of(V(OCCURRED_AT)));
 	PUT(p, ",\"recorded_at\":");
-	p = put_timestamp(p, int64_of(V(RECORDED_AT)));
+	p = put_timestamp(p, db_binary_int64_of(V(RECORDED_AT)));
 	PUT(p, ",\"tenant_id\":");
 	if (memcmp(V(TENANT_ID), nil, sizeof nil) == 0)
 		PUT(p, "null");
