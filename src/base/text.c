@@ -34,13 +34,14 @@ bool text_hex_decode(const char *s, size_t len, unsigned char *buf, size_t n)
 	return true;
 }
 
+/* Lowercase, for hex text and \u escapes alike. */
+static const char hex_digits[] = "0123456789abcdef";
+
 void text_hex_encode(const unsigned char *buf, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-
 	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[buf[i] >> 4];
-		out[2 * i + 1] = digits[buf[i] & 15];
+		out[2 * i] = hex_digits[buf[i] >> 4];
+		out[2 * i + 1] = hex_digits[buf[i] & 15];
 	}
 	out[2 * n] = '\0';
 }
@@ -192,7 +193,6 @@ size_t text_utf8_prefix_len(const char *s, size_t len, size_t max)
 
 char *text_json_string(char *dst, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run, k;
 
@@ -230,8 +230,8 @@ char *text_json_string(char *dst, const char *s, size_t n)
 		default:
 			/* a control character, or a byte outside well-formed UTF-8 */
 			memcpy(dst, p[i] < 0x80 ? "u00" : "uff", 3);
-			dst[3] = p[i] < 0x80 ? hex[p[i] >> 4] : 'f';
-			dst[4] = p[i] < 0x80 ? hex[p[i] & 15] : 'd';
+			dst[3] = p[i] < 0x80 ? hex_digits[p[i] >> 4] : 'f';
+			dst[4] = p[i] < 0x80 ? hex_digits[p[i] & 15] : 'd';
 			dst += 5;
 			break;
 		}

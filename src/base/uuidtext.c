@@ -101,7 +101,7 @@ void uuidtext_v7(char out[UUIDTEXT_LEN])
 	struct timespec ts;
 	uint64_t ms;
 	uint16_t seed;
-	int i, o;
+	int i;
 
 	random_bytes(b, sizeof(b));
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -127,7 +127,14 @@ void uuidtext_v7(char out[UUIDTEXT_LEN])
 		b[i] = (unsigned char)(ms >> (40 - 8 * i));
 	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
 
-	for (i = 0, o = 0; i < 16; i++) {
+	uuidtext_format(b, out);
+}
+
+void uuidtext_format(const unsigned char b[16], char out[UUIDTEXT_LEN])
+{
+	int o = 0;
+
+	for (int i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
 		out[o++] = hexdigits[b[i] >> 4];

@@ -10,6 +10,10 @@
  * lowercase to out. */
 bool uuidtext_parse(const char *in, char out[UUIDTEXT_LEN]);
 
+/* The 16 bytes of a UUID (as PostgreSQL's binary format sends them) in
+ * canonical lowercase text. */
+void uuidtext_format(const unsigned char b[16], char out[UUIDTEXT_LEN]);
+
 /* A new time-ordered UUIDv7 (RFC 9562) from the clock and getrandom(2). */
 void uuidtext_v7(char out[UUIDTEXT_LEN]);
 

@@ -9,6 +9,7 @@
 #include "base/sbuf.h"
 #include "base/text.h"
 #include "base/timefmt.h"
+#include "base/uuidtext.h"
 #include "pg/db.h"
 
 /* PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC. */
@@ -53,18 +54,12 @@ static bool read_cols(const PGresult *r, int row, int col, struct cols *c)
 /* Writes the constant string LIT at p and moves p past it. */
 #define PUT(p, LIT) (memcpy((p), LIT, sizeof LIT - 1), (p) += sizeof LIT - 1)
 
-/* A UUID's 16 bytes in its canonical lowercase text, quoted. */
+/* A UUID's 16 bytes in its canonical text, quoted. */
 static char *put_uuid(char *p, const unsigned char *u)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	*p++ = '"';
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*p++ = '-';
-		*p++ = hex[u[i] >> 4];
-		*p++ = hex[u[i] & 15];
-	}
+	uuidtext_format(u, p); /* its NUL is overwritten by the quote */
+	p += UUIDTEXT_LEN - 1;
 	*p++ = '"';
 	return p;
 }
