@@ -60,7 +60,7 @@ static enum es_status open_personal(struct fold_ctx *f, const char *event_id, js
 
 	rc = personal_key_ids(*payload, &ids, &n, &cap);
 	if (rc == ES_OK)
-		rc = keyring_fetch(f->db, ids, n, true, &f->keys);
+		rc = keyring_fetch(f->db, ids, n, true, NULL, &f->keys);
 	if (rc == ES_OK) {
 		rc = personal_open(&f->keys, f->tenant, event_id, "/payload", payload, PERSONAL_CLEAR, &w,
 				   err, sizeof err);
@@ -486,30 +486,35 @@ out:
 	return rc;
 }
 
-/* The sealed append in two statements and no transaction of its own: the
- * subjects' keys looked up (or new ones drawn), then one statement that
- * writes the events and the new keys while holding the found ones live
- * (keyring_append). Whatever that statement cannot settle (a conflict, a
- * replay, a key erased or made meanwhile) wrote nothing and goes to
- * sealed_append, which answers it. */
+/* The sealed append in one statement, or two, and no transaction of its
+ * own: the subjects' keys taken from this worker's cache (or guessed new)
+ * or looked up, then one statement that writes the events and the new
+ * keys while holding the found ones live (keyring_append). When the cache
+ * or a guess may be what failed, once more with every key looked up.
+ * Whatever that cannot settle (a conflict, a replay, a key erased or made
+ * meanwhile) wrote nothing and goes to sealed_append, which answers it. */
 static enum es_status sealed_append_guarded(struct db *db, const struct aggdef *def,
 					    const struct store_append_req *req,
 					    struct store_append_res *res)
 {
-	struct keyring_guard g = KEYRING_GUARD_INIT;
-	struct sealing z;
-	enum es_status rc;
+	enum es_status rc = ES_ERETRY;
 
-	memset(res, 0, sizeof *res);
-	rc = sealing_begin(&z, def, req);
-	if (rc == ES_OK)
-		rc = keyring_lookup(db, req->tenant, z.subjects, z.n_subjects, &z.kr, &g);
-	if (rc == ES_OK)
-		rc = sealing_seal(&z, def, req);
-	if (rc == ES_OK)
-		rc = keyring_append(db, &z.sealed, &g, res);
-	keyring_guard_free(&g);
-	sealing_end(&z, req);
+	for (int attempt = 0; rc == ES_ERETRY && attempt < 2; attempt++) {
+		struct keyring_guard g = KEYRING_GUARD_INIT;
+		struct sealing z;
+
+		g.from_table = attempt > 0;
+		memset(res, 0, sizeof *res);
+		rc = sealing_begin(&z, def, req);
+		if (rc == ES_OK)
+			rc = keyring_lookup(db, req->tenant, z.subjects, z.n_subjects, &z.kr, &g);
+		if (rc == ES_OK)
+			rc = sealing_seal(&z, def, req);
+		if (rc == ES_OK)
+			rc = keyring_append(db, &z.sealed, &z.kr, &g, res);
+		keyring_guard_free(&g);
+		sealing_end(&z, req);
+	}
 	if (rc == ES_ENOTFOUND || rc == ES_EDUPLICATE)
 		rc = sealed_append(db, def, req, false, res);
 	return rc;

@@ -218,7 +218,7 @@ static enum es_status seal_members(struct db *db, const struct aggdef *def,
 			ids[n++] = keys->key_id[i];
 	}
 	if (n)
-		rc = keyring_fetch(db, ids, n, true, &kr);
+		rc = keyring_fetch(db, ids, n, true, NULL, &kr);
 	for (size_t i = 0; rc == ES_OK && !*erased && i < def->n_personal_state; i++) {
 		const struct keyring_key *k;
 		json_object *parent, *v, *env;
@@ -307,7 +307,7 @@ enum es_status snapshot_open(struct db *db, const struct aggdef *def, const char
 			n++;
 	}
 	if (rc == ES_OK && n)
-		rc = keyring_fetch(db, ids, n, true, &kr);
+		rc = keyring_fetch(db, ids, n, true, NULL, &kr);
 	for (size_t i = 0; rc == ES_OK && i < def->n_personal_state; i++) {
 		json_object *parent, *v, *plain = NULL;
 		const char *leaf;

@@ -614,7 +614,8 @@ void route_events_read(struct route_ctx *ctx)
 				       ctx->app->cfg.http.max_page_bytes, backward, &events, &page);
 	}
 	if (st == ES_OK)
-		st = route_personal_view(ctx, &events);
+		/* a replica's epoch may lag the keys' table: no cached keys then */
+		st = route_personal_view(ctx, &events, db == ctx->app->db ? page.key_epoch : NULL);
 	if (st != ES_OK)
 		goto fail;
 

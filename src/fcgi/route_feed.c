@@ -97,13 +97,16 @@ static bool feed_parse_query(struct route_ctx *ctx, struct feed_request *q, int6
 	return true;
 }
 
-/* Reads one page into events (emptied first). */
+/* Reads one page into events (emptied first), noting in *read_from
+ * which database it came from, and in key_epoch its key epoch. */
 static enum es_status feed_page(struct db *db, const struct feed_request *q,
-				struct sbuf *events, size_t *count, struct feed_cursor *next)
+				struct sbuf *events, size_t *count, struct feed_cursor *next,
+				struct db **read_from, char key_epoch[UUIDTEXT_LEN])
 {
 	sbuf_reset(events);
 	*count = 0;
-	return feed_read_json(db, q, events, count, next);
+	*read_from = db;
+	return feed_read_json(db, q, events, count, next, key_epoch);
 }
 
 void feed_reply_page(struct http_resp *resp, const struct sbuf *events,
@@ -155,9 +158,10 @@ void route_feed_read(struct route_ctx *ctx)
 	struct app *app = ctx->app;
 	struct http_resp *resp = ctx->resp;
 	struct feed_request q;
-	struct db *db;
+	struct db *db, *read_from = NULL;
 	struct sbuf events = SBUF_INIT;
 	struct feed_cursor next;
+	char epoch[UUIDTEXT_LEN] = "";
 	size_t count = 0;
 	int64_t wait_s, deadline;
 	enum es_status st;
@@ -170,9 +174,9 @@ void route_feed_read(struct route_ctx *ctx)
 	 * waits on the primary, where commits are announced. */
 	st = db_ensure(db);
 	if (st == ES_OK)
-		st = feed_page(db, &q, &events, &count, &next);
+		st = feed_page(db, &q, &events, &count, &next, &read_from, epoch);
 	if (replica_failed_over(ctx, &db, st))
-		st = feed_page(db, &q, &events, &count, &next);
+		st = feed_page(db, &q, &events, &count, &next, &read_from, epoch);
 	if (st != ES_OK)
 		goto fail;
 
@@ -191,7 +195,7 @@ void route_feed_read(struct route_ctx *ctx)
 			app->listening = true;
 		db_drain_notify(app->db);
 		/* An event committed between the first read and LISTEN. */
-		st = feed_page(app->db, &q, &events, &count, &next);
+		st = feed_page(app->db, &q, &events, &count, &next, &read_from, epoch);
 		poolstats_wait_begin(app->pool, app->pool_slot);
 		while (st == ES_OK && count == 0 && !app_stopping(app)) {
 			int64_t left = deadline - time_mono_ms();
@@ -199,14 +203,15 @@ void route_feed_read(struct route_ctx *ctx)
 			if (left <= 0)
 				break;
 			db_wait_notify(app->db, (int)(left < FEED_POLL_MS ? left : FEED_POLL_MS));
-			st = feed_page(app->db, &q, &events, &count, &next);
+			st = feed_page(app->db, &q, &events, &count, &next, &read_from, epoch);
 		}
 		poolstats_wait_end(app->pool, app->pool_slot);
 		if (st != ES_OK)
 			goto fail;
 	}
 
-	st = route_personal_view(ctx, &events);
+	/* a replica's epoch may lag the keys' table: no cached keys then */
+	st = route_personal_view(ctx, &events, read_from == app->db ? epoch : NULL);
 	if (st != ES_OK)
 		goto fail;
 	feed_reply_page(resp, &events, &next);

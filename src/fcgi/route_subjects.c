@@ -21,13 +21,14 @@
 #include "privacy/keyring.h"
 #include "privacy/view.h"
 
-enum es_status route_personal_view(struct route_ctx *ctx, struct sbuf *events)
+enum es_status route_personal_view(struct route_ctx *ctx, struct sbuf *events, const char *epoch)
 {
 	bool clear = ctx->who && (ctx->who->scopes & AUTH_SCOPE_PERSONAL_READ);
 	char err[400] = "";
 	enum es_status rc;
 
-	rc = view_page(ctx->app->db, events, clear ? PERSONAL_CLEAR : PERSONAL_REDACTED, err, sizeof err);
+	rc = view_page(ctx->app->db, events, clear ? PERSONAL_CLEAR : PERSONAL_REDACTED, epoch, err,
+		       sizeof err);
 	if (rc == ES_EINTERNAL)
 		log_kv(LOG_ERR, "personal_data_unreadable", "req_id", ctx->req->request_id, "detail", err, NULL);
 	return rc;

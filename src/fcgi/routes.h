@@ -80,8 +80,11 @@ const struct route *routes_table(size_t *count);
 
 /* Opens the personal data of a page of events for this request's token:
  * in clear with personal:read, else redacted; erased fields null either
- * way (privacy/view.h). A damaged envelope is logged and ES_EINTERNAL. */
-enum es_status route_personal_view(struct route_ctx *ctx, struct sbuf *events) ES_MUST_CHECK;
+ * way (privacy/view.h). epoch: the key epoch the page was read under
+ * from the application's own database session, or NULL (read elsewhere,
+ * or not known). A damaged envelope is logged and ES_EINTERNAL. */
+enum es_status route_personal_view(struct route_ctx *ctx, struct sbuf *events,
+				   const char *epoch) ES_MUST_CHECK;
 
 /* --- the audit of admin actions (route_audit.c) --------------------------- */
 

@@ -198,11 +198,12 @@ static bool discard_input(int fd)
 
 /* The personal data of a page as the poll's token may see it (every poll of
  * a group has the same view). */
-static enum es_status personal_view(struct db *db, const struct park_ticket *t, struct sbuf *events)
+static enum es_status personal_view(struct db *db, const struct park_ticket *t, struct sbuf *events,
+				    const char *key_epoch)
 {
 	char err[400] = "";
 	enum es_status rc = view_page(db, events, t->personal_clear ? PERSONAL_CLEAR : PERSONAL_REDACTED,
-				      err, sizeof err);
+				      key_epoch, err, sizeof err);
 
 	if (rc == ES_EINTERNAL)
 		log_kv(LOG_ERR, "personal_data_unreadable", "req_id", t->request_id, "detail", err,
@@ -225,6 +226,7 @@ static void look(struct waiter *w)
 		w->v[i].looked = w->v[i].answered;
 	for (size_t i = 0; i < w->n; i++) {
 		struct feed_cursor next;
+		char epoch[UUIDTEXT_LEN] = "";
 		size_t count = 0;
 		enum es_status st = ready;
 
@@ -232,9 +234,9 @@ static void look(struct waiter *w)
 			continue;
 		sbuf_reset(&events);
 		if (st == ES_OK)
-			st = feed_read_json(db, &w->v[i].t.q, &events, &count, &next);
+			st = feed_read_json(db, &w->v[i].t.q, &events, &count, &next, epoch);
 		if (st == ES_OK && count > 0)
-			st = personal_view(db, &w->v[i].t, &events);
+			st = personal_view(db, &w->v[i].t, &events, epoch);
 		for (size_t j = i; j < w->n; j++) {
 			struct parked *p = &w->v[j];
 

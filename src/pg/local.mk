@@ -9,7 +9,8 @@ MIGRATIONS = \
 	sql/006_privacy.sql \
 	sql/007_dlq_unresolved.sql \
 	sql/008_erasure_inbox.sql \
-	sql/009_subject_tombstones_idx.sql
+	sql/009_subject_tombstones_idx.sql \
+	sql/010_key_epoch.sql
 
 sqldir = $(pkgdatadir)/sql
 dist_sql_DATA = $(MIGRATIONS)

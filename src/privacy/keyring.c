@@ -15,6 +15,7 @@
 #include "base/sbuf.h"
 #include "base/text.h"
 #include "pg/db.h"
+#include "privacy/keycache.h"
 #include "privacy/masterkey.h"
 #include "store/append_sql.h"
 #include "store/store.h"
@@ -59,8 +60,10 @@ static const struct db_statement st_lookup = {
  * (H, a JSON array of ids) still live, locked FOR SHARE until it commits, so an
  * erasure waits for it or, committed first, makes it write nothing; the
  * keys it made (M, a JSON array of {key_id, subject, wrapped_key (hex),
- * master_id}) stored with its events: a subject given a key meanwhile by
- * another append fails it on subject_keys_live_idx. Liveness is checked
+ * master_id}) stored with its events, unless a subject has a live key
+ * already (made meanwhile by another append, or one this worker guessed
+ * to be new was not): then it writes nothing, as it does when the race
+ * is lost inside the statement, on subject_keys_live_idx. Liveness is checked
  * on the locked rows (FOR SHARE returns the newest version, so an erasure
  * committed meanwhile shows), not in the scan: "erased_at IS NULL" there
  * lets a generic plan read all of subject_keys_live_idx (its predicate)
@@ -72,15 +75,18 @@ static const struct db_statement st_lookup = {
 	" FROM jsonb_array_elements_text(" H "::jsonb) AS h(id)," \
 	" LATERAL (SELECT key_id, erased_at FROM evstore.subject_keys" \
 	"  WHERE key_id = h.id::bigint FOR SHARE) k), "
-#define GUARD_COND(H) \
-	"(SELECT count(*) FROM held WHERE erased_at IS NULL) = jsonb_array_length(" H "::jsonb)"
+#define GUARD_COND(H, M) \
+	"(SELECT count(*) FROM held WHERE erased_at IS NULL) = jsonb_array_length(" H "::jsonb)" \
+	" AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(" M "::jsonb) AS m(k)," \
+	"  LATERAL (SELECT 1 FROM evstore.subject_keys WHERE tenant_id = $1::uuid" \
+	"   AND subject = m.k->>'subject' AND erased_at IS NULL LIMIT 1) l)"
 #define GUARD_POST(M) \
 	", made AS (INSERT INTO evstore.subject_keys (key_id, tenant_id, subject, wrapped_key, master_id)" \
 	"  OVERRIDING SYSTEM VALUE" \
 	"  SELECT (k->>'key_id')::bigint, $1::uuid, k->>'subject', decode(k->>'wrapped_key', 'hex')," \
 	"   k->>'master_id'" \
 	"  FROM s, jsonb_array_elements(" M "::jsonb) AS k RETURNING key_id)"
-#define GUARDED(SQL, H, M) SQL(GUARD_PRE(H), GUARD_COND(H), GUARD_POST(M))
+#define GUARDED(SQL, H, M) SQL(GUARD_PRE(H), GUARD_COND(H, M), GUARD_POST(M))
 
 static const struct db_statement st_append_new = {
 	"keyring_append_new", GUARDED(STORE_APPEND_NEW_SQL, "$6", "$7"), 7
@@ -110,11 +116,33 @@ static const struct store_append_statements guarded_set = {
  * way, and the generic plan is kept. */
 static const struct db_statement st_fetch = {
 	"keyring_fetch",
-	"SELECT k.key_id, k.tenant_id, k.subject, k.wrapped_key, k.master_id"
+	"SELECT k.key_id, k.tenant_id, k.subject, k.wrapped_key, k.master_id,"
+	"  (SELECT epoch FROM evstore.key_epoch)"
 	" FROM jsonb_array_elements_text($1::jsonb) AS h(id),"
 	" LATERAL (SELECT * FROM evstore.subject_keys WHERE key_id = h.id::bigint LIMIT 1) k",
 	1
 };
+
+/* Ids for the keys of subjects this worker guesses to be new (keyring_lookup),
+ * drawn a few at a time; an id never used is a gap. */
+#define DRAWN_IDS 16
+static const struct db_statement st_draw = {
+	"keyring_draw",
+	"SELECT nextval('evstore.subject_keys_key_id_seq') FROM generate_series(1, 16)", 0
+};
+
+/* What keyring_lookup does for a subject it has no cached key of: guess
+ * that it is new (a key of its own and an id drawn beforehand, no
+ * statement), or look it up. It guesses while at least half of the
+ * misses it has settled lately were new subjects; a wrong guess costs a
+ * statement that writes nothing. Ids drawn belong to the session they
+ * were drawn in. */
+static struct {
+	int64_t ids[DRAWN_IDS];
+	size_t next, n;
+	unsigned long session;
+	unsigned new_subjects, known_subjects;
+} misses;
 
 static const char *tenant_or_nil(const char *tenant)
 {
@@ -322,45 +350,134 @@ enum es_status keyring_take(struct db *db, const char *tenant, const char *const
 	return rc;
 }
 
-/* Adds subject's key to kr and g: its live key (g->held), or a new one
- * under an id drawn now (g->made). */
+/* Settles a miss of keyring_lookup: the subject turned out new or known.
+ * The counts halve now and then, so that they follow the recent traffic. */
+static void miss_settled(bool was_new)
+{
+	if (was_new)
+		misses.new_subjects++;
+	else
+		misses.known_subjects++;
+	if (misses.new_subjects + misses.known_subjects >= 64) {
+		misses.new_subjects /= 2;
+		misses.known_subjects /= 2;
+	}
+}
+
+/* An id for a new key: one drawn beforehand, or the next few drawn now. */
+static enum es_status draw_id(struct db *db, int64_t *id)
+{
+	PGresult *r = NULL;
+	enum es_status rc;
+
+	if (misses.session != db_session_epoch(db))
+		misses.next = misses.n = 0;
+	if (misses.next == misses.n) {
+		rc = db_exec(db, &st_draw, NULL, &r);
+		if (rc == ES_OK && PQntuples(r) != DRAWN_IDS)
+			rc = ES_EINTERNAL;
+		if (rc != ES_OK) {
+			PQclear(r);
+			return rc;
+		}
+		for (int i = 0; i < DRAWN_IDS; i++)
+			misses.ids[i] = db_value_int64(r, i, 0);
+		misses.next = 0;
+		misses.n = DRAWN_IDS;
+		misses.session = db_session_epoch(db);
+		PQclear(r);
+	}
+	*id = misses.ids[misses.next++];
+	return ES_OK;
+}
+
+/* A new key for k (its subject's first, as far as this append knows),
+ * listed in g->made for the guarded append to store. */
+static enum es_status make_key(struct keyring_key *k, struct keyring_guard *g)
+{
+	char hex[2 * WRAPPED_LEN + 3];
+	enum es_status rc = new_key(k->tenant, k->subject, k->dek, hex);
+
+	if (rc != ES_OK)
+		return rc;
+	sbuf_printf(&g->made, "%s{\"key_id\":%" PRId64 ",\"subject\":", g->made.len > 1 ? "," : "",
+		    k->key_id);
+	sbuf_json_string(&g->made, k->subject);
+	/* hex + 2: the bytea text without its "\x" */
+	sbuf_printf(&g->made, ",\"wrapped_key\":\"%s\",\"master_id\":\"%s\"}", hex + 2,
+		    masterkey_current()->id);
+	return ES_OK;
+}
+
+static void hold_key(const struct keyring_key *k, struct keyring_guard *g)
+{
+	sbuf_printf(&g->held, "%s%" PRId64, g->held.len > 1 ? "," : "", k->key_id);
+}
+
+/* Adds subject's key to kr and g from the table: its live key (g->held),
+ * or a new one under an id drawn now (g->made). */
 static enum es_status lookup_key(struct db *db, const char *tenant, const char *subject,
 				 struct keyring *kr, struct keyring_guard *g)
 {
 	const char *values[2] = { tenant_or_nil(tenant), subject };
 	struct keyring_key *k;
-	char hex[2 * WRAPPED_LEN + 3];
 	PGresult *r = NULL;
 	enum es_status rc;
-	int64_t id;
 
 	rc = db_exec(db, &st_lookup, values, &r);
 	if (rc == ES_OK && PQntuples(r) != 1)
 		rc = ES_EINTERNAL;
 	if (rc != ES_OK)
 		goto out;
-	id = db_value_int64(r, 0, 0);
-	k = keyring_add(kr, id, tenant, subject);
+	k = keyring_add(kr, db_value_int64(r, 0, 0), tenant, subject);
 	if (!k) {
 		rc = ES_ENOMEM;
 		goto out;
 	}
+	miss_settled(PQgetisnull(r, 0, 1));
 	if (!PQgetisnull(r, 0, 1)) {
 		rc = unwrap_key(k, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
-		sbuf_printf(&g->held, "%s%" PRId64, g->held.len > 1 ? "," : "", id);
-		goto out;
+		hold_key(k, g);
+	} else {
+		rc = make_key(k, g);
 	}
-	rc = new_key(tenant, subject, k->dek, hex);
-	if (rc != ES_OK)
-		goto out;
-	sbuf_printf(&g->made, "%s{\"key_id\":%" PRId64 ",\"subject\":", g->made.len > 1 ? "," : "", id);
-	sbuf_json_string(&g->made, subject);
-	/* hex + 2: the bytea text without its "\x" */
-	sbuf_printf(&g->made, ",\"wrapped_key\":\"%s\",\"master_id\":\"%s\"}", hex + 2,
-		    masterkey_current()->id);
 out:
 	PQclear(r);
 	return rc;
+}
+
+/* Adds subject's key to kr and g without the table when this worker can:
+ * the cached live key (g->held), or, guessing the subject new, a key of
+ * its own under an id drawn beforehand (g->made); *done false when it
+ * cannot. */
+static enum es_status trusted_key(struct db *db, const char *tenant, const char *subject,
+				  struct keyring *kr, struct keyring_guard *g, bool *done)
+{
+	const struct keycache_entry *e = keycache_by_subject(tenant_or_nil(tenant), subject);
+	struct keyring_key *k;
+	enum es_status rc;
+	int64_t id;
+
+	*done = false;
+	if (!e && misses.new_subjects < misses.known_subjects)
+		return ES_OK;
+	if (!e) {
+		rc = draw_id(db, &id);
+		if (rc != ES_OK)
+			return rc;
+	}
+	k = keyring_add(kr, e ? e->key_id : id, tenant, subject);
+	if (!k)
+		return ES_ENOMEM;
+	*done = true;
+	g->trusted = true;
+	if (e) {
+		memcpy(k->dek, e->dek, sizeof k->dek);
+		hold_key(k, g);
+		return ES_OK;
+	}
+	g->guessed++;
+	return make_key(k, g);
 }
 
 enum es_status keyring_lookup(struct db *db, const char *tenant, const char *const *subjects,
@@ -370,11 +487,25 @@ enum es_status keyring_lookup(struct db *db, const char *tenant, const char *con
 
 	if (!masterkey_current())
 		return ES_EINVAL;
+	if (!g->from_table) {
+		/* the session the cached keys and drawn ids were found in */
+		rc = db_ensure(db);
+		if (rc != ES_OK)
+			return rc;
+		keycache_bind(db, db_session_epoch(db));
+	}
 	sbuf_putc(&g->held, '[');
 	sbuf_putc(&g->made, '[');
-	for (size_t i = 0; rc == ES_OK && i < n; i++)
-		if (!keyring_by_subject(kr, tenant, subjects[i]))
+	for (size_t i = 0; rc == ES_OK && i < n; i++) {
+		bool done = false;
+
+		if (keyring_by_subject(kr, tenant, subjects[i]))
+			continue;
+		if (!g->from_table)
+			rc = trusted_key(db, tenant, subjects[i], kr, g, &done);
+		if (rc == ES_OK && !done)
 			rc = lookup_key(db, tenant, subjects[i], kr, g);
+	}
 	sbuf_putc(&g->held, ']');
 	sbuf_putc(&g->made, ']');
 	if (rc == ES_OK && (g->held.failed || g->made.failed))
@@ -383,7 +514,8 @@ enum es_status keyring_lookup(struct db *db, const char *tenant, const char *con
 }
 
 enum es_status keyring_append(struct db *db, const struct store_append_req *req,
-			      struct keyring_guard *g, struct store_append_res *res)
+			      const struct keyring *kr, struct keyring_guard *g,
+			      struct store_append_res *res)
 {
 	const char *guard[2] = { sbuf_cstr(&g->held), sbuf_cstr(&g->made) };
 	enum es_status rc = store_append_guarded(db, &guarded_set, req, guard, 2, res);
@@ -391,6 +523,20 @@ enum es_status keyring_append(struct db *db, const struct store_append_req *req,
 	/* Another append gave a subject its key first: not a stored event. */
 	if (rc == ES_EDB && strncmp(db_last_constraint(db), "subject_keys", 12) == 0)
 		rc = ES_ENOTFOUND;
+	if (rc == ES_OK) {
+		/* every key held live or made by a committed statement */
+		keycache_bind(db, db_session_epoch(db));
+		for (size_t i = 0; i < kr->n; i++)
+			keycache_put(kr->keys[i].key_id, kr->keys[i].tenant, kr->keys[i].subject, false,
+				     kr->keys[i].dek, NULL, NULL);
+		for (size_t i = 0; i < g->guessed; i++)
+			miss_settled(true);
+	} else if (rc == ES_ENOTFOUND && g->trusted) {
+		/* a cached key erased, a guess wrong, or the expectation failed */
+		for (size_t i = 0; i < kr->n; i++)
+			keycache_drop_subject(kr->keys[i].tenant, kr->keys[i].subject);
+		rc = ES_ERETRY;
+	}
 	return rc;
 }
 
@@ -400,7 +546,28 @@ void keyring_guard_free(struct keyring_guard *g)
 	sbuf_free(&g->made);
 }
 
-enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+/* Adds key_id to kr from the cache when the cache may answer for it: an
+ * erased key always, a live one read under the epoch it was fetched
+ * under (and unwrapped, if unwrap). */
+static enum es_status cached_fetch(int64_t key_id, bool unwrap, const char *epoch, struct keyring *kr,
+				   bool *done)
+{
+	const struct keycache_entry *e = keycache_by_id(key_id);
+	struct keyring_key *k;
+
+	*done = e && (e->erased || (epoch && *epoch && strcmp(e->epoch, epoch) == 0 && (e->has_dek || !unwrap)));
+	if (!*done)
+		return ES_OK;
+	k = keyring_add(kr, key_id, e->tenant, e->subject);
+	if (!k)
+		return ES_ENOMEM;
+	k->erased = e->erased;
+	if (e->has_dek)
+		memcpy(k->dek, e->dek, sizeof k->dek);
+	return ES_OK;
+}
+
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap, const char *epoch,
 			     struct keyring *kr)
 {
 	struct sbuf arr = SBUF_INIT;
@@ -410,30 +577,44 @@ enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool u
 	size_t wanted = 0;
 
 	sbuf_putc(&arr, '[');
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, asked = 0; rc == ES_OK && i < n; i++) {
+		bool done;
+
 		if (keyring_by_id(kr, ids[i]))
 			continue;
-		sbuf_printf(&arr, "%s%" PRId64, wanted++ ? "," : "", ids[i]);
+		if (asked++ == 0)
+			keycache_bind(db, db_session_epoch(db));
+		rc = cached_fetch(ids[i], unwrap, epoch, kr, &done);
+		if (rc == ES_OK && !done)
+			sbuf_printf(&arr, "%s%" PRId64, wanted++ ? "," : "", ids[i]);
 	}
 	sbuf_putc(&arr, ']');
-	if (arr.failed) {
+	if (rc == ES_OK && arr.failed)
 		rc = ES_ENOMEM;
-		goto out;
-	}
-	if (wanted == 0)
+	if (rc != ES_OK || wanted == 0)
 		goto out;
 	values[0] = sbuf_cstr(&arr);
 	rc = db_exec(db, &st_fetch, values, &r);
+	if (rc == ES_OK)
+		keycache_bind(db, db_session_epoch(db));
 	for (int i = 0; rc == ES_OK && i < PQntuples(r); i++) {
 		struct keyring_key *k = keyring_add(kr, db_value_int64(r, i, 0), PQgetvalue(r, i, 1),
 						    PQgetvalue(r, i, 2));
+
+		const struct keycache_entry *e;
 
 		if (!k)
 			rc = ES_ENOMEM;
 		else if (PQgetisnull(r, i, 3))
 			k->erased = true;
+		else if (unwrap && (e = keycache_by_id(k->key_id)) && e->has_dek &&
+			 strcmp(e->wrapped, PQgetvalue(r, i, 3)) == 0)
+			memcpy(k->dek, e->dek, sizeof k->dek); /* unwrapped from these very bytes */
 		else if (unwrap)
 			rc = unwrap_key(k, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+		if (rc == ES_OK)
+			keycache_put(k->key_id, k->tenant, k->subject, k->erased, unwrap ? k->dek : NULL,
+				     PQgetvalue(r, i, 3), PQgetvalue(r, i, 5));
 	}
 out:
 	PQclear(r);
@@ -467,6 +648,9 @@ enum es_status keyring_forget(struct db *db, const char *tenant, const char *sub
 	if (rc == ES_OK && PQntuples(r) == 1)
 		*outcome = db_value_int64(r, 0, 0) > 0 ? KEYRING_ERASED :
 			   db_value_int64(r, 0, 1) > 0 ? KEYRING_ALREADY_ERASED : KEYRING_UNKNOWN;
+	/* this process's own reads and appends need not wait for the epoch */
+	if (rc == ES_OK)
+		keycache_drop_subject(tenant_or_nil(tenant), subject);
 	PQclear(r);
 	return rc;
 }

@@ -53,38 +53,52 @@ enum es_status keyring_take(struct db *db, const char *tenant, const char *const
 			    size_t n, struct keyring *kr) ES_MUST_CHECK;
 
 /* The keys a sealed append found and made, for its guard: held, the ids
- * of live keys, made, the new keys, each a JSON array. */
+ * of live keys, made, the new keys, each a JSON array. from_table (set by
+ * the caller) has keyring_lookup ask the table for every subject; without
+ * it, a subject whose key this worker has cached (keycache.h) is held
+ * under that key, and one it has not is guessed new while most recent
+ * misses were (guessed counts them), trusted telling either happened. */
 struct keyring_guard {
 	struct sbuf held, made;
+	bool from_table;
+	bool trusted;
+	size_t guessed;
 };
 
-#define KEYRING_GUARD_INIT { SBUF_INIT, SBUF_INIT }
+#define KEYRING_GUARD_INIT { SBUF_INIT, SBUF_INIT, false, false, 0 }
 
 /* For an append in one statement (keyring_append), outside any
- * transaction: the live key of each of subjects[0..n) in tenant, unlocked,
- * or a new key under an id drawn for it, not stored yet. Adds them to kr
- * and g. ES_EINVAL when no master key is installed; ES_EINTERNAL when a
- * stored key does not unwrap under it. */
+ * transaction: the key of each of subjects[0..n) in tenant, unlocked: its
+ * live key (cached, or looked up), or a new key under an id drawn for it,
+ * not stored yet. Adds them to kr and g. ES_EINVAL when no master key is
+ * installed; ES_EINTERNAL when a stored key does not unwrap under it. */
 enum es_status keyring_lookup(struct db *db, const char *tenant, const char *const *subjects,
 			      size_t n, struct keyring *kr, struct keyring_guard *g) ES_MUST_CHECK;
 
-/* Appends req (its events sealed under the keys of g) through one guarded
- * statement that also stores g's new keys and holds its found ones live
- * until it commits (store_append_guarded). ES_ENOTFOUND when it wrote
- * nothing because the expectation failed, a found key was erased meanwhile
- * or another append gave a subject its key first; ES_EDUPLICATE when an
- * event id is stored: the caller answers through keyring_take's path
- * (store_append_in_transaction). */
+/* Appends req (its events sealed under the keys of kr, listed in g)
+ * through one guarded statement that also stores g's new keys and holds
+ * its found ones live until it commits (store_append_guarded), and
+ * caches kr's keys when it commits. ES_ENOTFOUND when it wrote nothing
+ * because the expectation failed, a found key was erased meanwhile or
+ * another append gave a subject its key first; ES_ERETRY instead when g
+ * was trusted (a cached key or a guess may be what failed: the cache
+ * forgets the subjects, and the caller tries again from_table);
+ * ES_EDUPLICATE when an event id is stored: the caller answers through
+ * keyring_take's path (store_append_in_transaction). */
 enum es_status keyring_append(struct db *db, const struct store_append_req *req,
-			      struct keyring_guard *g, struct store_append_res *res) ES_MUST_CHECK;
+			      const struct keyring *kr, struct keyring_guard *g,
+			      struct store_append_res *res) ES_MUST_CHECK;
 void keyring_guard_free(struct keyring_guard *g);
 
 /* For a read: the keys ids[0..n) names (live ones unwrapped when unwrap
  * is set, erased ones marked), added to kr; an id kr already holds is
  * skipped. An id with no row is left out (the reader reports it). Without
  * a master key, live keys to unwrap are ES_EINVAL. A redacted read only
- * needs to know which keys are erased: it passes unwrap false. */
-enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+ * needs to know which keys are erased: it passes unwrap false. epoch is
+ * the key epoch (sql/010) the caller's events were read under, in
+ * the same session of db, or NULL: with it, cached keys fetched under
+ * that epoch need no statement. */
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap, const char *epoch,
 			     struct keyring *kr) ES_MUST_CHECK;
 
 /* Wipes and releases kr's keys; kr is empty (reusable) afterwards. */

@@ -8,6 +8,7 @@ src_privacy_libprivacy_a_SOURCES = \
 	src/privacy/masterkey.c src/privacy/masterkey.h \
 	src/privacy/keyring.c src/privacy/keyring.h src/privacy/keyring_sql.h \
 	src/privacy/keyring_rotate.c \
+	src/privacy/keycache.c src/privacy/keycache.h \
 	src/privacy/personal.c src/privacy/personal.h \
 	src/privacy/envscan.c src/privacy/envscan.h \
 	src/privacy/view.c src/privacy/view.h \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/text.h"
+#include "privacy/keycache.h"
 
 static struct masterkey installed, previous;
 static bool have_installed, have_previous;
@@ -84,6 +85,8 @@ out:
 
 void masterkey_install(const struct masterkey *k)
 {
+	/* keys unwrapped under the master keys of before are not kept */
+	keycache_clear();
 	masterkey_wipe(&installed);
 	have_installed = k != NULL;
 	if (k)
@@ -97,6 +100,7 @@ const struct masterkey *masterkey_current(void)
 
 void masterkey_install_previous(const struct masterkey *k)
 {
+	keycache_clear();
 	masterkey_wipe(&previous);
 	have_previous = k != NULL;
 	if (k)

@@ -22,7 +22,8 @@ struct masterkey {
 enum es_status masterkey_read(const char *path, struct masterkey *out, char *err,
 			      size_t errlen) ES_MUST_CHECK;
 
-/* Installs (copies) k as the process's master key; NULL forgets it. */
+/* Installs (copies) k as the process's master key; NULL forgets it.
+ * Either install empties the cache of unwrapped subject keys (keycache.h). */
 void masterkey_install(const struct masterkey *k);
 
 /* The installed master key, or NULL when [privacy] master_key_file is

@@ -30,7 +30,7 @@ enum es_status view_event(struct db *db, struct keyring *kr, json_object *event,
 	rc = personal_key_ids(payload, &ids, &n, &cap);
 	if (rc != ES_OK || n == 0)
 		goto out;
-	rc = keyring_fetch(db, ids, n, view == PERSONAL_CLEAR, kr);
+	rc = keyring_fetch(db, ids, n, view == PERSONAL_CLEAR, NULL, kr);
 	if (rc != ES_OK)
 		goto out;
 	json_object_get(payload);
@@ -101,20 +101,21 @@ out:
 struct fetch_arg {
 	struct db *db;
 	bool unwrap;
+	const char *epoch;
 };
 
 static enum es_status fetch_keys(void *arg, const int64_t *ids, size_t n, struct keyring *kr)
 {
 	const struct fetch_arg *a = arg;
 
-	return keyring_fetch(a->db, ids, n, a->unwrap, kr);
+	return keyring_fetch(a->db, ids, n, a->unwrap, a->epoch, kr);
 }
 
-enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view view, char *err,
-			 size_t errlen)
+enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view view, const char *epoch,
+			 char *err, size_t errlen)
 {
 	struct keyring kr = KEYRING_INIT;
-	struct fetch_arg fa = { db, view == PERSONAL_CLEAR };
+	struct fetch_arg fa = { db, view == PERSONAL_CLEAR, epoch };
 	struct sbuf out = SBUF_INIT;
 	bool scanned = false;
 	enum es_status rc;

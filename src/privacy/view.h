@@ -27,8 +27,10 @@ enum es_status view_event(struct db *db, struct keyring *kr, json_object *event,
 
 /* view_event for every event of page: JSON event objects separated by
  * commas, as store_read_stream and the feed write them. The page is
- * rewritten in place when one of them holds an envelope. */
-enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view view, char *err,
-			 size_t errlen) ES_MUST_CHECK;
+ * rewritten in place when one of them holds an envelope. epoch: the
+ * key epoch the page was read under from db's current session
+ * (keyring_fetch), or NULL. */
+enum es_status view_page(struct db *db, struct sbuf *page, enum personal_view view, const char *epoch,
+			 char *err, size_t errlen) ES_MUST_CHECK;
 
 #endif

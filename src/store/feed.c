@@ -46,7 +46,7 @@
 #define FEED_SELECT(Q) \
 	" " Q ".t::text, " Q ".i, " Q ".a, " Q ".tn," EVENT_RENDER_SELECT(Q)
 enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
-       F_MORE = F_EVENT + EVENT_RENDER_NCOLS };
+       F_MORE = F_EVENT + EVENT_RENDER_NCOLS, F_KEY_EPOCH };
 
 /* The page's length $5 as the planner cannot see it: a LIMIT it cannot
  * read is taken for 10% of the rows, so it reads an index in order and
@@ -63,12 +63,14 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
 
 /* A page: $1, $2 the cursor, $3, $4 the filters, $5 the limit, $6 the
  * byte budget (NULL: none); TENANT is empty or a condition on e.tenant_id
- * followed by AND. Each shape has its index: (transaction_id, position)
+ * followed by AND. Each row also carries the key epoch (sql/010) of the
+ * page's snapshot, for the reader's cached subject keys. Each shape has its index: (transaction_id, position)
  * for every tenant, (tenant_id, transaction_id, position) for one. The
  * budget is cut above the Limit, so the index scan still stops there. */
 #define FEED_PAGE_SQL(ROWS) \
-	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)" \
-	" SELECT h.x::text," FEED_SELECT("ev") ", ev.page_more" \
+	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x," \
+	"  (SELECT epoch FROM evstore.key_epoch) AS ep)" \
+	" SELECT h.x::text," FEED_SELECT("ev") ", ev.page_more, h.ep" \
 	" FROM h LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
 	"   SELECT pg.*," PAGE_BUDGET_COLUMNS(EVENT_RENDER_SIZE_SQL, "pg.t, pg.r_position") \
@@ -114,7 +116,7 @@ static const struct db_statement st_page_tenant_typed = {
 
 static const struct db_statement st_positions = {
 	"feed_positions",
-	"SELECT '0'::text," FEED_SELECT("q") ", false" /* page_more: no budget */
+	"SELECT '0'::text," FEED_SELECT("q") ", false, NULL::uuid" /* page_more: no budget; no epoch */
 	" FROM (SELECT" FEED_COLUMNS " FROM evstore.events e"
 	"  WHERE e.position = ANY ($1::bigint[])) q ORDER BY q.t, q.r_position",
 	1
@@ -261,6 +263,8 @@ enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_
 	 * to (xmin - 1, the largest position). */
 	if (PQntuples(r) > 0)
 		out->horizon = feed_horizon_of(PQgetvalue(r, 0, 0));
+	if (PQntuples(r) > 0 && PQgetlength(r, 0, F_KEY_EPOCH) == 16)
+		uuidtext_format((const unsigned char *)PQgetvalue(r, 0, F_KEY_EPOCH), out->key_epoch);
 	return ES_OK;
 }
 
@@ -333,7 +337,7 @@ static bool feed_list_array(const char *csv, struct sbuf *b)
 }
 
 enum es_status feed_read_json(struct db *db, const struct feed_request *q, struct sbuf *out,
-			      size_t *count, struct feed_cursor *next)
+			      size_t *count, struct feed_cursor *next, char *key_epoch)
 {
 	struct sbuf types = SBUF_INIT, etypes = SBUF_INIT;
 	struct feed_query fq = {
@@ -364,6 +368,8 @@ enum es_status feed_read_json(struct db *db, const struct feed_request *q, struc
 	if (pg.n > 0)
 		*next = feed_event_cursor(&pg.ev[pg.n - 1]);
 	*count = pg.n;
+	if (key_epoch)
+		memcpy(key_epoch, pg.key_epoch, UUIDTEXT_LEN);
 	rc = out->failed ? ES_ENOMEM : ES_OK;
 out:
 	feed_page_free(&pg);

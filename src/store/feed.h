@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include "base/error.h"
 #include "base/sbuf.h"
+#include "base/uuidtext.h"
 #include "store/feed_cursor.h"
 
 struct db;
@@ -57,6 +58,7 @@ struct feed_page {
 	size_t n;
 	bool full;                    /* n == limit, or cut by max_bytes: more may be waiting */
 	struct feed_cursor horizon;   /* (xmin - 1, INT64_MAX): the feed is complete below it */
+	char key_epoch[UUIDTEXT_LEN]; /* of the page's snapshot (sql/010); "" from feed_read_positions */
 	void *result_;                /* the query result the strings live in */
 	struct sbuf json_;            /* and the events' JSON */
 };
@@ -94,10 +96,11 @@ struct feed_request {
 
 /* Reads the next page for an HTTP client and appends its events to out as
  * JSON objects separated by commas (no brackets). *next is the cursor after
- * the last event returned, or q->after on an empty page. Errors as for
+ * the last event returned, or q->after on an empty page; key_epoch (NULL,
+ * or UUIDTEXT_LEN bytes) gets the page's key epoch. Errors as for
  * feed_read; ES_ENOMEM when out or a filter could not grow. */
 enum es_status feed_read_json(struct db *db, const struct feed_request *q, struct sbuf *out,
-			      size_t *count, struct feed_cursor *next) ES_MUST_CHECK;
+			      size_t *count, struct feed_cursor *next, char *key_epoch) ES_MUST_CHECK;
 
 /* Where a reader starts: feed_horizon, after everything committed now (it
  * gets what commits from then on); feed_cursor_before, just before the

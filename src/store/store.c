@@ -62,12 +62,14 @@ static const struct db_statement st_append_known = {
 
 /* The stream's version and one page of its events in one statement, so the
  * version and the events come from the same snapshot, as binary columns
- * for event_render(). A stream that exists but has nothing in range gives
- * one row with NULL event columns. CMP and ORDER give the direction from
+ * for event_render(), and the key epoch (sql/010) they were read under
+ * last. A stream that exists but has nothing in range gives one row with
+ * NULL event columns. CMP and ORDER give the direction from
  * version $4; $5 is the limit, $6 the byte budget (NULL: none;
  * page_budget.h). */
 #define STREAM_PAGE_SQL(CMP, ORDER) \
-	"SELECT s.version," EVENT_RENDER_SELECT("ev") \
+	"SELECT s.version," EVENT_RENDER_SELECT("ev") "," \
+	"  (SELECT epoch FROM evstore.key_epoch)" \
 	" FROM evstore.streams s" \
 	" LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
@@ -502,6 +504,9 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 		goto out;
 	}
 	page->current_version = db_binary_int64(r, 0, 0);
+	if (PQgetlength(r, 0, 1 + EVENT_RENDER_NCOLS) == 16)
+		uuidtext_format((const unsigned char *)PQgetvalue(r, 0, 1 + EVENT_RENDER_NCOLS),
+				page->key_epoch);
 	for (int i = 0; i < rows && !PQgetisnull(r, i, 1); i++) {
 		size_t before = out->len, json_at;
 

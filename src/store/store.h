@@ -133,6 +133,7 @@ struct store_stream_page {
 	int64_t current_version;      /* the stream's version */
 	size_t count;                 /* events written to the sbuf */
 	int64_t next_from_version;    /* the next version to read, or 0: none */
+	char key_epoch[UUIDTEXT_LEN]; /* read with the page (sql/010, keyring_fetch) */
 };
 
 /* Reads up to limit events of a stream starting at from_version (forward:

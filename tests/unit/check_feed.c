@@ -35,7 +35,7 @@ static struct feed_cursor feed_drain(struct db *db, struct feed_request *q,
 		json_object *arr;
 
 		sbuf_reset(&out);
-		ck_assert_int_eq(feed_read_json(db, q, &out, &count, &next), ES_OK);
+		ck_assert_int_eq(feed_read_json(db, q, &out, &count, &next, NULL), ES_OK);
 		if (count == 0) {
 			ck_assert_uint_eq(out.len, 0);
 			ck_assert_uint_eq(next.txid, q->after.txid);
@@ -252,7 +252,7 @@ START_TEST(test_json_tenants)
 	await_horizon(db);
 
 	q.tenant = tb;
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_OK);
 	ck_assert_uint_eq(count, 1);
 	arr = page_array(&out);
 	ck_assert_str_eq(member_string(json_object_array_get_idx(arr, 0), "tenant_id"), tb);
@@ -267,7 +267,7 @@ START_TEST(test_json_tenants)
 	q.tenant = NULL;               /* the no-tenant space, rendered as null */
 	q.after = start;
 	sbuf_reset(&out);
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_OK);
 	ck_assert_uint_eq(count, 3);
 	arr = page_array(&out);
 	for (size_t i = 0; i < count; i++)
@@ -282,7 +282,7 @@ START_TEST(test_json_tenants)
 	ck_assert_uint_eq(n, 6);
 
 	q.limit = 0;
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_EINVAL);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_EINVAL);
 	sbuf_free(&out);
 	db_free(db);
 }
@@ -641,16 +641,16 @@ START_TEST(test_plan_without_statistics)
 
 	/* prepared by the feed itself, as a worker would */
 	q.all_tenants = true;
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_OK);
 	ck_assert_uint_eq(count, 100);
 	q.all_tenants = false;
 	q.tenant = tenant;
 	sbuf_reset(&out);
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_OK);
 	ck_assert_uint_eq(count, 100);
 	q.aggregate_types = NULL;
 	sbuf_reset(&out);
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_OK);
 	ck_assert_uint_eq(count, 100);
 
 	for (int analyzed = 0; analyzed < 2; analyzed++) {

@@ -16,6 +16,7 @@
 #include "privacy/keyring.h"
 #include "privacy/keyring_sql.h"
 #include "privacy/masterkey.h"
+#include "store/feed.h"
 #include "store/store.h"
 #include "check_plan.h"
 
@@ -81,7 +82,7 @@ START_TEST(test_take_fetch_forget)
 	ids[1] = keyring_by_subject(&first, TENANT, "bob")->key_id;
 	ck_assert_int_eq(keyring_forget(db, TENANT, "alice", "dpo", &outcome), ES_OK);
 	ck_assert_int_eq(outcome, KEYRING_ERASED);
-	ck_assert_int_eq(keyring_fetch(db, ids, 2, true, &read), ES_OK);
+	ck_assert_int_eq(keyring_fetch(db, ids, 2, true, NULL, &read), ES_OK);
 	ck_assert(keyring_by_id(&read, ids[0])->erased);
 	ck_assert(!keyring_by_id(&read, ids[1])->erased);
 	ck_assert(memcmp(keyring_by_id(&read, ids[1])->dek, keyring_by_subject(&first, TENANT, "bob")->dek,
@@ -127,17 +128,20 @@ static void one_append_init(struct one_append *a, int64_t expected)
 	a->req.n_events = 1;
 }
 
-/* Looks subject up and runs the guarded append of a, with between() run
- * in between (another session's doing); the append's status. */
-static enum es_status guarded(struct db *db, struct one_append *a, const char *subject,
-			      void (*between)(struct db *other, const char *subject),
-			      struct keyring *kr)
+/* Finds subject's key (in the table, or with from_table false as a
+ * worker does: cached or guessed) and runs the guarded append of a, with
+ * between() run in between (another session's doing); the append's
+ * status. */
+static enum es_status guarded_from(struct db *db, struct one_append *a, const char *subject,
+				   void (*between)(struct db *other, const char *subject),
+				   struct keyring *kr, bool from_table)
 {
 	struct keyring_guard g = KEYRING_GUARD_INIT;
 	struct store_append_res res;
 	const char *subjects[1] = { subject };
 	enum es_status rc;
 
+	g.from_table = from_table;
 	ck_assert_int_eq(keyring_lookup(db, TENANT, subjects, 1, kr, &g), ES_OK);
 	if (between) {
 		struct db *other = test_db();
@@ -145,11 +149,18 @@ static enum es_status guarded(struct db *db, struct one_append *a, const char *s
 		between(other, subject);
 		db_free(other);
 	}
-	rc = keyring_append(db, &a->req, &g, &res);
+	rc = keyring_append(db, &a->req, kr, &g, &res);
 	if (rc == ES_OK)
 		store_append_res_free(&res);
 	keyring_guard_free(&g);
 	return rc;
+}
+
+static enum es_status guarded(struct db *db, struct one_append *a, const char *subject,
+			      void (*between)(struct db *other, const char *subject),
+			      struct keyring *kr)
+{
+	return guarded_from(db, a, subject, between, kr, true);
 }
 
 static void forget_it(struct db *other, const char *subject)
@@ -194,7 +205,7 @@ START_TEST(test_guarded_append)
 	ck_assert_int_eq(guarded(db, &a, "s1", NULL, &made), ES_OK);
 	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 1);
 	id = keyring_by_subject(&made, TENANT, "s1")->key_id;
-	ck_assert_int_eq(keyring_fetch(db, &id, 1, true, &read), ES_OK);
+	ck_assert_int_eq(keyring_fetch(db, &id, 1, true, NULL, &read), ES_OK);
 	ck_assert(memcmp(keyring_by_id(&read, id)->dek, keyring_by_subject(&made, TENANT, "s1")->dek,
 			 CIPHER_KEY_LEN) == 0);
 	json_object_put(a.payload);
@@ -250,15 +261,165 @@ START_TEST(test_guarded_append)
 }
 END_TEST
 
-/* Whether a node of plan reads subject_keys other than by key_id: any
- * scan of an index on (tenant_id, subject), or a sequential scan. */
+/* Another worker's erasure of subject: keyring_forget's UPDATE, in SQL,
+ * so that this process's cache hears nothing of it. */
+static void erase_elsewhere(struct db *other, const char *subject)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof sql, "UPDATE evstore.subject_keys SET wrapped_key = NULL, erased_at = now(),"
+		 " erased_by = 'dpo' WHERE subject = '%s' AND erased_at IS NULL", subject);
+	exec_ok(other, sql);
+}
+
+/* How often the session has run the prepared statement name. */
+static int64_t runs_of(struct db *db, const char *name)
+{
+	return count_where(db, "SELECT COALESCE(sum(generic_plans + custom_plans), 0)"
+			   " FROM pg_prepared_statements WHERE name = '%s'", name);
+}
+
+static void epoch_now(struct db *db, char out[UUIDTEXT_LEN])
+{
+	PGresult *r = NULL;
+
+	ck_assert_int_eq(db_exec_sql(db, "SELECT epoch FROM evstore.key_epoch", &r), ES_OK);
+	ck_assert_int_eq(PQntuples(r), 1);
+	snprintf(out, UUIDTEXT_LEN, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* A worker's keys between requests (keycache.h): an append to a subject
+ * it knows runs no lookup, and one to a subject it guesses new none
+ * either; a cached key erased by another worker, or a wrong guess, writes
+ * nothing (ES_ERETRY) and the append then goes by the table, under a new
+ * key; a read uses a cached key only under the key epoch it was
+ * fetched under, which every destroyed key changes and a stream page
+ * reports. */
+START_TEST(test_cached_keys)
+{
+	struct db *db = migrated_db(), *other = test_db();
+	struct keyring kr = KEYRING_INIT, read = KEYRING_INIT;
+	struct store_stream_page page;
+	struct sbuf events = SBUF_INIT;
+	char e1[UUIDTEXT_LEN], e2[UUIDTEXT_LEN], c1_stream[UUIDTEXT_LEN];
+	struct one_append a;
+	int64_t id, renewed, lookups;
+
+	install_master();
+	/* a new subject, guessed new: its key stored with the event */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded_from(db, &a, "c1", NULL, &kr, false), ES_OK);
+	id = keyring_by_subject(&kr, TENANT, "c1")->key_id;
+	ck_assert_int_eq(sql_int(db, "SELECT key_id FROM evstore.subject_keys WHERE subject = 'c1'"), id);
+	ck_assert_int_eq(runs_of(db, "keyring_lookup"), 0);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* known now: the cached key, no lookup */
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded_from(db, &a, "c1", NULL, &kr, false), ES_OK);
+	ck_assert_int_eq(keyring_by_subject(&kr, TENANT, "c1")->key_id, id);
+	ck_assert_int_eq(runs_of(db, "keyring_lookup"), 0);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 1);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* erased by another worker: the cached key writes nothing; by the
+	 * table, the subject's next key */
+	erase_elsewhere(other, "c1");
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded_from(db, &a, "c1", NULL, &kr, false), ES_ERETRY);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 0);
+	keyring_free(&kr);
+	ck_assert_int_eq(guarded_from(db, &a, "c1", NULL, &kr, true), ES_OK);
+	renewed = keyring_by_subject(&kr, TENANT, "c1")->key_id;
+	ck_assert_int_ne(renewed, id);
+	ck_assert_int_eq(count_where(db, LIVE_KEYS, "c1"), 1);
+	ck_assert_int_eq(sql_int(db, "SELECT key_id FROM evstore.subject_keys WHERE subject = 'c1'"
+				     " AND erased_at IS NULL"), renewed);
+	memcpy(c1_stream, a.stream, sizeof c1_stream);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* a subject another worker gave a key, guessed new here (the misses
+	 * so far were new): nothing written, no second key */
+	take_it(other, "c2");
+	one_append_init(&a, 0);
+	ck_assert_int_eq(guarded_from(db, &a, "c2", NULL, &kr, false), ES_ERETRY);
+	ck_assert_int_eq(count_where(db, STREAM_ROWS, a.stream), 0);
+	ck_assert_int_eq(count_where(db, ALL_KEYS, "c2"), 1);
+	json_object_put(a.payload);
+	keyring_free(&kr);
+
+	/* reads: fetched once under the epoch, then from the cache */
+	epoch_now(db, e1);
+	ck_assert_int_eq(keyring_fetch(db, &renewed, 1, true, e1, &read), ES_OK);
+	keyring_free(&read);
+	lookups = runs_of(db, "keyring_fetch");
+	ck_assert_int_eq(keyring_fetch(db, &renewed, 1, true, e1, &read), ES_OK);
+	ck_assert_int_eq(runs_of(db, "keyring_fetch"), lookups);
+	ck_assert(!keyring_by_id(&read, renewed)->erased);
+	keyring_free(&read);
+
+	/* an UPDATE that changes no key leaves the epoch; erasing elsewhere
+	 * moves it, and a read under the new one sees the erasure */
+	exec_ok(other, "UPDATE evstore.subject_keys SET wrapped_key = wrapped_key, master_id = master_id");
+	epoch_now(db, e2);
+	ck_assert_str_eq(e2, e1);
+	erase_elsewhere(other, "c1");
+	epoch_now(db, e2);
+	ck_assert_str_ne(e2, e1);
+	ck_assert_int_eq(keyring_fetch(db, &renewed, 1, true, e2, &read), ES_OK);
+	ck_assert_int_eq(runs_of(db, "keyring_fetch"), lookups + 1);
+	ck_assert(keyring_by_id(&read, renewed)->erased);
+	keyring_free(&read);
+	/* so does a key wrapped anew (a rotation's batch) */
+	exec_ok(other, "UPDATE evstore.subject_keys SET wrapped_key = wrapped_key || '\\x00'::bytea"
+		       " WHERE subject = 'c2'");
+	epoch_now(db, e1);
+	ck_assert_str_ne(e1, e2);
+	epoch_now(db, e2);
+
+	/* a stream page carries the epoch it was read under */
+	ck_assert_int_eq(store_read_stream(db, TENANT, "Contact", c1_stream, 0, 10, 0, false, &events, &page),
+			 ES_OK);
+	ck_assert_str_eq(page.key_epoch, e2);
+	/* and so does a page of the feed */
+	{
+		struct feed_request q = { .all_tenants = true, .limit = 10 };
+		struct feed_cursor next;
+		char fe[UUIDTEXT_LEN] = "";
+		size_t count;
+
+		sbuf_reset(&events);
+		ck_assert_int_eq(feed_read_json(db, &q, &events, &count, &next, fe), ES_OK);
+		ck_assert_uint_gt(count, 0);
+		ck_assert_str_eq(fe, e2);
+	}
+
+	sbuf_free(&events);
+	masterkey_install(NULL);
+	db_free(other);
+	db_free(db);
+}
+END_TEST
+
+/* Whether a node of plan reads subject_keys other than by key_id, or a
+ * named subject's live key by tenant and subject (the guard's check that
+ * a new key's subject has none): any other scan of an index on
+ * (tenant_id, subject), or a sequential scan. */
 static bool reads_beyond_pkey(json_object *plan)
 {
-	json_object *v, *kids;
+	json_object *v, *kids, *cond;
 
 	if (json_object_object_get_ex(plan, "Index Name", &v) &&
 	    strncmp(json_object_get_string(v), "subject_keys_", 13) == 0 &&
-	    strcmp(json_object_get_string(v), "subject_keys_pkey") != 0)
+	    strcmp(json_object_get_string(v), "subject_keys_pkey") != 0 &&
+	    !(strcmp(json_object_get_string(v), "subject_keys_live_idx") == 0 &&
+	      json_object_object_get_ex(plan, "Index Cond", &cond) &&
+	      strstr(json_object_get_string(cond), "tenant_id") &&
+	      strstr(json_object_get_string(cond), "subject")))
 		return true;
 	if (json_object_object_get_ex(plan, "Relation Name", &v) &&
 	    strcmp(json_object_get_string(v), "subject_keys") == 0 &&
@@ -283,6 +444,9 @@ static const char *const by_subject[] = {
 static const char *const by_id[] = {
 	"EXPLAIN (FORMAT JSON) EXECUTE keyring_append_new('" TENANT "', 'Contact',"
 	" '0192f3c4-0000-7000-8000-000000000001', 'tester', '[{}]', '[1,2]', '[]')",
+	"EXPLAIN (FORMAT JSON) EXECUTE keyring_append_new('" TENANT "', 'Contact',"
+	" '0192f3c4-0000-7000-8000-000000000001', 'tester', '[{}]', '[1]',"
+	" '[{\"key_id\":9,\"subject\":\"customer-1\",\"wrapped_key\":\"00\",\"master_id\":\"m\"}]')",
 	"EXPLAIN (FORMAT JSON) EXECUTE keyring_fetch('[1,2]')",
 };
 
@@ -378,7 +542,7 @@ static void append_and_fetch(struct db *db, const char *subject)
 	ck_assert_int_eq(guarded(db, &a, subject, NULL, &kr), ES_OK);
 	json_object_put(a.payload);
 	id = keyring_by_subject(&kr, TENANT, subject)->key_id;
-	ck_assert_int_eq(keyring_fetch(db, &id, 1, true, &read), ES_OK);
+	ck_assert_int_eq(keyring_fetch(db, &id, 1, true, NULL, &read), ES_OK);
 	keyring_free(&read);
 	keyring_free(&kr);
 }
@@ -462,6 +626,7 @@ static Suite *keyring_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_take_fetch_forget);
 	tcase_add_test(tc, test_guarded_append);
+	tcase_add_test(tc, test_cached_keys);
 	tcase_add_test(tc, test_take_plan);
 	suite_add_tcase(s, tc);
 	return s;

@@ -802,7 +802,7 @@ START_TEST(test_tenant_isolation)
 	memset(&q, 0, sizeof q);
 	q.tenant = tb;
 	q.limit = 100;
-	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next), ES_OK);
+	ck_assert_int_eq(feed_read_json(db, &q, &out, &count, &next, NULL), ES_OK);
 	ck_assert_uint_eq(count, 2);
 	arr = page_array(&out);
 	for (size_t i = 0; i < 2; i++)
