@@ -578,9 +578,11 @@ void route_events_read(struct route_ctx *ctx)
 	const char *id = route_param(ctx->match, "id");
 	struct sbuf events = SBUF_INIT;
 	struct store_stream_page page;
+	const struct aggdef *def;
 	int64_t from = 0, current;
 	int limit = 0;
 	bool backward = false;
+	unsigned how;
 	enum es_status st;
 
 	if (!read_params(ctx, &from, &limit, &backward) || !(db = replica_for_read(ctx)))
@@ -606,16 +608,20 @@ void route_events_read(struct route_ctx *ctx)
 	}
 
 	memset(&page, 0, sizeof page);
+	/* the key epoch, for cached keys, when the type declares personal data */
+	def = aggdef_find(ctx->app->aggdefs, type);
+	how = (backward ? STORE_READ_BACKWARD : 0) | (def && def->has_personal ? STORE_READ_KEY_EPOCH : 0);
 	st = store_read_stream(db, ctx->tenant, type, id, from, limit, ctx->app->cfg.http.max_page_bytes,
-			       backward, &events, &page);
+			       how, &events, &page);
 	if (replica_failed_over(ctx, &db, st)) {
 		sbuf_reset(&events);
 		st = store_read_stream(db, ctx->tenant, type, id, from, limit,
-				       ctx->app->cfg.http.max_page_bytes, backward, &events, &page);
+				       ctx->app->cfg.http.max_page_bytes, how, &events, &page);
 	}
 	if (st == ES_OK)
 		/* a replica's epoch may lag the keys' table: no cached keys then */
-		st = route_personal_view(ctx, &events, db == ctx->app->db ? page.key_epoch : NULL);
+		st = route_personal_view(ctx, &events,
+					 db == ctx->app->db && page.key_epoch[0] ? page.key_epoch : NULL);
 	if (st != ES_OK)
 		goto fail;
 

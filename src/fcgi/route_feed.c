@@ -14,6 +14,7 @@
 #include "fcgi/park.h"
 #include "fcgi/replica.h"
 #include "fcgi/routes.h"
+#include "privacy/masterkey.h"
 
 /* A long poll re-reads the feed at least this often, so an event whose
  * notification was lost, or that was still above the xmin horizon when it
@@ -169,6 +170,8 @@ void route_feed_read(struct route_ctx *ctx)
 	memset(&q, 0, sizeof q);
 	if (!feed_parse_query(ctx, &q, &wait_s) || !(db = replica_for_read(ctx)))
 		goto out;
+	/* the key epoch with each page, for cached keys, where there can be keys */
+	q.key_epoch = masterkey_current() != NULL;
 
 	/* The first page from the standby when there is one; a long poll then
 	 * waits on the primary, where commits are announced. */
@@ -211,7 +214,7 @@ void route_feed_read(struct route_ctx *ctx)
 	}
 
 	/* a replica's epoch may lag the keys' table: no cached keys then */
-	st = route_personal_view(ctx, &events, read_from == app->db ? epoch : NULL);
+	st = route_personal_view(ctx, &events, read_from == app->db && epoch[0] ? epoch : NULL);
 	if (st != ES_OK)
 		goto fail;
 	feed_reply_page(resp, &events, &next);

@@ -36,6 +36,7 @@
 #include "fcgi/routes.h"
 #include "fcgi/server.h"
 #include "pg/db.h"
+#include "privacy/masterkey.h"
 #include "privacy/view.h"
 #include "store/feed.h"
 #include "store/store.h"
@@ -233,8 +234,12 @@ static void look(struct waiter *w)
 		if (w->v[i].looked)
 			continue;
 		sbuf_reset(&events);
-		if (st == ES_OK)
-			st = feed_read_json(db, &w->v[i].t.q, &events, &count, &next, epoch);
+		if (st == ES_OK) {
+			struct feed_request q = w->v[i].t.q;
+
+			q.key_epoch = masterkey_current() != NULL; /* as route_feed_read asks */
+			st = feed_read_json(db, &q, &events, &count, &next, epoch);
+		}
 		if (st == ES_OK && count > 0)
 			st = personal_view(db, &w->v[i].t, &events, epoch);
 		for (size_t j = i; j < w->n; j++) {

@@ -63,13 +63,14 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
 
 /* A page: $1, $2 the cursor, $3, $4 the filters, $5 the limit, $6 the
  * byte budget (NULL: none); TENANT is empty or a condition on e.tenant_id
- * followed by AND. Each row also carries the key epoch (sql/010) of the
- * page's snapshot, for the reader's cached subject keys. Each shape has its index: (transaction_id, position)
+ * followed by AND; EP the parameter asking for the key epoch (sql/010) of
+ * the page's snapshot, for a reader's cached subject keys (an initplan
+ * runs only when used: not asked for, it costs nothing). Each shape has its index: (transaction_id, position)
  * for every tenant, (tenant_id, transaction_id, position) for one. The
  * budget is cut above the Limit, so the index scan still stops there. */
-#define FEED_PAGE_SQL(ROWS) \
+#define FEED_PAGE_SQL(ROWS, EP) \
 	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x," \
-	"  (SELECT epoch FROM evstore.key_epoch) AS ep)" \
+	"  CASE WHEN " EP "::boolean THEN (SELECT epoch FROM evstore.key_epoch) END AS ep)" \
 	" SELECT h.x::text," FEED_SELECT("ev") ", ev.page_more, h.ep" \
 	" FROM h LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
@@ -103,15 +104,15 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
 /* The runner's statement (and an admin's), planned with the page's length
  * in sight: check_feed shows it reading in order either way. */
 static const struct db_statement st_page_all = {
-	"feed_page_all", FEED_PAGE_SQL(FEED_ROWS("", " LIMIT $5::int")), 6
+	"feed_page_all", FEED_PAGE_SQL(FEED_ROWS("", " LIMIT $5::int"), "$7"), 7
 };
 
 static const struct db_statement st_page_tenant = {
-	"feed_page_tenant", FEED_PAGE_SQL(FEED_ROWS("e.tenant_id = $7::uuid AND ", FEED_LIMIT)), 7
+	"feed_page_tenant", FEED_PAGE_SQL(FEED_ROWS("e.tenant_id = $7::uuid AND ", FEED_LIMIT), "$8"), 8
 };
 
 static const struct db_statement st_page_tenant_typed = {
-	"feed_page_tenant_typed", FEED_PAGE_SQL(FEED_TYPED_ROWS), 7
+	"feed_page_tenant_typed", FEED_PAGE_SQL(FEED_TYPED_ROWS, "$8"), 8
 };
 
 static const struct db_statement st_positions = {
@@ -233,9 +234,11 @@ out:
 enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_page *out)
 {
 	char tx[24], pos[24], lim[16], budget[24];
-	const char *vals[7] = { tx, pos, q->aggregate_types, q->event_types, lim,
+	const char *epoch = q->key_epoch ? "t" : "f";
+	/* the epoch's flag is $7 of the statement for every tenant, $8 of the others */
+	const char *vals[8] = { tx, pos, q->aggregate_types, q->event_types, lim,
 				q->max_bytes > 0 ? budget : NULL,
-				q->tenant ? q->tenant : UUIDTEXT_NIL };
+				q->all_tenants ? epoch : q->tenant ? q->tenant : UUIDTEXT_NIL, epoch };
 	PGresult *r = NULL;
 	enum es_status rc;
 	bool cut;
@@ -342,7 +345,7 @@ enum es_status feed_read_json(struct db *db, const struct feed_request *q, struc
 	struct sbuf types = SBUF_INIT, etypes = SBUF_INIT;
 	struct feed_query fq = {
 		.all_tenants = q->all_tenants, .tenant = q->tenant, .after = q->after,
-		.limit = q->limit, .max_bytes = q->max_bytes,
+		.limit = q->limit, .max_bytes = q->max_bytes, .key_epoch = q->key_epoch,
 	};
 	struct feed_page pg = { 0 };
 	enum es_status rc;

@@ -51,6 +51,8 @@ struct feed_query {
 				       * one); 0: no byte budget */
 	const char *aggregate_types;  /* PostgreSQL text[] literal, or NULL: any */
 	const char *event_types;      /* idem */
+	bool key_epoch;               /* read the key epoch with the page (a reader of
+				       * personal data: keyring_fetch) */
 };
 
 struct feed_page {
@@ -58,7 +60,7 @@ struct feed_page {
 	size_t n;
 	bool full;                    /* n == limit, or cut by max_bytes: more may be waiting */
 	struct feed_cursor horizon;   /* (xmin - 1, INT64_MAX): the feed is complete below it */
-	char key_epoch[UUIDTEXT_LEN]; /* of the page's snapshot (sql/010); "" from feed_read_positions */
+	char key_epoch[UUIDTEXT_LEN]; /* of the page's snapshot (sql/010) when asked for, else "" */
 	void *result_;                /* the query result the strings live in */
 	struct sbuf json_;            /* and the events' JSON */
 };
@@ -92,6 +94,7 @@ struct feed_request {
 	long max_bytes;               /* as in struct feed_query */
 	const char *aggregate_types;  /* comma-separated, or NULL */
 	const char *event_types;      /* comma-separated, or NULL */
+	bool key_epoch;               /* as in struct feed_query */
 };
 
 /* Reads the next page for an HTTP client and appends its events to out as

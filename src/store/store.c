@@ -62,14 +62,15 @@ static const struct db_statement st_append_known = {
 
 /* The stream's version and one page of its events in one statement, so the
  * version and the events come from the same snapshot, as binary columns
- * for event_render(), and the key epoch (sql/010) they were read under
- * last. A stream that exists but has nothing in range gives one row with
- * NULL event columns. CMP and ORDER give the direction from
- * version $4; $5 is the limit, $6 the byte budget (NULL: none;
- * page_budget.h). */
+ * for event_render(), and last, when $7 asks for it, the key epoch
+ * (sql/010) they were read under (an initplan runs only when used: not
+ * asked for, it costs nothing). A stream that exists but has nothing in
+ * range gives one row with NULL event columns. CMP and ORDER give the
+ * direction from version $4; $5 is the limit, $6 the byte budget (NULL:
+ * none; page_budget.h). */
 #define STREAM_PAGE_SQL(CMP, ORDER) \
 	"SELECT s.version," EVENT_RENDER_SELECT("ev") "," \
-	"  (SELECT epoch FROM evstore.key_epoch)" \
+	"  CASE WHEN $7::boolean THEN (SELECT epoch FROM evstore.key_epoch) END" \
 	" FROM evstore.streams s" \
 	" LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
@@ -84,11 +85,11 @@ static const struct db_statement st_append_known = {
 	" ORDER BY ev.r_version " ORDER
 
 static const struct db_statement st_read_forward = {
-	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 6
+	"store_read_forward", STREAM_PAGE_SQL(">=", "ASC"), 7
 };
 
 static const struct db_statement st_read_backward = {
-	"store_read_backward", STREAM_PAGE_SQL("<=", "DESC"), 6
+	"store_read_backward", STREAM_PAGE_SQL("<=", "DESC"), 7
 };
 
 static const struct db_statement st_stream_version = {
@@ -469,12 +470,13 @@ void store_append_res_free(struct store_append_res *res)
 
 enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
 				 const char *aggregate_id, int64_t from_version, int limit,
-				 long max_bytes, bool backward, struct sbuf *out,
+				 long max_bytes, unsigned how, struct sbuf *out,
 				 struct store_stream_page *page)
 {
+	bool backward = how & STORE_READ_BACKWARD;
 	PGresult *r = NULL;
 	char from[24], lim[16], budget[24];
-	const char *values[6];
+	const char *values[7];
 	size_t bytes = 0;
 	int64_t last = 0;
 	enum es_status rc;
@@ -494,6 +496,7 @@ enum es_status store_read_stream(struct db *db, const char *tenant, const char *
 	values[3] = from;
 	values[4] = lim;
 	values[5] = max_bytes > 0 ? budget : NULL;
+	values[6] = how & STORE_READ_KEY_EPOCH ? "t" : "f";
 
 	rc = db_exec_binary(db, backward ? &st_read_backward : &st_read_forward, values, &r);
 	if (rc != ES_OK)

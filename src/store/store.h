@@ -133,7 +133,13 @@ struct store_stream_page {
 	int64_t current_version;      /* the stream's version */
 	size_t count;                 /* events written to the sbuf */
 	int64_t next_from_version;    /* the next version to read, or 0: none */
-	char key_epoch[UUIDTEXT_LEN]; /* read with the page (sql/010, keyring_fetch) */
+	char key_epoch[UUIDTEXT_LEN]; /* with STORE_READ_KEY_EPOCH (sql/010, keyring_fetch), else "" */
+};
+
+/* How store_read_stream reads. */
+enum {
+	STORE_READ_BACKWARD = 1,      /* newest first */
+	STORE_READ_KEY_EPOCH = 2      /* the key epoch too: a reader of personal data */
 };
 
 /* Reads up to limit events of a stream starting at from_version (forward:
@@ -144,10 +150,10 @@ struct store_stream_page {
  * does not exist for this tenant (tenant NULL: no tenant). A page past the
  * end is ES_OK with count 0. ES_EINVAL when limit < 1 or from_version < 0.
  * next_from_version: forward, last + 1 while below the current version;
- * backward, last - 1 down to 1; otherwise 0. */
+ * backward, last - 1 down to 1; otherwise 0. how: STORE_READ_* flags. */
 enum es_status store_read_stream(struct db *db, const char *tenant, const char *aggregate_type,
 				 const char *aggregate_id, int64_t from_version, int limit,
-				 long max_bytes, bool backward, struct sbuf *out,
+				 long max_bytes, unsigned how, struct sbuf *out,
 				 struct store_stream_page *page) ES_MUST_CHECK;
 
 /* The stream's current version, or ES_ENOTFOUND. */

@@ -381,13 +381,18 @@ START_TEST(test_cached_keys)
 	ck_assert_str_ne(e1, e2);
 	epoch_now(db, e2);
 
-	/* a stream page carries the epoch it was read under */
-	ck_assert_int_eq(store_read_stream(db, TENANT, "Contact", c1_stream, 0, 10, 0, false, &events, &page),
-			 ES_OK);
+	/* a stream page carries the epoch it was read under, when asked */
+	ck_assert_int_eq(store_read_stream(db, TENANT, "Contact", c1_stream, 0, 10, 0, STORE_READ_KEY_EPOCH,
+					   &events, &page), ES_OK);
+	ck_assert_uint_eq(page.count, 1);
 	ck_assert_str_eq(page.key_epoch, e2);
+	sbuf_reset(&events);
+	ck_assert_int_eq(store_read_stream(db, TENANT, "Contact", c1_stream, 0, 10, 0, 0, &events, &page),
+			 ES_OK);
+	ck_assert_str_eq(page.key_epoch, "");
 	/* and so does a page of the feed */
 	{
-		struct feed_request q = { .all_tenants = true, .limit = 10 };
+		struct feed_request q = { .all_tenants = true, .limit = 10, .key_epoch = true };
 		struct feed_cursor next;
 		char fe[UUIDTEXT_LEN] = "";
 		size_t count;
