@@ -157,7 +157,7 @@ static struct keycache_entry *add(int64_t key_id, const char *tenant, const char
 	memset(e, 0, sizeof *e);
 	e->key_id = key_id;
 	e->subject = copy;
-	memcpy(e->tenant, tenant, sizeof e->tenant - 1);
+	snprintf(e->tenant, sizeof e->tenant, "%s", tenant);
 	for (s = hash_id(key_id); cache.by_id[s]; s = (s + 1) & (SLOTS - 1))
 		;
 	cache.by_id[s] = (unsigned)cache.n;
@@ -194,5 +194,5 @@ void keycache_put(int64_t key_id, const char *tenant, const char *subject, bool 
 		e->has_dek = true;
 	}
 	if (epoch && *epoch)
-		memcpy(e->epoch, epoch, sizeof e->epoch - 1);
+		snprintf(e->epoch, sizeof e->epoch, "%s", epoch);
 }

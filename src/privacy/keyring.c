@@ -125,10 +125,13 @@ static const struct db_statement st_fetch = {
 
 /* Ids for the keys of subjects this worker guesses to be new (keyring_lookup),
  * drawn a few at a time; an id never used is a gap. */
-#define DRAWN_IDS 16
+#define DRAWN_IDS 64
+#define TEXT_OF(N) #N
+#define NUMBER_TEXT(N) TEXT_OF(N)
 static const struct db_statement st_draw = {
 	"keyring_draw",
-	"SELECT nextval('evstore.subject_keys_key_id_seq') FROM generate_series(1, 16)", 0
+	"SELECT nextval('evstore.subject_keys_key_id_seq')"
+	" FROM generate_series(1, " NUMBER_TEXT(DRAWN_IDS) ")", 0
 };
 
 /* What keyring_lookup does for a subject it has no cached key of: guess
@@ -142,7 +145,7 @@ static struct {
 	size_t next, n;
 	unsigned long session;
 	unsigned new_subjects, known_subjects;
-} misses;
+} guessing;
 
 static const char *tenant_or_nil(const char *tenant)
 {
@@ -355,12 +358,12 @@ enum es_status keyring_take(struct db *db, const char *tenant, const char *const
 static void miss_settled(bool was_new)
 {
 	if (was_new)
-		misses.new_subjects++;
+		guessing.new_subjects++;
 	else
-		misses.known_subjects++;
-	if (misses.new_subjects + misses.known_subjects >= 64) {
-		misses.new_subjects /= 2;
-		misses.known_subjects /= 2;
+		guessing.known_subjects++;
+	if (guessing.new_subjects + guessing.known_subjects >= 64) {
+		guessing.new_subjects /= 2;
+		guessing.known_subjects /= 2;
 	}
 }
 
@@ -370,9 +373,9 @@ static enum es_status draw_id(struct db *db, int64_t *id)
 	PGresult *r = NULL;
 	enum es_status rc;
 
-	if (misses.session != db_session_epoch(db))
-		misses.next = misses.n = 0;
-	if (misses.next == misses.n) {
+	if (guessing.session != db_session_epoch(db))
+		guessing.next = guessing.n = 0;
+	if (guessing.next == guessing.n) {
 		rc = db_exec(db, &st_draw, NULL, &r);
 		if (rc == ES_OK && PQntuples(r) != DRAWN_IDS)
 			rc = ES_EINTERNAL;
@@ -381,13 +384,13 @@ static enum es_status draw_id(struct db *db, int64_t *id)
 			return rc;
 		}
 		for (int i = 0; i < DRAWN_IDS; i++)
-			misses.ids[i] = db_value_int64(r, i, 0);
-		misses.next = 0;
-		misses.n = DRAWN_IDS;
-		misses.session = db_session_epoch(db);
+			guessing.ids[i] = db_value_int64(r, i, 0);
+		guessing.next = 0;
+		guessing.n = DRAWN_IDS;
+		guessing.session = db_session_epoch(db);
 		PQclear(r);
 	}
-	*id = misses.ids[misses.next++];
+	*id = guessing.ids[guessing.next++];
 	return ES_OK;
 }
 
@@ -456,10 +459,10 @@ static enum es_status trusted_key(struct db *db, const char *tenant, const char 
 	const struct keycache_entry *e = keycache_by_subject(tenant_or_nil(tenant), subject);
 	struct keyring_key *k;
 	enum es_status rc;
-	int64_t id;
+	int64_t id = 0;
 
 	*done = false;
-	if (!e && misses.new_subjects < misses.known_subjects)
+	if (!e && guessing.new_subjects < guessing.known_subjects)
 		return ES_OK;
 	if (!e) {
 		rc = draw_id(db, &id);
@@ -549,13 +552,14 @@ void keyring_guard_free(struct keyring_guard *g)
 /* Adds key_id to kr from the cache when the cache may answer for it: an
  * erased key always, a live one read under the epoch it was fetched
  * under (and unwrapped, if unwrap). */
-static enum es_status cached_fetch(int64_t key_id, bool unwrap, const char *epoch, struct keyring *kr,
-				   bool *done)
+static enum es_status cached_fetch(int64_t key_id, bool unwrap, const char *epoch,
+				   struct keyring *kr, bool *done)
 {
 	const struct keycache_entry *e = keycache_by_id(key_id);
 	struct keyring_key *k;
 
-	*done = e && (e->erased || (epoch && *epoch && strcmp(e->epoch, epoch) == 0 && (e->has_dek || !unwrap)));
+	*done = e && (e->erased ||
+		      (epoch && *epoch && strcmp(e->epoch, epoch) == 0 && (e->has_dek || !unwrap)));
 	if (!*done)
 		return ES_OK;
 	k = keyring_add(kr, key_id, e->tenant, e->subject);
@@ -567,8 +571,8 @@ static enum es_status cached_fetch(int64_t key_id, bool unwrap, const char *epoc
 	return ES_OK;
 }
 
-enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap, const char *epoch,
-			     struct keyring *kr)
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+			     const char *epoch, struct keyring *kr)
 {
 	struct sbuf arr = SBUF_INIT;
 	const char *values[1];

@@ -98,8 +98,8 @@ void keyring_guard_free(struct keyring_guard *g);
  * the key epoch (sql/010) the caller's events were read under, in
  * the same session of db, or NULL: with it, cached keys fetched under
  * that epoch need no statement. */
-enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap, const char *epoch,
-			     struct keyring *kr) ES_MUST_CHECK;
+enum es_status keyring_fetch(struct db *db, const int64_t *ids, size_t n, bool unwrap,
+			     const char *epoch, struct keyring *kr) ES_MUST_CHECK;
 
 /* Wipes and releases kr's keys; kr is empty (reusable) afterwards. */
 void keyring_free(struct keyring *kr);
