@@ -65,9 +65,10 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
  * byte budget (NULL: none); TENANT is empty or a condition on e.tenant_id
  * followed by AND; EP the parameter asking for the key epoch (sql/010) of
  * the page's snapshot, for a reader's cached subject keys (an initplan
- * runs only when used: not asked for, it costs nothing). Each shape has its index: (transaction_id, position)
- * for every tenant, (tenant_id, transaction_id, position) for one. The
- * budget is cut above the Limit, so the index scan still stops there. */
+ * runs only when used: not asked for, it costs nothing). Each shape has
+ * its index: (transaction_id, position) for every tenant, (tenant_id,
+ * transaction_id, position) for one. The budget is cut above the Limit,
+ * so the index scan still stops there. */
 #define FEED_PAGE_SQL(ROWS, EP) \
 	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x," \
 	"  CASE WHEN " EP "::boolean THEN (SELECT epoch FROM evstore.key_epoch) END AS ep)" \
