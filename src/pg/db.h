@@ -22,6 +22,11 @@ struct db_statement {
 	int nparams;
 };
 
+/* A C constant (a macro) spelled into a statement's text: "LIMIT "
+ * DB_SQL_NUMBER(N). */
+#define DB_SQL_NUMBER_(x) #x
+#define DB_SQL_NUMBER(x) DB_SQL_NUMBER_(x)
+
 struct db;
 
 /* Copies conninfo. connect_timeout is in seconds (0: libpq's default).

@@ -46,18 +46,10 @@ static size_t hash_subject(const char *tenant, const char *subject)
 	return (size_t)h & (SLOTS - 1);
 }
 
-static void wipe(unsigned char *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n--)
-		*v++ = 0;
-}
-
 void keycache_clear(void)
 {
 	for (size_t i = 0; i < cache.n; i++) {
-		wipe(cache.entries[i].dek, sizeof cache.entries[i].dek);
+		explicit_bzero(cache.entries[i].dek, sizeof cache.entries[i].dek);
 		free(cache.entries[i].subject);
 	}
 	free(cache.entries);
@@ -116,7 +108,7 @@ static void drop(struct keycache_entry *e)
 {
 	e->dropped = true;
 	e->has_dek = false;
-	wipe(e->dek, sizeof e->dek);
+	explicit_bzero(e->dek, sizeof e->dek);
 }
 
 /* Drops the entries of (tenant, subject) but the one of key id keep. */
@@ -184,7 +176,7 @@ void keycache_put(int64_t key_id, const char *tenant, const char *subject, bool 
 	if (erased || e->erased) {
 		e->erased = true;
 		e->has_dek = false;
-		wipe(e->dek, sizeof e->dek);
+		explicit_bzero(e->dek, sizeof e->dek);
 		return;
 	}
 	if (dek) {

@@ -126,12 +126,10 @@ static const struct db_statement st_fetch = {
 /* Ids for the keys of subjects this worker guesses to be new (keyring_lookup),
  * drawn a few at a time; an id never used is a gap. */
 #define DRAWN_IDS 64
-#define TEXT_OF(N) #N
-#define NUMBER_TEXT(N) TEXT_OF(N)
 static const struct db_statement st_draw = {
 	"keyring_draw",
 	"SELECT nextval('evstore.subject_keys_key_id_seq')"
-	" FROM generate_series(1, " NUMBER_TEXT(DRAWN_IDS) ")", 0
+	" FROM generate_series(1, " DB_SQL_NUMBER(DRAWN_IDS) ")", 0
 };
 
 /* What keyring_lookup does for a subject it has no cached key of: guess
@@ -629,10 +627,7 @@ out:
 void keyring_free(struct keyring *kr)
 {
 	for (size_t i = 0; i < kr->n; i++) {
-		volatile unsigned char *p = kr->keys[i].dek;
-
-		for (size_t j = 0; j < CIPHER_KEY_LEN; j++)
-			p[j] = 0;
+		explicit_bzero(kr->keys[i].dek, sizeof kr->keys[i].dek);
 		free(kr->keys[i].subject);
 	}
 	free(kr->keys);

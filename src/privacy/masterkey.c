@@ -15,19 +15,10 @@
 static struct masterkey installed, previous;
 static bool have_installed, have_previous;
 
-/* Volatile stores, so that wiping is not optimised away. */
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n--)
-		*v++ = 0;
-}
-
 void masterkey_wipe(struct masterkey *k)
 {
 	if (k)
-		wipe(k, sizeof *k);
+		explicit_bzero(k, sizeof *k); /* not optimised away, as memset may be */
 }
 
 enum es_status masterkey_read(const char *path, struct masterkey *out, char *err, size_t errlen)
@@ -78,7 +69,7 @@ enum es_status masterkey_read(const char *path, struct masterkey *out, char *err
 	cipher_fingerprint(out->key, out->id);
 	rc = ES_OK;
 out:
-	wipe(buf, sizeof buf);
+	explicit_bzero(buf, sizeof buf);
 	close(fd);
 	return rc;
 }

@@ -62,16 +62,17 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
 	" AND COALESCE(e.event_type = ANY (" ET "::text[]), true)"
 
 /* A page: $1, $2 the cursor, $3, $4 the filters, $5 the limit, $6 the
- * byte budget (NULL: none); TENANT is empty or a condition on e.tenant_id
- * followed by AND; EP the parameter asking for the key epoch (sql/010) of
+ * byte budget (NULL: none), $7 whether to read the key epoch (sql/010) of
  * the page's snapshot, for a reader's cached subject keys (an initplan
- * runs only when used: not asked for, it costs nothing). Each shape has
+ * runs only when used: not asked for, it costs nothing), $8 the tenant of
+ * a one-tenant page; TENANT is empty or a condition on e.tenant_id
+ * followed by AND. Each shape has
  * its index: (transaction_id, position) for every tenant, (tenant_id,
  * transaction_id, position) for one. The budget is cut above the Limit,
  * so the index scan still stops there. */
-#define FEED_PAGE_SQL(ROWS, EP) \
+#define FEED_PAGE_SQL(ROWS) \
 	"WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x," \
-	"  CASE WHEN " EP "::boolean THEN (SELECT epoch FROM evstore.key_epoch) END AS ep)" \
+	"  CASE WHEN $7::boolean THEN (SELECT epoch FROM evstore.key_epoch) END AS ep)" \
 	" SELECT h.x::text," FEED_SELECT("ev") ", ev.page_more, h.ep" \
 	" FROM h LEFT JOIN LATERAL (" \
 	"  SELECT * FROM (" \
@@ -96,7 +97,7 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
 	"SELECT " FEED_COLUMNS_OF("m.r") \
 	" FROM (SELECT DISTINCT unnest($3::text[])) AS ty(name) CROSS JOIN LATERAL (" \
 	"  SELECT e AS r FROM evstore.events e" \
-	"  WHERE e.tenant_id = $7::uuid AND e.aggregate_type = ty.name" \
+	"  WHERE e.tenant_id = $8::uuid AND e.aggregate_type = ty.name" \
 	"   AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)" \
 	"   AND e.transaction_id < h.x AND COALESCE(e.event_type = ANY ($4::text[]), true)" \
 	"  ORDER BY e.transaction_id, e.position" FEED_LIMIT ") m" \
@@ -105,15 +106,15 @@ enum { F_HORIZON, F_TXID, F_EVENT_ID, F_AGGREGATE_ID, F_TENANT_ID, F_EVENT,
 /* The runner's statement (and an admin's), planned with the page's length
  * in sight: check_feed shows it reading in order either way. */
 static const struct db_statement st_page_all = {
-	"feed_page_all", FEED_PAGE_SQL(FEED_ROWS("", " LIMIT $5::int"), "$7"), 7
+	"feed_page_all", FEED_PAGE_SQL(FEED_ROWS("", " LIMIT $5::int")), 7
 };
 
 static const struct db_statement st_page_tenant = {
-	"feed_page_tenant", FEED_PAGE_SQL(FEED_ROWS("e.tenant_id = $7::uuid AND ", FEED_LIMIT), "$8"), 8
+	"feed_page_tenant", FEED_PAGE_SQL(FEED_ROWS("e.tenant_id = $8::uuid AND ", FEED_LIMIT)), 8
 };
 
 static const struct db_statement st_page_tenant_typed = {
-	"feed_page_tenant_typed", FEED_PAGE_SQL(FEED_TYPED_ROWS, "$8"), 8
+	"feed_page_tenant_typed", FEED_PAGE_SQL(FEED_TYPED_ROWS), 8
 };
 
 static const struct db_statement st_positions = {
@@ -235,11 +236,9 @@ out:
 enum es_status feed_read(struct db *db, const struct feed_query *q, struct feed_page *out)
 {
 	char tx[24], pos[24], lim[16], budget[24];
-	const char *epoch = q->key_epoch ? "t" : "f";
-	/* the epoch's flag is $7 of the statement for every tenant, $8 of the others */
 	const char *vals[8] = { tx, pos, q->aggregate_types, q->event_types, lim,
-				q->max_bytes > 0 ? budget : NULL,
-				q->all_tenants ? epoch : q->tenant ? q->tenant : UUIDTEXT_NIL, epoch };
+				q->max_bytes > 0 ? budget : NULL, q->key_epoch ? "t" : "f",
+				q->tenant ? q->tenant : UUIDTEXT_NIL };
 	PGresult *r = NULL;
 	enum es_status rc;
 	bool cut;

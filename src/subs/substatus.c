@@ -48,8 +48,6 @@ static const struct db_statement st_read = {
 /* Every scrape of /metrics: the status rows (a row per partition) and
  * each one's unresolved DLQ entries, counted from dlq_unresolved_idx
  * alone (sql/005) and stopped at SUBSTATUS_DLQ_COUNT_MAX. */
-#define SQL_NUMBER_(x) #x
-#define SQL_NUMBER(x) SQL_NUMBER_(x)
 static const struct db_statement st_gauges = {
 	"substatus_gauges",
 	"SELECT s.subscription, s.partition, s.state, s.events_processed, s.events_failed,"
@@ -57,7 +55,7 @@ static const struct db_statement st_gauges = {
 	"       (SELECT count(*) FROM (SELECT 1 FROM evstore.dlq d"
 	"          WHERE d.subscription = s.subscription AND d.partition = s.partition"
 	"            AND d.status <> 'resolved'"
-	"          LIMIT " SQL_NUMBER(SUBSTATUS_DLQ_COUNT_MAX) ") x)"
+	"          LIMIT " DB_SQL_NUMBER(SUBSTATUS_DLQ_COUNT_MAX) ") x)"
 	"  FROM evstore.subscription_status s"
 	" ORDER BY s.subscription, s.partition",
 	0

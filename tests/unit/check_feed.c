@@ -619,11 +619,11 @@ START_TEST(test_plan_without_statistics)
 	static const char *const all_sql =
 		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_all('0', '0', '{\"Order\"}', NULL, '100', '4194304', 't')";
 	static const char *const tenant_sql =
-		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', NULL, NULL, '100', '4194304',"
-		" '11111111-1111-4111-8111-111111111111', 't')";
+		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant('0', '0', NULL, NULL, '100', '4194304', 't',"
+		" '11111111-1111-4111-8111-111111111111')";
 	static const char *const typed_sql =
 		"EXPLAIN (FORMAT JSON) EXECUTE feed_page_tenant_typed('0', '0', '{\"Order\"}', NULL, '100',"
-		" '4194304', '11111111-1111-4111-8111-111111111111', 't')";
+		" '4194304', 't', '11111111-1111-4111-8111-111111111111')";
 	static const char *const modes[] = { "force_custom_plan", "force_generic_plan" };
 	size_t count;
 
@@ -727,7 +727,7 @@ START_TEST(test_typed_page_reads_its_type)
 
 	/* the scan returns the page's 50 rows, not the 5,000 around them */
 	plan = plan_explain(db, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE feed_page_tenant_typed('0', '0',"
-			    " '{Rare}', NULL, '50', NULL, '00000000-0000-0000-0000-000000000000', 'f')",
+			    " '{Rare}', NULL, '50', NULL, 'f', '00000000-0000-0000-0000-000000000000')",
 			    &doc, &r);
 	{
 		json_object *scan = plan_find(plan, "Index Scan"), *v;
